@@ -1,0 +1,224 @@
+"""Accounts: the one-time admin setup, invites, sign-up, sign-in, sessions, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import unicodedata
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from parlor.actions.ids import digest, new_id, new_secret
+from parlor.actions.services import Services
+from parlor.domain.users import User
+from parlor.errors import Code, ParlorError, bad_input
+from parlor.storage import accounts as store
+from parlor.storage import rooms as room_store
+
+logger = logging.getLogger(__name__)
+
+SETUP_KEY = "setup_token_hash"
+USERNAME = re.compile(r"^[a-z0-9_]{3,30}$")
+PASSWORD_MIN, PASSWORD_MAX = 8, 200
+DISPLAY_NAME_MAX = 50
+
+# argon2id with the library's (RFC 9106 "low memory") defaults.
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so timing doesn't tell.
+_DUMMY_HASH = _hasher.hash("parlor-no-such-user")
+
+
+async def hash_password(password: str) -> str:
+    # ~50 ms of CPU: off the event loop, which also carries the media fast path.
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return await asyncio.to_thread(_hasher.verify, password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def check_username(username: str) -> str:
+    name = username.strip().lower()
+    if not USERNAME.match(name):
+        raise bad_input("A username is 3 to 30 letters, digits or underscores.")
+    return name
+
+
+def check_display_name(display_name: str) -> str:
+    name = " ".join(unicodedata.normalize("NFC", display_name).split())
+    if not name or len(name) > DISPLAY_NAME_MAX:
+        raise bad_input(f"A display name is 1 to {DISPLAY_NAME_MAX} characters.")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
+        raise bad_input("A display name cannot contain control characters.")
+    return name
+
+
+def check_password(password: str) -> None:
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise bad_input(f"A password is {PASSWORD_MIN} to {PASSWORD_MAX} characters.")
+
+
+# -- first run -------------------------------------------------------------------
+
+
+async def setup_needed(s: Services) -> bool:
+    async with s.db.engine.connect() as conn:
+        return not await store.admin_exists(conn)
+
+
+async def do_issue_setup_token(s: Services) -> str | None:
+    """A fresh one-time setup token while no admin exists (a new one per start)."""
+    async with s.db.engine.begin() as conn:
+        if await store.admin_exists(conn):
+            return None
+        token = new_secret()
+        await store.set_fact(conn, SETUP_KEY, digest(token))
+    return token
+
+
+async def do_setup(s: Services, token: str, username: str, display_name: str, password: str) -> User:
+    name, shown = check_username(username), check_display_name(display_name)
+    check_password(password)
+    password_hash = await hash_password(password)
+    async with s.db.engine.begin() as conn:
+        if await store.admin_exists(conn):
+            raise ParlorError(409, Code.SETUP_DONE, "This instance already has an admin.")
+        if await store.get_fact(conn, SETUP_KEY) != digest(token):
+            raise ParlorError(403, Code.INVALID_SETUP_TOKEN, "This setup link is not valid.")
+        await store.delete_fact(conn, SETUP_KEY)
+        user = await store.insert_user(
+            conn,
+            user_id=new_id("u"),
+            username=name,
+            display_name=shown,
+            password_hash=password_hash,
+            is_admin=True,
+            invited_by=None,
+            now=s.clock(),
+        )
+        await room_store.audit(conn, now=s.clock(), actor_id=user.id, action="setup")
+    logger.info("admin account created: %s", user.id)
+    return user
+
+
+# -- invites and sign-up -----------------------------------------------------------
+
+
+async def do_create_invite(s: Services, actor: User | None) -> str:
+    """An invite code. `actor` None is the operator's CLI."""
+    if actor is not None and not actor.is_admin:
+        raise ParlorError(403, Code.FORBIDDEN, "Only admins can make invites for now.")
+    code = new_secret()[:22]
+    async with s.db.engine.begin() as conn:
+        await store.insert_invite(conn, digest(code), actor.id if actor else None, s.clock())
+        await room_store.audit(conn, now=s.clock(), actor_id=actor.id if actor else None, action="invite")
+    return code
+
+
+async def do_signup(s: Services, invite_code: str, username: str, display_name: str, password: str) -> User:
+    name, shown = check_username(username), check_display_name(display_name)
+    check_password(password)
+    code_hash = digest(invite_code.strip())
+    async with s.db.engine.connect() as conn:
+        if not await store.invite_claimable(conn, code_hash):
+            raise ParlorError(403, Code.INVALID_INVITE, "This invite code is not valid or was already used.")
+    password_hash = await hash_password(password)
+    user_id = new_id("u")
+    async with s.db.engine.begin() as conn:
+        if await store.username_taken(conn, name):
+            raise ParlorError(409, Code.USERNAME_TAKEN, "That username is taken.")
+        user = await store.insert_user(
+            conn,
+            user_id=user_id,
+            username=name,
+            display_name=shown,
+            password_hash=password_hash,
+            is_admin=False,
+            invited_by=None,
+            now=s.clock(),
+        )
+        inviter = await store.claim_invite(conn, code_hash, user_id, s.clock())
+        if inviter is None:
+            # Lost a race for the code: the transaction rolls back the new user.
+            raise ParlorError(403, Code.INVALID_INVITE, "This invite code is not valid or was already used.")
+        if inviter:
+            await store.set_invited_by(conn, user_id, inviter)
+    logger.info("user signed up: %s", user.id)
+    return user
+
+
+# -- sessions ------------------------------------------------------------------------
+
+
+async def do_login(s: Services, username: str, password: str) -> User:
+    name = username.strip().lower()
+    async with s.db.engine.connect() as conn:
+        found = await store.credentials(conn, name) if USERNAME.match(name) else None
+    if found is None:
+        await _verify(_DUMMY_HASH, password)
+        raise ParlorError(401, Code.BAD_CREDENTIALS, "Wrong username or password.")
+    user, password_hash = found
+    if not await _verify(password_hash, password):
+        raise ParlorError(401, Code.BAD_CREDENTIALS, "Wrong username or password.")
+    if _hasher.check_needs_rehash(password_hash):
+        async with s.db.engine.begin() as conn:
+            await store.set_password_hash(conn, user.id, await hash_password(password))
+    return user
+
+
+async def do_start_session(s: Services, user: User) -> str:
+    """A new browser session; returns the secret for the cookie."""
+    secret = new_secret()
+    now = s.clock()
+    async with s.db.engine.begin() as conn:
+        await store.insert_session(
+            conn,
+            secret_hash=digest(secret),
+            user_id=user.id,
+            kind="cookie",
+            name=None,
+            now=now,
+            expires_at=now + s.settings.session_days * 86400,
+        )
+    return secret
+
+
+async def do_end_session(s: Services, secret: str) -> None:
+    async with s.db.engine.begin() as conn:
+        await store.delete_session(conn, digest(secret))
+
+
+async def do_create_token(s: Services, user: User, name: str) -> str:
+    label = " ".join(name.split())
+    if not label or len(label) > 60:
+        raise bad_input("A token name is 1 to 60 characters.")
+    secret = "pt_" + new_secret()
+    async with s.db.engine.begin() as conn:
+        await store.insert_session(
+            conn,
+            secret_hash=digest(secret),
+            user_id=user.id,
+            kind="bearer",
+            name=label,
+            now=s.clock(),
+            expires_at=None,
+        )
+        await room_store.audit(conn, now=s.clock(), actor_id=user.id, action="token.create")
+    return secret
+
+
+async def authenticate(s: Services, secret: str, kind: str) -> User | None:
+    if not secret or len(secret) > 200:
+        return None
+    async with s.db.engine.connect() as conn:
+        return await store.user_for_session(conn, digest(secret), kind, s.clock())
+
+
+async def users_by_ids(s: Services, user_ids: list[str]) -> dict[str, User]:
+    async with s.db.engine.connect() as conn:
+        return await store.users_by_ids(conn, user_ids)

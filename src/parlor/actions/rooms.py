@@ -1,0 +1,315 @@
+"""Room actions: each applies one domain transition, records it, then tells everyone.
+
+Order inside a room's lock: domain transition (may refuse: nothing changes) →
+durable writes in one transaction (audit log, history, blocks) → swap in the new
+live state → publish and update the media plane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from parlor.actions.ids import new_id
+from parlor.actions.services import Services
+from parlor.bus.base import HALLWAY, room_channel
+from parlor.domain import rooms as domain
+from parlor.domain.rooms import HandRaise, Room
+from parlor.domain.users import User
+from parlor.errors import Code, ParlorError
+from parlor.storage import rooms as store
+
+logger = logging.getLogger(__name__)
+
+
+def room_view(s: Services, room: Room) -> dict[str, Any]:
+    """The snapshot clients see (docs/API.md)."""
+    people = []
+    for p in sorted(room.participants.values(), key=lambda p: (p.joined_at, p.user_id)):
+        profile = s.live.profiles.get(p.user_id)
+        people.append(
+            {
+                "user_id": p.user_id,
+                "username": profile.username if profile else "",
+                "display_name": profile.display_name if profile else "a former member",
+                "role": p.role.value,
+                "hand_raised": p.hand_raised,
+                "self_muted": p.self_muted,
+                "mute_locked": p.mute_locked,
+                "speak_invite": p.speak_invite,
+                "joined_at": p.joined_at,
+            }
+        )
+    return {
+        "id": room.id,
+        "title": room.title,
+        "kind": room.kind.value,
+        "hand_raise": room.hand_raise.value,
+        "ended": room.ended,
+        "version": room.version,
+        "created_by": room.created_by,
+        "listener_count": sum(1 for p in room.participants.values() if not p.on_stage),
+        "participants": people,
+    }
+
+
+def hallway(s: Services) -> list[dict[str, Any]]:
+    """Live rooms, most people on stage and in the room first (follows come later)."""
+    cards: list[tuple[tuple[int, float], dict[str, Any]]] = []
+    for room in s.live.rooms.values():
+        speakers = [
+            s.live.profiles[p.user_id].to_dict()
+            for p in sorted(room.participants.values(), key=lambda p: p.stage_since or 0.0)
+            if p.on_stage and p.user_id in s.live.profiles
+        ]
+        card = {
+            "id": room.id,
+            "title": room.title,
+            "speakers": speakers,
+            "listener_count": len(room.participants) - len(speakers),
+        }
+        cards.append(((-len(room.participants), -room.created_at), card))
+    cards.sort(key=lambda c: c[0])
+    return [card for _, card in cards]
+
+
+async def check_room(s: Services, room_id: str) -> Room:
+    room = s.live.get(room_id)
+    if room is not None:
+        return room
+    async with s.db.engine.connect() as conn:
+        existed = await store.room_exists(conn, room_id)
+    if existed:
+        raise ParlorError(410, Code.ROOM_ENDED, "This room has ended.")
+    raise ParlorError(404, Code.ROOM_NOT_FOUND, "There is no such room.")
+
+
+def _hallway_changed(old: Room | None, new: Room) -> bool:
+    if old is None or new.ended or old.title != new.title:
+        return True
+    return len(old.participants) != len(new.participants) or {
+        p.user_id for p in old.participants.values() if p.on_stage
+    } != {p.user_id for p in new.participants.values() if p.on_stage}
+
+
+async def _announce(s: Services, old: Room | None, new: Room) -> None:
+    """Publish the change and bring the media plane in line. Called after commit."""
+    if new.ended:
+        await s.bus.publish(room_channel(new.id), {"name": "room.ended", "data": {"room_id": new.id}})
+        await s.media.close_room(new.id)
+    else:
+        await s.bus.publish(room_channel(new.id), {"name": "room.state", "data": room_view(s, new)})
+        if old is None or old.audible_speakers != new.audible_speakers:
+            s.media.set_audible(new.id, new.audible_speakers)
+        if old is not None:
+            for gone in set(old.participants) - set(new.participants):
+                await s.media.close_peer(new.id, gone)
+    if _hallway_changed(old, new):
+        await s.bus.publish(HALLWAY, {"name": "hallway.changed", "data": {}})
+
+
+async def _transition(
+    s: Services,
+    room_id: str,
+    actor_id: str | None,
+    action: str,
+    apply: Callable[[Room], Room],
+    *,
+    target_id: str | None = None,
+    block: bool = False,
+) -> Room:
+    async with s.live.lock(room_id):
+        old = await check_room(s, room_id)
+        new = apply(old)
+        if new is old:
+            return old
+        now = s.clock()
+        async with s.db.engine.begin() as conn:
+            await store.audit(conn, now=now, actor_id=actor_id, action=action, room_id=room_id, target_id=target_id)
+            if block and actor_id and target_id:
+                await store.block(conn, actor_id, target_id, now)
+            if new.title != old.title:
+                await store.set_title(conn, room_id, new.title)
+            if new.ended:
+                await store.mark_ended(conn, room_id, now)
+        s.live.put(new)
+        await _announce(s, old, new)
+    return new
+
+
+async def do_create_room(s: Services, user: User, title: str) -> Room:
+    now = s.clock()
+    room = domain.create(new_id("r"), title, user.id, now, capacity=s.settings.room_capacity)
+    async with s.db.engine.begin() as conn:
+        await store.insert_room(conn, room.id, room.title, user.id, now)
+        await store.audit(conn, now=now, actor_id=user.id, action="room.create", room_id=room.id)
+    s.live.profiles[user.id] = user
+    s.live.put(room)
+    s.live.arrived(room.id, user.id, now)
+    await _announce(s, None, room)
+    return room
+
+
+async def do_join(s: Services, user: User, room_id: str) -> Room:
+    room = await check_room(s, room_id)
+    moderators = [p.user_id for p in room.moderators]
+    async with s.db.engine.connect() as conn:
+        blocked = await store.blocked_by_any(conn, user.id, moderators)
+    s.live.profiles[user.id] = user
+    now = s.clock()
+    new = await _transition(
+        s, room_id, user.id, "room.join", lambda r: domain.join(r, user.id, now, blocked_by_moderator=blocked)
+    )
+    s.live.arrived(room_id, user.id, now)
+    return new
+
+
+async def do_leave(s: Services, user_id: str, room_id: str, *, action: str = "room.leave") -> Room:
+    return await _transition(s, room_id, user_id, action, lambda r: domain.leave(r, user_id))
+
+
+async def do_set_hand(s: Services, user: User, room_id: str, raised: bool) -> Room:
+    if raised:
+        # Followers arrive with the social layer; until then nobody is followed.
+        return await _transition(s, room_id, user.id, "hand.raise", lambda r: domain.raise_hand(r, user.id))
+    return await _transition(s, room_id, user.id, "hand.lower", lambda r: domain.lower_hand(r, user.id))
+
+
+async def do_invite_to_speak(s: Services, user: User, room_id: str, target: str) -> Room:
+    return await _transition(
+        s, room_id, user.id, "speak.invite", lambda r: domain.invite_to_speak(r, user.id, target), target_id=target
+    )
+
+
+async def do_answer_speak_invite(s: Services, user: User, room_id: str, accept: bool) -> Room:
+    if accept:
+        now = s.clock()
+        return await _transition(
+            s, room_id, user.id, "speak.accept", lambda r: domain.accept_speak_invite(r, user.id, now)
+        )
+    return await _transition(s, room_id, user.id, "speak.decline", lambda r: domain.decline_speak_invite(r, user.id))
+
+
+async def do_move_to_audience(s: Services, user: User, room_id: str, target: str) -> Room:
+    return await _transition(
+        s, room_id, user.id, "stage.leave", lambda r: domain.move_to_audience(r, user.id, target), target_id=target
+    )
+
+
+async def do_set_muted(s: Services, user: User, room_id: str, muted: bool) -> Room:
+    return await _transition(
+        s, room_id, user.id, "mute" if muted else "unmute", lambda r: domain.set_self_muted(r, user.id, muted)
+    )
+
+
+async def do_mute_speaker(s: Services, user: User, room_id: str, target: str, lock: bool) -> Room:
+    return await _transition(
+        s,
+        room_id,
+        user.id,
+        "mute.speaker",
+        lambda r: domain.mute_speaker(r, user.id, target, lock=lock),
+        target_id=target,
+    )
+
+
+async def do_unlock_mute(s: Services, user: User, room_id: str, target: str) -> Room:
+    return await _transition(
+        s, room_id, user.id, "mute.unlock", lambda r: domain.unlock_mute(r, user.id, target), target_id=target
+    )
+
+
+async def do_make_moderator(s: Services, user: User, room_id: str, target: str) -> Room:
+    return await _transition(
+        s, room_id, user.id, "moderator.make", lambda r: domain.make_moderator(r, user.id, target), target_id=target
+    )
+
+
+async def do_revoke_moderator(s: Services, user: User, room_id: str, target: str) -> Room:
+    return await _transition(
+        s,
+        room_id,
+        user.id,
+        "moderator.revoke",
+        lambda r: domain.revoke_moderator(r, user.id, target),
+        target_id=target,
+    )
+
+
+async def do_remove(s: Services, user: User, room_id: str, target: str, block: bool) -> Room:
+    return await _transition(
+        s,
+        room_id,
+        user.id,
+        "remove.block" if block else "remove",
+        lambda r: domain.remove(r, user.id, target, block=block),
+        target_id=target,
+        block=block,
+    )
+
+
+async def do_update_settings(
+    s: Services, user: User, room_id: str, title: str | None, hand_raise: HandRaise | None
+) -> Room:
+    return await _transition(
+        s,
+        room_id,
+        user.id,
+        "room.settings",
+        lambda r: domain.update_settings(r, user.id, title=title, hand_raise=hand_raise),
+    )
+
+
+async def do_end(s: Services, user: User, room_id: str) -> Room:
+    return await _transition(s, room_id, user.id, "room.end", lambda r: domain.end(r, user.id))
+
+
+# -- presence and shutdown ------------------------------------------------------------
+
+
+async def do_reap_absent(s: Services) -> int:
+    """Make everyone whose clients have been gone past the grace period leave."""
+    gone = s.live.absent(s.clock(), s.settings.reconnect_grace_s)
+    for room_id, user_id in gone:
+        try:
+            await do_leave(s, user_id, room_id, action="room.gone")
+        except ParlorError:
+            s.live.presence.pop((room_id, user_id), None)
+    return len(gone)
+
+
+async def reap_forever(s: Services, interval: float = 1.0) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await do_reap_absent(s)
+        except Exception:
+            logger.exception("reaping absent participants failed")
+
+
+async def do_end_all(s: Services) -> None:
+    """Shutdown: end every live room (live state does not survive the process)."""
+    for room_id in list(s.live.rooms):
+        await _transition(s, room_id, None, "room.shutdown", domain.end_now)
+
+
+async def do_close_stale_rooms(s: Services) -> None:
+    """Start-up: rooms left open by a crash are over."""
+    async with s.db.engine.begin() as conn:
+        count = await store.end_all_open(conn, s.clock())
+    if count:
+        logger.info("marked %d rooms from a previous run as ended", count)
+
+
+def publish_levels(s: Services, room_id: str, levels: dict[str, float]) -> None:
+    """Media callback: who is speaking now. Ephemeral, not queued, not audited."""
+    if room_id in s.live.rooms:
+        message = {"name": "speaking", "data": {"room_id": room_id, "levels": levels}}
+        task = asyncio.get_running_loop().create_task(s.bus.publish(room_channel(room_id), message))
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+
+
+_pending: set[asyncio.Task[None]] = set()

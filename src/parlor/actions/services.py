@@ -1,0 +1,23 @@
+"""What actions need, built once by the composition root (`parlor.app`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from parlor.actions.live import LiveRooms
+from parlor.bus.base import Bus
+from parlor.media.base import MediaServer
+from parlor.settings import Settings
+from parlor.storage.db import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    bus: Bus
+    media: MediaServer
+    live: LiveRooms = field(default_factory=LiveRooms)
+    clock: Callable[[], float] = time.time

@@ -1,0 +1,130 @@
+"""The composition root: `build_app(settings)` picks every implementation once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from parlor import __version__
+from parlor.actions import accounts, presence, rooms
+from parlor.actions.services import Services
+from parlor.bus.base import Bus
+from parlor.media.base import MediaServer
+from parlor.settings import Settings
+from parlor.storage.db import Database
+from parlor.transport.http import accounts as account_routes
+from parlor.transport.http import errors
+from parlor.transport.http import rooms as room_routes
+from parlor.transport.ws import endpoint
+from parlor.transport.ws.queues import QueueRegistry
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "web" / "static"
+PAGES = ("/", "/setup", "/signup", "/login", "/rooms/{room_id}")
+
+# Called once the instance serves: (settings, setup token or None once claimed).
+ReadyCallback = Callable[[Settings, str | None], None]
+
+
+def _build_bus(settings: Settings) -> Bus:
+    from parlor.bus.memory import MemoryBus
+
+    return MemoryBus()
+
+
+def _build_media(settings: Settings, services: Callable[[], Services]) -> MediaServer:
+    from parlor.media.sfu import Sfu
+
+    def on_levels(room_id: str, levels: dict[str, float]) -> None:
+        rooms.publish_levels(services(), room_id, levels)
+
+    return Sfu(ice_hosts=settings.ice_hosts, slots=settings.slots, on_levels=on_levels)
+
+
+def build_services(settings: Settings) -> Services:
+    holder: list[Services] = []
+    media = _build_media(settings, lambda: holder[0])
+    s = Services(
+        settings=settings,
+        db=Database(settings.effective_database_url),
+        bus=_build_bus(settings),
+        media=media,
+    )
+    holder.append(s)
+    return s
+
+
+def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> FastAPI:
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    s = build_services(settings)
+
+    def client_gone(queue_user: str, room_id: str, since: float) -> None:
+        presence.do_detach(s, queue_user, room_id, since)
+
+    registry = QueueRegistry(
+        settings.reconnect_grace_s,
+        lambda q, room_id: client_gone(q.user_id, room_id, q.detached_at or s.clock()),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await s.db.migrate()
+        await rooms.do_close_stale_rooms(s)
+        await s.bus.start()
+        token = await accounts.do_issue_setup_token(s)
+        housekeeping = asyncio.create_task(_housekeeping(s, registry))
+        if on_ready is not None:
+            on_ready(settings, token)
+        try:
+            yield
+        finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
+            await rooms.do_end_all(s)
+            await s.media.close()
+            await s.bus.close()
+            await s.db.close()
+            logger.info("stopped cleanly")
+
+    app = FastAPI(title="Parlor", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.services = s
+    app.state.queues = registry
+    errors.install(app)
+    app.include_router(account_routes.router)
+    app.include_router(room_routes.router)
+    app.include_router(endpoint.router)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> JSONResponse:
+        return JSONResponse(
+            {"status": "ok", "version": __version__, "live_rooms": len(s.live.rooms), "peers": s.media.peer_count()}
+        )
+
+    index = STATIC / "index.html"
+
+    async def page() -> FileResponse:
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    for path in PAGES:
+        app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+async def _housekeeping(s: Services, registry: QueueRegistry) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            registry.collect(s.clock())
+            await rooms.do_reap_absent(s)
+        except Exception:
+            logger.exception("housekeeping failed")

@@ -1,0 +1,1 @@
+"""Pub/sub between the parts of a node (and, later, between nodes)."""

@@ -1,0 +1,1 @@
+"""Pure rules: no I/O, no imports from the outer layers."""

@@ -1,0 +1,371 @@
+"""The live room state machine (DESIGN §3).
+
+Every transition is a pure function `Room -> Room` that either returns the new
+state or raises a `ParlorError` and changes nothing (rooms are immutable).
+The server calls these and only these to change a live room; the UI merely
+offers what they allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from types import MappingProxyType
+
+from parlor.errors import Code, ParlorError
+
+TITLE_MAX = 120
+
+
+class Role(StrEnum):
+    MODERATOR = "moderator"
+    SPEAKER = "speaker"
+    LISTENER = "listener"
+
+
+class RoomKind(StrEnum):
+    OPEN = "open"
+    SOCIAL = "social"
+    CLOSED = "closed"
+
+
+class HandRaise(StrEnum):
+    OFF = "off"
+    FOLLOWED_BY_SPEAKERS = "followed_by_speakers"
+    EVERYONE = "everyone"
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    user_id: str
+    role: Role
+    joined_at: float
+    # When this person last stepped on stage; the longest-standing speaker
+    # succeeds the last moderator.
+    stage_since: float | None = None
+    hand_raised: bool = False
+    self_muted: bool = False
+    # Muted by a moderator who locked it: the speaker cannot unmute themselves.
+    mute_locked: bool = False
+    speak_invite: bool = False
+
+    @property
+    def on_stage(self) -> bool:
+        return self.role is not Role.LISTENER
+
+    @property
+    def audible(self) -> bool:
+        return self.on_stage and not self.self_muted and not self.mute_locked
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    id: str
+    title: str
+    created_by: str
+    created_at: float
+    kind: RoomKind = RoomKind.OPEN
+    hand_raise: HandRaise = HandRaise.EVERYONE
+    capacity: int = 5000
+    participants: Mapping[str, Participant] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    # Removed with "block": may not come back to this room.
+    blocked: frozenset[str] = frozenset()
+    ended: bool = False
+    # Increases with every transition, so clients can drop stale snapshots.
+    version: int = 0
+
+    def get(self, user_id: str) -> Participant | None:
+        return self.participants.get(user_id)
+
+    @property
+    def audible_speakers(self) -> frozenset[str]:
+        """Whose packets the media plane may forward."""
+        return frozenset(p.user_id for p in self.participants.values() if p.audible)
+
+    @property
+    def moderators(self) -> list[Participant]:
+        return [p for p in self.participants.values() if p.role is Role.MODERATOR]
+
+    @property
+    def speakers(self) -> list[Participant]:
+        return [p for p in self.participants.values() if p.role is Role.SPEAKER]
+
+
+def _refuse(code: Code, message: str, status: int = 403) -> ParlorError:
+    return ParlorError(status, code, message)
+
+
+def clean_title(title: str) -> str:
+    cleaned = " ".join(title.split())
+    if not cleaned:
+        raise _refuse(Code.INVALID_INPUT, "A room needs a title.", 400)
+    if len(cleaned) > TITLE_MAX:
+        raise _refuse(
+            Code.INVALID_INPUT, f"A room title is at most {TITLE_MAX} characters.", 400
+        )
+    return cleaned
+
+
+def _with(room: Room, *changed: Participant, removed: tuple[str, ...] = ()) -> Room:
+    people = dict(room.participants)
+    for user_id in removed:
+        people.pop(user_id, None)
+    for p in changed:
+        people[p.user_id] = p
+    return replace(room, participants=MappingProxyType(people), version=room.version + 1)
+
+
+def _live(room: Room) -> None:
+    if room.ended:
+        raise _refuse(Code.ROOM_ENDED, "This room has ended.", 410)
+
+
+def _member(room: Room, user_id: str) -> Participant:
+    _live(room)
+    p = room.get(user_id)
+    if p is None:
+        raise _refuse(Code.NOT_IN_ROOM, "You are not in this room.")
+    return p
+
+
+def _moderator(room: Room, user_id: str) -> Participant:
+    p = _member(room, user_id)
+    if p.role is not Role.MODERATOR:
+        raise _refuse(Code.NOT_MODERATOR, "Only a moderator can do that.")
+    return p
+
+
+def _target(room: Room, user_id: str) -> Participant:
+    p = room.get(user_id)
+    if p is None:
+        raise _refuse(Code.TARGET_NOT_IN_ROOM, "That person is not in this room.", 404)
+    return p
+
+
+def create(
+    room_id: str,
+    title: str,
+    creator: str,
+    now: float,
+    *,
+    kind: RoomKind = RoomKind.OPEN,
+    hand_raise: HandRaise = HandRaise.EVERYONE,
+    capacity: int = 5000,
+) -> Room:
+    first = Participant(creator, Role.MODERATOR, joined_at=now, stage_since=now)
+    return Room(
+        id=room_id,
+        title=clean_title(title),
+        created_by=creator,
+        created_at=now,
+        kind=kind,
+        hand_raise=hand_raise,
+        capacity=capacity,
+        participants=MappingProxyType({creator: first}),
+        version=1,
+    )
+
+
+def join(room: Room, user_id: str, now: float, *, blocked_by_moderator: bool = False) -> Room:
+    """Enter as a listener. `blocked_by_moderator`: a moderator here blocked them."""
+    _live(room)
+    if user_id in room.participants:
+        raise _refuse(Code.ALREADY_IN_ROOM, "You are already in this room.", 409)
+    if user_id in room.blocked or blocked_by_moderator:
+        raise _refuse(Code.BLOCKED_FROM_ROOM, "You cannot join this room.")
+    if len(room.participants) >= room.capacity:
+        raise _refuse(Code.ROOM_FULL, "This room is full.", 409)
+    return _with(room, Participant(user_id, Role.LISTENER, joined_at=now))
+
+
+def _succession(room: Room) -> Room:
+    """DESIGN §3: no moderator left → longest-standing speaker; no speaker → end."""
+    if room.ended or room.moderators:
+        return room
+    speakers = sorted(room.speakers, key=lambda p: (p.stage_since or 0.0, p.joined_at, p.user_id))
+    if not speakers:
+        return end_now(room)
+    heir = replace(speakers[0], role=Role.MODERATOR)
+    return replace(_with(room, heir), version=room.version + 1)
+
+
+def end_now(room: Room) -> Room:
+    """End the room (no permission check: succession and shutdown use it)."""
+    return replace(room, ended=True, version=room.version + 1)
+
+
+def leave(room: Room, user_id: str) -> Room:
+    _member(room, user_id)
+    return _succession(_with(room, removed=(user_id,)))
+
+
+def raise_hand(room: Room, user_id: str, *, followed_by_a_speaker: bool = False) -> Room:
+    p = _member(room, user_id)
+    if p.role is not Role.LISTENER:
+        raise _refuse(Code.NOT_LISTENER, "Only listeners raise a hand.")
+    if room.hand_raise is HandRaise.OFF or (
+        room.hand_raise is HandRaise.FOLLOWED_BY_SPEAKERS and not followed_by_a_speaker
+    ):
+        raise _refuse(Code.HANDS_DISABLED, "Hand raising is off in this room.")
+    if p.hand_raised:
+        return room
+    return _with(room, replace(p, hand_raised=True))
+
+
+def lower_hand(room: Room, user_id: str) -> Room:
+    p = _member(room, user_id)
+    if p.role is not Role.LISTENER:
+        raise _refuse(Code.NOT_LISTENER, "Only listeners raise a hand.")
+    if not p.hand_raised:
+        return room
+    return _with(room, replace(p, hand_raised=False))
+
+
+def invite_to_speak(room: Room, actor: str, target: str) -> Room:
+    _moderator(room, actor)
+    t = _target(room, target)
+    if t.role is not Role.LISTENER:
+        raise _refuse(Code.INVALID_TARGET, "That person is already on stage.", 409)
+    if t.speak_invite:
+        return room
+    return _with(room, replace(t, speak_invite=True))
+
+
+def accept_speak_invite(room: Room, user_id: str, now: float) -> Room:
+    p = _member(room, user_id)
+    if not p.speak_invite or p.role is not Role.LISTENER:
+        raise _refuse(Code.NO_SPEAK_INVITE, "You have not been invited to speak.")
+    # New speakers come up muted, as on Clubhouse: nobody is live by surprise.
+    return _with(
+        room,
+        replace(
+            p,
+            role=Role.SPEAKER,
+            stage_since=now,
+            hand_raised=False,
+            speak_invite=False,
+            self_muted=True,
+            mute_locked=False,
+        ),
+    )
+
+
+def decline_speak_invite(room: Room, user_id: str) -> Room:
+    p = _member(room, user_id)
+    if not p.speak_invite:
+        raise _refuse(Code.NO_SPEAK_INVITE, "You have not been invited to speak.")
+    return _with(room, replace(p, speak_invite=False, hand_raised=False))
+
+
+def move_to_audience(room: Room, actor: str, target: str) -> Room:
+    """A moderator moves someone off stage, or a speaker steps down themselves."""
+    if actor == target:
+        p = _member(room, actor)
+        if not p.on_stage:
+            raise _refuse(Code.NOT_SPEAKER, "You are not on stage.")
+    else:
+        _moderator(room, actor)
+        p = _target(room, target)
+        if not p.on_stage:
+            raise _refuse(Code.INVALID_TARGET, "That person is not on stage.", 409)
+    down = replace(
+        p,
+        role=Role.LISTENER,
+        stage_since=None,
+        self_muted=False,
+        mute_locked=False,
+        hand_raised=False,
+        speak_invite=False,
+    )
+    return _succession(_with(room, down))
+
+
+def set_self_muted(room: Room, user_id: str, muted: bool) -> Room:
+    p = _member(room, user_id)
+    if not p.on_stage:
+        raise _refuse(Code.NOT_SPEAKER, "Only people on stage have a microphone here.")
+    if not muted and p.mute_locked:
+        raise _refuse(Code.MUTE_LOCKED, "A moderator muted you.")
+    if p.self_muted == muted:
+        return room
+    return _with(room, replace(p, self_muted=muted))
+
+
+def mute_speaker(room: Room, actor: str, target: str, *, lock: bool = False) -> Room:
+    """A moderator mutes someone on stage; with `lock` they cannot unmute themselves.
+
+    A moderator can never unmute someone else's microphone; they can only lift
+    the lock (`unlock_mute`).
+    """
+    _moderator(room, actor)
+    t = _target(room, target)
+    if not t.on_stage:
+        raise _refuse(Code.INVALID_TARGET, "That person is not on stage.", 409)
+    return _with(room, replace(t, self_muted=True, mute_locked=t.mute_locked or lock))
+
+
+def unlock_mute(room: Room, actor: str, target: str) -> Room:
+    _moderator(room, actor)
+    t = _target(room, target)
+    if not t.mute_locked:
+        return room
+    return _with(room, replace(t, mute_locked=False))
+
+
+def make_moderator(room: Room, actor: str, target: str) -> Room:
+    _moderator(room, actor)
+    t = _target(room, target)
+    if t.role is Role.MODERATOR:
+        return room
+    if t.role is not Role.SPEAKER:
+        raise _refuse(Code.INVALID_TARGET, "Invite them to speak first.", 409)
+    return _with(room, replace(t, role=Role.MODERATOR))
+
+
+def revoke_moderator(room: Room, actor: str, target: str) -> Room:
+    _moderator(room, actor)
+    t = _target(room, target)
+    if t.role is not Role.MODERATOR:
+        raise _refuse(Code.INVALID_TARGET, "That person is not a moderator.", 409)
+    if len(room.moderators) == 1:
+        raise _refuse(Code.INVALID_TARGET, "A room needs at least one moderator.", 409)
+    return _with(room, replace(t, role=Role.SPEAKER))
+
+
+def remove(room: Room, actor: str, target: str, *, block: bool = False) -> Room:
+    _moderator(room, actor)
+    if actor == target:
+        raise _refuse(Code.INVALID_TARGET, "Use leave to leave the room.", 409)
+    _target(room, target)
+    out = _with(room, removed=(target,))
+    if block:
+        out = replace(out, blocked=room.blocked | {target})
+    return _succession(out)
+
+
+def update_settings(
+    room: Room,
+    actor: str,
+    *,
+    title: str | None = None,
+    hand_raise: HandRaise | None = None,
+) -> Room:
+    _moderator(room, actor)
+    changed = replace(
+        room,
+        title=clean_title(title) if title is not None else room.title,
+        hand_raise=hand_raise if hand_raise is not None else room.hand_raise,
+    )
+    if changed == room:
+        return room
+    hands_off = changed.hand_raise is HandRaise.OFF
+    people = [replace(p, hand_raised=False) for p in changed.participants.values() if hands_off and p.hand_raised]
+    return _with(changed, *people)
+
+
+def end(room: Room, actor: str) -> Room:
+    _moderator(room, actor)
+    return end_now(room)

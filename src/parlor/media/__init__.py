@@ -1,0 +1,1 @@
+"""The embedded SFU. Only this package imports aiortc (DESIGN §2)."""

@@ -1,0 +1,237 @@
+"""The socket's wire protocol: one class per message type.
+
+Shared by the server's socket endpoint and `parlor.client`; it imports nothing
+else of Parlor so the client can use it alone. Messages are JSON objects with a
+`type` field. Client→server and server→client types are separate allow-lists:
+a server message sent by a client is as unknown as garbage.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar, TypeVar, Union
+
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_SDP_BYTES = 32 * 1024
+
+
+class ProtocolError(ValueError):
+    """A message that is not valid JSON, of an unknown type, or of the wrong shape."""
+
+
+@dataclass(frozen=True)
+class Message:
+    TYPE: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **asdict(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+
+# ---- client → server -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hello(Message):
+    """First message on a socket. `queue_id`/`last_event_id` resume a queue."""
+
+    TYPE: ClassVar[str] = "hello"
+    queue_id: str | None = None
+    last_event_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Ack(Message):
+    TYPE: ClassVar[str] = "ack"
+    event_id: int
+
+
+@dataclass(frozen=True)
+class Ping(Message):
+    TYPE: ClassVar[str] = "ping"
+
+
+@dataclass(frozen=True)
+class Subscribe(Message):
+    """Receive a room's events (the sender must be in the room)."""
+
+    TYPE: ClassVar[str] = "subscribe"
+    room_id: str
+
+
+@dataclass(frozen=True)
+class Unsubscribe(Message):
+    TYPE: ClassVar[str] = "unsubscribe"
+    room_id: str
+
+
+@dataclass(frozen=True)
+class MediaStart(Message):
+    """Ask for a media connection to a room; the server answers with MediaOffer."""
+
+    TYPE: ClassVar[str] = "media.start"
+    room_id: str
+
+
+@dataclass(frozen=True)
+class MediaAnswer(Message):
+    TYPE: ClassVar[str] = "media.answer"
+    room_id: str
+    sdp: str
+
+
+@dataclass(frozen=True)
+class MediaStop(Message):
+    TYPE: ClassVar[str] = "media.stop"
+    room_id: str
+
+
+# ---- server → client -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Welcome(Message):
+    """`resumed` false after a resume attempt: the queue is gone, refetch state."""
+
+    TYPE: ClassVar[str] = "welcome"
+    queue_id: str
+    user_id: str
+    resumed: bool
+    last_event_id: int
+    heartbeat_s: float
+
+
+@dataclass(frozen=True)
+class Pong(Message):
+    TYPE: ClassVar[str] = "pong"
+
+
+@dataclass(frozen=True)
+class Error(Message):
+    """A refused request; `ref` names the message type it answers, if any."""
+
+    TYPE: ClassVar[str] = "error"
+    code: str
+    message: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Event(Message):
+    """A queued event: ids increase per queue; ack the last one you handled.
+
+    Names: `room.state` (data: a room snapshot, as GET /api/rooms/{id}),
+    `room.ended` (data: {room_id}), `hallway.changed` (data: {}).
+    """
+
+    TYPE: ClassVar[str] = "event"
+    id: int
+    name: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Speaking(Message):
+    """Who is speaking now (0..1 loudness per user id), a few times a second; not queued."""
+
+    TYPE: ClassVar[str] = "speaking"
+    room_id: str
+    levels: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MediaOffer(Message):
+    TYPE: ClassVar[str] = "media.offer"
+    room_id: str
+    sdp: str
+
+
+CLIENT_MESSAGES: dict[str, type[Message]] = {
+    m.TYPE: m for m in (Hello, Ack, Ping, Subscribe, Unsubscribe, MediaStart, MediaAnswer, MediaStop)
+}
+SERVER_MESSAGES: dict[str, type[Message]] = {
+    m.TYPE: m for m in (Welcome, Pong, Error, Event, Speaking, MediaOffer)
+}
+
+M = TypeVar("M", bound=Message)
+
+
+def _check(name: str, hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        for arm in typing.get_args(hint):
+            try:
+                return _check(name, arm, value)
+            except ProtocolError:
+                continue
+        raise ProtocolError(f"field {name!r} has the wrong type")
+    if hint is type(None):
+        if value is None:
+            return None
+        raise ProtocolError(f"field {name!r} must be null")
+    if origin is dict or hint is dict:
+        if isinstance(value, dict):
+            return value
+        raise ProtocolError(f"field {name!r} must be an object")
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            if len(value) > MAX_SDP_BYTES:
+                raise ProtocolError(f"field {name!r} is too long")
+            return value
+    raise ProtocolError(f"field {name!r} has the wrong type")
+
+
+def _build(cls: type[M], obj: dict[str, Any]) -> M:
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    known = {f.name for f in fields(cls)}
+    extra = set(obj) - known - {"type"}
+    if extra:
+        raise ProtocolError(f"unknown field(s) {sorted(extra)} in {cls.TYPE!r}")
+    for f in fields(cls):
+        if f.name in obj:
+            kwargs[f.name] = _check(f.name, hints[f.name], obj[f.name])
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ProtocolError(f"missing field in {cls.TYPE!r}") from exc
+
+
+def _parse(text: str | bytes, allowed: dict[str, type[Message]]) -> Message:
+    if len(text) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("message too large")
+    try:
+        obj = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError("not JSON") from exc
+    if not isinstance(obj, dict):
+        raise ProtocolError("a message is a JSON object")
+    kind = obj.get("type")
+    cls = allowed.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError(f"unknown message type {kind!r}")
+    return _build(cls, obj)
+
+
+def parse_client(text: str | bytes) -> Message:
+    """Parse a client→server message (the server's side)."""
+    return _parse(text, CLIENT_MESSAGES)
+
+
+def parse_server(text: str | bytes) -> Message:
+    """Parse a server→client message (the client's side)."""
+    return _parse(text, SERVER_MESSAGES)

@@ -1,0 +1,120 @@
+"""Settings, read once at start from `PARLOR_*` variables and CLI flags.
+
+CLI flags win over the environment, the environment over the defaults.
+Secrets generated on first run live in the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "parlor"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = field(default_factory=_default_data_dir)
+    # Empty means SQLite in the data directory.
+    database_url: str = ""
+    # Public URL printed and used for same-origin checks; derived from host:port if empty.
+    public_url: str = ""
+    # Addresses advertised as ICE host candidates; empty means the machine's own
+    # non-loopback addresses (aioice's default). Tests use 127.0.0.1.
+    ice_hosts: tuple[str, ...] = ()
+    # Audio slots per listener (DESIGN §4).
+    slots: int = 3
+    room_capacity: int = 5000
+    # Seconds a client may be gone and come back with its role and hand kept.
+    reconnect_grace_s: float = 30.0
+    session_days: int = 30
+    log_level: str = "info"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "parlor.db"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def secret(self, name: str) -> bytes:
+        """A secret kept in the data directory, created on first use (mode 0600)."""
+        path = self.data_dir / "secrets" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return bytes.fromhex(path.read_text().strip())
+
+
+_ENV: dict[str, tuple[str, type]] = {
+    "host": ("PARLOR_HOST", str),
+    "port": ("PARLOR_PORT", int),
+    "data_dir": ("PARLOR_DATA_DIR", Path),
+    "database_url": ("PARLOR_DATABASE_URL", str),
+    "public_url": ("PARLOR_PUBLIC_URL", str),
+    "ice_hosts": ("PARLOR_ICE_HOSTS", tuple),
+    "slots": ("PARLOR_SLOTS", int),
+    "room_capacity": ("PARLOR_ROOM_CAPACITY", int),
+    "reconnect_grace_s": ("PARLOR_RECONNECT_GRACE_S", float),
+    "log_level": ("PARLOR_LOG_LEVEL", str),
+}
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def _convert(name: str, kind: type, raw: Any) -> Any:
+    if kind is tuple:
+        if isinstance(raw, str):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return tuple(raw)
+    try:
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{name}: cannot read {raw!r} as {kind.__name__}") from exc
+
+
+def load(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from the environment, then CLI overrides (None means unset)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, (var, kind) in _ENV.items():
+        if var in env and env[var] != "":
+            values[name] = _convert(var, kind, env[var])
+    for name, raw in overrides.items():
+        if raw is not None:
+            if name not in _ENV:
+                raise SettingsError(f"unknown setting {name}")
+            values[name] = _convert(name, _ENV[name][1], raw)
+    settings = replace(Settings(), **values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if not 0 < s.port < 65536:
+        raise SettingsError(f"port out of range: {s.port}")
+    if not 1 <= s.slots <= 16:
+        raise SettingsError(f"slots must be 1..16, got {s.slots}")
+    if s.room_capacity < 2:
+        raise SettingsError("room_capacity must be at least 2")
+    if s.reconnect_grace_s < 0:
+        raise SettingsError("reconnect_grace_s must not be negative")

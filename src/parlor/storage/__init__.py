@@ -1,0 +1,1 @@
+"""Durable facts: SQLAlchemy 2 async on SQLite (default) or PostgreSQL."""

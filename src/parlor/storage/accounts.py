@@ -1,0 +1,185 @@
+"""Queries for users, sessions, invites and instance facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parlor.domain.users import User
+from parlor.storage.tables import instance, invites, sessions, users
+
+_USER_COLUMNS = (users.c.id, users.c.username, users.c.display_name, users.c.is_admin, users.c.created_at)
+
+
+def _user(row: Any) -> User:
+    return User(row.id, row.username, row.display_name, bool(row.is_admin), row.created_at)
+
+
+async def insert_user(
+    conn: AsyncConnection,
+    *,
+    user_id: str,
+    username: str,
+    display_name: str,
+    password_hash: str,
+    is_admin: bool,
+    invited_by: str | None,
+    now: float,
+) -> User:
+    await conn.execute(
+        users.insert().values(
+            id=user_id,
+            username=username,
+            display_name=display_name,
+            password_hash=password_hash,
+            is_admin=is_admin,
+            invited_by=invited_by,
+            created_at=now,
+        )
+    )
+    return User(user_id, username, display_name, is_admin, now)
+
+
+async def username_taken(conn: AsyncConnection, username: str) -> bool:
+    row = await conn.execute(sa.select(users.c.id).where(users.c.username == username))
+    return row.first() is not None
+
+
+async def user_by_id(conn: AsyncConnection, user_id: str) -> User | None:
+    row = (await conn.execute(sa.select(*_USER_COLUMNS).where(users.c.id == user_id))).first()
+    return _user(row) if row else None
+
+
+async def users_by_ids(conn: AsyncConnection, user_ids: list[str]) -> dict[str, User]:
+    if not user_ids:
+        return {}
+    rows = await conn.execute(sa.select(*_USER_COLUMNS).where(users.c.id.in_(user_ids)))
+    return {row.id: _user(row) for row in rows}
+
+
+async def credentials(conn: AsyncConnection, username: str) -> tuple[User, str] | None:
+    row = (
+        await conn.execute(
+            sa.select(*_USER_COLUMNS, users.c.password_hash).where(users.c.username == username)
+        )
+    ).first()
+    return (_user(row), row.password_hash) if row else None
+
+
+async def set_password_hash(conn: AsyncConnection, user_id: str, password_hash: str) -> None:
+    await conn.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
+
+
+async def set_invited_by(conn: AsyncConnection, user_id: str, inviter_id: str) -> None:
+    await conn.execute(users.update().where(users.c.id == user_id).values(invited_by=inviter_id))
+
+
+async def admin_exists(conn: AsyncConnection) -> bool:
+    row = await conn.execute(sa.select(users.c.id).where(users.c.is_admin.is_(True)).limit(1))
+    return row.first() is not None
+
+
+# -- sessions and bearer tokens ---------------------------------------------
+
+
+async def insert_session(
+    conn: AsyncConnection,
+    *,
+    secret_hash: str,
+    user_id: str,
+    kind: str,
+    name: str | None,
+    now: float,
+    expires_at: float | None,
+) -> None:
+    await conn.execute(
+        sessions.insert().values(
+            secret_hash=secret_hash,
+            user_id=user_id,
+            kind=kind,
+            name=name,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def user_for_session(conn: AsyncConnection, secret_hash: str, kind: str, now: float) -> User | None:
+    query = (
+        sa.select(*_USER_COLUMNS)
+        .join(sessions, sessions.c.user_id == users.c.id)
+        .where(sessions.c.secret_hash == secret_hash, sessions.c.kind == kind)
+        .where(sa.or_(sessions.c.expires_at.is_(None), sessions.c.expires_at > now))
+    )
+    row = (await conn.execute(query)).first()
+    return _user(row) if row else None
+
+
+async def delete_session(conn: AsyncConnection, secret_hash: str) -> None:
+    await conn.execute(sessions.delete().where(sessions.c.secret_hash == secret_hash))
+
+
+# -- invites -------------------------------------------------------------------
+
+
+async def insert_invite(conn: AsyncConnection, code_hash: str, created_by: str | None, now: float) -> None:
+    await conn.execute(invites.insert().values(code_hash=code_hash, created_by=created_by, created_at=now))
+
+
+async def claim_invite(conn: AsyncConnection, code_hash: str, user_id: str, now: float) -> str | None:
+    """Mark an unused, unrevoked invite used; return who made it, or None if not claimable.
+
+    One conditional UPDATE, so two sign-ups racing for one code can't both win.
+    """
+    row = (
+        await conn.execute(
+            sa.select(invites.c.created_by).where(
+                invites.c.code_hash == code_hash,
+                invites.c.used_by.is_(None),
+                invites.c.revoked_at.is_(None),
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    result = await conn.execute(
+        invites.update()
+        .where(
+            invites.c.code_hash == code_hash,
+            invites.c.used_by.is_(None),
+            invites.c.revoked_at.is_(None),
+        )
+        .values(used_by=user_id, used_at=now)
+    )
+    return (row.created_by or "") if result.rowcount == 1 else None
+
+
+async def invite_claimable(conn: AsyncConnection, code_hash: str) -> bool:
+    row = await conn.execute(
+        sa.select(invites.c.code_hash).where(
+            invites.c.code_hash == code_hash,
+            invites.c.used_by.is_(None),
+            invites.c.revoked_at.is_(None),
+        )
+    )
+    return row.first() is not None
+
+
+# -- instance facts ------------------------------------------------------------
+
+
+async def get_fact(conn: AsyncConnection, key: str) -> str | None:
+    row = (await conn.execute(sa.select(instance.c.value).where(instance.c.key == key))).first()
+    return row.value if row else None
+
+
+async def set_fact(conn: AsyncConnection, key: str, value: str) -> None:
+    await conn.execute(instance.delete().where(instance.c.key == key))
+    await conn.execute(instance.insert().values(key=key, value=value))
+
+
+async def delete_fact(conn: AsyncConnection, key: str) -> bool:
+    result = await conn.execute(instance.delete().where(instance.c.key == key))
+    return result.rowcount == 1

@@ -1,0 +1,70 @@
+"""Queries for rooms' history, room blocks and the audit log."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parlor.storage.tables import audit_log, room_blocks, rooms
+
+
+async def insert_room(conn: AsyncConnection, room_id: str, title: str, created_by: str, now: float) -> None:
+    await conn.execute(rooms.insert().values(id=room_id, title=title, created_by=created_by, created_at=now))
+
+
+async def room_exists(conn: AsyncConnection, room_id: str) -> bool:
+    row = await conn.execute(sa.select(rooms.c.id).where(rooms.c.id == room_id))
+    return row.first() is not None
+
+
+async def set_title(conn: AsyncConnection, room_id: str, title: str) -> None:
+    await conn.execute(rooms.update().where(rooms.c.id == room_id).values(title=title))
+
+
+async def mark_ended(conn: AsyncConnection, room_id: str, now: float) -> None:
+    await conn.execute(
+        rooms.update().where(rooms.c.id == room_id, rooms.c.ended_at.is_(None)).values(ended_at=now)
+    )
+
+
+async def end_all_open(conn: AsyncConnection, now: float) -> int:
+    """Rooms live at the last shutdown (or crash) ended then: live state is in memory."""
+    result = await conn.execute(rooms.update().where(rooms.c.ended_at.is_(None)).values(ended_at=now))
+    return result.rowcount
+
+
+async def block(conn: AsyncConnection, moderator_id: str, blocked_id: str, now: float) -> None:
+    exists = await conn.execute(
+        sa.select(room_blocks.c.blocked_id).where(
+            room_blocks.c.moderator_id == moderator_id, room_blocks.c.blocked_id == blocked_id
+        )
+    )
+    if exists.first() is None:
+        await conn.execute(
+            room_blocks.insert().values(moderator_id=moderator_id, blocked_id=blocked_id, created_at=now)
+        )
+
+
+async def blocked_by_any(conn: AsyncConnection, user_id: str, moderator_ids: list[str]) -> bool:
+    if not moderator_ids:
+        return False
+    row = await conn.execute(
+        sa.select(room_blocks.c.moderator_id)
+        .where(room_blocks.c.blocked_id == user_id, room_blocks.c.moderator_id.in_(moderator_ids))
+        .limit(1)
+    )
+    return row.first() is not None
+
+
+async def audit(
+    conn: AsyncConnection,
+    *,
+    now: float,
+    actor_id: str | None,
+    action: str,
+    room_id: str | None = None,
+    target_id: str | None = None,
+) -> None:
+    await conn.execute(
+        audit_log.insert().values(at=now, actor_id=actor_id, room_id=room_id, action=action, target_id=target_id)
+    )

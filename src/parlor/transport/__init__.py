@@ -1,0 +1,1 @@
+"""The edges: HTTP routes and the client socket. Thin: authenticate, parse, call an action."""

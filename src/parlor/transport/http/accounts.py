@@ -1,0 +1,107 @@
+"""Account routes: setup, sign-up, sign-in and out, invites, tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from parlor.actions import accounts
+from parlor.domain.users import User
+from parlor.transport.http.auth import (
+    COOKIE,
+    CurrentUser,
+    MaybeUser,
+    ServicesDep,
+    check_same_origin,
+    set_session_cookie,
+)
+
+router = APIRouter(prefix="/api", tags=["accounts"])
+
+_Text = Field(max_length=300)
+
+
+class SetupBody(BaseModel):
+    token: str = Field(max_length=200)
+    username: str = _Text
+    display_name: str = _Text
+    password: str = _Text
+
+
+class SignupBody(BaseModel):
+    invite_code: str = Field(max_length=200)
+    username: str = _Text
+    display_name: str = _Text
+    password: str = _Text
+
+
+class LoginBody(BaseModel):
+    username: str = _Text
+    password: str = _Text
+
+
+class TokenBody(BaseModel):
+    name: str = Field(max_length=200)
+
+
+async def _signed_in(request: Request, response: Response, s: ServicesDep, user: User) -> None:
+    secret = await accounts.do_start_session(s, user)
+    set_session_cookie(request, response, secret, s.settings.session_days * 86400)
+
+
+@router.get("/setup")
+async def setup_status(s: ServicesDep) -> dict[str, bool]:
+    return {"needed": await accounts.setup_needed(s)}
+
+
+@router.post("/setup", status_code=201)
+async def setup(body: SetupBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
+    check_same_origin(request)
+    user = await accounts.do_setup(s, body.token, body.username, body.display_name, body.password)
+    await _signed_in(request, response, s, user)
+    return user.to_dict()
+
+
+@router.post("/signup", status_code=201)
+async def signup(body: SignupBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
+    check_same_origin(request)
+    user = await accounts.do_signup(s, body.invite_code, body.username, body.display_name, body.password)
+    await _signed_in(request, response, s, user)
+    return user.to_dict()
+
+
+@router.post("/login")
+async def login(body: LoginBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
+    check_same_origin(request)
+    user = await accounts.do_login(s, body.username, body.password)
+    await _signed_in(request, response, s, user)
+    return user.to_dict()
+
+
+@router.post("/logout", status_code=204)
+async def logout(request: Request, _user: MaybeUser, s: ServicesDep) -> Response:
+    secret = request.cookies.get(COOKIE)
+    if secret:
+        await accounts.do_end_session(s, secret)
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/me")
+async def me(user: CurrentUser) -> dict[str, Any]:
+    return user.to_dict()
+
+
+@router.post("/invites", status_code=201)
+async def create_invite(user: CurrentUser, s: ServicesDep) -> dict[str, str]:
+    code = await accounts.do_create_invite(s, user)
+    return {"code": code, "url": f"{s.settings.base_url}/signup?code={code}"}
+
+
+@router.post("/tokens", status_code=201)
+async def create_token(body: TokenBody, user: CurrentUser, s: ServicesDep) -> dict[str, str]:
+    token = await accounts.do_create_token(s, user, body.name)
+    return {"token": token, "name": " ".join(body.name.split())}

@@ -1,0 +1,90 @@
+"""Who is asking: the session cookie or a bearer token; and the same-origin rule."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request, Response
+
+from parlor.actions import accounts
+from parlor.actions.services import Services
+from parlor.domain.users import User
+from parlor.errors import Code, ParlorError
+
+COOKIE = "parlor_session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def services(request: Request) -> Services:
+    s: Services = request.app.state.services
+    return s
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def check_same_origin(request: Request) -> None:
+    """Cookie-authenticated writes must come from our own pages (CSRF)."""
+    if request.method in _SAFE_METHODS:
+        return
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin:
+        # Browsers send Origin on every cross-origin write; a request without
+        # Origin or Referer is not from another site's page.
+        return
+    own = {_origin_of(str(request.base_url))}
+    host = request.headers.get("host")
+    if host:
+        own.add(f"{request.url.scheme}://{host}".lower())
+    if _origin_of(origin) not in own:
+        raise ParlorError(403, Code.CROSS_ORIGIN, "Cross-origin request refused.")
+
+
+async def optional_user(request: Request, s: ServicesDep) -> User | None:
+    token = bearer(request)
+    if token is not None:
+        user = await accounts.authenticate(s, token, "bearer")
+        if user is None:
+            raise ParlorError(401, Code.NOT_AUTHENTICATED, "This token is not valid.")
+        return user
+    secret = request.cookies.get(COOKIE)
+    if not secret:
+        return None
+    user = await accounts.authenticate(s, secret, "cookie")
+    if user is not None:
+        check_same_origin(request)
+    return user
+
+
+async def require_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise ParlorError(401, Code.NOT_AUTHENTICATED, "Sign in first.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(require_user)]
+MaybeUser = Annotated[User | None, Depends(optional_user)]
+
+
+def set_session_cookie(request: Request, response: Response, secret: str, max_age: int) -> None:
+    response.set_cookie(
+        COOKIE,
+        secret,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )

@@ -1,0 +1,46 @@
+"""Render errors: ParlorError as its code; anything else as a 500, then re-raise to log it."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from parlor.errors import Code, ParlorError
+
+logger = logging.getLogger(__name__)
+
+_HTTP_CODES = {401: Code.NOT_AUTHENTICATED, 403: Code.FORBIDDEN, 404: Code.NOT_FOUND}
+
+
+def error_response(status: int, code: Code | str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": str(code), "message": message}}, status_code=status)
+
+
+async def _parlor_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ParlorError)
+    return error_response(exc.status, exc.code, exc.message)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
+        problems.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg")))
+    return error_response(400, Code.INVALID_INPUT, "; ".join(problems) or "Invalid request.")
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, Code.BAD_REQUEST)
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ParlorError, _parlor_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)

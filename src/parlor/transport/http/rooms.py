@@ -1,0 +1,144 @@
+"""Room routes: one action each; every success answers with the new snapshot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from parlor.actions import rooms
+from parlor.domain.rooms import HandRaise, Room
+from parlor.transport.http.auth import CurrentUser, ServicesDep
+
+router = APIRouter(prefix="/api/rooms", tags=["rooms"])
+
+_Id = Field(min_length=1, max_length=64)
+
+
+class CreateBody(BaseModel):
+    title: str = Field(max_length=1000)
+
+
+class HandBody(BaseModel):
+    raised: bool
+
+
+class TargetBody(BaseModel):
+    user_id: str = _Id
+
+
+class MuteBody(BaseModel):
+    muted: bool
+
+
+class MuteSpeakerBody(BaseModel):
+    user_id: str = _Id
+    lock: bool = False
+
+
+class RemoveBody(BaseModel):
+    user_id: str = _Id
+    block: bool = False
+
+
+class SettingsBody(BaseModel):
+    title: str | None = Field(default=None, max_length=1000)
+    hand_raise: HandRaise | None = None
+
+
+Snapshot = dict[str, Any]
+
+
+def _view(s: ServicesDep, room: Room) -> Snapshot:
+    return rooms.room_view(s, room)
+
+
+@router.get("")
+async def hallway(_user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
+    return {"rooms": rooms.hallway(s)}
+
+
+@router.post("", status_code=201)
+async def create(body: CreateBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_create_room(s, user, body.title))
+
+
+@router.get("/{room_id}")
+async def get(room_id: str, _user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.check_room(s, room_id))
+
+
+@router.patch("/{room_id}")
+async def update(room_id: str, body: SettingsBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_update_settings(s, user, room_id, body.title, body.hand_raise))
+
+
+@router.post("/{room_id}/join")
+async def join(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_join(s, user, room_id))
+
+
+@router.post("/{room_id}/leave")
+async def leave(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_leave(s, user.id, room_id))
+
+
+@router.post("/{room_id}/hand")
+async def hand(room_id: str, body: HandBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_set_hand(s, user, room_id, body.raised))
+
+
+@router.post("/{room_id}/speak-invites")
+async def invite_to_speak(room_id: str, body: TargetBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_invite_to_speak(s, user, room_id, body.user_id))
+
+
+@router.post("/{room_id}/speak-invite/accept")
+async def accept_invite(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_answer_speak_invite(s, user, room_id, accept=True))
+
+
+@router.post("/{room_id}/speak-invite/decline")
+async def decline_invite(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_answer_speak_invite(s, user, room_id, accept=False))
+
+
+@router.post("/{room_id}/audience")
+async def move_to_audience(room_id: str, body: TargetBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_move_to_audience(s, user, room_id, body.user_id))
+
+
+@router.post("/{room_id}/mute")
+async def mute(room_id: str, body: MuteBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_set_muted(s, user, room_id, body.muted))
+
+
+@router.post("/{room_id}/mute-speaker")
+async def mute_speaker(room_id: str, body: MuteSpeakerBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_mute_speaker(s, user, room_id, body.user_id, body.lock))
+
+
+@router.post("/{room_id}/unlock-mute")
+async def unlock_mute(room_id: str, body: TargetBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_unlock_mute(s, user, room_id, body.user_id))
+
+
+@router.post("/{room_id}/moderators")
+async def make_moderator(room_id: str, body: TargetBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_make_moderator(s, user, room_id, body.user_id))
+
+
+@router.delete("/{room_id}/moderators/{target_id}")
+async def revoke_moderator(room_id: str, target_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_revoke_moderator(s, user, room_id, target_id))
+
+
+@router.post("/{room_id}/remove")
+async def remove(room_id: str, body: RemoveBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_remove(s, user, room_id, body.user_id, body.block))
+
+
+@router.post("/{room_id}/end")
+async def end(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    return _view(s, await rooms.do_end(s, user, room_id))

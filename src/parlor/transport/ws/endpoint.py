@@ -1,0 +1,249 @@
+"""The client socket: one per client, events and signalling as typed messages.
+
+States: AWAITING_HELLO → OPEN → CLOSED. A malformed message gets an `error`
+and the socket stays open; a client that keeps sending garbage is closed
+with 1003, one that is silent past the heartbeat with 1001.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from enum import Enum
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from parlor import protocol as p
+from parlor.actions import accounts, presence
+from parlor.actions.services import Services
+from parlor.bus.base import HALLWAY, room_channel
+from parlor.domain.users import User
+from parlor.errors import Code, ParlorError
+from parlor.transport.http.auth import COOKIE, _origin_of
+from parlor.transport.ws.queues import CLOSE, EventQueue, QueueRegistry
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+HEARTBEAT_S = 20.0
+MAX_BAD_MESSAGES = 20
+
+CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_BAD_DATA, CLOSE_POLICY, CLOSE_INTERNAL = 1000, 1001, 1003, 1008, 1011
+
+
+class State(Enum):
+    AWAITING_HELLO = "awaiting_hello"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ClientSocket:
+    def __init__(self, ws: WebSocket, s: Services, registry: QueueRegistry, user: User) -> None:
+        self.ws = ws
+        self.s = s
+        self.registry = registry
+        self.user = user
+        self.state = State.AWAITING_HELLO
+        self.queue: EventQueue | None = None
+        self.outbox: asyncio.Queue[str] = asyncio.Queue()
+        self.bad_messages = 0
+
+    def _to(self, state: State) -> None:
+        allowed = {
+            State.AWAITING_HELLO: {State.OPEN, State.CLOSED},
+            State.OPEN: {State.CLOSED},
+            State.CLOSED: set(),
+        }
+        if state not in allowed[self.state]:
+            raise RuntimeError(f"socket cannot go from {self.state} to {state}")
+        self.state = state
+
+    def send(self, message: p.Message) -> None:
+        self.outbox.put_nowait(message.to_json())
+
+    async def writer(self) -> None:
+        while True:
+            text = await self.outbox.get()
+            if text == CLOSE:
+                await self.ws.close(CLOSE_POLICY, "superseded or too slow")
+                return
+            await self.ws.send_text(text)
+
+    async def run(self) -> None:
+        writer = asyncio.create_task(self.writer())
+        try:
+            while True:
+                try:
+                    text = await asyncio.wait_for(self.ws.receive_text(), timeout=HEARTBEAT_S * 2.5)
+                except TimeoutError:
+                    await self.ws.close(CLOSE_GOING_AWAY, "no heartbeat")
+                    return
+                if writer.done():
+                    return
+                if not await self.handle_text(text):
+                    return
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        finally:
+            if self.state is not State.CLOSED:
+                self._to(State.CLOSED)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+            if self.queue is not None:
+                self.queue.detach(self.outbox, self.s.clock())
+
+    async def handle_text(self, text: str) -> bool:
+        """Handle one message; False means the socket was closed."""
+        try:
+            message = p.parse_client(text)
+        except p.ProtocolError as exc:
+            self.bad_messages += 1
+            self.send(p.Error(Code.BAD_MESSAGE.value, str(exc)))
+            if self.bad_messages > MAX_BAD_MESSAGES:
+                await self._drain_and_close(CLOSE_BAD_DATA, "too many malformed messages")
+                return False
+            return True
+        if self.state is State.AWAITING_HELLO:
+            if not isinstance(message, p.Hello):
+                self.send(p.Error(Code.BAD_MESSAGE.value, "Say hello first.", message.TYPE))
+                await self._drain_and_close(CLOSE_POLICY, "hello expected")
+                return False
+            self.hello(message)
+            return True
+        try:
+            await self.dispatch(message)
+        except ParlorError as exc:
+            self.send(p.Error(exc.code.value, exc.message, message.TYPE))
+        return True
+
+    async def _drain_and_close(self, code: int, reason: str) -> None:
+        while not self.outbox.empty():
+            text = self.outbox.get_nowait()
+            if text != CLOSE:
+                await self.ws.send_text(text)
+        await self.ws.close(code, reason)
+
+    def hello(self, hello: p.Hello) -> None:
+        queue = None
+        tried = hello.queue_id is not None
+        if hello.queue_id is not None:
+            queue = self.registry.resume(hello.queue_id, self.user.id, hello.last_event_id or 0)
+        resumed = queue is not None
+        if queue is None:
+            queue = self.registry.create(self.user.id, self.s.clock())
+            queue.other.append(self.s.bus.subscribe(HALLWAY, lambda m: queue.push_event(m["name"], m["data"])))
+        self.queue = queue
+        self._to(State.OPEN)
+        self.send(
+            p.Welcome(
+                queue_id=queue.id,
+                user_id=self.user.id,
+                resumed=resumed if tried else False,
+                last_event_id=queue.last_id,
+                heartbeat_s=HEARTBEAT_S,
+            )
+        )
+        if resumed:
+            for text in queue.unacked_after(hello.last_event_id or 0):
+                self.outbox.put_nowait(text)
+        queue.attach(self.outbox)
+
+    async def dispatch(self, message: p.Message) -> None:
+        queue = self.queue
+        assert queue is not None
+        user_id = self.user.id
+        match message:
+            case p.Ping():
+                self.send(p.Pong())
+            case p.Ack(event_id=event_id):
+                queue.ack(event_id)
+            case p.Subscribe(room_id=room_id):
+                await self.subscribe(queue, room_id)
+            case p.Unsubscribe(room_id=room_id):
+                stop = queue.rooms.pop(room_id, None)
+                if stop is not None:
+                    stop()
+                    presence.do_detach(self.s, user_id, room_id, self.s.clock())
+            case p.MediaStart(room_id=room_id):
+                sdp = await presence.do_media_start(self.s, user_id, room_id)
+                self.send(p.MediaOffer(room_id=room_id, sdp=sdp))
+            case p.MediaAnswer(room_id=room_id, sdp=sdp):
+                await presence.do_media_answer(self.s, user_id, room_id, sdp)
+            case p.MediaStop(room_id=room_id):
+                await presence.do_media_stop(self.s, user_id, room_id)
+            case p.Hello():
+                raise ParlorError(400, Code.BAD_MESSAGE, "Already said hello.")
+            case _:  # pragma: no cover - parse_client only yields the types above
+                raise ParlorError(400, Code.BAD_MESSAGE, "Unexpected message.")
+
+    async def subscribe(self, queue: EventQueue, room_id: str) -> None:
+        from parlor.actions.rooms import room_view
+
+        room = await presence.do_attach(self.s, self.user.id, room_id)
+        old = queue.rooms.pop(room_id, None)
+        if old is not None:
+            old()
+            presence.do_detach(self.s, self.user.id, room_id, self.s.clock())
+        user_id = self.user.id
+
+        def on_room(message: dict[str, Any]) -> None:
+            name, data = message["name"], message["data"]
+            if name == "speaking":
+                queue.send(p.Speaking(room_id=data["room_id"], levels=data["levels"]).to_json())
+                return
+            queue.push_event(name, data)
+            gone = name == "room.ended" or (
+                name == "room.state" and all(x["user_id"] != user_id for x in data["participants"])
+            )
+            if gone:
+                stop = queue.rooms.pop(room_id, None)
+                if stop is not None:
+                    stop()
+
+        queue.rooms[room_id] = self.s.bus.subscribe(room_channel(room_id), on_room)
+        queue.push_event("room.state", room_view(self.s, room))
+
+
+def _authenticate_ws(ws: WebSocket) -> tuple[str, str] | None:
+    """(secret, kind) from the socket handshake, or None."""
+    token = ws.query_params.get("token")
+    if token:
+        return token, "bearer"
+    header = ws.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), "bearer"
+    cookie = ws.cookies.get(COOKIE)
+    if cookie:
+        return cookie, "cookie"
+    return None
+
+
+@router.websocket("/ws")
+async def client_socket(ws: WebSocket) -> None:
+    s: Services = ws.app.state.services
+    registry: QueueRegistry = ws.app.state.queues
+    found = _authenticate_ws(ws)
+    user = await accounts.authenticate(s, *found) if found else None
+    if user is None:
+        await ws.close(CLOSE_POLICY, "not authenticated")
+        return
+    if found and found[1] == "cookie":
+        # Cross-site WebSocket hijacking: browsers send the cookie from any page.
+        origin = ws.headers.get("origin")
+        host = ws.headers.get("host", "")
+        if origin and _origin_of(origin) not in {f"http://{host}".lower(), f"https://{host}".lower()}:
+            await ws.close(CLOSE_POLICY, "cross-origin")
+            return
+    await ws.accept()
+    socket = ClientSocket(ws, s, registry, user)
+    try:
+        await socket.run()
+    except Exception:
+        logger.exception("socket handler failed")
+        with contextlib.suppress(Exception):
+            await ws.close(CLOSE_INTERNAL)

@@ -1,0 +1,125 @@
+"""Per-client event queues: increasing ids, ack, resume after a reconnect.
+
+A queue outlives its socket by the reconnect grace period, so a client that
+comes back in time misses nothing and keeps its place in its rooms. The backlog
+is bounded: when it overflows the oldest events are dropped, and a client that
+missed dropped events is told its queue is gone (it then refetches state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+from parlor.actions.ids import new_secret
+from parlor.bus.base import Unsubscribe
+from parlor.protocol import Event
+
+MAX_BACKLOG = 1000
+MAX_OUTBOX = 500
+
+# Put on an outbox to make its writer close the socket (the client was too slow).
+CLOSE = "\x00close"
+
+
+class EventQueue:
+    def __init__(self, user_id: str, now: float) -> None:
+        self.id = new_secret()[:24]
+        self.user_id = user_id
+        self.backlog: deque[tuple[int, str]] = deque()
+        self.last_id = 0
+        self._dropped_through = 0
+        self.outbox: asyncio.Queue[str] | None = None
+        self.detached_at: float | None = now
+        # room_id -> how to stop receiving its events
+        self.rooms: dict[str, Unsubscribe] = {}
+        self.other: list[Unsubscribe] = []
+
+    # -- events --------------------------------------------------------------------
+
+    def push_event(self, name: str, data: dict[str, object]) -> None:
+        self.last_id += 1
+        text = Event(self.last_id, name, dict(data)).to_json()
+        self.backlog.append((self.last_id, text))
+        if len(self.backlog) > MAX_BACKLOG:
+            dropped, _ = self.backlog.popleft()
+            self._dropped_through = dropped
+        self.send(text)
+
+    def send(self, text: str) -> None:
+        """Deliver now if a socket is attached (ephemeral messages only use this)."""
+        outbox = self.outbox
+        if outbox is None:
+            return
+        if outbox.qsize() >= MAX_OUTBOX:
+            # Too slow: close; the client resumes from the backlog.
+            self.outbox = None
+            outbox.put_nowait(CLOSE)
+            return
+        outbox.put_nowait(text)
+
+    def ack(self, event_id: int) -> None:
+        while self.backlog and self.backlog[0][0] <= event_id:
+            self.backlog.popleft()
+
+    def can_resume_after(self, last_event_id: int) -> bool:
+        return self._dropped_through <= last_event_id <= self.last_id
+
+    def unacked_after(self, last_event_id: int) -> list[str]:
+        return [text for event_id, text in self.backlog if event_id > last_event_id]
+
+    # -- socket ----------------------------------------------------------------------
+
+    def attach(self, outbox: asyncio.Queue[str]) -> None:
+        if self.outbox is not None:
+            # A newer socket takes over; the old one is told to close.
+            self.outbox.put_nowait(CLOSE)
+        self.outbox = outbox
+        self.detached_at = None
+
+    def detach(self, outbox: asyncio.Queue[str], now: float) -> None:
+        if self.outbox is outbox:
+            self.outbox = None
+            self.detached_at = now
+
+    def stop_all(self) -> list[str]:
+        for unsubscribe in [*self.rooms.values(), *self.other]:
+            unsubscribe()
+        rooms = list(self.rooms)
+        self.rooms.clear()
+        self.other.clear()
+        return rooms
+
+
+class QueueRegistry:
+    def __init__(self, grace_s: float, on_gone: Callable[[EventQueue, str], None]) -> None:
+        self.grace_s = grace_s
+        self.queues: dict[str, EventQueue] = {}
+        # Called per room a collected queue was subscribed to.
+        self._on_gone = on_gone
+
+    def create(self, user_id: str, now: float) -> EventQueue:
+        queue = EventQueue(user_id, now)
+        self.queues[queue.id] = queue
+        return queue
+
+    def resume(self, queue_id: str, user_id: str, last_event_id: int) -> EventQueue | None:
+        queue = self.queues.get(queue_id)
+        if queue is None or queue.user_id != user_id or not queue.can_resume_after(last_event_id):
+            return None
+        return queue
+
+    def destroy(self, queue: EventQueue) -> None:
+        self.queues.pop(queue.id, None)
+        for room_id in queue.stop_all():
+            self._on_gone(queue, room_id)
+
+    def collect(self, now: float) -> int:
+        """Drop queues whose socket has been gone longer than the grace period."""
+        stale = [
+            q for q in self.queues.values() if q.detached_at is not None and now - q.detached_at > self.grace_s
+        ]
+        for queue in stale:
+            self.destroy(queue)
+        return len(stale)
