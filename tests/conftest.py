@@ -56,7 +56,12 @@ class Instance:
             c = self.client()
             r = await c.post(
                 "/api/setup",
-                json={"token": self.setup_token, "username": "root", "display_name": "Root", "password": "correct horse"},
+                json={
+                    "token": self.setup_token,
+                    "username": "root",
+                    "display_name": "Root",
+                    "password": "correct horse",
+                },
             )
             assert r.status_code == 201, r.text
             self._admin = Person(c, r.json())
@@ -73,7 +78,12 @@ class Instance:
         c = self.client()
         r = await c.post(
             "/api/signup",
-            json={"invite_code": code, "username": username, "display_name": username.title(), "password": "hunter2hunter2"},
+            json={
+                "invite_code": code,
+                "username": username,
+                "display_name": username.title(),
+                "password": "hunter2hunter2",
+            },
         )
         assert r.status_code == 201, r.text
         return Person(c, r.json())

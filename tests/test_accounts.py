@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-
 from tests.conftest import Instance, error_code
 
 
@@ -47,7 +46,13 @@ async def test_signup_needs_a_valid_unused_invite(instance: Instance) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("username", "a"), ("username", "has space"), ("username", "x" * 31), ("password", "short"), ("display_name", " ")],
+    [
+        ("username", "a"),
+        ("username", "has space"),
+        ("username", "x" * 31),
+        ("password", "short"),
+        ("display_name", " "),
+    ],
 )
 async def test_signup_bad_input_changes_nothing(instance: Instance, field: str, value: str) -> None:
     code = await instance.invite_code()

@@ -1,0 +1,367 @@
+"""The embedded SFU: aiortc for ICE/DTLS/SRTP set-up, our own loop for forwarding.
+
+DESIGN §4 "fast path". The server offers: one recvonly audio m-line (the
+participant's microphone), then `slots` sendonly m-lines whose sender tracks never
+produce a frame. Decrypted upstream RTP is taken from the participant's DTLS
+transport before aiortc parses it; for an audible speaker holding a slot, one
+template packet is built and, for every other ready peer of the room, stamped with
+that peer's slot SSRC / sequence / timestamp / payload type, SRTP-protected with the
+peer's outbound session and sent on its nominated ICE pair, synchronously.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from aiortc import (
+    MediaStreamTrack,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from av.frame import Frame
+
+from parlor.media import aiortc_private as priv
+from parlor.media.base import LevelsCallback, MediaError, MediaServer
+from parlor.media.rtp import STAMP, forward_template, level_to_loudness
+from parlor.media.sdp import with_opus_fmtp
+from parlor.media.slots import SlotTable
+
+logger = logging.getLogger(__name__)
+
+LEVELS_INTERVAL_S = 0.25
+# RFC 6464 levels at or above this (-dBov) count as silence for slot keeping.
+ACTIVE_BELOW_LEVEL = 120
+_TS_MASK = 0xFFFFFFFF
+_MIN_TS_GAP = 960  # 20 ms at 48 kHz, between two speakers on one slot
+
+
+class _SilentTrack(MediaStreamTrack):
+    """A sender track that never yields a frame: aiortc's sender never sends RTP."""
+
+    kind = "audio"
+
+    async def recv(self) -> Frame:
+        await asyncio.Future()
+        raise AssertionError("unreachable")
+
+
+class _Sink(NamedTuple):
+    protect: Callable[[bytes], bytes]
+    sendto: Callable[[bytes, Any], None]
+    addr: Any
+
+
+class _SlotOut:
+    """One listener's view of one slot: its SSRC and the running seq/ts mapping."""
+
+    __slots__ = ("generation", "last_seq", "last_time", "last_ts", "seq_offset", "ssrc",
+                 "ts_offset")
+
+    def __init__(self, ssrc: int) -> None:
+        self.ssrc = ssrc
+        self.generation = 0
+        self.seq_offset = 0
+        self.ts_offset = 0
+        self.last_seq = random.getrandbits(16)
+        self.last_ts = random.getrandbits(32)
+        self.last_time = time.monotonic()
+
+    def rebase(self, generation: int, in_seq: int, in_ts: int, now: float) -> None:
+        gap = max(_MIN_TS_GAP, int((now - self.last_time) * 48000))
+        self.seq_offset = (self.last_seq + 1 - in_seq) & 0xFFFF
+        self.ts_offset = (self.last_ts + gap - in_ts) & _TS_MASK
+        self.generation = generation
+
+
+@dataclass(eq=False)
+class _Peer:
+    room_id: str
+    user_id: str
+    pc: RTCPeerConnection
+    upstream: RTCRtpTransceiver
+    slot_transceivers: list[RTCRtpTransceiver]
+    answered: bool = False
+    failed: bool = False
+    payload_type: int = 0
+    outs: list[_SlotOut] = field(default_factory=list)
+    sink: _Sink | None = None
+
+    def try_sink(self) -> _Sink | None:
+        """The fast-path sink once DTLS, SRTP and the ICE pair are all there."""
+        if not self.answered or self.failed:
+            return None
+        dtls = self.upstream.receiver.transport
+        if dtls.state != "connected":
+            return None
+        srtp = priv.outbound_srtp(dtls)
+        nominated = priv.nominated_sendto(dtls)
+        if srtp is None or nominated is None:
+            return None
+        self.sink = _Sink(srtp.protect, nominated[0], nominated[1])
+        return self.sink
+
+
+@dataclass(eq=False)
+class _Room:
+    room_id: str
+    table: SlotTable
+    peers: dict[str, _Peer] = field(default_factory=dict)
+    audible: frozenset[str] = frozenset()
+    levels: dict[str, int] = field(default_factory=dict)  # loudest level in the window
+    forwarded: int = 0  # packets written to listeners
+    dropped: int = 0  # upstream packets not forwarded (not audible / no slot)
+
+
+class Sfu(MediaServer):
+    def __init__(
+        self,
+        *,
+        ice_hosts: tuple[str, ...] = (),
+        slots: int = 3,
+        on_levels: LevelsCallback | None = None,
+        slot_idle_s: float = 1.5,
+    ) -> None:
+        if slots < 1:
+            raise ValueError("slots must be >= 1")
+        self._ice_hosts = ice_hosts
+        self._slots = slots
+        self._slot_idle_s = slot_idle_s
+        self._on_levels = on_levels
+        self._rooms: dict[str, _Room] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+
+    # --- MediaServer ---------------------------------------------------------------
+
+    async def open_peer(self, room_id: str, user_id: str) -> str:
+        await self.close_peer(room_id, user_id)
+        pc = RTCPeerConnection()
+        try:
+            upstream = pc.addTransceiver("audio", direction="recvonly")
+            slot_ts = [
+                pc.addTransceiver(_SilentTrack(), direction="sendonly")
+                for _ in range(self._slots)
+            ]
+            opus = [
+                c
+                for c in RTCRtpSender.getCapabilities("audio").codecs
+                if c.mimeType.lower() == "audio/opus"
+            ]
+            for t in [upstream, *slot_ts]:
+                t.setCodecPreferences(opus)
+            offer = await pc.createOffer()
+            with priv.advertise_hosts(self._ice_hosts):
+                await pc.setLocalDescription(
+                    RTCSessionDescription(sdp=with_opus_fmtp(offer.sdp), type="offer")
+                )
+        except BaseException:
+            await pc.close()
+            raise
+        peer = _Peer(room_id, user_id, pc, upstream, slot_ts)
+        room = self._rooms.get(room_id)
+        if room is None:
+            room = self._rooms[room_id] = _Room(
+                room_id, SlotTable(self._slots, self._slot_idle_s)
+            )
+        room.peers[user_id] = peer
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self._drop(peer)
+
+        self._ensure_ticker()
+        sdp: str = pc.localDescription.sdp
+        return sdp
+
+    async def accept_answer(self, room_id: str, user_id: str, sdp: str) -> None:
+        peer = self._peer(room_id, user_id)
+        if peer is None:
+            raise MediaError("no media connection to answer")
+        if peer.answered:
+            raise MediaError("answer already applied")
+        try:
+            await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            dtls = peer.upstream.receiver.transport
+            if any(t.receiver.transport is not dtls for t in peer.slot_transceivers):
+                raise MediaError("answer must bundle all m-lines")
+            payload_type = priv.negotiated_payload_type(peer.slot_transceivers[0])
+            if payload_type is None:
+                raise MediaError("no common audio codec")
+        except Exception as exc:
+            logger.info("invalid answer from %s in %s: %s", user_id, room_id, exc)
+            await self.close_peer(room_id, user_id)
+            if isinstance(exc, MediaError):
+                raise
+            raise MediaError("invalid SDP answer") from exc
+        peer.payload_type = payload_type
+        peer.outs = [
+            _SlotOut(priv.sender_ssrc(t.sender)) for t in peer.slot_transceivers
+        ]
+
+        async def on_rtp(data: bytes, arrival_time_ms: int) -> None:
+            self._on_rtp(peer, data)
+
+        priv.hook_incoming_rtp(dtls, on_rtp)
+        peer.answered = True
+
+    def set_audible(self, room_id: str, user_ids: frozenset[str]) -> None:
+        room = self._rooms.get(room_id)
+        if room is None:
+            room = self._rooms[room_id] = _Room(
+                room_id, SlotTable(self._slots, self._slot_idle_s)
+            )
+        room.audible = user_ids
+        room.table.retain(user_ids)
+
+    async def close_peer(self, room_id: str, user_id: str) -> None:
+        peer = self._peer(room_id, user_id)
+        if peer is not None:
+            self._drop(peer)
+            await peer.pc.close()
+
+    async def close_room(self, room_id: str) -> None:
+        room = self._rooms.pop(room_id, None)
+        if room is not None:
+            peers = list(room.peers.values())
+            room.peers.clear()
+            for peer in peers:
+                peer.failed = True
+            await asyncio.gather(*(p.pc.close() for p in peers))
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        for room_id in list(self._rooms):
+            await self.close_room(room_id)
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def peer_count(self) -> int:
+        return sum(len(room.peers) for room in self._rooms.values())
+
+    # --- introspection (tests, metrics) ----------------------------------------------
+
+    def room_counters(self, room_id: str) -> dict[str, int]:
+        room = self._rooms.get(room_id)
+        if room is None:
+            return {"forwarded": 0, "dropped": 0}
+        return {"forwarded": room.forwarded, "dropped": room.dropped}
+
+    def peer_connection(self, room_id: str, user_id: str) -> RTCPeerConnection | None:
+        peer = self._peer(room_id, user_id)
+        return None if peer is None else peer.pc
+
+    # --- internals ---------------------------------------------------------------
+
+    def _peer(self, room_id: str, user_id: str) -> _Peer | None:
+        room = self._rooms.get(room_id)
+        return None if room is None else room.peers.get(user_id)
+
+    def _drop(self, peer: _Peer) -> None:
+        """Stop forwarding to and from `peer`; close its connection in the background."""
+        peer.failed = True
+        peer.sink = None
+        room = self._rooms.get(peer.room_id)
+        if room is None or room.peers.get(peer.user_id) is not peer:
+            return
+        del room.peers[peer.user_id]
+        room.table.release(peer.user_id)
+        room.levels.pop(peer.user_id, None)
+        if not room.peers and not room.audible:
+            del self._rooms[peer.room_id]
+        if peer.pc.connectionState != "closed":
+            task = asyncio.ensure_future(peer.pc.close())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _on_rtp(self, speaker: _Peer, data: bytes) -> None:
+        room = self._rooms.get(speaker.room_id)
+        user_id = speaker.user_id
+        if room is None or speaker.failed or user_id not in room.audible:
+            if room is not None:
+                room.dropped += 1
+            return
+        parsed = forward_template(data, priv.AUDIO_LEVEL_EXT_ID)
+        if parsed is None:
+            return
+        template, level_byte = parsed
+        now = time.monotonic()
+        active = True
+        if level_byte is not None:
+            level = level_byte & 0x7F
+            active = level < ACTIVE_BELOW_LEVEL
+            previous = room.levels.get(user_id)
+            if previous is None or level < previous:
+                room.levels[user_id] = level
+        index = room.table.slot_for(user_id, now, active)
+        if index is None:
+            room.dropped += 1
+            return
+        generation = room.table.slots[index].generation
+        marker = data[1] & 0x80
+        in_seq = (data[2] << 8) | data[3]
+        in_ts = int.from_bytes(data[4:8], "big")
+        broken: list[_Peer] = []
+        for listener in room.peers.values():
+            if listener is speaker:
+                continue
+            sink = listener.sink or listener.try_sink()
+            if sink is None:
+                continue
+            out = listener.outs[index]
+            if out.generation != generation:
+                out.rebase(generation, in_seq, in_ts, now)
+            seq = (in_seq + out.seq_offset) & 0xFFFF
+            ts = (in_ts + out.ts_offset) & _TS_MASK
+            STAMP.pack_into(template, 1, marker | listener.payload_type, seq, ts, out.ssrc)
+            try:
+                sink.sendto(sink.protect(bytes(template)), sink.addr)
+            except Exception:
+                logger.warning(
+                    "dropping listener %s in %s: send failed",
+                    listener.user_id,
+                    room.room_id,
+                    exc_info=True,
+                )
+                broken.append(listener)
+                continue
+            out.last_seq, out.last_ts, out.last_time = seq, ts, now
+            room.forwarded += 1
+        for listener in broken:
+            self._drop(listener)
+
+    def _ensure_ticker(self) -> None:
+        if self._on_levels is not None and self._ticker is None:
+            self._ticker = asyncio.ensure_future(self._report_levels())
+
+    async def _report_levels(self) -> None:
+        callback = self._on_levels
+        assert callback is not None
+        while True:
+            await asyncio.sleep(LEVELS_INTERVAL_S)
+            for room in list(self._rooms.values()):
+                speakers = [u for u in room.audible if u in room.peers]
+                if not speakers:
+                    continue
+                levels = room.levels
+                room.levels = {}
+                report = {
+                    u: level_to_loudness(levels[u]) if u in levels else 0.0 for u in speakers
+                }
+                try:
+                    callback(room.room_id, report)
+                except Exception:
+                    logger.exception("levels callback failed for room %s", room.room_id)

@@ -1,0 +1,107 @@
+// Tiny DOM helpers: h() builds elements, initials()/hue() draw avatars.
+
+/**
+ * h('button', {class: 'x', onclick: fn, 'aria-label': 'Go'}, 'text', child, [more])
+ * Attributes whose value is false/null/undefined are left out; true sets an empty attribute.
+ * Keys starting with "on" add listeners; "dataset" takes an object.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === false || value === null || value === undefined) continue;
+    if (key.startsWith('on') && typeof value === 'function') {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === 'dataset') {
+      Object.assign(el.dataset, value);
+    } else if (key === 'value') {
+      el.value = value;
+    } else if (key === 'class') {
+      el.className = value;
+    } else {
+      el.setAttribute(key, value === true ? '' : String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else el.append(child instanceof Node ? child : String(child));
+  }
+}
+
+export function initials(name) {
+  const words = String(name || '?').trim().split(/\s+/).filter(Boolean);
+  const letters = words.length > 1 ? words[0][0] + words[words.length - 1][0] : (words[0] || '?').slice(0, 2);
+  return letters.toUpperCase();
+}
+
+export function hue(seed) {
+  let n = 0;
+  for (const ch of String(seed)) n = (n * 31 + ch.codePointAt(0)) >>> 0;
+  return n % 360;
+}
+
+/** A rounded avatar with initials; decorative (the name is written next to it). */
+export function avatar(person, size = 'md') {
+  const name = person.display_name || person.username || '?';
+  return h('span', {
+    class: `avatar avatar-${size}`,
+    style: `--avatar-hue: ${hue(person.user_id || person.id || name)}`,
+    'aria-hidden': 'true',
+  }, initials(name));
+}
+
+/** A form field: <label> + <input>, returns {field, input}. */
+export function field(label, attrs = {}) {
+  const id = attrs.id || `f-${label.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-${Math.random().toString(36).slice(2, 7)}`;
+  const input = h('input', { ...attrs, id });
+  const wrap = h('div', { class: 'field' }, h('label', { for: id }, label), input);
+  return { field: wrap, input };
+}
+
+/** An alert element (role="alert") that stays out of the accessibility tree while empty. */
+export function alertBox() {
+  const el = h('p', { class: 'alert', role: 'alert', hidden: true });
+  return {
+    el,
+    show(message) {
+      el.textContent = message;
+      el.hidden = !message;
+    },
+    clear() {
+      el.textContent = '';
+      el.hidden = true;
+    },
+  };
+}
+
+/** Re-render `container` with `build()`, putting focus back on the control with the same data-key. */
+export function rerender(container, nodes) {
+  const active = document.activeElement;
+  const key = active && container.contains(active) ? active.dataset.key : null;
+  container.replaceChildren(...[nodes].flat().filter(Boolean));
+  if (key) {
+    const again = container.querySelector(`[data-key="${CSS.escape(key)}"]`);
+    if (again && !again.disabled) again.focus({ preventScroll: true });
+  }
+}
+
+const ICONS = {
+  hand: '<path d="M8 13V5.5a1.5 1.5 0 0 1 3 0V12"/><path d="M11 11.5V4a1.5 1.5 0 0 1 3 0v7.5"/><path d="M14 11.5V5.5a1.5 1.5 0 0 1 3 0V13"/><path d="M17 9.5a1.5 1.5 0 0 1 3 0V15a7 7 0 0 1-7 7h-1a7 7 0 0 1-5.6-2.8L3.3 15.4a1.6 1.6 0 0 1 2.4-2.1L8 15.5"/>',
+  mic: '<rect x="9" y="2" width="6" height="12" rx="3"/><path d="M5 11a7 7 0 0 0 14 0"/><path d="M12 18v3"/>',
+  micOff: '<path d="M15 9.3V5a3 3 0 0 0-5.7-1.3"/><path d="M9 9v2a3 3 0 0 0 5.1 2.1"/><path d="M19 11a7 7 0 0 1-1.2 3.9"/><path d="M5 11a7 7 0 0 0 11.3 5.5"/><path d="M12 18v3"/><path d="M3 3l18 18"/>',
+  leave: '<path d="M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3"/><path d="M10 17l-5-5 5-5"/><path d="M5 12h11"/>',
+};
+
+/** A decorative inline SVG icon (hidden from assistive technology). */
+export function icon(name) {
+  const span = document.createElement('span');
+  span.className = `icon icon-${name}`;
+  span.setAttribute('aria-hidden', 'true');
+  span.innerHTML = `<svg viewBox="0 0 24 24" width="1em" height="1em" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">${ICONS[name]}</svg>`;
+  return span;
+}

@@ -1,0 +1,219 @@
+// One RTCPeerConnection per room: answers the server's offer (non-trickle),
+// sends the microphone only while on stage (replaceTrack, no renegotiation),
+// and plays every received track in a hidden <audio autoplay>.
+import { hook } from './session.js';
+
+const ICE_WAIT_MS = 2000;
+
+export class RoomMedia extends EventTarget {
+  /**
+   * @param {import('./socket.js').ParlorSocket} socket
+   * @param {string} roomId
+   * @param {HTMLElement} sink  where the <audio> elements live (kept in the DOM, hidden)
+   */
+  constructor(socket, roomId, sink) {
+    super();
+    this.socket = socket;
+    this.roomId = roomId;
+    this.sink = sink;
+    this.pc = null;
+    this.transceiver = null;
+    this.mic = null;
+    this.want = { onStage: false, muted: true };
+    this.chain = Promise.resolve();
+    this.generation = 0;
+    this.restarts = 0;
+    this.restartTimer = null;
+    this.stopped = false;
+    this.audioBlocked = false;
+    this.micError = null;
+    this.acquiring = null;
+    this._onOffer = (e) => {
+      if (e.detail.room_id === this.roomId) this._enqueue(() => this._answer(e.detail.sdp));
+    };
+    socket.addEventListener('media.offer', this._onOffer);
+  }
+
+  /** Ask the server for a media connection (again, after a reconnect). */
+  start() {
+    if (this.stopped) return;
+    this.socket.send({ type: 'media.start', room_id: this.roomId });
+  }
+
+  /** Reconcile the microphone with the room state (on stage? muted?). */
+  setStage(onStage, muted) {
+    this.want = { onStage, muted };
+    // Muting takes effect at once, before any await: nobody is live by surprise.
+    if (this.mic && (muted || !onStage)) this.mic.enabled = false;
+    this._enqueue(() => this._applyMic());
+  }
+
+  get connectionState() {
+    return this.pc ? this.pc.connectionState : 'new';
+  }
+
+  /** Retry playing audio (after the autoplay policy blocked it; call from a click). */
+  async resumeAudio() {
+    const plays = [...this.sink.querySelectorAll('audio')].map((a) => a.play().catch(() => null));
+    await Promise.all(plays);
+    this.audioBlocked = false;
+    this._changed();
+  }
+
+  stop() {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    this.socket.removeEventListener('media.offer', this._onOffer);
+    this.socket.send({ type: 'media.stop', room_id: this.roomId });
+    this._closePc();
+    this._stopMic();
+    this.sink.replaceChildren();
+  }
+
+  // --- internals -----------------------------------------------------------
+
+  _enqueue(task) {
+    this.chain = this.chain.then(task).catch((err) => {
+      console.error('media:', err);
+      this.dispatchEvent(new CustomEvent('error', { detail: err }));
+    });
+    return this.chain;
+  }
+
+  _changed() {
+    this.dispatchEvent(new CustomEvent('change'));
+  }
+
+  async _answer(sdp) {
+    if (this.stopped) return;
+    const generation = ++this.generation;
+    this._closePc();
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    this.pc = pc;
+    hook.pc = pc;
+    pc.addEventListener('track', (e) => this._play(e.track, pc));
+    pc.addEventListener('connectionstatechange', () => this._onConnectionState(pc));
+    await pc.setRemoteDescription({ type: 'offer', sdp });
+    const [first] = pc.getTransceivers();
+    if (first) {
+      first.direction = 'sendonly';
+      this.transceiver = first;
+      if (this.mic) await first.sender.replaceTrack(this.mic);
+    }
+    await pc.setLocalDescription(await pc.createAnswer());
+    await iceGathered(pc, ICE_WAIT_MS);
+    if (this.stopped || generation !== this.generation) return;
+    this.socket.send({ type: 'media.answer', room_id: this.roomId, sdp: pc.localDescription.sdp });
+    this._changed();
+  }
+
+  async _applyMic() {
+    const { onStage, muted } = this.want;
+    if (onStage && !this.mic) {
+      this._acquireMic(); // outside the queue: a permission prompt must not hold up offers
+      return;
+    }
+    if (!onStage && this.mic) {
+      if (this.transceiver && this.pc && this.pc.signalingState !== 'closed') {
+        await this.transceiver.sender.replaceTrack(null);
+      }
+      this._stopMic();
+    }
+    if (this.mic) {
+      this.mic.enabled = !muted;
+      const sender = this.transceiver && this.transceiver.sender;
+      if (sender && this.pc.signalingState !== 'closed' && sender.track !== this.mic) {
+        await sender.replaceTrack(this.mic);
+      }
+    }
+    this._changed();
+  }
+
+  _acquireMic() {
+    if (this.acquiring || this.stopped) return;
+    this.acquiring = navigator.mediaDevices
+      .getUserMedia({ audio: true })
+      .then((stream) => {
+        const track = stream.getAudioTracks()[0];
+        this.micError = null;
+        if (!this.want.onStage || this.stopped || this.mic) {
+          track.stop();
+        } else {
+          track.enabled = !this.want.muted;
+          this.mic = track;
+        }
+      })
+      .catch((err) => {
+        this.micError = err;
+      })
+      .finally(() => {
+        this.acquiring = null;
+        this._changed();
+        if (this.mic) this._enqueue(() => this._applyMic());
+      });
+  }
+
+  _stopMic() {
+    if (this.mic) this.mic.stop();
+    this.mic = null;
+  }
+
+  _play(track, pc) {
+    if (track.kind !== 'audio' || pc !== this.pc) return;
+    const audio = document.createElement('audio');
+    audio.autoplay = true;
+    audio.dataset.trackId = track.id;
+    audio.srcObject = new MediaStream([track]);
+    this.sink.append(audio);
+    audio.play().catch(() => {
+      this.audioBlocked = true;
+      this._changed();
+    });
+    track.addEventListener('ended', () => audio.remove());
+  }
+
+  _onConnectionState(pc) {
+    if (pc !== this.pc) return;
+    const state = pc.connectionState;
+    if (state === 'connected') this.restarts = 0;
+    if (state === 'failed' && !this.stopped) {
+      // Ask for a fresh offer, backing off; the socket's reconnect also restarts media.
+      const delay = Math.min(500 * 2 ** this.restarts, 5000);
+      this.restarts += 1;
+      clearTimeout(this.restartTimer);
+      this.restartTimer = setTimeout(() => this.start(), delay);
+    }
+    this._changed();
+  }
+
+  _closePc() {
+    if (this.pc) {
+      this.pc.close();
+      if (hook.pc === this.pc) hook.pc = null;
+    }
+    this.pc = null;
+    this.transceiver = null;
+    for (const audio of this.sink.querySelectorAll('audio')) {
+      audio.srcObject = null;
+      audio.remove();
+    }
+  }
+}
+
+function iceGathered(pc, ms) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener('icegatheringstatechange', check);
+      pc.removeEventListener('icecandidate', onCandidate);
+      resolve();
+    };
+    const check = () => { if (pc.iceGatheringState === 'complete') done(); };
+    const onCandidate = (e) => { if (!e.candidate) done(); };
+    const timer = setTimeout(done, ms);
+    pc.addEventListener('icegatheringstatechange', check);
+    pc.addEventListener('icecandidate', onCandidate);
+  });
+}

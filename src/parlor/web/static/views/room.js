@@ -1,0 +1,460 @@
+// A live room: stage, audience, raised hands, own controls, moderator actions,
+// live updates from the socket, and the room's media connection.
+import { Api } from '../api.js';
+import { h, avatar, alertBox, rerender, icon } from '../dom.js';
+import { navigate } from '../router.js';
+import { hook, loadMe, session } from '../session.js';
+import { RoomMedia } from '../media.js';
+
+const SPEAKING_LEVEL = 0.05;
+const SPEAKING_HOLD_MS = 700;
+const ROLE_RANK = { moderator: 0, speaker: 1, listener: 2 };
+
+const onStage = (p) => p.role === 'moderator' || p.role === 'speaker';
+const isMuted = (p) => p.self_muted || p.mute_locked;
+const nameOf = (p) => p.display_name || p.username || 'Someone';
+
+export async function roomView(ctx) {
+  const { outlet, params, signal, onCleanup } = ctx;
+  const roomId = decodeURIComponent(params.id);
+  const me = await loadMe();
+  if (signal.aborted) return;
+  if (!me) {
+    navigate(`/login?next=${encodeURIComponent(location.pathname)}`, { replace: true });
+    return;
+  }
+  const socket = session.socket;
+  outlet.replaceChildren(h('p', { class: 'loading' }, 'Joining the room…'));
+
+  // --- enter the room ------------------------------------------------------
+  let snap;
+  try {
+    snap = await Api.room(roomId);
+    if (!snap.ended && !snap.participants.some((p) => p.user_id === me.id)) {
+      try {
+        snap = await Api.join(roomId);
+      } catch (err) {
+        if (err.code !== 'already_in_room') throw err;
+        snap = await Api.room(roomId);
+      }
+    }
+  } catch (err) {
+    if (signal.aborted) return;
+    outlet.replaceChildren(messageCard(err.status === 404 ? 'Room not found' : 'Cannot join this room', err.message));
+    return;
+  }
+  if (signal.aborted) return;
+  if (snap.ended) {
+    hook.room = snap;
+    outlet.replaceChildren(endedCard(snap.title));
+    return;
+  }
+
+  // --- page skeleton -------------------------------------------------------
+  const titleEl = h('h1', { class: 'room-title' });
+  const countEl = h('p', { class: 'muted room-count' });
+  const connection = h('p', { class: 'connection', role: 'status', 'aria-label': 'Connection' });
+  const alert = alertBox();
+  const inviteSlot = h('div', { class: 'invite-slot' });
+  const stageList = h('ul', { class: 'people stage-list', 'aria-label': 'Stage' });
+  const handsSection = h('section', { class: 'hands', 'aria-labelledby': 'hands-h', hidden: true });
+  const handsList = h('ul', { class: 'people hands-list', 'aria-label': 'Raised hands' });
+  const handsEmpty = h('p', { class: 'muted empty' }, 'No hands raised.');
+  handsSection.append(h('h2', { id: 'hands-h' }, 'Raised hands'), handsEmpty, handsList);
+  const audienceHeading = h('h2', { id: 'audience-h' }, 'Audience');
+  const audienceList = h('ul', { class: 'people audience-list', 'aria-label': 'Audience' });
+  const audienceEmpty = h('p', { class: 'muted empty' }, 'No listeners yet.');
+  const controls = h('div', { class: 'controls', role: 'group', 'aria-label': 'Your controls' });
+  const sink = h('div', { class: 'audio-sink', hidden: true, 'aria-hidden': 'true' });
+
+  const page = h('section', { class: 'room' },
+    h('div', { class: 'room-head' },
+      h('div', { class: 'room-head-text' }, titleEl, countEl),
+      connection),
+    alert.el,
+    inviteSlot,
+    h('section', { class: 'stage card', 'aria-labelledby': 'stage-h' },
+      h('h2', { id: 'stage-h' }, 'Stage'), stageList),
+    handsSection,
+    h('section', { class: 'audience', 'aria-labelledby': 'audience-h' },
+      audienceHeading, audienceEmpty, audienceList),
+    controls,
+    sink);
+  outlet.replaceChildren(page);
+
+  // --- state ---------------------------------------------------------------
+  const state = {
+    room: null,
+    mine: null,
+    gone: false, // ended, left or removed: the page no longer follows the room
+    leaving: false,
+    confirmEnd: false,
+    busy: false,
+    invitedBefore: false,
+  };
+  const levels = new Map(); // user_id -> last time heard above the threshold
+
+  const media = new RoomMedia(socket, roomId, sink);
+  media.addEventListener('change', () => { renderConnection(); renderControls(); });
+  media.addEventListener('error', (e) => alert.show(`Audio problem: ${e.detail && e.detail.message ? e.detail.message : e.detail}`));
+
+  // --- rendering -----------------------------------------------------------
+  function renderConnection() {
+    const s = socket.state;
+    connection.textContent =
+      s === 'open' ? 'Connected' : s === 'reconnecting' ? 'Reconnecting…' : s === 'connecting' ? 'Connecting…' : 'Offline';
+    connection.dataset.state = s;
+    connection.dataset.media = media.connectionState;
+  }
+
+  function render() {
+    const room = state.room;
+    const mine = state.mine;
+    const amMod = mine.role === 'moderator';
+    titleEl.textContent = room.title;
+    document.title = `${room.title} · Parlor`;
+    const count = room.listener_count ?? room.participants.filter((p) => p.role === 'listener').length;
+    countEl.textContent = `${count} ${count === 1 ? 'listener' : 'listeners'}`;
+
+    const people = [...room.participants].sort(
+      (a, b) => ROLE_RANK[a.role] - ROLE_RANK[b.role] || a.joined_at - b.joined_at);
+    const stage = people.filter(onStage);
+    const audience = people.filter((p) => !onStage(p));
+    const hands = audience.filter((p) => p.hand_raised);
+
+    rerender(stageList, stage.map((p) => stageTile(p, amMod)));
+    audienceHeading.textContent = `Audience (${count})`;
+    rerender(audienceList, audience.map((p) => audienceTile(p, amMod)));
+    audienceEmpty.hidden = audience.length > 0;
+
+    handsSection.hidden = !amMod;
+    if (amMod) {
+      rerender(handsList, hands.map((p) => handTile(p)));
+      handsEmpty.hidden = hands.length > 0;
+    }
+    renderInvite();
+    renderControls();
+    renderSpeaking();
+  }
+
+  function personHead(p, { stage }) {
+    const you = p.user_id === me.id;
+    return [
+      h('span', { class: 'ring' }, avatar(p, stage ? 'lg' : 'md')),
+      h('span', { class: 'person-name' }, nameOf(p), you ? h('span', { class: 'you' }, ' (you)') : null),
+      h('span', { class: 'marks' },
+        p.role === 'moderator' ? h('span', { class: 'badge badge-mod' }, 'moderator') : null,
+        stage && isMuted(p)
+          ? h('span', { class: 'mark mark-muted', title: p.mute_locked ? 'Muted by a moderator' : 'Muted' }, icon('micOff'), 'muted')
+          : null,
+        stage && p.mute_locked ? h('span', { class: 'mark mark-locked' }, 'locked') : null,
+        !stage && p.hand_raised
+          ? h('span', { class: 'mark mark-hand' }, icon('hand'), 'hand raised')
+          : null,
+        !stage && p.speak_invite ? h('span', { class: 'mark mark-invited' }, 'invited to speak') : null,
+        stage ? h('span', { class: 'sr-only speaking-now', hidden: true }, 'speaking now') : null),
+    ];
+  }
+
+  function modButton(label, ariaLabel, key, action, { danger = false, disabled = false } = {}) {
+    return h('button', {
+      type: 'button',
+      class: `chip${danger ? ' chip-danger' : ''}`,
+      'aria-label': ariaLabel,
+      disabled,
+      dataset: { key },
+      onclick: () => act(action),
+    }, label);
+  }
+
+  function stageTile(p, amMod) {
+    const name = nameOf(p);
+    const id = p.user_id;
+    let actions = null;
+    if (amMod && id !== me.id) {
+      actions = h('div', { class: 'person-actions' },
+        modButton('To audience', `Move ${name} to audience`, `aud-${id}`, () => Api.toAudience(roomId, id)),
+        p.mute_locked
+          ? modButton('Allow unmute', `Allow ${name} to unmute`, `unlock-${id}`, () => Api.unlockMute(roomId, id))
+          : modButton('Mute', `Mute ${name}`, `mute-${id}`, () => Api.muteSpeaker(roomId, id, false), { disabled: p.self_muted }),
+        p.role === 'speaker'
+          ? modButton('Moderator', `Make ${name} moderator`, `mod-${id}`, () => Api.makeModerator(roomId, id))
+          : modButton('Revoke moderator', `Revoke moderator for ${name}`, `unmod-${id}`, () => Api.revokeModerator(roomId, id)),
+        modButton('Remove', `Remove ${name}`, `rm-${id}`, () => Api.remove(roomId, id, false), { danger: true }));
+    }
+    return h('li', {
+      class: 'person on-stage',
+      dataset: { userId: id, role: p.role, muted: String(isMuted(p)), speaking: 'false' },
+    }, personHead(p, { stage: true }), actions);
+  }
+
+  function audienceTile(p, amMod) {
+    const name = nameOf(p);
+    const id = p.user_id;
+    let actions = null;
+    if (amMod && id !== me.id) {
+      actions = h('div', { class: 'person-actions' },
+        // People with a raised hand are invited from the "Raised hands" list.
+        !p.hand_raised && !p.speak_invite
+          ? modButton('Invite', `Invite ${name} to speak`, `inv-${id}`, () => Api.inviteToSpeak(roomId, id))
+          : null,
+        modButton('Remove', `Remove ${name}`, `rm-${id}`, () => Api.remove(roomId, id, false), { danger: true }));
+    }
+    return h('li', {
+      class: 'person listener',
+      dataset: { userId: id, role: p.role, handRaised: String(p.hand_raised) },
+    }, personHead(p, { stage: false }), actions);
+  }
+
+  function handTile(p) {
+    const name = nameOf(p);
+    return h('li', { class: 'person hand-row', dataset: { userId: p.user_id } },
+      h('span', { class: 'ring' }, avatar(p, 'sm')),
+      h('span', { class: 'person-name' }, nameOf(p)),
+      p.speak_invite
+        ? h('span', { class: 'mark mark-invited' }, 'invited')
+        : h('button', {
+          type: 'button',
+          class: 'btn btn-primary btn-small',
+          'aria-label': `Invite ${name} to speak`,
+          dataset: { key: `hand-inv-${p.user_id}` },
+          onclick: () => act(() => Api.inviteToSpeak(roomId, p.user_id)),
+        }, 'Invite to speak'));
+  }
+
+  function renderInvite() {
+    const mine = state.mine;
+    const invited = mine.role === 'listener' && mine.speak_invite;
+    if (!invited) {
+      inviteSlot.replaceChildren();
+      state.invitedBefore = false;
+      return;
+    }
+    if (state.invitedBefore && inviteSlot.firstChild) return;
+    state.invitedBefore = true;
+    const accept = h('button', {
+      type: 'button', class: 'btn btn-primary', dataset: { key: 'accept' },
+      onclick: () => act(() => Api.acceptInvite(roomId)),
+    }, 'Accept invitation to speak');
+    const decline = h('button', {
+      type: 'button', class: 'btn', dataset: { key: 'decline' },
+      onclick: () => act(() => Api.declineInvite(roomId)),
+    }, 'Decline');
+    inviteSlot.replaceChildren(h('div', {
+      class: 'invite-banner card', role: 'alertdialog', 'aria-labelledby': 'invite-h', 'aria-describedby': 'invite-d',
+    },
+    h('h2', { id: 'invite-h' }, 'You are invited to speak'),
+    h('p', { id: 'invite-d' }, 'A moderator asked you to join the stage. You will come up muted.'),
+    h('div', { class: 'row' }, accept, decline)));
+    accept.focus();
+  }
+
+  function renderControls() {
+    if (state.gone || !state.mine) return;
+    const mine = state.mine;
+    const room = state.room;
+    const buttons = [];
+    const btn = (label, key, onclick, cls = 'btn', extra = {}, ico = null) =>
+      h('button', { type: 'button', class: cls, dataset: { key }, onclick, ...extra }, ico ? icon(ico) : null, label);
+
+    if (onStage(mine)) {
+      const muted = isMuted(mine);
+      buttons.push(btn(muted ? 'Unmute' : 'Mute', 'mute', () => toggleMute(), muted ? 'btn btn-mic is-muted' : 'btn btn-mic', {
+        disabled: mine.mute_locked,
+        title: mine.mute_locked ? 'A moderator muted you' : null,
+      }, muted ? 'micOff' : 'mic'));
+      buttons.push(btn('Leave the stage', 'step-down', () => act(() => Api.toAudience(roomId, me.id))));
+    } else if (room.hand_raise !== 'off') {
+      buttons.push(mine.hand_raised
+        ? btn('Lower hand', 'hand', () => act(() => Api.hand(roomId, false)), 'btn btn-hand is-raised', {}, 'hand')
+        : btn('Raise hand', 'hand', () => act(() => Api.hand(roomId, true)), 'btn btn-hand', {}, 'hand'));
+    }
+    if (media.audioBlocked) {
+      buttons.push(btn('Play audio', 'play', () => media.resumeAudio(), 'btn btn-primary'));
+    }
+    buttons.push(btn('Leave quietly', 'leave', () => leaveQuietly(), 'btn btn-leave', {}, 'leave'));
+    if (mine.role === 'moderator') {
+      if (state.confirmEnd) {
+        buttons.push(btn('Confirm end room', 'confirm-end', () => act(() => Api.end(roomId)), 'btn btn-danger'));
+        buttons.push(btn('Cancel', 'cancel-end', () => { state.confirmEnd = false; renderControls(); focusKey('end'); }));
+      } else {
+        buttons.push(btn('End room', 'end', () => { state.confirmEnd = true; renderControls(); focusKey('confirm-end'); }, 'btn btn-danger-ghost'));
+      }
+    }
+    const notes = [];
+    if (onStage(mine) && mine.mute_locked) notes.push(h('p', { class: 'muted note' }, 'A moderator muted you.'));
+    if (onStage(mine) && media.micError) {
+      notes.push(h('p', { class: 'note warn' }, `Microphone unavailable: ${media.micError.message || media.micError.name}`));
+    }
+    rerender(controls, [...notes, h('div', { class: 'controls-row' }, buttons)]);
+  }
+
+  function focusKey(key) {
+    const el = controls.querySelector(`[data-key="${key}"]`);
+    if (el) el.focus();
+  }
+
+  function renderSpeaking() {
+    const now = performance.now();
+    for (const li of stageList.querySelectorAll('li[data-user-id]')) {
+      const at = levels.get(li.dataset.userId);
+      const speaking = at !== undefined && now - at < SPEAKING_HOLD_MS && li.dataset.muted !== 'true';
+      if ((li.dataset.speaking === 'true') !== speaking) {
+        li.dataset.speaking = String(speaking);
+        li.classList.toggle('is-speaking', speaking);
+        const sr = li.querySelector('.speaking-now');
+        if (sr) sr.hidden = !speaking;
+      }
+    }
+  }
+
+  // --- state changes -------------------------------------------------------
+  function apply(next) {
+    if (state.gone || !next || next.id !== roomId) return;
+    if (state.room && typeof next.version === 'number' && next.version < state.room.version) return;
+    state.room = next;
+    hook.room = next;
+    if (next.ended) return showEnded();
+    const mine = next.participants.find((p) => p.user_id === me.id);
+    if (!mine) {
+      if (!state.leaving) showGone();
+      return;
+    }
+    state.mine = mine;
+    if (mine.role !== 'moderator') state.confirmEnd = false;
+    media.setStage(onStage(mine), isMuted(mine));
+    render();
+  }
+
+  async function act(call) {
+    if (state.busy) return;
+    state.busy = true;
+    alert.clear();
+    try {
+      apply(await call());
+    } catch (err) {
+      if (err.code === 'room_ended') showEnded();
+      else alert.show(err.message);
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  async function toggleMute() {
+    const muted = isMuted(state.mine);
+    if (!muted) media.setStage(true, true); // silence the mic before telling anyone
+    await act(() => Api.mute(roomId, !muted));
+  }
+
+  async function refetch() {
+    try {
+      apply(await Api.room(roomId));
+    } catch (err) {
+      if (err.status === 404 || err.code === 'room_ended') showEnded();
+    }
+  }
+
+  async function leaveQuietly() {
+    state.leaving = true;
+    stopFollowing();
+    try {
+      await Api.leave(roomId);
+    } catch { /* gone already, or ended: either way we are out */ }
+    navigate('/');
+  }
+
+  function stopFollowing() {
+    if (state.gone) return;
+    state.gone = true;
+    media.stop();
+    socket.unsubscribe(roomId);
+    clearInterval(speakingTimer);
+    socket.removeEventListener('event', onEvent);
+    socket.removeEventListener('speaking', onSpeaking);
+    socket.removeEventListener('welcome', onWelcome);
+    socket.removeEventListener('state', onState);
+    socket.removeEventListener('error', onSocketError);
+  }
+
+  function showEnded() {
+    stopFollowing();
+    const title = state.room ? state.room.title : '';
+    outlet.replaceChildren(endedCard(title));
+  }
+
+  function showGone() {
+    stopFollowing();
+    const again = h('button', { type: 'button', class: 'btn btn-primary' }, 'Join again');
+    again.addEventListener('click', () => navigate(location.pathname, { replace: true }));
+    outlet.replaceChildren(h('section', { class: 'card narrow' },
+      h('h1', {}, state.room ? state.room.title : 'Room'),
+      h('p', { role: 'alert' }, 'You are no longer in this room.'),
+      h('div', { class: 'row' }, again, h('a', { class: 'btn', href: '/' }, 'Back to the hallway'))));
+  }
+
+  // --- socket --------------------------------------------------------------
+  function onEvent(e) {
+    const msg = e.detail;
+    if (msg.name === 'room.state') apply(msg.data);
+    else if (msg.name === 'room.ended' && (!msg.data || msg.data.room_id === roomId)) showEnded();
+  }
+  function onSpeaking(e) {
+    const msg = e.detail;
+    if (msg.room_id !== roomId) return;
+    const now = performance.now();
+    for (const [userId, level] of Object.entries(msg.levels || {})) {
+      if (level > SPEAKING_LEVEL) levels.set(userId, now);
+    }
+    renderSpeaking();
+  }
+  function onWelcome(e) {
+    const { reconnect, resumed } = e.detail;
+    // The socket re-subscribes by itself; media must be asked for again.
+    media.start();
+    if (reconnect && !resumed) refetch();
+  }
+  function onState() {
+    renderConnection();
+  }
+  function onSocketError(e) {
+    const msg = e.detail;
+    if (msg.ref === 'subscribe' && msg.code === 'not_in_room') refetch();
+    else if (msg.ref && msg.ref.startsWith('media')) alert.show(msg.message);
+  }
+
+  socket.addEventListener('event', onEvent);
+  socket.addEventListener('speaking', onSpeaking);
+  socket.addEventListener('welcome', onWelcome);
+  socket.addEventListener('state', onState);
+  socket.addEventListener('error', onSocketError);
+  const speakingTimer = setInterval(renderSpeaking, 250);
+
+  onCleanup(() => {
+    const stillIn = !state.gone && !state.leaving;
+    stopFollowing();
+    hook.room = null;
+    document.title = 'Parlor';
+    // Leaving the page leaves the room (there is no background player yet).
+    if (stillIn) Api.leave(roomId).catch(() => {});
+  });
+
+  apply(snap);
+  renderConnection();
+  if (state.gone) return;
+  socket.subscribe(roomId);
+  if (socket.state === 'open') media.start();
+}
+
+function endedCard(title) {
+  return h('section', { class: 'card narrow ended' },
+    title ? h('h1', {}, title) : null,
+    h('p', { class: 'ended-text', role: 'status' }, 'This room has ended'),
+    h('a', { class: 'btn btn-primary', href: '/' }, 'Back to the hallway'));
+}
+
+function messageCard(title, message) {
+  return h('section', { class: 'card narrow' },
+    h('h1', {}, title),
+    h('p', { role: 'alert' }, message),
+    h('a', { class: 'btn', href: '/' }, 'Back to the hallway'));
+}

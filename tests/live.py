@@ -1,0 +1,88 @@
+"""A real server on an unused loopback port, in this test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from parlor.app import build_app
+from parlor.settings import Settings
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: FastAPI
+    settings: Settings
+    setup_token: str | None
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http", "ws", 1) + "/ws"
+
+
+@asynccontextmanager
+async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    seen: dict[str, str | None] = {}
+    app = build_app(settings, on_ready=lambda _s, token: seen.update(token=token))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=64 * 1024)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    async with asyncio.timeout(15):
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", app, settings, seen.get("token"))
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def make_member(server: LiveServer, http: httpx.AsyncClient, username: str) -> tuple[str, str]:
+    """Sign up `username` through the admin; return (user id, bearer token)."""
+    admin = httpx.AsyncClient(base_url=server.url)
+    try:
+        if server.setup_token:
+            r = await admin.post(
+                "/api/setup",
+                json={
+                    "token": server.setup_token,
+                    "username": "root",
+                    "display_name": "Root",
+                    "password": "correct horse",
+                },
+            )
+            assert r.status_code == 201, r.text
+            server.setup_token = None
+        else:
+            r = await admin.post("/api/login", json={"username": "root", "password": "correct horse"})
+            assert r.status_code == 200, r.text
+        code = (await admin.post("/api/invites")).json()["code"]
+    finally:
+        await admin.aclose()
+    r = await http.post(
+        "/api/signup",
+        json={
+            "invite_code": code,
+            "username": username,
+            "display_name": username.title(),
+            "password": "hunter2hunter2",
+        },
+    )
+    assert r.status_code == 201, r.text
+    token = (await http.post("/api/tokens", json={"name": "tests"})).json()["token"]
+    return str(r.json()["id"]), str(token)
