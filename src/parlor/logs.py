@@ -18,3 +18,4 @@ class StripQuery(logging.Filter):
 def configure(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.access").addFilter(StripQuery())
+    logging.getLogger("alembic").setLevel(logging.WARNING)
