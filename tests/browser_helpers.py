@@ -219,3 +219,16 @@ async def within_viewport(page: Page, locator: Any) -> None:
     )
     assert box["height"] > 0, box
     assert box["left"] >= 0 and box["right"] <= box["inner"] + 0.5, box
+    # Once scrolled to, nothing (e.g. the fixed control bar) covers its middle.
+    hit = await poll(
+        lambda: locator.evaluate(
+            "(el) => { el.scrollIntoView({block: 'nearest'}); const r = el.getBoundingClientRect();"
+            " const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);"
+            " return {attached: el.isConnected, ok: !!top && (el === top || el.contains(top)),"
+            " top: top ? top.outerHTML.slice(0, 120) : null}; }"
+        ),
+        lambda h: h["attached"],
+        timeout=5,
+        what="a laid-out element",
+    )
+    assert hit["ok"], (box["text"], hit)

@@ -88,7 +88,6 @@ async def test_two_people_talk_through_the_stage(server: LiveServer, pw: Playwri
             what="B to receive A's audio (bytes growing, level above silence)",
         )
         heard = await inbound_delta(b, 1.5)
-        print("HEARD", heard)
         assert heard["bytesReceived"] > 3000, heard
         assert heard["packetsReceived"] > 30, heard  # ~50 packets/s of Opus at 20 ms
         assert heard["totalAudioEnergy"] > 0.05, heard
@@ -128,7 +127,6 @@ async def test_two_people_talk_through_the_stage(server: LiveServer, pw: Playwri
             what="A to receive B's audio",
         )
         talking = await inbound_delta(a, 1.5)
-        print("TALKING", talking)
         assert talking["bytesReceived"] > 3000 and talking["totalAudioEnergy"] > 0.05, talking
         await poll(lambda: dominant_frequency(a), lambda p: near(p and p["hz"], B_HZ), what="A to hear 660 Hz")
         still = await inbound_delta(b, 1.0)
@@ -145,7 +143,6 @@ async def test_two_people_talk_through_the_stage(server: LiveServer, pw: Playwri
             what="A's inbound bytes to stop after B muted",
         )
         silent = await inbound_delta(a, 1.5)
-        print("SILENT", silent)
         assert silent["bytesReceived"] == 0, silent
         assert silent["totalAudioEnergy"] < talking["totalAudioEnergy"] / 10, (silent, talking)
         assert silent["totalAudioEnergy"] < 1e-3, silent
