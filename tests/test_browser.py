@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Playwright, async_playwright, expect
-
 from tests.browser_helpers import (
     dominant_frequency,
     expect_connected,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from parlor import __version__
@@ -41,10 +41,21 @@ def _build_bus(settings: Settings) -> Bus:
 
 
 def _build_media(settings: Settings, services: Callable[[], Services]) -> MediaServer:
-    from parlor.media.sfu import Sfu
-
     def on_levels(room_id: str, levels: dict[str, float]) -> None:
         rooms.publish_levels(services(), room_id, levels)
+
+    def on_peer_lost(room_id: str, user_id: str) -> None:
+        rooms.publish_media_restart(services(), room_id, user_id)
+
+    if settings.media_engine == "relay":
+        from parlor.media.relay_engine import RelayEngine
+
+        return RelayEngine(ice_hosts=settings.ice_hosts, on_levels=on_levels)
+    if settings.worker_count > 1:
+        from parlor.media.workers import WorkerPool
+
+        return WorkerPool(settings, on_levels=on_levels, on_peer_lost=on_peer_lost)
+    from parlor.media.sfu import Sfu
 
     return Sfu(ice_hosts=settings.ice_hosts, slots=settings.slots, on_levels=on_levels)
 
@@ -108,6 +119,22 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
         return JSONResponse(
             {"status": "ok", "version": __version__, "live_rooms": len(s.live.rooms), "peers": s.media.peer_count()}
         )
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    async def metrics() -> str:
+        """Prometheus text format."""
+        totals = s.media.totals()
+        lines = [
+            "# TYPE parlor_live_rooms gauge",
+            f"parlor_live_rooms {len(s.live.rooms)}",
+            "# TYPE parlor_media_peers gauge",
+            f"parlor_media_peers {s.media.peer_count()}",
+            "# TYPE parlor_media_packets_forwarded_total counter",
+            f"parlor_media_packets_forwarded_total {totals.get('forwarded', 0)}",
+            "# TYPE parlor_media_packets_dropped_total counter",
+            f"parlor_media_packets_dropped_total {totals.get('dropped', 0)}",
+        ]
+        return "\n".join(lines) + "\n"
 
     index = STATIC / "index.html"
 

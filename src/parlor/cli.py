@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         help="address to advertise for media (repeatable; PARLOR_ICE_HOSTS, comma-separated)",
     )
     serve.add_argument("--public-url", help="the URL people use to reach this instance (PARLOR_PUBLIC_URL)")
+    serve.add_argument("--workers", type=int, help="media worker processes, 0 = one per core (PARLOR_WORKERS)")
+    serve.add_argument("--media-engine", choices=("fast", "relay"), help="forwarding engine (PARLOR_MEDIA_ENGINE)")
     _add_common(serve)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database, then exit")
@@ -49,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
         name: getattr(args, name, None)
-        for name in ("host", "port", "data_dir", "database_url", "ice_hosts", "public_url")
+        for name in ("host", "port", "data_dir", "database_url", "ice_hosts", "public_url", "workers", "media_engine")
     }
     return settings_module.load(**overrides)
 

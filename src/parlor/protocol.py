@@ -151,11 +151,19 @@ class MediaOffer(Message):
     sdp: str
 
 
+@dataclass(frozen=True)
+class MediaRestart(Message):
+    """The server lost your media connection (e.g. a media worker died): send media.start again."""
+
+    TYPE: ClassVar[str] = "media.restart"
+    room_id: str
+
+
 CLIENT_MESSAGES: dict[str, type[Message]] = {
     m.TYPE: m for m in (Hello, Ack, Ping, Subscribe, Unsubscribe, MediaStart, MediaAnswer, MediaStop)
 }
 SERVER_MESSAGES: dict[str, type[Message]] = {
-    m.TYPE: m for m in (Welcome, Pong, Error, Event, Speaking, MediaOffer)
+    m.TYPE: m for m in (Welcome, Pong, Error, Event, Speaking, MediaOffer, MediaRestart)
 }
 
 M = TypeVar("M", bound=Message)

@@ -31,6 +31,11 @@ class Settings:
     ice_hosts: tuple[str, ...] = ()
     # Audio slots per listener (DESIGN §4).
     slots: int = 3
+    # "fast": our own forwarding loop (DESIGN §4); "relay": aiortc's MediaRelay, the
+    # benchmark baseline.
+    media_engine: str = "fast"
+    # Media worker processes; 0 means one per core. 1 keeps media in the main process.
+    workers: int = 1
     room_capacity: int = 5000
     # Seconds a client may be gone and come back with its role and hand kept.
     reconnect_grace_s: float = 30.0
@@ -52,6 +57,10 @@ class Settings:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def worker_count(self) -> int:
+        return self.workers or (os.cpu_count() or 1)
+
     def secret(self, name: str) -> bytes:
         """A secret kept in the data directory, created on first use (mode 0600)."""
         path = self.data_dir / "secrets" / name
@@ -71,6 +80,8 @@ _ENV: dict[str, tuple[str, type]] = {
     "public_url": ("PARLOR_PUBLIC_URL", str),
     "ice_hosts": ("PARLOR_ICE_HOSTS", tuple),
     "slots": ("PARLOR_SLOTS", int),
+    "media_engine": ("PARLOR_MEDIA_ENGINE", str),
+    "workers": ("PARLOR_WORKERS", int),
     "room_capacity": ("PARLOR_ROOM_CAPACITY", int),
     "reconnect_grace_s": ("PARLOR_RECONNECT_GRACE_S", float),
     "log_level": ("PARLOR_LOG_LEVEL", str),
@@ -114,6 +125,10 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"port out of range: {s.port}")
     if not 1 <= s.slots <= 16:
         raise SettingsError(f"slots must be 1..16, got {s.slots}")
+    if s.media_engine not in ("fast", "relay"):
+        raise SettingsError(f"media_engine must be fast or relay, got {s.media_engine!r}")
+    if s.workers < 0:
+        raise SettingsError("workers must be 0 (one per core) or more")
     if s.room_capacity < 2:
         raise SettingsError("room_capacity must be at least 2")
     if s.reconnect_grace_s < 0:

@@ -303,13 +303,22 @@ async def do_close_stale_rooms(s: Services) -> None:
         logger.info("marked %d rooms from a previous run as ended", count)
 
 
-def publish_levels(s: Services, room_id: str, levels: dict[str, float]) -> None:
-    """Media callback: who is speaking now. Ephemeral, not queued, not audited."""
+def _publish_soon(s: Services, room_id: str, message: dict[str, Any]) -> None:
+    """Publish from a synchronous media callback. Ephemeral: not queued, not audited."""
     if room_id in s.live.rooms:
-        message = {"name": "speaking", "data": {"room_id": room_id, "levels": levels}}
         task = asyncio.get_running_loop().create_task(s.bus.publish(room_channel(room_id), message))
         _pending.add(task)
         task.add_done_callback(_pending.discard)
+
+
+def publish_levels(s: Services, room_id: str, levels: dict[str, float]) -> None:
+    """Media callback: who is speaking now."""
+    _publish_soon(s, room_id, {"name": "speaking", "data": {"room_id": room_id, "levels": levels}})
+
+
+def publish_media_restart(s: Services, room_id: str, user_id: str) -> None:
+    """Media callback: the user's media connection was lost (a worker died); their client reconnects."""
+    _publish_soon(s, room_id, {"name": "media.restart", "data": {"room_id": room_id, "user_id": user_id}})
 
 
 _pending: set[asyncio.Task[None]] = set()

@@ -149,7 +149,7 @@ class MediaSession:
         ice_hosts: tuple[str, ...] = (),
         record_rtp: bool = False,
     ) -> None:
-        self._send_wav = send_wav
+        self.send_wav = send_wav
         self._ice_hosts = ice_hosts
         self._pc = RTCPeerConnection()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -187,8 +187,8 @@ class MediaSession:
             raise ValueError("offer has no audio m-line")
         upstream = transceivers[0]
         upstream.direction = "sendonly"
-        if self._send_wav is not None:
-            upstream.sender.replaceTrack(WavTrack(self._send_wav))
+        if self.send_wav is not None:
+            upstream.sender.replaceTrack(WavTrack(self.send_wav))
         self._hook_rtp_counter(upstream.receiver.transport)
         answer = await pc.createAnswer()
         with _advertise_hosts(self._ice_hosts):
@@ -202,6 +202,7 @@ class MediaSession:
         if not transceivers:
             raise RuntimeError("answer() first")
         sender = transceivers[0].sender
+        self.send_wav = path
         old = sender.track
         sender.replaceTrack(None if path is None else WavTrack(path))
         if old is not None:

@@ -31,6 +31,7 @@ class RoomSession:
         self.client = client
         self.room_id = room_id
         self.media: MediaSession | None = None
+        self.restarts = 0
 
     @property
     def state(self) -> dict[str, Any] | None:
@@ -68,6 +69,7 @@ class ParlorClient:
         self._changed = asyncio.Event()
         self._last_event = 0
         self._sessions: list[RoomSession] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> ParlorClient:
         await self.connect()
@@ -133,6 +135,8 @@ class ParlorClient:
                 if event_id % 20 == 0:
                     task = asyncio.ensure_future(self.send(p.Ack(event_id)))
                     task.add_done_callback(lambda t: t.exception())
+            case p.MediaRestart(room_id=room_id):
+                self._restart_media(room_id)
             case p.MediaOffer(room_id=room_id, sdp=sdp):
                 future = self._offers.pop(room_id, None)
                 if future is not None and not future.done():
@@ -144,6 +148,22 @@ class ParlorClient:
                         if not future.done():
                             future.set_exception(ClientError(0, message.code, message.message))
         self._changed.set()
+
+    def _restart_media(self, room_id: str) -> None:
+        """The server lost our media connection: connect again, as the same sender."""
+        for session in self._sessions:
+            if session.room_id == room_id and session.media is not None:
+                old = session.media
+                session.media = None
+                session.restarts += 1
+
+                async def restart(session: RoomSession = session, old: MediaSession = old) -> None:
+                    await old.close()
+                    await self.start_media(session, send_wav=old.send_wav, record_rtp=old.record_rtp)
+
+                task = asyncio.ensure_future(restart())
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Wait until `predicate()` holds, re-checking on every message."""
@@ -188,6 +208,9 @@ class ParlorClient:
             raise ClientError(0, "media_unavailable", f"media connection {media.connection_state}")
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         for session in self._sessions:
             if session.media is not None:
                 await session.media.close()

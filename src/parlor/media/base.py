@@ -46,3 +46,7 @@ class MediaServer(abc.ABC):
     @abc.abstractmethod
     def peer_count(self) -> int:
         """Open peer connections (for health and metrics)."""
+
+    def totals(self) -> dict[str, int]:
+        """Counters for /metrics: packets `forwarded` to listeners, upstream packets `dropped`."""
+        return {}

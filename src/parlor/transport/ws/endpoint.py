@@ -195,6 +195,10 @@ class ClientSocket:
             if name == "speaking":
                 queue.send(p.Speaking(room_id=data["room_id"], levels=data["levels"]).to_json())
                 return
+            if name == "media.restart":
+                if data["user_id"] == user_id:
+                    queue.send(p.MediaRestart(room_id=data["room_id"]).to_json())
+                return
             queue.push_event(name, data)
             gone = name == "room.ended" or (
                 name == "room.state" and all(x["user_id"] != user_id for x in data["participants"])

@@ -32,6 +32,11 @@ export class RoomMedia extends EventTarget {
       if (e.detail.room_id === this.roomId) this._enqueue(() => this._answer(e.detail.sdp));
     };
     socket.addEventListener('media.offer', this._onOffer);
+    // The server lost our connection (e.g. a media worker died): ask for a new one.
+    this._onRestart = (e) => {
+      if (e.detail.room_id === this.roomId) this.start();
+    };
+    socket.addEventListener('media.restart', this._onRestart);
   }
 
   /** Ask the server for a media connection (again, after a reconnect). */
@@ -65,6 +70,7 @@ export class RoomMedia extends EventTarget {
     this.stopped = true;
     clearTimeout(this.restartTimer);
     this.socket.removeEventListener('media.offer', this._onOffer);
+    this.socket.removeEventListener('media.restart', this._onRestart);
     this.socket.send({ type: 'media.stop', room_id: this.roomId });
     this._closePc();
     this._stopMic();
