@@ -16,11 +16,13 @@ LOOPBACK = ("127.0.0.1",)
 ROOM = "room-1"
 
 
-def write_tone(path: Path, seconds: float = 2.0, freq: float = 440.0, rate: int = 48000) -> str:
-    """A loud mono sine WAV (no external tools)."""
+def write_tone(
+    path: Path, seconds: float = 2.0, freq: float = 440.0, rate: int = 48000, amplitude: int = 12000
+) -> str:
+    """A mono sine WAV (no external tools); the default is loud (about -11 dBov)."""
     n = int(seconds * rate)
     frames = b"".join(
-        struct.pack("<h", int(12000 * math.sin(2 * math.pi * freq * i / rate))) for i in range(n)
+        struct.pack("<h", int(amplitude * math.sin(2 * math.pi * freq * i / rate))) for i in range(n)
     )
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)

@@ -1,4 +1,4 @@
-"""Pure functions of the fast path: RTP templates, SDP munging, slot table."""
+"""Pure functions of the fast path: RTP templates, SDP munging (slots: test_slots.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import struct
 
 from parlor.media.rtp import STAMP, forward_template, level_to_loudness
 from parlor.media.sdp import with_opus_fmtp
-from parlor.media.slots import SlotTable
 
 PAYLOAD = b"opus-payload"
 
@@ -79,19 +78,3 @@ def test_opus_fmtp() -> None:
     assert "minptime=20" not in out
     assert out.count("a=fmtp:") == 1
 
-
-def test_slots_first_come_keep_while_active_free_when_idle() -> None:
-    table = SlotTable(2, idle_s=1.5)
-    assert table.slot_for("a", 0.0, active=False) is None  # silence takes no slot
-    assert table.slot_for("a", 0.0, active=True) == 0
-    assert table.slot_for("b", 0.1, active=True) == 1
-    assert table.slot_for("c", 0.2, active=True) is None  # full
-    assert table.slot_for("a", 1.0, active=False) == 0  # holder keeps it through silence
-    assert table.slot_for("b", 1.4, active=True) == 1
-    generation = table.slots[0].generation
-    assert table.slot_for("c", 1.6, active=True) == 0  # a idle > 1.5 s: freed
-    assert table.slots[0].generation == generation + 1
-    assert table.slot_for("a", 1.7, active=True) is None
-    table.retain(frozenset({"a", "c"}))
-    assert table.slots[1].holder is None
-    assert table.slot_for("a", 1.8, active=True) == 1

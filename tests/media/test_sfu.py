@@ -138,6 +138,9 @@ async def test_vanished_listener_does_not_stop_delivery(
     healthy = await join(sfu, clients, "healthy")
     await connected(speaker, broken, gone, healthy)
     await wait_for(lambda: broken.packets_received > 5 and healthy.packets_received > 5)
+    start = healthy.packets_received
+    await asyncio.sleep(1.0)
+    rate_before = healthy.packets_received - start
 
     # the server's socket write to "broken" starts raising
     peer = sfu._peer(ROOM, "broken")
@@ -154,6 +157,11 @@ async def test_vanished_listener_does_not_stop_delivery(
     before = healthy.packets_received
     await wait_for(lambda: healthy.packets_received > before + 25)
     await wait_for(lambda: sfu.peer_connection(ROOM, "broken") is None)
+    start = healthy.packets_received
+    await asyncio.sleep(1.0)
+    rate_after = healthy.packets_received - start
+    assert rate_before >= 45  # 50 packets/s
+    assert abs(rate_after - rate_before) <= 0.1 * rate_before, (rate_before, rate_after)
     assert sfu.peer_connection(ROOM, "healthy") is not None
     assert speaker.connection_state == "connected"
 

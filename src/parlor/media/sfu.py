@@ -7,6 +7,16 @@ transport before aiortc parses it; for an audible speaker holding a slot, one
 template packet is built and, for every other ready peer of the room, stamped with
 that peer's slot SSRC / sequence / timestamp / payload type, SRTP-protected with the
 peer's outbound session and sent on its nominated ICE pair, synchronously.
+
+Which speakers hold the slots is `slots.SlotRouter`'s call (the loudest K).
+
+The seam for multi-process media workers: a packet from a local peer is admitted
+(`_on_rtp`: the speaker is audible), fanned out to the local peers (`_fan_out`) and
+then handed to `on_upstream` as received; a worker relays it, and the other worker
+calls `deliver`, which admits it against its own audible set and fans it out there.
+Levels for `on_levels` are reported only by the worker that has the speaker's peer
+(its origin), so a speaker relayed to several workers is reported once; delivered
+packets still feed the slot router.
 """
 
 from __future__ import annotations
@@ -33,13 +43,13 @@ from parlor.media import aiortc_private as priv
 from parlor.media.base import LevelsCallback, MediaError, MediaServer
 from parlor.media.rtp import STAMP, forward_template, level_to_loudness
 from parlor.media.sdp import with_opus_fmtp
-from parlor.media.slots import SlotTable
+from parlor.media.slots import DEFAULT_IDLE_S, SlotRouter
 
 logger = logging.getLogger(__name__)
 
 LEVELS_INTERVAL_S = 0.25
-# RFC 6464 levels at or above this (-dBov) count as silence for slot keeping.
-ACTIVE_BELOW_LEVEL = 120
+# room_id, speaker_id, decrypted RTP as received from a local, audible speaker
+UpstreamCallback = Callable[[str, str, bytes], None]
 _TS_MASK = 0xFFFFFFFF
 _MIN_TS_GAP = 960  # 20 ms at 48 kHz, between two speakers on one slot
 
@@ -113,7 +123,7 @@ class _Peer:
 @dataclass(eq=False)
 class _Room:
     room_id: str
-    table: SlotTable
+    router: SlotRouter
     peers: dict[str, _Peer] = field(default_factory=dict)
     audible: frozenset[str] = frozenset()
     levels: dict[str, int] = field(default_factory=dict)  # loudest level in the window
@@ -128,7 +138,8 @@ class Sfu(MediaServer):
         ice_hosts: tuple[str, ...] = (),
         slots: int = 3,
         on_levels: LevelsCallback | None = None,
-        slot_idle_s: float = 1.5,
+        slot_idle_s: float = DEFAULT_IDLE_S,
+        on_upstream: UpstreamCallback | None = None,
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be >= 1")
@@ -136,6 +147,7 @@ class Sfu(MediaServer):
         self._slots = slots
         self._slot_idle_s = slot_idle_s
         self._on_levels = on_levels
+        self._on_upstream = on_upstream
         self._rooms: dict[str, _Room] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
@@ -167,11 +179,7 @@ class Sfu(MediaServer):
             await pc.close()
             raise
         peer = _Peer(room_id, user_id, pc, upstream, slot_ts)
-        room = self._rooms.get(room_id)
-        if room is None:
-            room = self._rooms[room_id] = _Room(
-                room_id, SlotTable(self._slots, self._slot_idle_s)
-            )
+        room = self._room(room_id)
         room.peers[user_id] = peer
 
         @pc.on("connectionstatechange")
@@ -215,13 +223,9 @@ class Sfu(MediaServer):
         peer.answered = True
 
     def set_audible(self, room_id: str, user_ids: frozenset[str]) -> None:
-        room = self._rooms.get(room_id)
-        if room is None:
-            room = self._rooms[room_id] = _Room(
-                room_id, SlotTable(self._slots, self._slot_idle_s)
-            )
+        room = self._room(room_id)
         room.audible = user_ids
-        room.table.retain(user_ids)
+        room.router.retain(user_ids)
 
     async def close_peer(self, room_id: str, user_id: str) -> None:
         peer = self._peer(room_id, user_id)
@@ -252,6 +256,28 @@ class Sfu(MediaServer):
     def peer_count(self) -> int:
         return sum(len(room.peers) for room in self._rooms.values())
 
+    # --- multi-process workers -------------------------------------------------------
+
+    def deliver(self, room_id: str, speaker_id: str, rtp: bytes) -> None:
+        """Fan out a speaker packet that arrived from another worker to this worker's local peers.
+
+        Checks the room's audible set (drop if the speaker isn't audible here), feeds
+        the slot router exactly like a local packet, never calls on_upstream (no relay
+        loops). The speaker's levels are not reported here: their origin worker does.
+        """
+        room = self._rooms.get(room_id)
+        if room is None:
+            return
+        if speaker_id not in room.audible:
+            room.dropped += 1
+            return
+        self._fan_out(room, speaker_id, room.peers.get(speaker_id), rtp, False)
+
+    def local_peers(self, room_id: str) -> int:
+        """Peers of that room on this Sfu."""
+        room = self._rooms.get(room_id)
+        return 0 if room is None else len(room.peers)
+
     # --- introspection (tests, metrics) ----------------------------------------------
 
     def room_counters(self, room_id: str) -> dict[str, int]:
@@ -264,7 +290,24 @@ class Sfu(MediaServer):
         peer = self._peer(room_id, user_id)
         return None if peer is None else peer.pc
 
+    def slot_holders(self, room_id: str) -> list[str | None]:
+        room = self._rooms.get(room_id)
+        return [None] * self._slots if room is None else room.router.holders()
+
+    def slot_ssrcs(self, room_id: str, user_id: str) -> list[int]:
+        """The SSRC each slot has on that peer's connection (empty until answered)."""
+        peer = self._peer(room_id, user_id)
+        return [] if peer is None else [out.ssrc for out in peer.outs]
+
     # --- internals ---------------------------------------------------------------
+
+    def _room(self, room_id: str) -> _Room:
+        room = self._rooms.get(room_id)
+        if room is None:
+            room = self._rooms[room_id] = _Room(
+                room_id, SlotRouter(self._slots, self._slot_idle_s)
+            )
+        return room
 
     def _peer(self, room_id: str, user_id: str) -> _Peer | None:
         room = self._rooms.get(room_id)
@@ -278,7 +321,7 @@ class Sfu(MediaServer):
         if room is None or room.peers.get(peer.user_id) is not peer:
             return
         del room.peers[peer.user_id]
-        room.table.release(peer.user_id)
+        room.router.release(peer.user_id)
         room.levels.pop(peer.user_id, None)
         if not room.peers and not room.audible:
             del self._rooms[peer.room_id]
@@ -288,29 +331,42 @@ class Sfu(MediaServer):
             task.add_done_callback(self._tasks.discard)
 
     def _on_rtp(self, speaker: _Peer, data: bytes) -> None:
+        """Admission of a local peer's packet, local fan-out, then the relay hook."""
         room = self._rooms.get(speaker.room_id)
         user_id = speaker.user_id
         if room is None or speaker.failed or user_id not in room.audible:
             if room is not None:
                 room.dropped += 1
             return
+        self._fan_out(room, user_id, speaker, data, True)
+        if self._on_upstream is not None:
+            try:
+                self._on_upstream(room.room_id, user_id, data)
+            except Exception:
+                logger.exception("on_upstream failed for %s in %s", user_id, room.room_id)
+
+    def _fan_out(
+        self, room: _Room, user_id: str, speaker: _Peer | None, data: bytes, local: bool
+    ) -> None:
+        """Forward an admitted packet of `user_id` to every ready peer of the room but
+        `speaker` (the user's own peer here, if any). `local`: record its level."""
         parsed = forward_template(data, priv.AUDIO_LEVEL_EXT_ID)
         if parsed is None:
             return
         template, level_byte = parsed
         now = time.monotonic()
-        active = True
+        level: int | None = None
         if level_byte is not None:
             level = level_byte & 0x7F
-            active = level < ACTIVE_BELOW_LEVEL
-            previous = room.levels.get(user_id)
-            if previous is None or level < previous:
-                room.levels[user_id] = level
-        index = room.table.slot_for(user_id, now, active)
+            if local:
+                previous = room.levels.get(user_id)
+                if previous is None or level < previous:
+                    room.levels[user_id] = level
+        index = room.router.route(user_id, now, level)
         if index is None:
             room.dropped += 1
             return
-        generation = room.table.slots[index].generation
+        generation = room.router.slots[index].generation
         marker = data[1] & 0x80
         in_seq = (data[2] << 8) | data[3]
         in_ts = int.from_bytes(data[4:8], "big")

@@ -1,66 +1,170 @@
-"""Which speaker each of a room's K listener slots carries.
+"""Which speaker each of a room's K listener slots carries: the loudest K, with hysteresis.
 
-This policy is first come, first served: an audible speaker who sends gets a free
-slot, keeps it while active, and loses it after `idle_s` without an active packet.
-A loudest-K policy with hysteresis can replace `SlotTable.slot_for` without touching
-the forwarding loop, which only asks "which slot, if any, for this packet?".
+A pure router (no I/O, time passed in), asked once per incoming speaker packet
+"which slot, if any, carries this packet?". Per speaker it keeps a smoothed loudness:
+an exponential moving average of the RFC 6464 level (as dB above -127 dBov) with
+time constant `SMOOTHING_S`, where time without packets (Opus DTX, a stopped
+microphone) counts as silence.
+
+The rule, for a packet of a speaker without a slot:
+1. a silent packet (level >= `ACTIVE_BELOW_LEVEL`) never takes a slot;
+2. a free slot is taken at once;
+3. else a slot whose holder sent no active packet for `idle_s` is taken;
+4. else the quietest holder is displaced, only if the newcomer's smoothed loudness
+   exceeds it by `SWITCH_MARGIN_DB` and the holder has had the slot `MIN_HOLD_S`.
+A holder keeps its slot otherwise; `release` / `retain` free slots at once (left,
+muted, demoted). Every change of holder bumps the slot's `generation`, which tells
+the forwarding loop to re-base that slot's sequence numbers and timestamps.
+
+Why these constants:
+- `SMOOTHING_S` = 0.3 s: about a syllable. One loud packet (a click, a cough) moves
+  the average by ~6% of its excess, a real talker's average gets there in a few
+  hundred ms, and a pause between words does not empty it.
+- `SWITCH_MARGIN_DB` = 6 dB (twice the amplitude): two people talking at ordinary,
+  similar volume (a few dB apart, with packet-to-packet noise) never trade a slot;
+  a clearly louder one does.
+- `MIN_HOLD_S` = 0.5 s: a slot changes hands at most twice a second, so nobody is
+  cut into half-words.
+- `idle_s` (setting, default 1.5 s): longer than a breath or a thinking pause,
+  short enough that a finished speaker's slot is soon anyone's.
+
+Per-packet cost: a holder's packet is a dict lookup and a few float operations; only
+a packet of a speaker without a slot scans the K slots.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
+
+SMOOTHING_S = 0.3
+SWITCH_MARGIN_DB = 6.0
+MIN_HOLD_S = 0.5
+DEFAULT_IDLE_S = 1.5
+# RFC 6464 levels (-dBov) at or above this count as silence (DTX comfort noise).
+ACTIVE_BELOW_LEVEL = 120
+SILENT_LEVEL = 127
+_FRAME_S = 0.02  # one Opus packet
+_FRAME_WEIGHT = 1.0 - math.exp(-_FRAME_S / SMOOTHING_S)
 
 
 @dataclass
 class Slot:
     holder: str | None = None
-    last_active: float = 0.0
-    # bumped whenever the holder changes, so listeners re-base their timestamps
+    since: float = 0.0  # when the holder took it
+    last_active: float = 0.0  # the holder's last active packet
+    # bumped whenever the holder changes, so listeners re-base seq / timestamps
     generation: int = 0
 
 
-@dataclass
-class SlotTable:
-    count: int
-    idle_s: float = 1.5
-    slots: list[Slot] = field(default_factory=list)
-    by_user: dict[str, int] = field(default_factory=dict)
+class _Speaker:
+    __slots__ = ("last", "loud", "slot")
 
-    def __post_init__(self) -> None:
-        self.slots = [Slot() for _ in range(self.count)]
+    def __init__(self, now: float) -> None:
+        self.loud = 0.0  # smoothed dB above silence, as of `last`
+        self.last = now - _FRAME_S
+        self.slot = -1
 
-    def slot_for(self, user_id: str, now: float, active: bool) -> int | None:
+
+class SlotRouter:
+    def __init__(
+        self,
+        count: int,
+        idle_s: float = DEFAULT_IDLE_S,
+        *,
+        margin_db: float = SWITCH_MARGIN_DB,
+        min_hold_s: float = MIN_HOLD_S,
+    ) -> None:
+        if count < 1:
+            raise ValueError("count must be >= 1")
+        self.idle_s = idle_s
+        self.margin_db = margin_db
+        self.min_hold_s = min_hold_s
+        self.slots = [Slot() for _ in range(count)]
+        self._speakers: dict[str, _Speaker] = {}
+
+    def route(self, user_id: str, now: float, level: int | None) -> int | None:
         """The slot that carries this packet of `user_id`, or None to drop it.
 
-        `active` says the packet carries voice (not silence/DTX comfort noise).
+        `level` is the RFC 6464 level (0 loudest .. 127 silent, V bit removed), or
+        None if the packet had none: such a packet counts as active but adds no
+        loudness, so it can take a free or idle slot, never displace anyone.
         """
-        index = self.by_user.get(user_id)
-        if index is not None:
-            slot = self.slots[index]
+        speaker = self._speakers.get(user_id)
+        if speaker is None:
+            speaker = self._speakers[user_id] = _Speaker(now)
+        gap = now - speaker.last
+        if gap > 1.5 * _FRAME_S:  # the time without packets was silence
+            speaker.loud *= math.exp((_FRAME_S - gap) / SMOOTHING_S)
+        speaker.last = now
+        active = True
+        if level is not None:
+            speaker.loud += _FRAME_WEIGHT * (SILENT_LEVEL - level - speaker.loud)
+            active = level < ACTIVE_BELOW_LEVEL
+        index = speaker.slot
+        if index >= 0:
             if active:
-                slot.last_active = now
+                self.slots[index].last_active = now
             return index
         if not active:
             return None
+        return self._claim(user_id, speaker, now)
+
+    def _claim(self, user_id: str, speaker: _Speaker, now: float) -> int | None:
+        quietest = -1
+        quietest_loud = 0.0
+        idle = -1
         for index, slot in enumerate(self.slots):
-            if slot.holder is None or now - slot.last_active > self.idle_s:
-                if slot.holder is not None:
-                    del self.by_user[slot.holder]
-                slot.holder = user_id
-                slot.last_active = now
-                slot.generation += 1
-                self.by_user[user_id] = index
-                return index
+            if slot.holder is None:
+                return self._give(index, user_id, speaker, now)
+            if now - slot.last_active > self.idle_s:
+                idle = index
+            elif now - slot.since >= self.min_hold_s:
+                loud = self.loudness(slot.holder, now)
+                if quietest < 0 or loud < quietest_loud:
+                    quietest, quietest_loud = index, loud
+        if idle >= 0:
+            return self._give(idle, user_id, speaker, now)
+        if quietest >= 0 and speaker.loud >= quietest_loud + self.margin_db:
+            return self._give(quietest, user_id, speaker, now)
         return None
 
+    def _give(self, index: int, user_id: str, speaker: _Speaker, now: float) -> int:
+        slot = self.slots[index]
+        if slot.holder is not None:
+            self._speakers[slot.holder].slot = -1
+        slot.holder = user_id
+        slot.since = slot.last_active = now
+        slot.generation += 1
+        speaker.slot = index
+        return index
+
+    def loudness(self, user_id: str, now: float) -> float:
+        """The speaker's smoothed loudness at `now`, in dB above silence (0 if unknown)."""
+        speaker = self._speakers.get(user_id)
+        if speaker is None:
+            return 0.0
+        gap = now - speaker.last
+        if gap > 1.5 * _FRAME_S:
+            return speaker.loud * math.exp((_FRAME_S - gap) / SMOOTHING_S)
+        return speaker.loud
+
+    def holders(self) -> list[str | None]:
+        return [slot.holder for slot in self.slots]
+
+    def slot_of(self, user_id: str) -> int | None:
+        speaker = self._speakers.get(user_id)
+        return None if speaker is None or speaker.slot < 0 else speaker.slot
+
     def release(self, user_id: str) -> None:
-        """Free the user's slot at once (muted, left the stage, left the room)."""
-        index = self.by_user.pop(user_id, None)
-        if index is not None:
-            slot = self.slots[index]
+        """Forget the speaker and free its slot at once (muted, left the stage or room)."""
+        speaker = self._speakers.pop(user_id, None)
+        if speaker is not None and speaker.slot >= 0:
+            slot = self.slots[speaker.slot]
             slot.holder = None
             slot.last_active = 0.0
 
     def retain(self, user_ids: frozenset[str]) -> None:
-        for user_id in [u for u in self.by_user if u not in user_ids]:
+        """Keep only these speakers (the room's audible set)."""
+        for user_id in [u for u in self._speakers if u not in user_ids]:
             self.release(user_id)

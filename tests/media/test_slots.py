@@ -1,0 +1,142 @@
+"""The loudest-K slot router, driven directly with packets at chosen times and levels."""
+
+from __future__ import annotations
+
+import pytest
+
+from parlor.media.slots import MIN_HOLD_S, SWITCH_MARGIN_DB, SlotRouter
+
+LOUD = 20  # -20 dBov: ordinary speech
+QUIET = 40  # 20 dB quieter
+SILENCE = 127
+
+
+def talk(router: SlotRouter, user: str, start: float, seconds: float, level: int | None) -> list[int | None]:
+    """One packet every 20 ms; the slots the packets were routed to."""
+    return [router.route(user, start + i * 0.02, level) for i in range(round(seconds / 0.02))]
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_free_slots_go_to_active_speakers_in_turn(k: int) -> None:
+    router = SlotRouter(k)
+    assert router.route("s0", 0.0, SILENCE) is None  # silence takes no slot
+    for i in range(k):
+        assert router.route(f"s{i}", 0.01 * i, QUIET) == i
+    assert router.route("late", 0.1, QUIET) is None  # full, and not louder
+    assert router.holders() == [f"s{i}" for i in range(k)]
+    # a holder keeps its slot through its own silence (comfort noise is forwarded)
+    assert router.route("s0", 0.2, SILENCE) == 0
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_clearly_louder_newcomer_displaces_quietest_after_min_hold(k: int) -> None:
+    router = SlotRouter(k)
+    holders = [f"q{i}" for i in range(k)]
+    # holders talk throughout; q0 is the quietest
+    t = 0.0
+    routed: list[int | None] = []
+    while t < 2.0:
+        for i, user in enumerate(holders):
+            router.route(user, t, QUIET + (5 if i == 0 else 0))
+        if t >= 0.1:  # the loud one starts 100 ms in, before the min hold is over
+            routed.append(router.route("loud", t, LOUD))
+        t += 0.02
+    first = next(i for i, slot in enumerate(routed) if slot is not None)
+    took_at = 0.1 + first * 0.02
+    assert took_at >= MIN_HOLD_S
+    assert routed[first] == 0  # the quietest holder's slot
+    assert all(slot == 0 for slot in routed[first:])  # and it keeps it
+    assert router.holders()[0] == "loud"
+    assert router.slots[0].generation == 2
+    assert router.slot_of("q0") is None
+
+
+def test_newcomer_within_margin_never_displaces() -> None:
+    router = SlotRouter(1)
+    level_gap = int(SWITCH_MARGIN_DB) - 2
+    t = 0.0
+    for _ in range(500):  # 10 s
+        router.route("holder", t, QUIET)
+        assert router.route("near", t + 0.01, QUIET - level_gap) is None
+        t += 0.02
+    assert router.holders() == ["holder"]
+
+
+def test_similar_speakers_alternating_packets_do_not_flap() -> None:
+    router = SlotRouter(1)
+    seen = []
+    t = 0.0
+    for i in range(1000):
+        # two speakers at the same volume, with packet-to-packet jitter of +-4 dB
+        jitter = (-4, 0, 4, 1)[i % 4]
+        seen.append(router.holders()[0])
+        router.route("a", t, LOUD + jitter)
+        router.route("b", t + 0.001, LOUD - jitter)
+        t += 0.02
+    assert router.slots[0].generation == 1
+    assert set(seen[1:]) == {"a"}
+
+
+def test_similar_speakers_taking_turns_switch_once_per_turn() -> None:
+    router = SlotRouter(1)
+    t = 0.0
+    for turn in range(4):
+        user = "ab"[turn % 2]
+        routed = talk(router, user, t, 3.0, LOUD)
+        assert routed[-1] == 0, turn  # the slot is theirs by the end of their turn
+        t += 3.0
+    assert router.slots[0].generation == 4
+
+
+def test_silent_holder_released_after_idle() -> None:
+    router = SlotRouter(1, idle_s=1.5, margin_db=100)  # no displacement by loudness
+    talk(router, "a", 0.0, 1.0, QUIET)
+    talk(router, "a", 1.0, 1.0, SILENCE)  # still sending, but comfort noise only
+    assert router.route("b", 2.0, QUIET) is None  # a was last active at ~1.0 s
+    assert router.route("b", 2.6, QUIET) == 0
+    assert router.slot_of("a") is None
+    assert router.route("a", 2.7, SILENCE) is None
+
+
+def test_quiet_holder_who_stopped_is_displaced_before_idle() -> None:
+    router = SlotRouter(1, idle_s=10.0)
+    talk(router, "a", 0.0, 1.0, LOUD)
+    # a stops sending (DTX); its smoothed loudness decays, b's rises
+    routed = talk(router, "b", 1.0, 2.0, LOUD)
+    took = next(i for i, slot in enumerate(routed) if slot == 0)
+    assert 0.1 < took * 0.02 < 1.0
+
+
+def test_retain_frees_removed_speakers_slot_at_once() -> None:
+    router = SlotRouter(2)
+    assert router.route("a", 0.0, LOUD) == 0
+    assert router.route("b", 0.0, LOUD) == 1
+    assert router.route("c", 0.01, LOUD) is None
+    router.retain(frozenset({"b", "c"}))  # a muted / demoted
+    assert router.holders() == [None, "b"]
+    assert router.route("c", 0.02, QUIET) == 0  # no hold time, no margin needed
+    assert router.slots[0].generation == 2
+    router.release("b")  # left the room
+    assert router.holders() == ["c", None]
+    assert router.loudness("b", 1.0) == 0.0
+
+
+def test_packets_without_level_take_free_slots_but_never_displace() -> None:
+    router = SlotRouter(1)
+    assert router.route("plain", 0.0, None) == 0
+    talk(router, "plain", 0.02, 2.0, None)
+    assert talk(router, "loud", 0.03, 1.0, LOUD)[-1] == 0  # plain has no loudness
+    router = SlotRouter(1)
+    talk(router, "quiet", 0.0, 1.0, QUIET)
+    assert set(talk(router, "plain", 0.01, 2.0, None)) == {None}
+
+
+def test_loudness_smooths_and_decays() -> None:
+    router = SlotRouter(1)
+    router.route("a", 0.0, LOUD)
+    assert 0 < router.loudness("a", 0.0) < 10  # one packet moves it a little
+    talk(router, "a", 0.02, 2.0, LOUD)
+    assert router.loudness("a", 2.0) == pytest.approx(127 - LOUD, abs=0.5)
+    assert router.loudness("a", 3.0) < 127 - LOUD - 30  # a second of silence
+    with pytest.raises(ValueError):
+        SlotRouter(0)
