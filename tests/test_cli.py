@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.conftest import make_settings
 
 from parlor.app import build_app
 from parlor.cli import main
-from tests.conftest import make_settings
 
 
 def test_admin_invite_prints_a_link_that_signs_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

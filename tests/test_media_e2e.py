@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from parlor.client import ParlorClient
-from parlor.client.media import MediaSession
 from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
 from tests.media.media_helpers import write_tone
+
+from parlor.client import ParlorClient
+from parlor.client.media import MediaSession
 
 pytestmark = pytest.mark.media
 LOOPBACK = ("127.0.0.1",)

@@ -149,6 +149,8 @@ class Sfu(MediaServer):
         self._on_levels = on_levels
         self._on_upstream = on_upstream
         self._rooms: dict[str, _Room] = {}
+        self._closed_forwarded = 0
+        self._closed_dropped = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
 
@@ -236,6 +238,7 @@ class Sfu(MediaServer):
     async def close_room(self, room_id: str) -> None:
         room = self._rooms.pop(room_id, None)
         if room is not None:
+            self._retire(room)
             peers = list(room.peers.values())
             room.peers.clear()
             for peer in peers:
@@ -255,6 +258,14 @@ class Sfu(MediaServer):
 
     def peer_count(self) -> int:
         return sum(len(room.peers) for room in self._rooms.values())
+
+    def totals(self) -> dict[str, int]:
+        # Counts of closed rooms are kept, so the totals only ever grow (Prometheus counters).
+        forwarded, dropped = self._closed_forwarded, self._closed_dropped
+        for room in self._rooms.values():
+            forwarded += room.forwarded
+            dropped += room.dropped
+        return {"forwarded": forwarded, "dropped": dropped}
 
     # --- multi-process workers -------------------------------------------------------
 
@@ -313,6 +324,10 @@ class Sfu(MediaServer):
         room = self._rooms.get(room_id)
         return None if room is None else room.peers.get(user_id)
 
+    def _retire(self, room: _Room) -> None:
+        self._closed_forwarded += room.forwarded
+        self._closed_dropped += room.dropped
+
     def _drop(self, peer: _Peer) -> None:
         """Stop forwarding to and from `peer`; close its connection in the background."""
         peer.failed = True
@@ -324,7 +339,7 @@ class Sfu(MediaServer):
         room.router.release(peer.user_id)
         room.levels.pop(peer.user_id, None)
         if not room.peers and not room.audible:
-            del self._rooms[peer.room_id]
+            self._retire(self._rooms.pop(peer.room_id))
         if peer.pc.connectionState != "closed":
             task = asyncio.ensure_future(peer.pc.close())
             self._tasks.add(task)
