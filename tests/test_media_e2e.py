@@ -75,6 +75,13 @@ async def test_listeners_hear_the_speaker_and_a_tampering_listener_is_heard_by_n
         assert len([n for n in bob_room.media.per_ssrc.values() if n > 0]) == 1
         sfu = server.app.state.services.media
         assert sfu.room_counters(room["id"])["dropped"] > 50  # carl's packets, dropped
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            metrics = dict(
+                line.split(" ") for line in (await http.get("/metrics")).text.splitlines() if not line.startswith("#")
+            )
+        assert int(metrics["parlor_media_packets_forwarded_total"]) >= 200  # to bob and carl
+        assert int(metrics["parlor_media_packets_dropped_total"]) > 50
+        assert metrics["parlor_media_peers"] == "3"
 
         # ann mutes: now only the tamperer sends, and nobody gets anything.
         await ann_room.post("mute", {"muted": True})
