@@ -153,6 +153,39 @@ async def test_killing_a_non_origin_worker_moves_its_listeners_and_keeps_the_roo
             await c.close()
 
 
+async def test_a_speaker_promoted_on_the_second_worker_is_heard_on_the_first(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    pool = pool_of(server)
+    tone = write_tone(tmp_path / "bob.wav", seconds=3, freq=500)
+    ann, bob, carl = [await bot(server, n) for n in ("ann", "bob", "carl")]
+    try:
+        room = await ann.create_room("Other way round")
+        room_id = str(room["id"])
+        ann_room = await ann.join_room(room_id)  # the moderator says nothing
+        bob_room = await bob.join_room(room_id)
+        carl_room = await carl.join_room(room_id)
+        origin = pool.origin_of(room_id)
+        assert origin == pool.worker_of(room_id, ann.user_id) == pool.worker_of(room_id, carl.user_id)
+        assert pool.worker_of(room_id, bob.user_id) == 1 - origin
+        await bob_room.post("hand", {"raised": True})
+        await ann_room.post("speak-invites", {"user_id": bob.user_id})
+        await bob_room.post("speak-invite/accept")
+        assert bob_room.media is not None
+        bob_room.media.set_microphone(tone)
+        assert await quiet_for(ann_room.media) == 0  # on stage, still muted: bob's worker drops him
+        await bob_room.post("mute", {"muted": False})  # the stage change reaches both workers
+        await eventually(lambda: packets(ann_room.media) > 60 and packets(carl_room.media) > 60)
+        for s in (ann_room, carl_room):
+            assert s.media is not None and s.media.level() > 0.05
+        assert packets(bob_room.media) == 0
+        await bob_room.post("mute", {"muted": True})
+        assert await quiet_for(carl_room.media) == 0
+    finally:
+        for c in (ann, bob, carl):
+            await c.close()
+
+
 def test_relay_receiver_takes_only_well_formed_datagrams_from_known_workers() -> None:
     got: list[tuple[str, str, bytes]] = []
     receiver = RelayReceiver(lambda room, speaker, rtp: got.append((room, speaker, rtp)))

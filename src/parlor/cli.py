@@ -45,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     invite = admin_sub.add_parser("invite", help="print a new invite link")
     _add_common(invite)
+
+    from parlor.bench.cli import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 
@@ -113,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"parlor: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
+    if args.command == "bench":
+        from parlor.bench.cli import main as bench_main
+
+        return bench_main(args)
     if args.command == "serve":
         serve(settings)
     elif args.command == "migrate":

@@ -138,7 +138,10 @@ class Worker:
                 if message.get("op") == "shutdown":
                     shutdown_id = message.get("id")
                     break
-                self._dispatch(message)
+                try:
+                    self._dispatch(message)
+                except (KeyError, TypeError, ValueError, IndexError):
+                    logger.exception("bad control message %r", message.get("op"))
         except (ControlError, ConnectionError) as exc:
             logger.error("control connection broken: %s", exc)
         finally:

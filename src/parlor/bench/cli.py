@@ -1,0 +1,79 @@
+"""`parlor bench ...` arguments and dispatch (called from parlor.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from typing import Any
+
+from parlor.bench.fanout import FanoutConfig, run_fanout
+
+
+def _fanout_args(p: argparse.ArgumentParser, listeners: str) -> None:
+    p.add_argument("--listeners", default=listeners, help="listeners (compare: comma-separated list)")
+    p.add_argument("--speakers", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=10.0, help="length of the measurement window")
+    p.add_argument("--workers", type=int, default=1, help="the node's --workers")
+    p.add_argument("--generators", type=int, default=2, help="load generator processes")
+    p.add_argument("--concurrency", type=int, default=25, help="concurrent joins per generator process")
+    p.add_argument("--keep", action="store_true", help="keep the node's data dir and log")
+    p.add_argument("--json", action="store_true", help="print only the JSON result(s)")
+
+
+def add_parser(sub: Any) -> None:
+    bench = sub.add_parser("bench", help="benchmarks (run inside a private network namespace)")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+    fanout = bench_sub.add_parser("fanout", help="one room: S speakers, N WebRTC listeners, one node")
+    _fanout_args(fanout, "100")
+    fanout.add_argument("--engine", choices=("fast", "relay"), default="fast")
+    compare = bench_sub.add_parser("compare", help="fanout for each engine and listener count, in one run")
+    _fanout_args(compare, "100,250,500,1000")
+    compare.add_argument("--engines", default="fast,relay", help="comma-separated")
+    compare.add_argument("--out", help="write all results here (JSON list)")
+    compare.add_argument("--plot", help="write a PNG plot here (needs matplotlib)")
+
+
+def _config(args: argparse.Namespace) -> FanoutConfig:
+    return FanoutConfig(
+        speakers=args.speakers,
+        seconds=args.seconds,
+        workers=args.workers,
+        generators=args.generators,
+        concurrency=args.concurrency,
+        keep=args.keep,
+    )
+
+
+def _print(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result), flush=True)
+    else:
+        print(json.dumps(result, indent=2), flush=True)
+
+
+def main(args: argparse.Namespace) -> int:
+    for noisy in ("httpx", "aioice", "aiortc", "websockets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    base = _config(args)
+    if args.bench_command == "fanout":
+        _print(run_fanout(replace(base, listeners=int(args.listeners), engine=args.engine)), args.json)
+        return 0
+    results = []
+    for n in [int(x) for x in args.listeners.split(",") if x]:
+        for engine in [e for e in args.engines.split(",") if e]:
+            if not args.json:
+                print(f"# fanout: {engine}, {n} listeners ...", file=sys.stderr, flush=True)
+            result = run_fanout(replace(base, listeners=n, engine=engine))
+            results.append(result)
+            _print(result, True)
+            if args.out:
+                with open(args.out, "w") as f:
+                    json.dump(results, f, indent=1)
+    if args.plot:
+        from parlor.bench.plot import plot
+
+        plot(results, args.plot)
+    return 0

@@ -1,0 +1,252 @@
+"""`parlor bench fanout`: one room, S speakers, N listeners, a real node in its own process.
+
+Timeline:
+1. seed S+N members into a fresh data dir, start `parlor serve` (engine, workers);
+2. the first speaker creates the room (moderator, on stage), the others are invited to
+   speak, accept and unmute; all S connect media and start sending (warm-up packets);
+3. server RSS is read, then the generator processes join the N listeners in
+   concurrent batches and wait for each one's first packet (join time);
+4. after a short settle, the window opens: server CPU (utime+stime of the node and
+   all its descendants), its /metrics counters and the generators' CPU are read and
+   the speakers start marking packets "measured";
+5. after `seconds`, the speakers stop; 0.5 s later (packets in flight land) the
+   counters are read again. Listeners count only measured packets, so nothing sent
+   before the window opened or still in flight when it closed distorts the ratio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from parlor.bench import generator, procs
+from parlor.bench.lean import RxStats, Speaker, connect, hook_receiver
+from parlor.bench.node import Node, metrics
+from parlor.bench.seed import Member, migrate, seed_members
+
+SLOTS = 3
+DRAIN_S = 0.5
+SETTLE_S = 2.0
+FORWARDED = "parlor_media_packets_forwarded_total"
+DROPPED = "parlor_media_packets_dropped_total"
+PEERS = "parlor_media_peers"
+
+
+@dataclass(frozen=True)
+class FanoutConfig:
+    listeners: int = 100
+    speakers: int = 1
+    seconds: float = 10.0
+    engine: str = "fast"
+    workers: int = 1
+    generators: int = 2
+    concurrency: int = 25  # concurrent joins per generator process
+    keep: bool = False  # keep the node's data dir (and its log)
+
+
+def run_fanout(cfg: FanoutConfig) -> dict[str, Any]:
+    if cfg.listeners < 1 or cfg.speakers < 1 or cfg.seconds <= 0:
+        raise ValueError("need at least one listener, one speaker and a positive duration")
+    generator.raise_fd_limit()
+    data_dir = Path(tempfile.mkdtemp(prefix="parlor-bench-"))
+    try:
+        migrate(data_dir)
+        members = seed_members(data_dir, cfg.speakers + cfg.listeners)
+        node = Node(data_dir, workers=cfg.workers, engine=cfg.engine)
+        try:
+            node.wait_ready()
+            return _run_loop(_orchestrate(cfg, node, members))
+        finally:
+            node.stop()
+    finally:
+        if not cfg.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _run_loop(coro: Any) -> dict[str, Any]:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        result: dict[str, Any] = asyncio.run(coro)
+        return result
+    result = uvloop.run(coro)
+    return result
+
+
+async def _stage(http: httpx.AsyncClient, speakers: list[Member]) -> str:
+    """The first speaker opens the room; the others come on stage, unmuted."""
+
+    def auth(m: Member) -> dict[str, str]:
+        return {"Authorization": f"Bearer {m.token}"}
+
+    async def post(m: Member, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        r = await http.post(path, json=body, headers=auth(m))
+        if r.status_code >= 400:
+            raise RuntimeError(f"{path}: {r.status_code} {r.text}")
+        result: dict[str, Any] = r.json()
+        return result
+
+    moderator = speakers[0]
+    room_id = str((await post(moderator, "/api/rooms", {"title": "bench"}))["id"])
+    for m in speakers[1:]:
+        await post(m, f"/api/rooms/{room_id}/join")
+        await post(moderator, f"/api/rooms/{room_id}/speak-invites", {"user_id": m.user_id})
+        await post(m, f"/api/rooms/{room_id}/speak-invite/accept")
+        await post(m, f"/api/rooms/{room_id}/mute", {"muted": False})
+    return room_id
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> dict[str, Any]:
+    speaker_members, listener_members = members[: cfg.speakers], members[cfg.speakers :]
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(base_url=node.url, timeout=60.0) as http:
+        room_id = await _stage(http, speaker_members)
+        echo = RxStats(len(speaker_members))  # speakers hear each other: verified, not counted
+        speakers: list[Speaker] = []
+        for i, m in enumerate(speaker_members):
+            peer = await connect(node.url, http, m, room_id, join=False)
+            hook_receiver(peer.pc, echo, i)
+            speakers.append(Speaker(peer, i))
+        for i, s in enumerate(speakers):
+            s.start(0.02 * i / len(speakers))
+        await asyncio.sleep(1.0)
+        rss_before = procs.tree_rss_bytes(node.pid)
+
+        # -- listeners join, spread over the generator processes ----------------------
+        ctx = multiprocessing.get_context("spawn")
+        shares = [listener_members[g :: cfg.generators] for g in range(cfg.generators)]
+        workers = []
+        for share in shares:
+            if not share:
+                continue
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(
+                target=generator.run, args=(child, node.url, room_id, share, cfg.concurrency), daemon=True
+            )
+            proc.start()
+            workers.append((proc, parent))
+        join_started = time.monotonic()
+        joined: list[dict[str, Any]] = []
+        try:
+            for _proc, pipe in workers:
+                tag, payload = await loop.run_in_executor(None, pipe.recv)
+                assert tag == "joined"
+                joined.append(payload)
+            join_wall_s = time.monotonic() - join_started
+            await asyncio.sleep(SETTLE_S)
+            rss_after = procs.tree_rss_bytes(node.pid)
+
+            # -- the measurement window ------------------------------------------------
+            server_pids = procs.descendants(node.pid)
+            gen_pids = [proc.pid for proc, _ in workers if proc.pid is not None]
+            m0 = await metrics(http)
+            cpu0 = procs.cpu_seconds(server_pids)
+            gen0 = procs.cpu_seconds(gen_pids)
+            self0 = procs.cpu_seconds([os.getpid()])
+            t0 = time.monotonic()
+            for s in speakers:
+                s.flag = 1
+            await asyncio.sleep(cfg.seconds)
+            for s in speakers:
+                await s.stop()
+            await asyncio.sleep(DRAIN_S)
+            t1 = time.monotonic()
+            cpu1 = procs.cpu_seconds(server_pids)
+            gen1 = procs.cpu_seconds(gen_pids)
+            self1 = procs.cpu_seconds([os.getpid()])
+            m1 = await metrics(http)
+            server_pids_end = procs.descendants(node.pid)
+
+            reports: list[dict[str, Any]] = []
+            for _proc, pipe in workers:
+                pipe.send("report")
+                tag, payload = await loop.run_in_executor(None, pipe.recv)
+                assert tag == "report"
+                reports.append(payload)
+        finally:
+            for proc, pipe in workers:
+                try:
+                    pipe.send("exit")
+                except OSError:
+                    pass
+            for proc, _pipe in workers:
+                await loop.run_in_executor(None, proc.join, 10.0)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join()
+        for s in speakers:
+            await s.peer.pc.close()
+
+    # -- figures ----------------------------------------------------------------------
+    wall = t1 - t0
+    sent = sum(s.sent_measured for s in speakers)
+    received = sum(r["received"] for r in reports)
+    expected = sent * cfg.listeners if cfg.speakers <= SLOTS else sent * cfg.listeners * SLOTS / cfg.speakers
+    forwarded_server = m1.get(FORWARDED, 0.0) - m0.get(FORWARDED, 0.0)
+    if forwarded_server > 0:
+        forwarded, forwarded_source = forwarded_server, "server /metrics"
+    else:
+        forwarded, forwarded_source = float(received), "generator: listeners' verified receipts (server totals empty)"
+    server_cpu = cpu1 - cpu0
+    latencies = array("i")
+    for r in reports:
+        latencies.frombytes(r["latency_us"])
+    lat_sorted = sorted(latencies)
+    join_s = sorted(x for j in joined for x in j["join_s"])
+    connect_s = sorted(x for j in joined for x in j["connect_s"])
+    per_listener = [c for r in reports for c in r["per_listener"]]
+    per_speaker = sent / max(1, len(speakers))
+    return {
+        "listeners": cfg.listeners,
+        "speakers": cfg.speakers,
+        "workers": cfg.workers,
+        "engine": cfg.engine,
+        "seconds": cfg.seconds,
+        "server_cpu_us_per_packet": round(server_cpu * 1e6 / forwarded, 2) if forwarded else None,
+        "packets_forwarded": int(forwarded),
+        "packets_forwarded_source": forwarded_source,
+        "delivered_ratio": round(received / expected, 5) if expected else None,
+        "latency_ms_p50": round(_percentile(lat_sorted, 50) / 1000, 2),
+        "latency_ms_p99": round(_percentile(lat_sorted, 99) / 1000, 2),
+        "latency_ms_max": round(lat_sorted[-1] / 1000, 2) if lat_sorted else None,
+        "server_rss_mb_per_listener": round((rss_after - rss_before) / 2**20 / cfg.listeners, 3),
+        "join_s_p50": round(_percentile(join_s, 50), 3),
+        "join_s_p99": round(_percentile(join_s, 99), 3),
+        "connect_s_p50": round(_percentile(connect_s, 50), 3),
+        "join_wall_s": round(join_wall_s, 1),
+        "generator_cpu_pct": round((gen1 - gen0) * 100 / wall, 1),
+        "speakers_cpu_pct": round((self1 - self0) * 100 / wall, 1),
+        "server_cpu_pct": round(server_cpu * 100 / wall, 1),
+        "window_s": round(wall, 3),
+        "packets_sent": sent,
+        "packets_received": received,
+        "packets_expected": int(expected),
+        "packets_dropped_server": int(m1.get(DROPPED, 0.0) - m0.get(DROPPED, 0.0)),
+        "server_peers": int(m1.get(PEERS, 0.0)),
+        "server_processes": len(server_pids_end),
+        "listeners_joined": sum(j["joined"] for j in joined),
+        "listeners_without_media": sum(j["no_media"] for j in joined),
+        "listeners_below_99pct": sum(1 for c in per_listener if c < 0.99 * per_speaker * min(cfg.speakers, SLOTS)),
+        "join_errors": [e for j in joined for e in j["errors"]][:5],
+        "srtp_errors": sum(r["errors"] for r in reports),
+        "speaker_late_sends": sum(s.late for s in speakers),
+        "generators": len(workers),
+        "server_rss_mb": round(rss_after / 2**20, 1),
+    }

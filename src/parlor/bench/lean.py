@@ -1,0 +1,251 @@
+"""Bench peers: join through the real node, then bypass aiortc for RTP (DESIGN §4).
+
+A peer joins like any client (REST join, socket hello, `media.start`, an answer to the
+server's offer: the first m-line, the upstream microphone, answered sendonly with no
+track), lets aiortc do ICE, DTLS and SRTP key set-up, and then:
+
+- receiving: the nominated ICE pair's datagram protocol gets a new `datagram_received`
+  that SRTP-unprotects (verifies) RTP straight off the socket with the peer's inbound
+  session, counts it and samples the send time carried in the payload; STUN, DTLS and
+  RTCP still go to aioice / aiortc.
+- sending (synthetic speakers): RTP built here, protected with the peer's outbound SRTP
+  session and written with a synchronous `sendto` on the nominated pair, as the fast
+  path does on the server.
+
+The aiortc / aioice internals used on the receive side (`_rx_srtp`, the nominated
+pair's protocol) are reached here; the send side reuses `parlor.media.aiortc_private`.
+
+Payload tail (last 16 bytes of every synthetic packet, little-endian): send time
+(CLOCK_MONOTONIC ns), packet index, window flag (0 warm-up, 1 measured), speaker
+number, magic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import websockets
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from parlor import protocol as p
+from parlor.bench.seed import Member
+from parlor.media import aiortc_private as priv
+
+LOOPBACK = ("127.0.0.1",)
+TAIL = struct.Struct("<qIBBH")
+MAGIC = 0xB3C4
+PAYLOAD_BYTES = 80
+FRAME_TICKS = 960  # 20 ms at 48 kHz
+SIGNAL_TIMEOUT_S = 60.0
+
+
+class JoinError(Exception):
+    pass
+
+
+@dataclass
+class RxStats:
+    """Everything one generator process's listeners received, in flat arrays."""
+
+    listeners: int
+    counts: list[int] = field(default_factory=list)  # measured packets per listener
+    first_rx: list[float] = field(default_factory=list)  # monotonic time of the first packet, 0 = none
+    latency_us: array = field(default_factory=lambda: array("i"))  # type: ignore[type-arg]
+    warmup: int = 0
+    errors: int = 0  # SRTP unprotect failures (authentication, replay)
+    foreign: int = 0  # verified RTP without our tail
+
+    def __post_init__(self) -> None:
+        self.counts = [0] * self.listeners
+        self.first_rx = [0.0] * self.listeners
+
+
+@dataclass
+class Peer:
+    member: Member
+    pc: RTCPeerConnection
+    started: float  # monotonic, when the join began
+    connected_at: float = 0.0
+
+
+async def connect(
+    base_url: str,
+    http: httpx.AsyncClient,
+    member: Member,
+    room_id: str,
+    *,
+    join: bool = True,
+    on_connected: Callable[[Peer], None] | None = None,
+) -> Peer:
+    """Join the room (REST), get media up over the socket, close the socket."""
+    started = time.monotonic()
+    auth = {"Authorization": f"Bearer {member.token}"}
+    if join:
+        r = await http.post(f"/api/rooms/{room_id}/join", headers=auth)
+        if r.status_code >= 400:
+            raise JoinError(f"join {member.username}: {r.status_code} {r.text}")
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    peer = Peer(member, pc, started)
+    connected = asyncio.Event()
+
+    @pc.on("connectionstatechange")
+    def on_state() -> None:
+        if pc.connectionState == "connected" and not connected.is_set():
+            peer.connected_at = time.monotonic()
+            if on_connected is not None:
+                on_connected(peer)
+        if pc.connectionState in ("connected", "failed", "closed"):
+            connected.set()
+
+    ws_url = base_url.replace("http", "ws", 1) + "/ws"
+    try:
+        async with asyncio.timeout(SIGNAL_TIMEOUT_S):
+            async with websockets.connect(ws_url, additional_headers=auth, max_size=2**20) as ws:
+                await ws.send(p.Hello().to_json())
+                welcome = p.parse_server(await ws.recv())
+                if not isinstance(welcome, p.Welcome):
+                    raise JoinError(f"expected welcome, got {welcome.TYPE}")
+                await ws.send(p.MediaStart(room_id).to_json())
+                offer = await _offer(ws)
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+                transceivers = pc.getTransceivers()
+                transceivers[0].direction = "sendonly"
+                answer = await pc.createAnswer()
+                with priv.advertise_hosts(LOOPBACK):
+                    await pc.setLocalDescription(answer)
+                await ws.send(p.MediaAnswer(room_id, pc.localDescription.sdp).to_json())
+                await connected.wait()
+    except BaseException:
+        await pc.close()
+        raise
+    if pc.connectionState != "connected":
+        await pc.close()
+        raise JoinError(f"{member.username}: media connection {pc.connectionState}")
+    return peer
+
+
+async def _offer(ws: Any) -> str:
+    while True:
+        message = p.parse_server(await ws.recv())
+        if isinstance(message, p.MediaOffer):
+            return message.sdp
+        if isinstance(message, p.Error) and message.ref == "media.start":
+            raise JoinError(f"media.start refused: {message.code} {message.message}")
+
+
+def _dtls(pc: RTCPeerConnection) -> Any:
+    return pc.getTransceivers()[0].receiver.transport
+
+
+def hook_receiver(pc: RTCPeerConnection, stats: RxStats, index: int) -> None:
+    """Take over RTP reception of a connected peer (see the module docstring)."""
+    dtls = _dtls(pc)
+    unprotect = dtls._rx_srtp.unprotect
+    pair = dtls.transport._connection._nominated[1]
+    protocol = pair.protocol
+    original = protocol.datagram_received
+    unpack = TAIL.unpack_from
+    clock = time.monotonic_ns
+    record = stats.latency_us.append
+    counts = stats.counts
+    first_rx = stats.first_rx
+
+    def datagram_received(data: bytes, addr: Any) -> None:
+        if 127 < data[0] < 192 and not 191 < data[1] < 209:  # RTP, not RTCP (RFC 5761)
+            try:
+                packet = unprotect(data)
+            except Exception:
+                stats.errors += 1
+                return
+            n = len(packet)
+            if n < 28:
+                stats.foreign += 1
+                return
+            sent_ns, _index, flag, _speaker, magic = unpack(packet, n - 16)
+            if magic != MAGIC:
+                stats.foreign += 1
+                return
+            if not first_rx[index]:
+                first_rx[index] = time.monotonic()
+            if flag == 1:
+                counts[index] += 1
+                record((clock() - sent_ns) // 1000)
+            else:
+                stats.warmup += 1
+            return
+        original(data, addr)
+
+    protocol.datagram_received = datagram_received
+
+
+class Speaker:
+    """A synthetic speaker: Opus-sized packets at 50/s carrying their send time."""
+
+    def __init__(self, peer: Peer, number: int, level: int = 30) -> None:
+        self.peer = peer
+        self.number = number
+        dtls = _dtls(peer.pc)
+        srtp = priv.outbound_srtp(dtls)
+        nominated = priv.nominated_sendto(dtls)
+        payload_type = priv.negotiated_payload_type(peer.pc.getTransceivers()[0])
+        if srtp is None or nominated is None or payload_type is None:
+            raise JoinError("speaker transport not ready")
+        self._protect = srtp.protect
+        self._sendto, self._addr = nominated
+        self._pt = payload_type
+        self._ssrc = 0x5EED0000 + number
+        self._seq = number * 1000
+        self._ts = number * 100_000
+        level_ext = bytes((0xBE, 0xDE, 0, 1, (priv.AUDIO_LEVEL_EXT_ID << 4) | 0, 0x80 | level, 0, 0))
+        self._header_tail = level_ext
+        self._filler = bytes(PAYLOAD_BYTES - TAIL.size)
+        self.flag = 0  # window flag written into each packet
+        self.sent = 0
+        self.sent_measured = 0
+        self.late = 0  # measured packets sent more than 5 ms after their slot
+        self._task: asyncio.Task[None] | None = None
+
+    def packet(self, index: int) -> bytes:
+        header = struct.pack("!BBHII", 0x90, self._pt, self._seq & 0xFFFF, self._ts & 0xFFFFFFFF, self._ssrc)
+        tail = TAIL.pack(time.monotonic_ns(), index, self.flag, self.number, MAGIC)
+        return header + self._header_tail + self._filler + tail
+
+    def send_one(self) -> None:
+        self._sendto(self._protect(self.packet(self.sent)), self._addr)
+        if self.flag == 1:
+            self.sent_measured += 1
+        self.sent += 1
+        self._seq += 1
+        self._ts += FRAME_TICKS
+
+    def start(self, offset_s: float = 0.0) -> None:
+        self._task = asyncio.ensure_future(self._run(offset_s))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self, offset_s: float) -> None:
+        """A steady 50/s against absolute time: a late wake-up sends what is due (no drift)."""
+        start = time.monotonic() + offset_s
+        due = 0
+        while True:
+            now = time.monotonic()
+            while start + due * 0.02 <= now:
+                if self.flag == 1 and now - (start + due * 0.02) > 0.005:
+                    self.late += 1
+                self.send_one()
+                due += 1
+            await asyncio.sleep(start + due * 0.02 - time.monotonic())
