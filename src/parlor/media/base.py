@@ -19,6 +19,9 @@ class MediaError(Exception):
 
 
 class MediaServer(abc.ABC):
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Bring up whatever runs beside this process (e.g. worker processes)."""
+
     @abc.abstractmethod
     async def open_peer(self, room_id: str, user_id: str) -> str:
         """Create (or replace) the user's connection to the room; return the server's SDP offer."""
