@@ -140,3 +140,16 @@ def test_loudness_smooths_and_decays() -> None:
     assert router.loudness("a", 3.0) < 127 - LOUD - 30  # a second of silence
     with pytest.raises(ValueError):
         SlotRouter(0)
+
+
+def test_late_packets_do_not_cost_a_holder_its_slot() -> None:
+    """A busy box delays every speaker's packets, then delivers them in a bunch: the
+    holder, whose packets are read last, must not look quieter than the one read first."""
+    router = SlotRouter(1)
+    talk(router, "a", 0.0, 2.0, QUIET)
+    talk(router, "b", 0.01, 2.0, QUIET)  # similar loudness: no slot for b
+    assert router.holders() == ["a"]
+    # a 250 ms stall: b's held-back packets are handled before a's
+    routed = talk(router, "b", 2.25, 0.06, QUIET)
+    assert set(routed) == {None}
+    assert router.holders() == ["a"]

@@ -4,7 +4,7 @@ A pure router (no I/O, time passed in), asked once per incoming speaker packet
 "which slot, if any, carries this packet?". Per speaker it keeps a smoothed loudness:
 an exponential moving average of the RFC 6464 level (as dB above -127 dBov) with
 time constant `SMOOTHING_S`, where time without packets (Opus DTX, a stopped
-microphone) counts as silence.
+microphone) beyond `JITTER_GRACE_S` counts as silence.
 
 The rule, for a packet of a speaker without a slot:
 1. a silent packet (level >= `ACTIVE_BELOW_LEVEL`) never takes a slot;
@@ -25,6 +25,8 @@ Why these constants:
   a clearly louder one does.
 - `MIN_HOLD_S` = 0.5 s: a slot changes hands at most twice a second, so nobody is
   cut into half-words.
+- `JITTER_GRACE_S` = 0.3 s: packets held back by a busy box and delivered in a bunch
+  are late, not silent; without it a holder flaps out after every stall.
 - `idle_s` (setting, default 1.5 s): longer than a breath or a thinking pause,
   short enough that a finished speaker's slot is soon anyone's.
 
@@ -38,6 +40,10 @@ import math
 from dataclasses import dataclass
 
 SMOOTHING_S = 0.3
+# Packets can bunch up: a busy event loop or the network holds them back, then they
+# arrive together. A gap shorter than this is not silence, so a holder whose packets
+# are merely late keeps its loudness (and its slot).
+JITTER_GRACE_S = 0.3
 SWITCH_MARGIN_DB = 6.0
 MIN_HOLD_S = 0.5
 DEFAULT_IDLE_S = 1.5
@@ -94,8 +100,8 @@ class SlotRouter:
         if speaker is None:
             speaker = self._speakers[user_id] = _Speaker(now)
         gap = now - speaker.last
-        if gap > 1.5 * _FRAME_S:  # the time without packets was silence
-            speaker.loud *= math.exp((_FRAME_S - gap) / SMOOTHING_S)
+        if gap > JITTER_GRACE_S:  # the time without packets, beyond jitter, was silence
+            speaker.loud *= math.exp((JITTER_GRACE_S - gap) / SMOOTHING_S)
         speaker.last = now
         active = True
         if level is not None:
@@ -145,8 +151,8 @@ class SlotRouter:
         if speaker is None:
             return 0.0
         gap = now - speaker.last
-        if gap > 1.5 * _FRAME_S:
-            return speaker.loud * math.exp((_FRAME_S - gap) / SMOOTHING_S)
+        if gap > JITTER_GRACE_S:
+            return speaker.loud * math.exp((JITTER_GRACE_S - gap) / SMOOTHING_S)
         return speaker.loud
 
     def holders(self) -> list[str | None]:
