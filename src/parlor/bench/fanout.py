@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import time
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from parlor.bench.seed import Member, migrate, seed_members
 SLOTS = 3
 DRAIN_S = 0.5
 SETTLE_S = 2.0
+IDLE_S = 3.0
 FORWARDED = "parlor_media_packets_forwarded_total"
 DROPPED = "parlor_media_packets_dropped_total"
 PEERS = "parlor_media_peers"
@@ -106,11 +108,19 @@ async def _stage(http: httpx.AsyncClient, speakers: list[Member]) -> str:
     return room_id
 
 
-def _percentile(sorted_values: list[float], q: float) -> float:
+def _percentile(sorted_values: Sequence[float], q: float) -> float | None:
     if not sorted_values:
-        return float("nan")
+        return None
     k = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
     return sorted_values[k]
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _ms(us: float | None) -> float | None:
+    return None if us is None else round(us / 1000, 2)
 
 
 async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> dict[str, Any]:
@@ -153,6 +163,18 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
             await asyncio.sleep(SETTLE_S)
             rss_after = procs.tree_rss_bytes(node.pid)
 
+            # -- what N idle peers cost the server: speakers paused ------------------------
+            for s in speakers:
+                await s.stop()
+            await asyncio.sleep(0.5)
+            idle_pids = procs.descendants(node.pid)
+            idle0, idle_t0 = procs.cpu_seconds(idle_pids), time.monotonic()
+            await asyncio.sleep(IDLE_S)
+            idle_cpu_pct = (procs.cpu_seconds(idle_pids) - idle0) * 100 / (time.monotonic() - idle_t0)
+            for i, s in enumerate(speakers):
+                s.start(0.02 * i / len(speakers))
+            await asyncio.sleep(1.0)
+
             # -- the measurement window ------------------------------------------------
             server_pids = procs.descendants(node.pid)
             gen_pids = [proc.pid for proc, _ in workers if proc.pid is not None]
@@ -161,6 +183,7 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
             gen0 = procs.cpu_seconds(gen_pids)
             self0 = procs.cpu_seconds([os.getpid()])
             t0 = time.monotonic()
+            load_before = os.getloadavg()[0]
             for s in speakers:
                 s.flag = 1
             await asyncio.sleep(cfg.seconds)
@@ -173,6 +196,7 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
             self1 = procs.cpu_seconds([os.getpid()])
             m1 = await metrics(http)
             server_pids_end = procs.descendants(node.pid)
+            speaker_states = [s.peer.pc.connectionState for s in speakers]
 
             reports: list[dict[str, Any]] = []
             for _proc, pipe in workers:
@@ -181,7 +205,7 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
                 assert tag == "report"
                 reports.append(payload)
         finally:
-            for proc, pipe in workers:
+            for _proc, pipe in workers:
                 try:
                     pipe.send("exit")
                 except OSError:
@@ -223,17 +247,18 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
         "packets_forwarded": int(forwarded),
         "packets_forwarded_source": forwarded_source,
         "delivered_ratio": round(received / expected, 5) if expected else None,
-        "latency_ms_p50": round(_percentile(lat_sorted, 50) / 1000, 2),
-        "latency_ms_p99": round(_percentile(lat_sorted, 99) / 1000, 2),
+        "latency_ms_p50": _ms(_percentile(lat_sorted, 50)),
+        "latency_ms_p99": _ms(_percentile(lat_sorted, 99)),
         "latency_ms_max": round(lat_sorted[-1] / 1000, 2) if lat_sorted else None,
         "server_rss_mb_per_listener": round((rss_after - rss_before) / 2**20 / cfg.listeners, 3),
-        "join_s_p50": round(_percentile(join_s, 50), 3),
-        "join_s_p99": round(_percentile(join_s, 99), 3),
-        "connect_s_p50": round(_percentile(connect_s, 50), 3),
+        "join_s_p50": _round(_percentile(join_s, 50), 3),
+        "join_s_p99": _round(_percentile(join_s, 99), 3),
+        "connect_s_p50": _round(_percentile(connect_s, 50), 3),
         "join_wall_s": round(join_wall_s, 1),
         "generator_cpu_pct": round((gen1 - gen0) * 100 / wall, 1),
         "speakers_cpu_pct": round((self1 - self0) * 100 / wall, 1),
         "server_cpu_pct": round(server_cpu * 100 / wall, 1),
+        "server_idle_cpu_pct": round(idle_cpu_pct, 1),
         "window_s": round(wall, 3),
         "packets_sent": sent,
         "packets_received": received,
@@ -247,6 +272,10 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
         "join_errors": [e for j in joined for e in j["errors"]][:5],
         "srtp_errors": sum(r["errors"] for r in reports),
         "speaker_late_sends": sum(s.late for s in speakers),
+        "speaker_states": speaker_states,
         "generators": len(workers),
         "server_rss_mb": round(rss_after / 2**20, 1),
+        # other processes on the box compete for its cores: the 1-minute load average
+        # as the window opened (the bench itself accounts for about 1 of it)
+        "host_loadavg_1m": round(load_before, 2),
     }

@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection
 
 import httpx
 
-from parlor.bench.lean import JoinError, Peer, RxStats, connect, hook_receiver
+from parlor.bench.lean import Peer, RxStats, connect, hook_receiver
 from parlor.bench.seed import Member
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ async def _main(conn: Connection, base_url: str, room_id: str, members: list[Mem
                         base_url, http, members[index], room_id,
                         on_connected=lambda peer: hook_receiver(peer.pc, stats, index),
                     )
-                except (JoinError, OSError, TimeoutError, httpx.HTTPError, Exception) as exc:  # noqa: B014
+                except Exception as exc:  # a failed join is counted and reported, not fatal
                     join_errors.append(f"{members[index].username}: {exc!r}")
 
         await asyncio.gather(*(join(i) for i in range(len(members))))
