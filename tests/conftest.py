@@ -3,7 +3,10 @@ and helpers that act as people (`Instance.member("ann")`)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,12 +97,105 @@ class Instance:
 
 
 def make_settings(data_dir: Path, **extra: Any) -> Settings:
+    """Test settings: loopback media; media in-process (workers=1) unless a test asks
+    for worker processes (the default outside tests is one per core)."""
+    extra.setdefault("workers", 1)
     return load({}, data_dir=str(data_dir), ice_hosts="127.0.0.1", **extra)
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------
+# Tests run in a private network namespace, so the server is reached over its unix
+# socket. PARLOR_TEST_POSTGRES: unset = use it when reachable, "1" = required (fail
+# when unreachable; CI), "0" = don't. PARLOR_TEST_DATABASE=postgresql also runs the
+# `instance` fixture (account, room, social tests) on PostgreSQL.
+POSTGRES_URL = os.environ.get(
+    "PARLOR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@/test?host=/var/run/postgresql"
+)
+_postgres_reachable: dict[str, str | None] = {}
+
+
+async def _postgres_admin() -> Any:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_URL)
+    return await asyncpg.connect(
+        host=url.query.get("host") or url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+        timeout=5,
+    )
+
+
+async def _check_postgres() -> None:
+    mode = os.environ.get("PARLOR_TEST_POSTGRES", "")
+    if mode == "0":
+        pytest.skip("PostgreSQL tests off (PARLOR_TEST_POSTGRES=0)")
+    if POSTGRES_URL not in _postgres_reachable:
+        try:
+            conn = await _postgres_admin()
+            await conn.close()
+            _postgres_reachable[POSTGRES_URL] = None
+        except Exception as exc:
+            _postgres_reachable[POSTGRES_URL] = f"{type(exc).__name__}: {exc}"
+    problem = _postgres_reachable[POSTGRES_URL]
+    if problem is not None:
+        message = f"PostgreSQL at {POSTGRES_URL} is not reachable ({problem})"
+        if mode == "1":
+            pytest.fail(message + " and PARLOR_TEST_POSTGRES=1 requires it", pytrace=False)
+        pytest.skip(message)
+
+
+@contextlib.asynccontextmanager
+async def fresh_postgres() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database for one test; dropped after it."""
+    from sqlalchemy.engine import make_url
+
+    await _check_postgres()
+    name = f"parlor_test_{secrets.token_hex(6)}"
+    admin = await _postgres_admin()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of each back end (DESIGN §6: one contract suite for both)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}"
+    else:
+        async with fresh_postgres() as url:
+            yield url
+
+
+@contextlib.asynccontextmanager
+async def instance_database(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    """Settings overrides for the `instance` fixture's database (PARLOR_TEST_DATABASE)."""
+    if os.environ.get("PARLOR_TEST_DATABASE", "sqlite") == "postgresql":
+        async with fresh_postgres() as url:
+            yield {"database_url": url}
+    else:
+        yield {}
 
 
 @pytest.fixture
 async def instance(tmp_path: Path) -> AsyncIterator[Instance]:
-    settings = make_settings(tmp_path / "data")
+    async with instance_database(tmp_path) as overrides, running_instance(tmp_path / "data", **overrides) as inst:
+        yield inst
+
+
+@contextlib.asynccontextmanager
+async def running_instance(data_dir: Path, **overrides: Any) -> AsyncIterator[Instance]:
+    """A started instance (lifespan run) with its own data directory."""
+    settings = make_settings(data_dir, **overrides)
     seen: dict[str, str | None] = {}
     app = build_app(settings, on_ready=lambda _s, token: seen.update(token=token))
     async with app.router.lifespan_context(app):

@@ -38,7 +38,8 @@ B_HZ = 660.0  # Bob's
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with live_server(make_settings(tmp_path / "data")) as s:
+    # workers=0 is the default: one media worker process per core
+    async with live_server(make_settings(tmp_path / "data", workers=0)) as s:
         yield s
 
 

@@ -22,6 +22,7 @@ from parlor.storage.db import Database
 from parlor.transport.http import accounts as account_routes
 from parlor.transport.http import errors
 from parlor.transport.http import rooms as room_routes
+from parlor.transport.http import social as social_routes
 from parlor.transport.ws import endpoint
 from parlor.transport.ws.queues import QueueRegistry
 
@@ -90,6 +91,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
         await s.db.migrate()
         await rooms.do_close_stale_rooms(s)
         await s.bus.start()
+        await s.media.start()
         token = await accounts.do_issue_setup_token(s)
         housekeeping = asyncio.create_task(_housekeeping(s, registry))
         if on_ready is not None:
@@ -112,6 +114,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     errors.install(app)
     app.include_router(account_routes.router)
     app.include_router(room_routes.router)
+    app.include_router(social_routes.router)
     app.include_router(endpoint.router)
 
     @app.get("/healthz", tags=["operations"])

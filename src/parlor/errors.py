@@ -44,6 +44,13 @@ class Code(StrEnum):
     MEDIA_UNAVAILABLE = "media_unavailable"
     BAD_MESSAGE = "bad_message"
     RATE_LIMITED = "rate_limited"
+    # people (follows, blocks, search)
+    USER_NOT_FOUND = "user_not_found"
+    CANNOT_FOLLOW_SELF = "cannot_follow_self"
+    CANNOT_BLOCK_SELF = "cannot_block_self"
+    BLOCKED_BY_USER = "blocked_by_user"
+    USER_BLOCKED = "user_blocked"
+    INVALID_CURSOR = "invalid_cursor"
 
 
 class ParlorError(Exception):

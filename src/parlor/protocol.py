@@ -125,8 +125,11 @@ class Error(Message):
 class Event(Message):
     """A queued event: ids increase per queue; ack the last one you handled.
 
-    Names: `room.state` (data: a room snapshot, as GET /api/rooms/{id}),
-    `room.ended` (data: {room_id}), `hallway.changed` (data: {}).
+    Names: `room.state` (data: a room snapshot, as GET /api/rooms/{id}; when only
+    the audience changed they are merged, at most a few a second), `room.you`
+    (data: {room_id, version, participant: your record as in snapshots, or null
+    when you are no longer in the room}), `room.ended` (data: {room_id}),
+    `hallway.changed` (data: {}).
     """
 
     TYPE: ClassVar[str] = "event"

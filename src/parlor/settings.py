@@ -34,8 +34,9 @@ class Settings:
     # "fast": our own forwarding loop (DESIGN §4); "relay": aiortc's MediaRelay, the
     # benchmark baseline.
     media_engine: str = "fast"
-    # Media worker processes; 0 means one per core. 1 keeps media in the main process.
-    workers: int = 1
+    # Media worker processes; 0 (the default) means one per core. 1 keeps media in
+    # the main process.
+    workers: int = 0
     room_capacity: int = 5000
     # Seconds a client may be gone and come back with its role and hand kept.
     reconnect_grace_s: float = 30.0

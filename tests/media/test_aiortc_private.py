@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import aioice.ice
 import aiortc
 import pytest
-from aiortc import RTCDtlsTransport, RTCPeerConnection, RTCRtpSender
+from aiortc import RTCDtlsTransport, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from media_helpers import LOOPBACK
 
 from parlor.media import aiortc_private as priv
@@ -63,3 +64,76 @@ async def test_peer_internals_and_host_override() -> None:
         await pc.close()
     # outside the block aioice behaves as before: never loopback
     assert "127.0.0.1" not in aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True)
+
+
+def test_connect_starts_media_through_the_instance() -> None:
+    # never_start shadows sender.send / receiver.receive on the instance: aiortc must
+    # still start media by calling them through the transceiver's sender / receiver
+    source = inspect.getsource(RTCPeerConnection._RTCPeerConnection__connect)  # type: ignore[attr-defined]
+    assert "await transceiver.sender.send(self.__localRtp(transceiver))" in source
+    assert "await transceiver.receiver.receive(" in source
+
+
+def test_sender_machinery_starts_in_send_only() -> None:
+    assert list(inspect.signature(RTCRtpSender.send).parameters) == ["self", "parameters"]
+    send = inspect.getsource(RTCRtpSender.send)
+    assert "self.__rtcp_task = asyncio.ensure_future(self._run_rtcp())" in send
+    assert "self.__started = True" in send
+    assert "self.__started = False" in inspect.getsource(RTCRtpSender.__init__)
+    # a sender that never started is skipped by stop() (pc.close())
+    stop = inspect.getsource(RTCRtpSender.stop)
+    assert "if self.__started:" in stop
+
+
+def test_receiver_machinery_starts_in_receive_only() -> None:
+    assert list(inspect.signature(RTCRtpReceiver.receive).parameters) == ["self", "parameters"]
+    receive = inspect.getsource(RTCRtpReceiver.receive)
+    assert "self.__decoder_thread.start()" in receive
+    assert "self.__rtcp_task = asyncio.ensure_future(self._run_rtcp())" in receive
+    assert "self.__started = True" in receive
+    assert "self.__started = False" in inspect.getsource(RTCRtpReceiver.__init__)
+    assert "if self.__started:" in inspect.getsource(RTCRtpReceiver.stop)
+    # the disconnect path only joins a decoder thread that exists
+    assert "if self.__decoder_thread:" in inspect.getsource(RTCRtpReceiver._RTCRtpReceiver__stop_decoder)  # type: ignore[attr-defined]
+
+
+async def test_never_start_and_started_flags() -> None:
+    pc = RTCPeerConnection()
+    try:
+        transceiver = pc.addTransceiver(_SilentTrack(), direction="sendonly")
+        assert priv.sender_started(transceiver.sender) is False
+        assert priv.receiver_started(transceiver.receiver) is False
+        priv.never_start(transceiver)
+        await transceiver.sender.send(None)  # type: ignore[arg-type]
+        await transceiver.receiver.receive(None)  # type: ignore[arg-type]
+        assert priv.sender_started(transceiver.sender) is False
+        assert priv.receiver_started(transceiver.receiver) is False
+    finally:
+        await pc.close()
+
+
+def test_rtcp_paths() -> None:
+    # decrypted RTCP goes through the instance's _handle_rtcp_data
+    assert list(inspect.signature(RTCDtlsTransport._handle_rtcp_data).parameters) == ["self", "data"]
+    assert inspect.iscoroutinefunction(RTCDtlsTransport._handle_rtcp_data)
+    source = inspect.getsource(RTCDtlsTransport._recv_next)
+    assert "await self._handle_rtcp_data(data)" in source
+    # aioice hands datagrams to the protocol's datagram_received, which queues non-STUN
+    # data for the DTLS transport; the event loops look the method up on each datagram
+    params = list(inspect.signature(aioice.ice.StunProtocol.datagram_received).parameters)
+    assert params == ["self", "data", "addr"]
+    assert "self.receiver.data_received(" in inspect.getsource(aioice.ice.StunProtocol.datagram_received)
+
+
+def test_event_loops_look_up_datagram_received_per_datagram() -> None:
+    import asyncio.selector_events
+
+    source = inspect.getsource(asyncio.selector_events._SelectorDatagramTransport._read_ready)
+    assert "self._protocol.datagram_received(data, addr)" in source
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return
+    udp = Path(uvloop.__file__).parent / "handles" / "udp.pyx"
+    if udp.exists():  # the node runs on uvloop
+        assert "self._protocol.datagram_received, data, addr" in udp.read_text()

@@ -8,40 +8,64 @@ live state → publish and update the media plane.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from parlor.actions.ids import new_id
 from parlor.actions.services import Services
-from parlor.bus.base import HALLWAY, room_channel
+from parlor.bus.base import HALLWAY, room_channel, user_channel
 from parlor.domain import rooms as domain
-from parlor.domain.rooms import HandRaise, Room
+from parlor.domain.rooms import HandRaise, Participant, Room
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
 from parlor.storage import rooms as store
+from parlor.storage import social as social_store
 
 logger = logging.getLogger(__name__)
 
 
+# Listeners listed in a snapshot besides those with a raised hand or a speak invite
+# (DESIGN §3 "Presence at scale"); the rest are paged with GET .../audience.
+AUDIENCE_PREVIEW = 50
+AUDIENCE_PAGE_MAX = 200
+
+
+def _order(p: Participant) -> tuple[float, str]:
+    return (p.joined_at, p.user_id)
+
+
+def _flagged(p: Participant) -> bool:
+    """Always listed: on stage, or a listener a moderator must see (hand, invite)."""
+    return p.on_stage or p.hand_raised or p.speak_invite
+
+
+def person_view(s: Services, p: Participant) -> dict[str, Any]:
+    """One participant as snapshots, pages and `room.you` show them."""
+    profile = s.live.profiles.get(p.user_id)
+    return {
+        "user_id": p.user_id,
+        "username": profile.username if profile else "",
+        "display_name": profile.display_name if profile else "a former member",
+        "role": p.role.value,
+        "hand_raised": p.hand_raised,
+        "self_muted": p.self_muted,
+        "mute_locked": p.mute_locked,
+        "speak_invite": p.speak_invite,
+        "joined_at": p.joined_at,
+    }
+
+
 def room_view(s: Services, room: Room) -> dict[str, Any]:
-    """The snapshot clients see (docs/API.md)."""
-    people = []
-    for p in sorted(room.participants.values(), key=lambda p: (p.joined_at, p.user_id)):
-        profile = s.live.profiles.get(p.user_id)
-        people.append(
-            {
-                "user_id": p.user_id,
-                "username": profile.username if profile else "",
-                "display_name": profile.display_name if profile else "a former member",
-                "role": p.role.value,
-                "hand_raised": p.hand_raised,
-                "self_muted": p.self_muted,
-                "mute_locked": p.mute_locked,
-                "speak_invite": p.speak_invite,
-                "joined_at": p.joined_at,
-            }
-        )
+    """The snapshot clients see (docs/API.md): the stage, raised hands and invites,
+    and the first AUDIENCE_PREVIEW other listeners by join time."""
+    everyone = room.participants.values()
+    flagged = [p for p in everyone if _flagged(p)]
+    others = len(everyone) - len(flagged)
+    preview = heapq.nsmallest(AUDIENCE_PREVIEW, (p for p in everyone if not _flagged(p)), key=_order)
+    people = [person_view(s, p) for p in sorted([*flagged, *preview], key=_order)]
     return {
         "id": room.id,
         "title": room.title,
@@ -50,8 +74,30 @@ def room_view(s: Services, room: Room) -> dict[str, Any]:
         "ended": room.ended,
         "version": room.version,
         "created_by": room.created_by,
-        "listener_count": sum(1 for p in room.participants.values() if not p.on_stage),
+        "listener_count": sum(1 for p in everyone if not p.on_stage),
+        "audience_complete": len(preview) == others,
         "participants": people,
+    }
+
+
+def check_audience_page(s: Services, user: User, room: Room, offset: int, limit: int) -> None:
+    if user.id not in room.participants:
+        raise ParlorError(403, Code.NOT_IN_ROOM, "Join the room first.")
+    if offset < 0 or not 1 <= limit <= AUDIENCE_PAGE_MAX:
+        raise ParlorError(
+            400, Code.INVALID_INPUT, f"offset must be 0 or more and limit between 1 and {AUDIENCE_PAGE_MAX}."
+        )
+
+
+async def audience_page(s: Services, user: User, room_id: str, offset: int, limit: int) -> dict[str, Any]:
+    """A page of the room's listeners (hands raised or not) in join order."""
+    room = await check_room(s, room_id)
+    check_audience_page(s, user, room, offset, limit)
+    listeners = sorted((p for p in room.participants.values() if not p.on_stage), key=_order)
+    return {
+        "listeners": [person_view(s, p) for p in listeners[offset : offset + limit]],
+        "total": len(listeners),
+        "offset": offset,
     }
 
 
@@ -94,18 +140,54 @@ def _hallway_changed(old: Room | None, new: Room) -> bool:
     } != {p.user_id for p in new.participants.values() if p.on_stage}
 
 
+def _stage_view(room: Room) -> tuple[object, ...]:
+    """What must reach clients at once: settings, the stage, hands and invites."""
+    flagged = sorted(
+        (p.user_id, p.role, p.self_muted, p.mute_locked, p.hand_raised, p.speak_invite)
+        for p in room.participants.values()
+        if _flagged(p)
+    )
+    return (room.title, room.kind, room.hand_raise, room.ended, tuple(flagged))
+
+
+def _changed_people(old: Room | None, new: Room) -> list[tuple[str, Participant | None]]:
+    """Users whose own record changed, with the new record (None: no longer in the room)."""
+    before = old.participants if old is not None else {}
+    if new.ended:
+        return [(user_id, None) for user_id in {**before, **new.participants}]
+    changed: list[tuple[str, Participant | None]] = []
+    for user_id, p in new.participants.items():
+        was = before.get(user_id)
+        if was is not p and was != p:
+            changed.append((user_id, p))
+    changed += [(user_id, None) for user_id in before if user_id not in new.participants]
+    return changed
+
+
 async def _announce(s: Services, old: Room | None, new: Room) -> None:
-    """Publish the change and bring the media plane in line. Called after commit."""
+    """Publish the change and bring the media plane in line. Called after commit.
+
+    The snapshot is serialized once here, not once per subscriber; `audience_only`
+    tells the socket layer it may coalesce it (DESIGN §3 "Presence at scale").
+    """
     if new.ended:
         await s.bus.publish(room_channel(new.id), {"name": "room.ended", "data": {"room_id": new.id}})
         await s.media.close_room(new.id)
     else:
-        await s.bus.publish(room_channel(new.id), {"name": "room.state", "data": room_view(s, new)})
+        message = {
+            "name": "room.state",
+            "data_json": json.dumps(room_view(s, new), separators=(",", ":")),
+            "audience_only": old is not None and _stage_view(old) == _stage_view(new),
+        }
+        await s.bus.publish(room_channel(new.id), message)
         if old is None or old.audible_speakers != new.audible_speakers:
             s.media.set_audible(new.id, new.audible_speakers)
         if old is not None:
             for gone in set(old.participants) - set(new.participants):
                 await s.media.close_peer(new.id, gone)
+    for user_id, p in _changed_people(old, new):
+        you = {"room_id": new.id, "version": new.version, "participant": person_view(s, p) if p else None}
+        await s.bus.publish(user_channel(user_id), {"name": "room.you", "data": you})
     if _hallway_changed(old, new):
         await s.bus.publish(HALLWAY, {"name": "hallway.changed", "data": {}})
 
@@ -157,6 +239,8 @@ async def do_join(s: Services, user: User, room_id: str) -> Room:
     moderators = [p.user_id for p in room.moderators]
     async with s.db.engine.connect() as conn:
         blocked = await store.blocked_by_any(conn, user.id, moderators)
+        # DESIGN §5: a user block either way keeps them out of each other's rooms.
+        blocked = blocked or await social_store.blocked_either_way(conn, user.id, moderators)
     s.live.profiles[user.id] = user
     now = s.clock()
     new = await _transition(

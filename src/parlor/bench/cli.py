@@ -9,6 +9,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from parlor.bench import idle, social
 from parlor.bench.fanout import FanoutConfig, run_fanout
 
 
@@ -34,6 +35,9 @@ def add_parser(sub: Any) -> None:
     compare.add_argument("--engines", default="fast,relay", help="comma-separated")
     compare.add_argument("--out", help="write all results here (JSON list)")
     compare.add_argument("--plot", help="write a PNG plot here (needs matplotlib)")
+    idle.add_parser(bench_sub)
+    social_bench = bench_sub.add_parser("social", help="people search at 100,000 users and 1,000,000 follows")
+    social.add_arguments(social_bench)
 
 
 def _config(args: argparse.Namespace) -> FanoutConfig:
@@ -55,6 +59,10 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.bench_command == "idle":
+        return idle.main(args)
+    if args.bench_command == "social":
+        return social.run(args)
     for noisy in ("httpx", "aioice", "aiortc", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     base = _config(args)

@@ -38,6 +38,14 @@ class RoomSession:
         return self.client.rooms.get(self.room_id)
 
     def me(self) -> dict[str, Any] | None:
+        """Your own participant record, from `room.you` (None: not in the room).
+
+        Snapshots of big rooms do not list every listener, so until the first
+        `room.you` arrives this falls back to looking in the snapshot.
+        """
+        if self.room_id in self.client.you:
+            mine: dict[str, Any] | None = self.client.you[self.room_id]["participant"]
+            return mine
         state = self.state or {}
         return next((x for x in state.get("participants", []) if x["user_id"] == self.client.user_id), None)
 
@@ -62,6 +70,8 @@ class ParlorClient:
         )
         self.user_id = ""
         self.rooms: dict[str, dict[str, Any]] = {}
+        # room id -> the latest `room.you` data: {room_id, version, participant | None}
+        self.you: dict[str, dict[str, Any]] = {}
         self.errors: list[p.Error] = []
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -128,6 +138,8 @@ class ParlorClient:
                     known = self.rooms.get(data["id"])
                     if known is None or known["version"] <= data["version"]:
                         self.rooms[data["id"]] = data
+                elif name == "room.you":
+                    self.you[data["room_id"]] = data
                 elif name == "room.ended":
                     room = self.rooms.get(data["room_id"])
                     if room is not None:

@@ -3,7 +3,11 @@
 The SFU fast path (DESIGN §4) needs things aiortc does not expose: the decrypted
 incoming RTP of a DTLS transport, its outbound SRTP session, the nominated ICE pair,
 a sender's SSRC, the negotiated payload type, and the list of host addresses aioice
-advertises. tests/media/test_aiortc_private.py fails loudly if an upgrade moves them.
+advertises. It also keeps aiortc's per-peer media machinery from ever starting (the
+fast path does not use it, and idle it costs CPU for every connected peer): the slot
+senders' RTP task and RTCP sender-report loop, the upstream receiver's decoder thread
+and RTCP loop, and aiortc's parsing and routing of incoming RTCP.
+tests/media/test_aiortc_private.py fails loudly if an upgrade moves any of them.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
 import aioice.ice
-from aiortc import RTCDtlsTransport, RTCRtpSender, RTCRtpTransceiver
+from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import HEADER_EXTENSIONS
 
 RtpHandler = Callable[[bytes, int], Awaitable[None]]
@@ -88,6 +92,45 @@ def hook_incoming_rtp(dtls: RTCDtlsTransport, handler: RtpHandler) -> None:
     dtls._handle_rtp_data = handler  # type: ignore[method-assign,assignment]
 
 
+async def _drop_rtcp(data: bytes) -> None:
+    return None
+
+
+def drop_incoming_rtcp(dtls: RTCDtlsTransport) -> None:
+    """Replace the transport's decrypted-RTCP handler with one that drops it.
+
+    The transport still authenticates SRTCP (and drops what fails); aiortc no longer
+    parses and routes it. Nothing on the fast path consumes RTCP: the slot senders and
+    the upstream receiver are never started (`never_start`), so aiortc would route
+    every packet to nobody anyway.
+    """
+    dtls._handle_rtcp_data = _drop_rtcp  # type: ignore[method-assign]
+
+
+def drop_rtcp_datagrams(dtls: RTCDtlsTransport) -> bool:
+    """Drop SRTCP as it comes off the nominated ICE pair's socket; False if no pair yet.
+
+    Cheaper than `drop_incoming_rtcp` by far: aioice no longer tries to parse it as
+    STUN and queues it, the DTLS transport's task no longer wakes up and decrypts it.
+    It is not authenticated first, which does not matter for a packet nobody reads.
+    STUN, DTLS and RTP still take aioice's path. (RFC 5761: RTCP is the muxed packet
+    whose second byte, the RTCP packet type, is 192–223.)
+    """
+    pair = dtls.transport._connection._nominated.get(1)
+    if pair is None:
+        return False
+    protocol: Any = pair.protocol
+    original: Callable[[bytes, Any], None] = protocol.datagram_received
+
+    def datagram_received(data: bytes, addr: Any) -> None:
+        if len(data) > 1 and 127 < data[0] < 192 and 191 < data[1] < 224:
+            return
+        original(data, addr)
+
+    protocol.datagram_received = datagram_received
+    return True
+
+
 def outbound_srtp(dtls: RTCDtlsTransport) -> SrtpSession | None:
     session: SrtpSession | None = dtls._tx_srtp
     return session
@@ -118,3 +161,36 @@ def negotiated_payload_type(transceiver: RTCRtpTransceiver) -> int | None:
     if not codecs or codecs[0].payloadType is None:
         return None
     return int(codecs[0].payloadType)
+
+
+# --- aiortc's per-sender / per-receiver machinery -----------------------------------
+
+
+async def _not_started(parameters: Any) -> None:
+    return None
+
+
+def never_start(transceiver: RTCRtpTransceiver) -> None:
+    """aiortc will never start this transceiver's sender or receiver.
+
+    Once DTLS is up, RTCPeerConnection starts media by calling
+    `transceiver.sender.send(...)` and `transceiver.receiver.receive(...)`; instance
+    attributes shadow those methods, so neither starts: no RTP task and no RTCP
+    sender-report loop for a sender (a slot sender's reports would carry counts and
+    RTP/NTP timestamps unrelated to what the fast path writes on its SSRC), no decoder
+    thread and no RTCP loop for a receiver, and nothing registered with the transport's
+    RTP router. `stop()` (pc.close()) skips a sender / receiver that never started.
+    Call before the answer is applied.
+    """
+    transceiver.sender.send = _not_started  # type: ignore[method-assign]
+    transceiver.receiver.receive = _not_started  # type: ignore[method-assign]
+
+
+def sender_started(sender: RTCRtpSender) -> bool:
+    """Whether aiortc started the sender's RTP and RTCP tasks (tests)."""
+    return bool(sender._RTCRtpSender__started)  # type: ignore[attr-defined]
+
+
+def receiver_started(receiver: RTCRtpReceiver) -> bool:
+    """Whether aiortc started the receiver's decoder thread and RTCP task (tests)."""
+    return bool(receiver._RTCRtpReceiver__started)  # type: ignore[attr-defined]

@@ -10,6 +10,13 @@ peer's outbound session and sent on its nominated ICE pair, synchronously.
 
 Which speakers hold the slots is `slots.SlotRouter`'s call (the loudest K).
 
+aiortc does ICE, DTLS and SRTP set-up and nothing else: no sender or receiver of a
+peer's connection is ever started (`aiortc_private.never_start`), so there is no RTCP
+sender-report loop for the slots (its reports would not match the packets we write),
+no receiver-report loop and decoder thread for the upstream, and a peer's incoming
+RTCP is dropped off its socket once connected (nothing reads it). What an idle peer
+still costs is ICE consent freshness (aioice) and its DTLS transport's idle task.
+
 The seam for multi-process media workers: a packet from a local peer is admitted
 (`_on_rtp`: the speaker is audible), fanned out to the local peers (`_fan_out`) and
 then handed to `on_upstream` as received; a worker relays it, and the other worker
@@ -55,7 +62,7 @@ _MIN_TS_GAP = 960  # 20 ms at 48 kHz, between two speakers on one slot
 
 
 class _SilentTrack(MediaStreamTrack):
-    """A sender track that never yields a frame: aiortc's sender never sends RTP."""
+    """A sender track that never yields a frame (and its aiortc sender is never started)."""
 
     kind = "audio"
 
@@ -101,6 +108,7 @@ class _Peer:
     slot_transceivers: list[RTCRtpTransceiver]
     answered: bool = False
     failed: bool = False
+    rtcp_dropped: bool = False  # off the socket (aiortc_private.drop_rtcp_datagrams)
     payload_type: int = 0
     outs: list[_SlotOut] = field(default_factory=list)
     sink: _Sink | None = None
@@ -172,6 +180,9 @@ class Sfu(MediaServer):
             ]
             for t in [upstream, *slot_ts]:
                 t.setCodecPreferences(opus)
+                # the fast path reads upstream RTP off the DTLS transport and writes the
+                # slots' RTP itself: aiortc's sender/receiver machinery would only idle
+                priv.never_start(t)
             offer = await pc.createOffer()
             with priv.advertise_hosts(self._ice_hosts):
                 await pc.setLocalDescription(
@@ -186,7 +197,9 @@ class Sfu(MediaServer):
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
-            if pc.connectionState in ("failed", "closed"):
+            if pc.connectionState == "connected":
+                self._drop_rtcp(peer)
+            elif pc.connectionState in ("failed", "closed"):
                 self._drop(peer)
 
         self._ensure_ticker()
@@ -222,7 +235,10 @@ class Sfu(MediaServer):
             self._on_rtp(peer, data)
 
         priv.hook_incoming_rtp(dtls, on_rtp)
+        priv.drop_incoming_rtcp(dtls)
         peer.answered = True
+        if peer.pc.connectionState == "connected":
+            self._drop_rtcp(peer)
 
     def set_audible(self, room_id: str, user_ids: frozenset[str]) -> None:
         room = self._room(room_id)
@@ -344,6 +360,13 @@ class Sfu(MediaServer):
             task = asyncio.ensure_future(peer.pc.close())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def _drop_rtcp(peer: _Peer) -> None:
+        """Nothing reads a peer's RTCP (its receiver reports of the slots, a speaker's
+        sender reports): once connected, drop it before aioice and aiortc touch it."""
+        if peer.answered and not peer.rtcp_dropped:
+            peer.rtcp_dropped = priv.drop_rtcp_datagrams(peer.upstream.receiver.transport)
 
     def _on_rtp(self, speaker: _Peer, data: bytes) -> None:
         """Admission of a local peer's packet, local fan-out, then the relay hook."""

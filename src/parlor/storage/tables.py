@@ -80,3 +80,30 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(40), nullable=False),
     sa.Column("target_id", sa.String(32), nullable=True),
 )
+
+# -- the social layer (migration 0002) ------------------------------------------------
+# Besides these tables' indexes, 0002 adds prefix-search indexes on users:
+# `username` and `(lower(display_name), username)`, in code point order (COLLATE "C" on PostgreSQL,
+# SQLite's default BINARY), so that a prefix is one index range (storage/social.py).
+
+follows = sa.Table(
+    "follows",
+    metadata,
+    sa.Column("follower_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("followee_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    # followers of X, newest first, and follower counts
+    sa.Index("ix_follows_followee", "followee_id", "created_at", "follower_id"),
+    # whom X follows, newest first
+    sa.Index("ix_follows_follower", "follower_id", "created_at", "followee_id"),
+)
+
+user_blocks = sa.Table(
+    "user_blocks",
+    metadata,
+    sa.Column("blocker_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("blocked_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    # "who blocked me": search and joins check both directions
+    sa.Index("ix_user_blocks_blocked", "blocked_id", "blocker_id"),
+)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from parlor.actions import rooms
@@ -67,6 +67,18 @@ async def create(body: CreateBody, user: CurrentUser, s: ServicesDep) -> Snapsho
 @router.get("/{room_id}")
 async def get(room_id: str, _user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.check_room(s, room_id))
+
+
+@router.get("/{room_id}/audience")
+async def audience(
+    room_id: str,
+    user: CurrentUser,
+    s: ServicesDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=rooms.AUDIENCE_PAGE_MAX)] = 100,
+) -> dict[str, Any]:
+    """A page of the listeners, in join order (snapshots list only the first few)."""
+    return await rooms.audience_page(s, user, room_id, offset, limit)
 
 
 @router.patch("/{room_id}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from enum import Enum
 from typing import Any
@@ -18,11 +19,11 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from parlor import protocol as p
 from parlor.actions import accounts, presence
 from parlor.actions.services import Services
-from parlor.bus.base import HALLWAY, room_channel
+from parlor.bus.base import HALLWAY, room_channel, user_channel
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
 from parlor.transport.http.auth import COOKIE, _origin_of
-from parlor.transport.ws.queues import CLOSE, EventQueue, QueueRegistry
+from parlor.transport.ws.queues import CLOSE, Coalescer, EventQueue, QueueRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,10 @@ router = APIRouter()
 
 HEARTBEAT_S = 20.0
 MAX_BAD_MESSAGES = 20
+# At most one audience-only room snapshot per this many seconds per queue and room,
+# and one hallway.changed per queue (DESIGN §3 "Presence at scale").
+AUDIENCE_COALESCE_S = 0.25
+HALLWAY_COALESCE_S = 1.0
 
 CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_BAD_DATA, CLOSE_POLICY, CLOSE_INTERNAL = 1000, 1001, 1003, 1008, 1011
 
@@ -135,7 +140,7 @@ class ClientSocket:
         resumed = queue is not None
         if queue is None:
             queue = self.registry.create(self.user.id, self.s.clock())
-            queue.other.append(self.s.bus.subscribe(HALLWAY, lambda m: queue.push_event(m["name"], m["data"])))
+            self._follow_user(queue)
         self.queue = queue
         self._to(State.OPEN)
         self.send(
@@ -180,8 +185,25 @@ class ClientSocket:
             case _:  # pragma: no cover - parse_client only yields the types above
                 raise ParlorError(400, Code.BAD_MESSAGE, "Unexpected message.")
 
+    def _follow_user(self, queue: EventQueue) -> None:
+        """A new queue gets the hallway (coalesced) and the user's own channel (`room.you`)."""
+        hallway = Coalescer(queue, HALLWAY_COALESCE_S)
+        queue.other.append(self.s.bus.subscribe(HALLWAY, lambda m: hallway.later(m["name"], _compact(m["data"]))))
+        queue.other.append(hallway.stop)
+
+        def on_user(message: dict[str, Any]) -> None:
+            name, data = message["name"], message["data"]
+            queue.push_event(name, data)
+            if name == "room.you" and data["participant"] is None:
+                # Left, removed or ended: stop following the room.
+                stop = queue.rooms.pop(data["room_id"], None)
+                if stop is not None:
+                    stop()
+
+        queue.other.append(self.s.bus.subscribe(user_channel(queue.user_id), on_user))
+
     async def subscribe(self, queue: EventQueue, room_id: str) -> None:
-        from parlor.actions.rooms import room_view
+        from parlor.actions.rooms import person_view, room_view
 
         room = await presence.do_attach(self.s, self.user.id, room_id)
         old = queue.rooms.pop(room_id, None)
@@ -189,9 +211,24 @@ class ClientSocket:
             old()
             presence.do_detach(self.s, self.user.id, room_id, self.s.clock())
         user_id = self.user.id
+        # Snapshots where only the audience changed are merged (DESIGN §3 "Presence at scale").
+        snapshots = Coalescer(queue, AUDIENCE_COALESCE_S)
+
+        def stop_room() -> None:
+            stop = queue.rooms.pop(room_id, None)
+            if stop is not None:
+                stop()
 
         def on_room(message: dict[str, Any]) -> None:
-            name, data = message["name"], message["data"]
+            name = message["name"]
+            if name == "room.state":
+                text = message.get("data_json") or _compact(message["data"])
+                if message.get("audience_only"):
+                    snapshots.later(name, text)
+                else:
+                    snapshots.now(name, text)
+                return
+            data = message["data"]
             if name == "speaking":
                 queue.send(p.Speaking(room_id=data["room_id"], levels=data["levels"]).to_json())
                 return
@@ -200,16 +237,24 @@ class ClientSocket:
                     queue.send(p.MediaRestart(room_id=data["room_id"]).to_json())
                 return
             queue.push_event(name, data)
-            gone = name == "room.ended" or (
-                name == "room.state" and all(x["user_id"] != user_id for x in data["participants"])
-            )
-            if gone:
-                stop = queue.rooms.pop(room_id, None)
-                if stop is not None:
-                    stop()
+            if name == "room.ended":
+                stop_room()
 
-        queue.rooms[room_id] = self.s.bus.subscribe(room_channel(room_id), on_room)
-        queue.push_event("room.state", room_view(self.s, room))
+        unsubscribe = self.s.bus.subscribe(room_channel(room_id), on_room)
+
+        def stop() -> None:
+            unsubscribe()
+            snapshots.stop()
+
+        queue.rooms[room_id] = stop
+        snapshots.now("room.state", _compact(room_view(self.s, room)))
+        mine = room.participants.get(user_id)
+        you = {"room_id": room.id, "version": room.version, "participant": person_view(self.s, mine) if mine else None}
+        queue.push_event("room.you", you)
+
+
+def _compact(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"))
 
 
 def _authenticate_ws(ws: WebSocket) -> tuple[str, str] | None:

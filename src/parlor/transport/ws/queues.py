@@ -9,6 +9,8 @@ missed dropped events is told its queue is gone (it then refetches state).
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 from collections import deque
 from collections.abc import Callable
 
@@ -40,7 +42,17 @@ class EventQueue:
 
     def push_event(self, name: str, data: dict[str, object]) -> None:
         self.last_id += 1
-        text = Event(self.last_id, name, dict(data)).to_json()
+        self._queue(Event(self.last_id, name, dict(data)).to_json())
+
+    def push_json(self, name: str, data_json: str) -> None:
+        """Queue an event whose data is already JSON (serialized once for every queue).
+
+        The text is exactly what `Event(id, name, data).to_json()` gives.
+        """
+        self.last_id += 1
+        self._queue(f'{{"type":"event","id":{self.last_id},"name":{json.dumps(name)},"data":{data_json}}}')
+
+    def _queue(self, text: str) -> None:
         self.backlog.append((self.last_id, text))
         if len(self.backlog) > MAX_BACKLOG:
             dropped, _ = self.backlog.popleft()
@@ -90,6 +102,57 @@ class EventQueue:
         self.rooms.clear()
         self.other.clear()
         return rooms
+
+
+class Coalescer:
+    """Events that may be merged, for one queue: at most one per `interval` seconds.
+
+    `later` keeps only the newest event held back and flushes it with a timer;
+    `now` sends at once and drops what was held back (it is older). An event that
+    was merged away never gets an id, so acks and resume are unaffected.
+    """
+
+    def __init__(self, queue: EventQueue, interval: float) -> None:
+        self.queue = queue
+        self.interval = interval
+        self._last = -math.inf
+        self._pending: tuple[str, str] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def now(self, name: str, data_json: str) -> None:
+        self.stop()
+        self._emit(name, data_json)
+
+    def later(self, name: str, data_json: str) -> None:
+        loop = asyncio.get_running_loop()
+        wait = self._last + self.interval - loop.time()
+        if wait <= 0 and self._timer is None:
+            self._emit(name, data_json)
+            return
+        self._pending = (name, data_json)
+        if self._timer is None:
+            self._timer = loop.call_later(max(wait, 0.0), self._flush)
+
+    def stop(self) -> None:
+        """Forget what is held back (the subscription is gone, or something newer went out)."""
+        self._pending = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    @property
+    def holding(self) -> bool:
+        return self._timer is not None
+
+    def _emit(self, name: str, data_json: str) -> None:
+        self._last = asyncio.get_running_loop().time()
+        self.queue.push_json(name, data_json)
+
+    def _flush(self) -> None:
+        self._timer = None
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self._emit(*pending)
 
 
 class QueueRegistry:

@@ -60,6 +60,7 @@ export const Api = {
   rooms: () => get('/rooms'),
   createRoom: (title) => post('/rooms', { title }),
   room: (id) => get(r(id)),
+  audience: (id, offset = 0, limit = 100) => get(`${r(id)}/audience?offset=${offset}&limit=${limit}`),
   join: (id) => post(`${r(id)}/join`),
   leave: (id) => post(`${r(id)}/leave`),
   hand: (id, raised) => post(`${r(id)}/hand`, { raised }),

@@ -4,7 +4,8 @@
 // Events dispatched (EventTarget; detail = the message unless noted):
 //   state      detail: 'connecting' | 'open' | 'reconnecting' | 'closed'
 //   welcome    detail: {...welcome, reconnect: bool, attemptedResume: bool}
-//   event      a queued `event` message (already de-duplicated)
+//   event      a queued `event` message (already de-duplicated): room.state, room.you,
+//              room.ended, hallway.changed (docs/API.md)
 //   speaking, media.offer, error, pong
 //   unauthorized   the session is gone (the socket stops retrying)
 

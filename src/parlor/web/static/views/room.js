@@ -1,5 +1,9 @@
 // A live room: stage, audience, raised hands, own controls, moderator actions,
 // live updates from the socket, and the room's media connection.
+//
+// Snapshots of a big room list the stage, raised hands and the first few listeners
+// only (docs/API.md): your own standing comes from `room.you`, the rest of the
+// audience from GET /audience ("Show more").
 import { Api } from '../api.js';
 import { h, avatar, alertBox, rerender, icon } from '../dom.js';
 import { navigate } from '../router.js';
@@ -64,6 +68,11 @@ export async function roomView(ctx) {
   const audienceHeading = h('h2', { id: 'audience-h' }, 'Audience');
   const audienceList = h('ul', { class: 'people audience-list', 'aria-label': 'Audience' });
   const audienceEmpty = h('p', { class: 'muted empty' }, 'No listeners yet.');
+  const audienceMore = h('p', { class: 'muted audience-more', hidden: true });
+  const showMore = h('button', {
+    type: 'button', class: 'btn btn-small', hidden: true, dataset: { key: 'show-more' },
+    onclick: () => loadMoreListeners(),
+  }, 'Show more');
   const controls = h('div', { class: 'controls', role: 'group', 'aria-label': 'Your controls' });
   const sink = h('div', { class: 'audio-sink', hidden: true, 'aria-hidden': 'true' });
 
@@ -77,7 +86,7 @@ export async function roomView(ctx) {
       h('h2', { id: 'stage-h' }, 'Stage'), stageList),
     handsSection,
     h('section', { class: 'audience', 'aria-labelledby': 'audience-h' },
-      audienceHeading, audienceEmpty, audienceList),
+      audienceHeading, audienceEmpty, audienceList, h('div', { class: 'row audience-tail' }, audienceMore, showMore)),
     controls,
     sink);
   outlet.replaceChildren(page);
@@ -85,7 +94,10 @@ export async function roomView(ctx) {
   // --- state ---------------------------------------------------------------
   const state = {
     room: null,
-    mine: null,
+    mine: null, // your own participant record (room.you, or the snapshot when it lists you)
+    mineVersion: -1,
+    paged: [], // listeners fetched with "Show more", in join order
+    paging: false,
     gone: false, // ended, left or removed: the page no longer follows the room
     leaving: false,
     confirmEnd: false,
@@ -110,7 +122,7 @@ export async function roomView(ctx) {
   function render() {
     const room = state.room;
     const mine = state.mine;
-    const amMod = mine.role === 'moderator';
+    const amMod = Boolean(mine) && mine.role === 'moderator';
     titleEl.textContent = room.title;
     document.title = `${room.title} · Parlor`;
     const count = room.listener_count ?? room.participants.filter((p) => p.role === 'listener').length;
@@ -119,13 +131,22 @@ export async function roomView(ctx) {
     const people = [...room.participants].sort(
       (a, b) => ROLE_RANK[a.role] - ROLE_RANK[b.role] || a.joined_at - b.joined_at);
     const stage = people.filter(onStage);
-    const audience = people.filter((p) => !onStage(p));
-    const hands = audience.filter((p) => p.hand_raised);
+    const listed = people.filter((p) => !onStage(p));
+    const hands = listed.filter((p) => p.hand_raised);
+    if (room.audience_complete !== false) state.paged = [];
+    const known = new Set(people.map((p) => p.user_id));
+    const audience = [...listed, ...state.paged.filter((p) => !known.has(p.user_id))]
+      .sort((a, b) => a.joined_at - b.joined_at);
 
     rerender(stageList, stage.map((p) => stageTile(p, amMod)));
     audienceHeading.textContent = `Audience (${count})`;
     rerender(audienceList, audience.map((p) => audienceTile(p, amMod)));
     audienceEmpty.hidden = audience.length > 0;
+    const more = Math.max(0, count - audience.length);
+    audienceMore.textContent = more ? `and ${more} more` : '';
+    audienceMore.hidden = !more;
+    showMore.hidden = !more;
+    showMore.disabled = state.paging;
 
     handsSection.hidden = !amMod;
     if (amMod) {
@@ -224,7 +245,7 @@ export async function roomView(ctx) {
 
   function renderInvite() {
     const mine = state.mine;
-    const invited = mine.role === 'listener' && mine.speak_invite;
+    const invited = Boolean(mine) && mine.role === 'listener' && mine.speak_invite;
     if (!invited) {
       inviteSlot.replaceChildren();
       state.invitedBefore = false;
@@ -315,15 +336,45 @@ export async function roomView(ctx) {
     state.room = next;
     hook.room = next;
     if (next.ended) return showEnded();
+    // A big room's snapshot may not list you; `room.you` says where you stand.
     const mine = next.participants.find((p) => p.user_id === me.id);
-    if (!mine) {
+    if (mine && next.version >= state.mineVersion) setMine(mine, next.version);
+    render();
+  }
+
+  function applyYou(you) {
+    if (state.gone || !you || you.room_id !== roomId) return;
+    if (typeof you.version === 'number' && you.version < state.mineVersion) return;
+    if (!you.participant) {
       if (!state.leaving) showGone();
       return;
     }
+    setMine(you.participant, you.version ?? state.mineVersion);
+    if (state.room) render();
+  }
+
+  function setMine(mine, version) {
     state.mine = mine;
+    state.mineVersion = version;
     if (mine.role !== 'moderator') state.confirmEnd = false;
     media.setStage(onStage(mine), isMuted(mine));
-    render();
+  }
+
+  async function loadMoreListeners() {
+    if (state.paging || !state.room) return;
+    state.paging = true;
+    showMore.disabled = true;
+    try {
+      const page = await Api.audience(roomId, state.paged.length, 100);
+      if (state.gone) return;
+      const have = new Set(state.paged.map((p) => p.user_id));
+      state.paged = [...state.paged, ...page.listeners.filter((p) => !have.has(p.user_id))];
+    } catch (err) {
+      if (!state.gone) alert.show(err.message);
+    } finally {
+      state.paging = false;
+      if (!state.gone && state.room) render();
+    }
   }
 
   async function act(call) {
@@ -341,6 +392,7 @@ export async function roomView(ctx) {
   }
 
   async function toggleMute() {
+    if (!state.mine) return;
     const muted = isMuted(state.mine);
     if (!muted) media.setStage(true, true); // silence the mic before telling anyone
     await act(() => Api.mute(roomId, !muted));
@@ -351,6 +403,17 @@ export async function roomView(ctx) {
       apply(await Api.room(roomId));
     } catch (err) {
       if (err.status === 404 || err.code === 'room_ended') showEnded();
+    }
+  }
+
+  /** A subscription was refused: gone past the reconnect grace, removed while away, or ended?
+   *  (The audience page answers only people in the room, and a big room's snapshot may not list you.) */
+  async function checkStillIn() {
+    try {
+      await Api.audience(roomId, 0, 1);
+    } catch (err) {
+      if (err.code === 'room_ended' || err.status === 404) showEnded();
+      else if (err.code === 'not_in_room' && !state.leaving) showGone();
     }
   }
 
@@ -396,6 +459,7 @@ export async function roomView(ctx) {
   function onEvent(e) {
     const msg = e.detail;
     if (msg.name === 'room.state') apply(msg.data);
+    else if (msg.name === 'room.you') applyYou(msg.data);
     else if (msg.name === 'room.ended' && (!msg.data || msg.data.room_id === roomId)) showEnded();
   }
   function onSpeaking(e) {
@@ -418,7 +482,7 @@ export async function roomView(ctx) {
   }
   function onSocketError(e) {
     const msg = e.detail;
-    if (msg.ref === 'subscribe' && msg.code === 'not_in_room') refetch();
+    if (msg.ref === 'subscribe' && (msg.code === 'not_in_room' || msg.code === 'room_ended')) checkStillIn();
     else if (msg.ref && msg.ref.startsWith('media')) alert.show(msg.message);
   }
 

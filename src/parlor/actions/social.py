@@ -1,0 +1,247 @@
+"""People: profiles, follows, blocks, and search over people and live rooms.
+
+Rules (DESIGN §5): you cannot follow yourself; someone who blocked you, or whom
+you blocked, cannot be followed; blocking removes follows both ways; people
+blocked either way never appear to each other in search or in follow lists.
+Joining rooms across a block is refused in `actions.rooms.do_join`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import math
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from parlor.actions.accounts import USERNAME
+from parlor.actions.services import Services
+from parlor.domain.rooms import Room
+from parlor.domain.users import User
+from parlor.errors import Code, ParlorError, bad_input
+from parlor.storage import accounts as account_store
+from parlor.storage import rooms as room_store
+from parlor.storage import social as store
+
+logger = logging.getLogger(__name__)
+
+PAGE_DEFAULT, PAGE_MAX = 50, 100
+SEARCH_DEFAULT, SEARCH_MAX = 20, 50
+SEARCH_QUERY_MAX = 50
+SEARCH_ROOMS_MAX = 10
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """Someone named in a request: by username, or by id when `by_id`."""
+
+    value: str
+    by_id: bool = False
+
+
+def _not_found() -> ParlorError:
+    return ParlorError(404, Code.USER_NOT_FOUND, "There is no such user.")
+
+
+async def check_user(s: Services, ref: UserRef) -> User:
+    async with s.db.engine.connect() as conn:
+        if ref.by_id:
+            user = await account_store.user_by_id(conn, ref.value) if len(ref.value) <= 32 else None
+        else:
+            name = ref.value.strip().lower()
+            user = await store.user_by_username(conn, name) if USERNAME.match(name) else None
+    if user is None:
+        raise _not_found()
+    return user
+
+
+def check_limit(limit: int, most: int) -> int:
+    if not 1 <= limit <= most:
+        raise bad_input(f"limit must be 1 to {most}.")
+    return limit
+
+
+# -- profiles ---------------------------------------------------------------------------------
+
+
+async def profile(s: Services, viewer: User, ref: UserRef) -> dict[str, Any]:
+    """A profile summary as the viewer sees it (docs/API.md, People)."""
+    target = await check_user(s, ref)
+    return await _profile(s, viewer, target)
+
+
+async def _profile(s: Services, viewer: User, target: User) -> dict[str, Any]:
+    async with s.db.engine.connect() as conn:
+        followers, following = await store.counts(conn, target.id)
+        rel = await store.relation(conn, viewer.id, target.id)
+    return {
+        "id": target.id,
+        "username": target.username,
+        "display_name": target.display_name,
+        "joined_at": target.created_at,
+        "follower_count": followers,
+        "following_count": following,
+        "is_you": viewer.id == target.id,
+        **rel,
+    }
+
+
+# -- follows and blocks --------------------------------------------------------------------
+
+
+async def do_follow(s: Services, viewer: User, ref: UserRef) -> dict[str, Any]:
+    """Follow (idempotent). Answers the target's profile."""
+    target = await check_user(s, ref)
+    if target.id == viewer.id:
+        raise ParlorError(400, Code.CANNOT_FOLLOW_SELF, "You cannot follow yourself.")
+    async with s.db.engine.begin() as conn:
+        await store.lock_pair(conn, viewer.id, target.id)
+        # Write, then check: on SQLite the write takes the database lock, so a block
+        # committed concurrently is either seen here or deletes this follow.
+        await store.follow(conn, viewer.id, target.id, s.clock())
+        rel = await store.relation(conn, viewer.id, target.id)
+        if rel["blocks_you"]:
+            raise ParlorError(403, Code.BLOCKED_BY_USER, "This person has blocked you.")
+        if rel["blocked_by_you"]:
+            raise ParlorError(403, Code.USER_BLOCKED, "You blocked this person: unblock them first.")
+    return await _profile(s, viewer, target)
+
+
+async def do_unfollow(s: Services, viewer: User, ref: UserRef) -> dict[str, Any]:
+    """Stop following (idempotent). Answers the target's profile."""
+    target = await check_user(s, ref)
+    async with s.db.engine.begin() as conn:
+        await store.unfollow(conn, viewer.id, target.id)
+    return await _profile(s, viewer, target)
+
+
+async def do_block(s: Services, viewer: User, ref: UserRef) -> dict[str, Any]:
+    """Block (idempotent): removes follows both ways. Answers the target's profile."""
+    target = await check_user(s, ref)
+    if target.id == viewer.id:
+        raise ParlorError(400, Code.CANNOT_BLOCK_SELF, "You cannot block yourself.")
+    now = s.clock()
+    async with s.db.engine.begin() as conn:
+        await store.lock_pair(conn, viewer.id, target.id)
+        if await store.block(conn, viewer.id, target.id, now):
+            await room_store.audit(conn, now=now, actor_id=viewer.id, action="user.block", target_id=target.id)
+    return await _profile(s, viewer, target)
+
+
+async def do_unblock(s: Services, viewer: User, ref: UserRef) -> dict[str, Any]:
+    target = await check_user(s, ref)
+    now = s.clock()
+    async with s.db.engine.begin() as conn:
+        if await store.unblock(conn, viewer.id, target.id):
+            await room_store.audit(conn, now=now, actor_id=viewer.id, action="user.unblock", target_id=target.id)
+    return await _profile(s, viewer, target)
+
+
+# -- follow lists --------------------------------------------------------------------------
+
+
+def encode_cursor(after: store.After) -> str:
+    at, user_id = after
+    return base64.urlsafe_b64encode(f"{at!r}|{user_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> store.After:
+    bad = ParlorError(400, Code.INVALID_CURSOR, "This cursor is not valid: start again from the first page.")
+    if len(cursor) > 200:
+        raise bad
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, _, user_id = raw.partition("|")
+        value = float(at)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise bad from exc
+    if not user_id or not math.isfinite(value):
+        raise bad
+    return value, user_id
+
+
+async def follow_list(
+    s: Services, viewer: User, ref: UserRef, which: str, limit: int, cursor: str | None
+) -> dict[str, Any]:
+    """One page of `which` ("followers" | "following"), newest first."""
+    check_limit(limit, PAGE_MAX)
+    after = decode_cursor(cursor) if cursor else None
+    target = await check_user(s, ref)
+    page_of = store.followers_page if which == "followers" else store.following_page
+    async with s.db.engine.connect() as conn:
+        if target.id != viewer.id and (await store.relation(conn, viewer.id, target.id))["blocks_you"]:
+            raise ParlorError(403, Code.BLOCKED_BY_USER, "This person has blocked you.")
+        rows = await page_of(conn, target.id, viewer.id, limit + 1, after)
+        followed = await store.followed_among(conn, viewer.id, [u.id for u, _ in rows[:limit]])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "users": [{**_person(user, user.id in followed), "since": since} for user, since in rows],
+        "next_cursor": encode_cursor((rows[-1][1], rows[-1][0].id)) if more else None,
+    }
+
+
+def _person(user: User, followed: bool) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "followed_by_you": followed,
+    }
+
+
+# -- search ---------------------------------------------------------------------------------
+
+
+def normalize_query(q: str) -> str:
+    text = " ".join(unicodedata.normalize("NFC", q).split()).lower()
+    if not text or len(text) > SEARCH_QUERY_MAX:
+        raise bad_input(f"A search is 1 to {SEARCH_QUERY_MAX} characters.")
+    return text
+
+
+def title_matches(title: str, q: str) -> bool:
+    """A prefix of the title or of one of its words, ignoring case."""
+    low = title.lower()
+    return low.startswith(q) or any(word.startswith(q) for word in low.split())
+
+
+async def search(s: Services, viewer: User, q: str, limit: int = SEARCH_DEFAULT) -> dict[str, Any]:
+    """People (username or display name prefix) and live rooms (title), people you follow first.
+
+    Nobody blocked either way with the viewer appears, nor a live room one of them moderates.
+    """
+    check_limit(limit, SEARCH_MAX)
+    text = normalize_query(q)
+    candidates = [room for room in s.live.rooms.values() if title_matches(room.title, text)]
+    async with s.db.engine.connect() as conn:
+        people = await store.search_people(conn, viewer.id, text.removeprefix("@"), text, limit)
+        hidden: set[str] = set()
+        followed: set[str] = set()
+        if candidates:
+            present = [uid for room in candidates for uid in room.participants]
+            followed, hidden = await store.relations_among(conn, viewer.id, present)
+    rooms = [room for room in candidates if not hidden & {p.user_id for p in room.moderators}]
+    rooms.sort(key=lambda r: (-len(followed & set(r.participants)), -len(r.participants), -r.created_at, r.id))
+    return {
+        "people": [_person(user, is_followed) for user, is_followed in people],
+        "rooms": [_room_card(s, room, followed, hidden) for room in rooms[:SEARCH_ROOMS_MAX]],
+    }
+
+
+def _room_card(s: Services, room: Room, followed: set[str], hidden: set[str]) -> dict[str, Any]:
+    on_stage = sorted((p for p in room.participants.values() if p.on_stage), key=lambda p: p.stage_since or 0.0)
+    speakers = [
+        s.live.profiles[p.user_id].to_dict()
+        for p in on_stage
+        if p.user_id in s.live.profiles and p.user_id not in hidden
+    ]
+    return {
+        "id": room.id,
+        "title": room.title,
+        "speakers": speakers,
+        "listener_count": len(room.participants) - len(on_stage),
+        "followed_count": len(followed & set(room.participants)),
+    }
