@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, expect
+from tests.people import MEMBER_PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "hunter2hunter2"  # what tests/live.py:make_member signs people up with
+PASSWORD = MEMBER_PASSWORD  # what tests/live.py:make_member signs people up with
 BASE_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

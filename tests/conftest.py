@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from tests.people import setup_body, signup_body
 
 from parlor.app import build_app
 from parlor.settings import Settings, load
@@ -57,15 +58,7 @@ class Instance:
     async def admin(self) -> Person:
         if self._admin is None:
             c = self.client()
-            r = await c.post(
-                "/api/setup",
-                json={
-                    "token": self.setup_token,
-                    "username": "root",
-                    "display_name": "Root",
-                    "password": "correct horse",
-                },
-            )
+            r = await c.post("/api/setup", json=setup_body(self.setup_token))
             assert r.status_code == 201, r.text
             self._admin = Person(c, r.json())
         return self._admin
@@ -79,15 +72,7 @@ class Instance:
     async def member(self, username: str) -> Person:
         code = await self.invite_code()
         c = self.client()
-        r = await c.post(
-            "/api/signup",
-            json={
-                "invite_code": code,
-                "username": username,
-                "display_name": username.title(),
-                "password": "hunter2hunter2",
-            },
-        )
+        r = await c.post("/api/signup", json=signup_body(code, username))
         assert r.status_code == 201, r.text
         return Person(c, r.json())
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from tests.people import ADMIN, setup_body, signup_body
 
 from parlor.app import build_app
 from parlor.settings import Settings
@@ -57,32 +58,16 @@ async def make_member(server: LiveServer, http: httpx.AsyncClient, username: str
     admin = httpx.AsyncClient(base_url=server.url)
     try:
         if server.setup_token:
-            r = await admin.post(
-                "/api/setup",
-                json={
-                    "token": server.setup_token,
-                    "username": "root",
-                    "display_name": "Root",
-                    "password": "correct horse",
-                },
-            )
+            r = await admin.post("/api/setup", json=setup_body(server.setup_token))
             assert r.status_code == 201, r.text
             server.setup_token = None
         else:
-            r = await admin.post("/api/login", json={"username": "root", "password": "correct horse"})
+            r = await admin.post("/api/login", json={"username": ADMIN["username"], "password": ADMIN["password"]})
             assert r.status_code == 200, r.text
         code = (await admin.post("/api/invites")).json()["code"]
     finally:
         await admin.aclose()
-    r = await http.post(
-        "/api/signup",
-        json={
-            "invite_code": code,
-            "username": username,
-            "display_name": username.title(),
-            "password": "hunter2hunter2",
-        },
-    )
+    r = await http.post("/api/signup", json=signup_body(code, username))
     assert r.status_code == 201, r.text
     token = (await http.post("/api/tokens", json={"name": "tests"})).json()["token"]
     return str(r.json()["id"]), str(token)

@@ -33,6 +33,7 @@ import httpx
 from parlor.bench import generator, procs
 from parlor.bench.lean import RxStats, Speaker, connect, hook_receiver
 from parlor.bench.node import Node, metrics
+from parlor.bench.procs import stop_generators
 from parlor.bench.seed import Member, migrate, seed_members
 
 SLOTS = 3
@@ -205,16 +206,7 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
                 assert tag == "report"
                 reports.append(payload)
         finally:
-            for _proc, pipe in workers:
-                try:
-                    pipe.send("exit")
-                except OSError:
-                    pass
-            for proc, _pipe in workers:
-                await loop.run_in_executor(None, proc.join, 10.0)
-                if proc.is_alive():
-                    proc.kill()
-                    proc.join()
+            await stop_generators(workers, 10.0)
         for s in speakers:
             await s.peer.pc.close()
 

@@ -34,6 +34,7 @@ from parlor.bench import procs
 from parlor.bench.generator import raise_fd_limit
 from parlor.bench.lean import Peer, connect
 from parlor.bench.node import Node, metrics
+from parlor.bench.procs import stop_generators
 from parlor.bench.seed import Member, migrate, seed_members
 
 SETTLE_S = 3.0
@@ -169,16 +170,7 @@ async def _orchestrate(cfg: IdleConfig, node: Node, members: list[Member]) -> di
                 for k, v in payload.items():
                     states[k] = states.get(k, 0) + v
         finally:
-            for _proc, pipe in workers:
-                try:
-                    pipe.send("exit")
-                except OSError:
-                    pass
-            for proc, _pipe in workers:
-                await loop.run_in_executor(None, proc.join, 15.0)
-                if proc.is_alive():
-                    proc.kill()
-                    proc.join()
+            await stop_generators(workers, 15.0)
 
     wall = t1 - t0
     connected = sum(j["joined"] for j in joined)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -61,3 +63,18 @@ def tree_cpu_seconds(root: int) -> float:
 
 def tree_rss_bytes(root: int) -> int:
     return rss_bytes(descendants(root))
+
+
+async def stop_generators(workers: list[tuple[Any, Any]], timeout: float) -> None:
+    """Tell each generator process (process, pipe) to exit; kill the ones that don't."""
+    loop = asyncio.get_running_loop()
+    for _proc, pipe in workers:
+        try:
+            pipe.send("exit")
+        except OSError:
+            pass
+    for proc, _pipe in workers:
+        await loop.run_in_executor(None, proc.join, timeout)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()

@@ -30,14 +30,14 @@ from av.packet import Packet
 from av.stream import Stream
 
 from parlor.media import aiortc_private as priv
+from parlor.media import levels
 from parlor.media.base import LevelsCallback, MediaError, MediaServer
-from parlor.media.rtp import RTP_HEADER, forward_template, level_to_loudness
+from parlor.media.rtp import RTP_HEADER, forward_template
 from parlor.media.sdp import with_opus_fmtp
 from parlor.media.slots import DEFAULT_IDLE_S, SlotRouter
 
 logger = logging.getLogger(__name__)
 
-LEVELS_INTERVAL_S = 0.25
 TIME_BASE = Fraction(1, 48000)
 SOURCE_QUEUE = 50  # frames a slot source holds before dropping the oldest (1 s of audio)
 _LEVEL_EXT_BYTES = 8  # forward_template's one-byte audio-level extension block
@@ -260,16 +260,5 @@ class RelayEngine(MediaServer):
         room.sources[index].push(packet)
 
     async def _report_levels(self) -> None:
-        callback = self._on_levels
-        assert callback is not None
-        while True:
-            await asyncio.sleep(LEVELS_INTERVAL_S)
-            for room in list(self._rooms.values()):
-                speakers = [u for u in room.audible if u in room.peers]
-                if not speakers:
-                    continue
-                levels, room.levels = room.levels, {}
-                try:
-                    callback(room.room_id, {u: level_to_loudness(levels[u]) if u in levels else 0.0 for u in speakers})
-                except Exception:
-                    logger.exception("levels callback failed for room %s", room.room_id)
+        assert self._on_levels is not None
+        await levels.report_forever(lambda: self._rooms.values(), self._on_levels)

@@ -47,14 +47,14 @@ from aiortc import (
 from av.frame import Frame
 
 from parlor.media import aiortc_private as priv
+from parlor.media import levels
 from parlor.media.base import LevelsCallback, MediaError, MediaServer
-from parlor.media.rtp import STAMP, forward_template, level_to_loudness
+from parlor.media.rtp import STAMP, forward_template
 from parlor.media.sdp import with_opus_fmtp
 from parlor.media.slots import DEFAULT_IDLE_S, SlotRouter
 
 logger = logging.getLogger(__name__)
 
-LEVELS_INTERVAL_S = 0.25
 # room_id, speaker_id, decrypted RTP as received from a local, audible speaker
 UpstreamCallback = Callable[[str, str, bytes], None]
 _TS_MASK = 0xFFFFFFFF
@@ -442,20 +442,5 @@ class Sfu(MediaServer):
             self._ticker = asyncio.ensure_future(self._report_levels())
 
     async def _report_levels(self) -> None:
-        callback = self._on_levels
-        assert callback is not None
-        while True:
-            await asyncio.sleep(LEVELS_INTERVAL_S)
-            for room in list(self._rooms.values()):
-                speakers = [u for u in room.audible if u in room.peers]
-                if not speakers:
-                    continue
-                levels = room.levels
-                room.levels = {}
-                report = {
-                    u: level_to_loudness(levels[u]) if u in levels else 0.0 for u in speakers
-                }
-                try:
-                    callback(room.room_id, report)
-                except Exception:
-                    logger.exception("levels callback failed for room %s", room.room_id)
+        assert self._on_levels is not None
+        await levels.report_forever(lambda: self._rooms.values(), self._on_levels)
