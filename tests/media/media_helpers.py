@@ -16,14 +16,10 @@ LOOPBACK = ("127.0.0.1",)
 ROOM = "room-1"
 
 
-def write_tone(
-    path: Path, seconds: float = 2.0, freq: float = 440.0, rate: int = 48000, amplitude: int = 12000
-) -> str:
+def write_tone(path: Path, seconds: float = 2.0, freq: float = 440.0, rate: int = 48000, amplitude: int = 12000) -> str:
     """A mono sine WAV (no external tools); the default is loud (about -11 dBov)."""
     n = int(seconds * rate)
-    frames = b"".join(
-        struct.pack("<h", int(amplitude * math.sin(2 * math.pi * freq * i / rate))) for i in range(n)
-    )
+    frames = b"".join(struct.pack("<h", int(amplitude * math.sin(2 * math.pi * freq * i / rate))) for i in range(n))
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
@@ -59,3 +55,14 @@ async def join(
 
 async def connected(*sessions: MediaSession) -> None:
     await wait_for(lambda: all(s.connection_state == "connected" for s in sessions))
+
+
+async def speaker_and_listener(
+    sfu: Sfu, clients: list[MediaSession], tone_wav: str, *, record_rtp: bool = False
+) -> tuple[MediaSession, MediaSession]:
+    """The usual pair: an audible "speaker" sending `tone_wav` and a connected "listener"."""
+    sfu.set_audible(ROOM, frozenset({"speaker"}))
+    speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
+    listener = await join(sfu, clients, "listener", record_rtp=record_rtp)
+    await connected(speaker, listener)
+    return speaker, listener

@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 import pytest
-from media_helpers import ROOM, connected, join, wait_for
+from media_helpers import ROOM, connected, join, speaker_and_listener, wait_for
 
 from parlor.client.media import MediaSession
 from parlor.media import aiortc_private as priv
@@ -45,20 +45,11 @@ def _count_rtcp_in(protocol: Any) -> list[int]:
 
 
 def _rtcp_tasks() -> list[asyncio.Task[Any]]:
-    return [
-        t
-        for t in asyncio.all_tasks()
-        if getattr(t.get_coro(), "__qualname__", "").endswith("._run_rtcp")
-    ]
+    return [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "").endswith("._run_rtcp")]
 
 
-async def test_no_media_machinery_per_peer(
-    sfu: Sfu, clients: list[MediaSession], tone_wav: str
-) -> None:
-    sfu.set_audible(ROOM, frozenset({"speaker"}))
-    speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
-    listener = await join(sfu, clients, "listener")
-    await connected(speaker, listener)
+async def test_no_media_machinery_per_peer(sfu: Sfu, clients: list[MediaSession], tone_wav: str) -> None:
+    _speaker, listener = await speaker_and_listener(sfu, clients, tone_wav)
     await wait_for(lambda: listener.frames_received > 10)
     for user in ("speaker", "listener"):
         pc = sfu.peer_connection(ROOM, user)
@@ -81,13 +72,8 @@ async def test_no_media_machinery_per_peer(
     assert len(decoders) == started
 
 
-async def test_server_sends_no_rtcp_and_drops_peers_rtcp(
-    sfu: Sfu, clients: list[MediaSession], tone_wav: str
-) -> None:
-    sfu.set_audible(ROOM, frozenset({"speaker"}))
-    speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
-    listener = await join(sfu, clients, "listener")
-    await connected(speaker, listener)
+async def test_server_sends_no_rtcp_and_drops_peers_rtcp(sfu: Sfu, clients: list[MediaSession], tone_wav: str) -> None:
+    speaker, listener = await speaker_and_listener(sfu, clients, tone_wav)
     await wait_for(lambda: listener.frames_received > 5)
 
     # what the listener gets from the server: RTP, no RTCP (no sender reports for
@@ -117,9 +103,7 @@ async def test_server_sends_no_rtcp_and_drops_peers_rtcp(
     assert speaker.connection_state == listener.connection_state == "connected"
 
 
-async def test_listener_promoted_after_idle_is_heard(
-    sfu: Sfu, clients: list[MediaSession], tone_wav: str
-) -> None:
+async def test_listener_promoted_after_idle_is_heard(sfu: Sfu, clients: list[MediaSession], tone_wav: str) -> None:
     # a listener that sat idle (no receiver started on the server) is heard once on stage
     promoted = await join(sfu, clients, "promoted")
     listener = await join(sfu, clients, "listener")

@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-from media_helpers import LOOPBACK, ROOM, connected, join, wait_for
+from media_helpers import LOOPBACK, ROOM, connected, join, speaker_and_listener, wait_for
 
 from parlor.client.media import MediaSession
 from parlor.media.base import MediaError
@@ -16,9 +16,7 @@ from parlor.media.sfu import Sfu
 pytestmark = pytest.mark.media
 
 
-async def test_speaker_heard_by_listeners_not_by_self(
-    clients: list[MediaSession], tone_wav: str
-) -> None:
+async def test_speaker_heard_by_listeners_not_by_self(clients: list[MediaSession], tone_wav: str) -> None:
     levels: list[tuple[str, dict[str, float]]] = []
     sfu = Sfu(ice_hosts=LOOPBACK, on_levels=lambda room, lv: levels.append((room, lv)))
     try:
@@ -44,9 +42,7 @@ async def test_speaker_heard_by_listeners_not_by_self(
         await sfu.close()
 
 
-async def test_server_never_decodes(
-    sfu: Sfu, clients: list[MediaSession], tone_wav: str
-) -> None:
+async def test_server_never_decodes(sfu: Sfu, clients: list[MediaSession], tone_wav: str) -> None:
     sfu.set_audible(ROOM, frozenset({"speaker"}))
     speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
     listener = await join(sfu, clients, "listener")
@@ -69,13 +65,8 @@ async def test_server_never_decodes(
     assert receiver.track._queue.qsize() == 0  # type: ignore[attr-defined]
 
 
-async def test_mute_stops_and_unmute_resumes(
-    sfu: Sfu, clients: list[MediaSession], tone_wav: str
-) -> None:
-    sfu.set_audible(ROOM, frozenset({"speaker"}))
-    speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
-    listener = await join(sfu, clients, "listener")
-    await connected(speaker, listener)
+async def test_mute_stops_and_unmute_resumes(sfu: Sfu, clients: list[MediaSession], tone_wav: str) -> None:
+    _speaker, listener = await speaker_and_listener(sfu, clients, tone_wav)
     await wait_for(lambda: listener.packets_received > 10)
 
     sfu.set_audible(ROOM, frozenset())
@@ -108,9 +99,7 @@ async def test_promoted_listener_starts_without_renegotiation(
     assert listener.packets_received == stopped_at
 
 
-async def test_tampering_listener_is_heard_by_nobody(
-    sfu: Sfu, clients: list[MediaSession], tone_wav: str
-) -> None:
+async def test_tampering_listener_is_heard_by_nobody(sfu: Sfu, clients: list[MediaSession], tone_wav: str) -> None:
     sfu.set_audible(ROOM, frozenset({"speaker"}))
     speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
     tamperer = await join(sfu, clients, "tamperer", send_wav=tone_wav)
@@ -128,9 +117,7 @@ async def test_tampering_listener_is_heard_by_nobody(
     assert abs(listener.packets_received - tamperer.packets_received) < 10
 
 
-async def test_vanished_listener_does_not_stop_delivery(
-    sfu: Sfu, clients: list[MediaSession], tone_wav: str
-) -> None:
+async def test_vanished_listener_does_not_stop_delivery(sfu: Sfu, clients: list[MediaSession], tone_wav: str) -> None:
     sfu.set_audible(ROOM, frozenset({"speaker"}))
     speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
     broken = await join(sfu, clients, "broken")
@@ -166,13 +153,8 @@ async def test_vanished_listener_does_not_stop_delivery(
     assert speaker.connection_state == "connected"
 
 
-async def test_invalid_answer_and_unknown_peer(
-    sfu: Sfu, clients: list[MediaSession], tone_wav: str
-) -> None:
-    sfu.set_audible(ROOM, frozenset({"speaker"}))
-    speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
-    listener = await join(sfu, clients, "listener")
-    await connected(speaker, listener)
+async def test_invalid_answer_and_unknown_peer(sfu: Sfu, clients: list[MediaSession], tone_wav: str) -> None:
+    _speaker, listener = await speaker_and_listener(sfu, clients, tone_wav)
 
     await sfu.open_peer(ROOM, "bad")
     with pytest.raises(MediaError):

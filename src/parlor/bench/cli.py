@@ -13,15 +13,20 @@ from parlor.bench import idle, social
 from parlor.bench.fanout import FanoutConfig, run_fanout
 
 
-def _fanout_args(p: argparse.ArgumentParser, listeners: str) -> None:
-    p.add_argument("--listeners", default=listeners, help="listeners (compare: comma-separated list)")
-    p.add_argument("--speakers", type=int, default=1)
+def node_args(p: argparse.ArgumentParser, generators: int) -> None:
+    """Options every benchmark that runs a node and WebRTC load generators takes."""
     p.add_argument("--seconds", type=float, default=10.0, help="length of the measurement window")
     p.add_argument("--workers", type=int, default=1, help="the node's --workers")
-    p.add_argument("--generators", type=int, default=2, help="load generator processes")
+    p.add_argument("--generators", type=int, default=generators, help="load generator processes")
     p.add_argument("--concurrency", type=int, default=25, help="concurrent joins per generator process")
     p.add_argument("--keep", action="store_true", help="keep the node's data dir and log")
     p.add_argument("--json", action="store_true", help="print only the JSON result(s)")
+
+
+def _fanout_args(p: argparse.ArgumentParser, listeners: str) -> None:
+    p.add_argument("--listeners", default=listeners, help="listeners (compare: comma-separated list)")
+    p.add_argument("--speakers", type=int, default=1)
+    node_args(p, generators=2)
 
 
 def add_parser(sub: Any) -> None:
@@ -35,7 +40,9 @@ def add_parser(sub: Any) -> None:
     compare.add_argument("--engines", default="fast,relay", help="comma-separated")
     compare.add_argument("--out", help="write all results here (JSON list)")
     compare.add_argument("--plot", help="write a PNG plot here (needs matplotlib)")
-    idle.add_parser(bench_sub)
+    idle_bench = bench_sub.add_parser("idle", help="CPU the node spends keeping N silent peers connected")
+    idle_bench.add_argument("--peers", type=int, default=100)
+    node_args(idle_bench, generators=1)
     social_bench = bench_sub.add_parser("social", help="people search at 100,000 users and 1,000,000 follows")
     social.add_arguments(social_bench)
 
@@ -59,12 +66,12 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.bench_command == "idle":
-        return idle.main(args)
     if args.bench_command == "social":
         return social.run(args)
     for noisy in ("httpx", "aioice", "aiortc", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.bench_command == "idle":
+        return idle.main(args)
     base = _config(args)
     if args.bench_command == "fanout":
         _print(run_fanout(replace(base, listeners=int(args.listeners), engine=args.engine)), args.json)

@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from parlor.bench import procs
+from parlor.bench.fanout import PEERS
 from parlor.bench.generator import raise_fd_limit
 from parlor.bench.lean import Peer, connect
 from parlor.bench.node import Node, metrics
@@ -38,7 +39,6 @@ from parlor.bench.procs import stop_generators
 from parlor.bench.seed import Member, migrate, seed_members
 
 SETTLE_S = 3.0
-PEERS = "parlor_media_peers"
 
 
 @dataclass(frozen=True)
@@ -199,21 +199,7 @@ async def _orchestrate(cfg: IdleConfig, node: Node, members: list[Member]) -> di
 # --- CLI -----------------------------------------------------------------------------
 
 
-def add_parser(bench_sub: Any) -> None:
-    """The `idle` subcommand, on the `parlor bench` subparsers."""
-    idle = bench_sub.add_parser("idle", help="CPU the node spends keeping N silent peers connected")
-    idle.add_argument("--peers", type=int, default=100)
-    idle.add_argument("--seconds", type=float, default=10.0, help="length of the measurement window")
-    idle.add_argument("--workers", type=int, default=1, help="the node's --workers")
-    idle.add_argument("--generators", type=int, default=1, help="load generator processes")
-    idle.add_argument("--concurrency", type=int, default=25, help="concurrent joins per generator process")
-    idle.add_argument("--keep", action="store_true", help="keep the node's data dir and log")
-    idle.add_argument("--json", action="store_true", help="print only the JSON result")
-
-
 def main(args: argparse.Namespace) -> int:
-    for noisy in ("httpx", "aioice", "aiortc", "websockets"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg = IdleConfig(
         peers=args.peers,
         seconds=args.seconds,
