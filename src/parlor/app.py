@@ -20,16 +20,38 @@ from parlor.media.base import MediaServer
 from parlor.settings import Settings
 from parlor.storage.db import Database
 from parlor.transport.http import accounts as account_routes
+from parlor.transport.http import contacts as contact_routes
 from parlor.transport.http import errors
+from parlor.transport.http import growth as growth_routes
+from parlor.transport.http import notifications as notification_routes
+from parlor.transport.http import profiles as profile_routes
 from parlor.transport.http import rooms as room_routes
 from parlor.transport.http import social as social_routes
+from parlor.transport.http import your_data as your_data_routes
 from parlor.transport.ws import endpoint
 from parlor.transport.ws.queues import QueueRegistry
 
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "web" / "static"
-PAGES = ("/", "/setup", "/signup", "/login", "/rooms/{room_id}")
+PAGES = (
+    "/",
+    "/setup",
+    "/signup",
+    "/login",
+    "/rooms/{room_id}",
+    # growth
+    "/invite/{code}",
+    "/waitlist",
+    "/invites",
+    # profiles and your data
+    "/people/{username}",
+    "/settings",
+    # contacts
+    "/contacts",
+    # notifications
+    "/inbox",
+)
 
 # Called once the instance serves: (settings, setup token or None once claimed).
 ReadyCallback = Callable[[Settings, str | None], None]
@@ -115,6 +137,11 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.include_router(account_routes.router)
     app.include_router(room_routes.router)
     app.include_router(social_routes.router)
+    app.include_router(growth_routes.router)
+    app.include_router(profile_routes.router)
+    app.include_router(contact_routes.router)
+    app.include_router(notification_routes.router)
+    app.include_router(your_data_routes.router)
     app.include_router(endpoint.router)
 
     @app.get("/healthz", tags=["operations"])

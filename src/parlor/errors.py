@@ -51,6 +51,11 @@ class Code(StrEnum):
     BLOCKED_BY_USER = "blocked_by_user"
     USER_BLOCKED = "user_blocked"
     INVALID_CURSOR = "invalid_cursor"
+    # growth (invites, waitlist, sign-up mode)
+    # profiles and avatars
+    # contact matching
+    # notifications and pings
+    # your data (export, deletion)
 
 
 class ParlorError(Exception):

@@ -107,3 +107,11 @@ user_blocks = sa.Table(
     # "who blocked me": search and joins check both directions
     sa.Index("ix_user_blocks_blocked", "blocked_id", "blocker_id"),
 )
+
+# -- growth: invite quotas, waitlist, sign-up mode (migration 0003) ---------------------
+
+# -- profiles (migration 0004) ---------------------------------------------------------
+
+# -- private contact matching (migration 0005) -----------------------------------------
+
+# -- pings and notifications (migration 0006) ------------------------------------------

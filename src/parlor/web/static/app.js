@@ -9,5 +9,9 @@ route(/^\/setup$/, setupView);
 route(/^\/signup$/, signupView);
 route(/^\/login$/, loginView);
 route(/^\/rooms\/(?<id>[^/]+)$/, roomView);
+// growth: /invite/:code, /waitlist, /invites
+// profiles and your data: /people/:username, /settings
+// contacts: /contacts
+// notifications: /inbox
 
 start(document.getElementById('main'));

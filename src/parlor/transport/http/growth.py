@@ -1,0 +1,7 @@
+"""HTTP routes: growth."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api", tags=["growth"])
