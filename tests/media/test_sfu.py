@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import threading
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from media_helpers import LOOPBACK, ROOM, connected, join, speaker_and_listener, wait_for
 
 from parlor.client.media import MediaSession
+from parlor.media import aiortc_private as priv
 from parlor.media.base import MediaError
 from parlor.media.sfu import Sfu
 
@@ -117,13 +119,23 @@ async def test_tampering_listener_is_heard_by_nobody(sfu: Sfu, clients: list[Med
     assert abs(listener.packets_received - tamperer.packets_received) < 10
 
 
-async def test_vanished_listener_does_not_stop_delivery(sfu: Sfu, clients: list[MediaSession], tone_wav: str) -> None:
+def _opus_rtp(seq: int, ts: int) -> bytes:
+    """A speaker-like RTP packet: audio-level extension (level 20), 80 payload bytes."""
+    header = struct.pack("!BBHII", 0x90, 111, seq, ts, 0x5EED0001)
+    extension = struct.pack("!HHBBH", 0xBEDE, 1, priv.AUDIO_LEVEL_EXT_ID << 4, 0x80 | 20, 0)
+    return header + extension + b"\x01" * 80
+
+
+async def test_vanished_listener_does_not_stop_delivery(
+    sfu: Sfu, clients: list[MediaSession], tone_wav: str, caplog: pytest.LogCaptureFixture
+) -> None:
     sfu.set_audible(ROOM, frozenset({"speaker"}))
     speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
     broken = await join(sfu, clients, "broken")
     gone = await join(sfu, clients, "gone")
+    expired = await join(sfu, clients, "expired")
     healthy = await join(sfu, clients, "healthy")
-    await connected(speaker, broken, gone, healthy)
+    await connected(speaker, broken, gone, expired, healthy)
     await wait_for(lambda: broken.packets_received > 5 and healthy.packets_received > 5)
     start = healthy.packets_received
     await asyncio.sleep(1.0)
@@ -140,10 +152,23 @@ async def test_vanished_listener_does_not_stop_delivery(sfu: Sfu, clients: list[
     # "gone" vanishes: its socket closes without any goodbye
     gone_dtls = gone.pc.getTransceivers()[0].receiver.transport
     gone_dtls.transport._connection._nominated[1].protocol.transport.close()
+    # the server's own socket for "expired" closes (as when aioice's consent expires):
+    # asyncio would drop every write with a warning; the fan-out must drop the listener
+    expired_peer = sfu._peer(ROOM, "expired")
+    assert expired_peer is not None
+    expired_dtls = expired_peer.upstream.receiver.transport
+    expired_dtls.transport._connection._nominated[1].protocol.transport.close()
+    # ... at the very next packet, before aioice and aiortc have noticed anything (one
+    # packet of a speaker on another worker: it takes a slot of its own, so the
+    # listeners' stream from "speaker" goes on undisturbed)
+    sfu.set_audible(ROOM, frozenset({"speaker", "relayed"}))
+    sfu.deliver(ROOM, "relayed", _opus_rtp(seq=1, ts=960))
+    assert sfu._peer(ROOM, "expired") is None
 
     before = healthy.packets_received
     await wait_for(lambda: healthy.packets_received > before + 25)
     await wait_for(lambda: sfu.peer_connection(ROOM, "broken") is None)
+    assert not [r for r in caplog.records if "socket.send() raised exception" in r.getMessage()]
     start = healthy.packets_received
     await asyncio.sleep(1.0)
     rate_after = healthy.packets_received - start

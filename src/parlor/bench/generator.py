@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection
 
 import httpx
 
-from parlor.bench.lean import Peer, RxStats, connect, hook_receiver
+from parlor.bench.lean import Peer, RxStats, SocketPoller, connect
 from parlor.bench.seed import Member
 
 logger = logging.getLogger(__name__)
@@ -35,16 +35,13 @@ def run(conn: Connection, base_url: str, room_id: str, members: list[Member], co
     raise_fd_limit()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("aioice").setLevel(logging.ERROR)
-    try:
-        import uvloop
-
-        uvloop.run(_main(conn, base_url, room_id, members, concurrency))
-    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        asyncio.run(_main(conn, base_url, room_id, members, concurrency))
+    # asyncio's own loop, not uvloop: SocketPoller takes sockets off its selector
+    asyncio.run(_main(conn, base_url, room_id, members, concurrency))
 
 
 async def _main(conn: Connection, base_url: str, room_id: str, members: list[Member], concurrency: int) -> None:
     stats = RxStats(len(members))
+    poller = SocketPoller(stats)
     peers: list[Peer | None] = [None] * len(members)
     join_errors: list[str] = []
     gate = asyncio.Semaphore(concurrency)
@@ -57,7 +54,7 @@ async def _main(conn: Connection, base_url: str, room_id: str, members: list[Mem
                 try:
                     peers[index] = await connect(
                         base_url, http, members[index], room_id,
-                        on_connected=lambda peer: hook_receiver(peer.pc, stats, index),
+                        on_connected=lambda peer: poller.add(peer.pc, index),
                     )
                 except Exception as exc:  # a failed join is counted and reported, not fatal
                     join_errors.append(f"{members[index].username}: {exc!r}")
@@ -105,6 +102,7 @@ async def _main(conn: Connection, base_url: str, room_id: str, members: list[Mem
             )
         elif command == "exit":
             break
+    await poller.close()
 
 
 def _states(peers: list[Peer | None]) -> dict[str, int]:

@@ -4,10 +4,16 @@ A peer joins like any client (REST join, socket hello, `media.start`, an answer 
 server's offer: the first m-line, the upstream microphone, answered sendonly with no
 track), lets aiortc do ICE, DTLS and SRTP key set-up, and then:
 
-- receiving: the nominated ICE pair's datagram protocol gets a new `datagram_received`
-  that SRTP-unprotects (verifies) RTP straight off the socket with the peer's inbound
-  session, counts it and samples the send time carried in the payload; STUN, DTLS and
-  RTCP still go to aioice / aiortc.
+- receiving: RTP is SRTP-unprotected (verified) straight off the nominated ICE pair's
+  socket with the peer's inbound session, counted, and its latency sampled from the
+  send time carried in the payload; STUN, DTLS and RTCP still go to aioice / aiortc.
+  Two ways: `hook_receiver` replaces the pair's `datagram_received` (one event-loop
+  callback per packet; used for the speakers' echo), and `SocketPoller` takes the
+  sockets off the event loop and drains all of them with one `epoll` every few
+  milliseconds (the generator processes). Polling halves the generator's cost per
+  packet and, as nobody sleeps on those sockets, the node's `sendto` never pays for
+  waking a receiver. Arrival times are the kernel's (SO_TIMESTAMPNS), so polling
+  adds nothing to the measured latency.
 - sending (synthetic speakers): RTP built here, protected with the peer's outbound SRTP
   session and written with a synchronous `sendto` on the nominated pair, as the fast
   path does on the server.
@@ -23,6 +29,9 @@ number, magic.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import select
+import socket
 import struct
 import time
 from array import array
@@ -185,6 +194,101 @@ def hook_receiver(pc: RTCPeerConnection, stats: RxStats, index: int) -> None:
     protocol.datagram_received = datagram_received
 
 
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("@qq")
+_ANC_SPACE = socket.CMSG_SPACE(_TIMESPEC.size)
+
+
+class SocketPoller:
+    """Drains the generator's listener sockets every `interval` s with one epoll (see
+    the module docstring). Needs asyncio's selector event loop (not uvloop): a socket
+    is taken off that loop's selector, a private reach of asyncio's."""
+
+    def __init__(self, stats: RxStats, interval: float = 0.004) -> None:
+        self.stats = stats
+        self.interval = interval
+        self._epoll = select.epoll()
+        # fd -> (socket, unprotect, listener index, the protocol for non-RTP datagrams)
+        self._socks: dict[int, tuple[socket.socket, Callable[[bytes], bytes], int, Any]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, pc: RTCPeerConnection, index: int) -> None:
+        dtls = _dtls(pc)
+        protocol = dtls.transport._connection._nominated[1].protocol
+        sock: socket.socket = protocol.transport._sock
+        fd = sock.fileno()
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        asyncio.get_running_loop()._remove_reader(fd)  # type: ignore[attr-defined]
+        self._socks[fd] = (sock, dtls._rx_srtp.unprotect, index, protocol)
+        self._epoll.register(fd, select.EPOLLIN)
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for fd in list(self._socks):
+            with contextlib.suppress(OSError):
+                self._epoll.unregister(fd)
+        self._socks.clear()
+        self._epoll.close()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            self.poll()
+
+    def poll(self) -> None:
+        stats = self.stats
+        counts, first_rx, record = stats.counts, stats.first_rx, stats.latency_us.append
+        unpack, unpack_ts = TAIL.unpack_from, _TIMESPEC.unpack_from
+        # kernel arrival stamps are CLOCK_REALTIME, send times CLOCK_MONOTONIC
+        offset_ns = time.time_ns() - time.monotonic_ns()
+        for fd, _events in self._epoll.poll(0):
+            entry = self._socks.get(fd)
+            if entry is None:
+                continue
+            sock, unprotect, index, protocol = entry
+            while True:
+                try:
+                    data, ancdata, _flags, addr = sock.recvmsg(2048, _ANC_SPACE)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:  # closed under us
+                    self._socks.pop(fd, None)
+                    break
+                if not (127 < data[0] < 192 and not 191 < data[1] < 209):  # not RTP (RFC 5761)
+                    protocol.datagram_received(data, addr)
+                    continue
+                try:
+                    packet = unprotect(data)
+                except Exception:
+                    stats.errors += 1
+                    continue
+                n = len(packet)
+                if n < 28:
+                    stats.foreign += 1
+                    continue
+                sent_ns, _index, flag, _speaker, magic = unpack(packet, n - 16)
+                if magic != MAGIC:
+                    stats.foreign += 1
+                    continue
+                if not first_rx[index]:
+                    first_rx[index] = time.monotonic()
+                if flag != 1:
+                    stats.warmup += 1
+                    continue
+                counts[index] += 1
+                if ancdata:
+                    sec, nsec = unpack_ts(ancdata[0][2])
+                    arrived_ns = sec * 1_000_000_000 + nsec - offset_ns
+                else:  # pragma: no cover - the kernel always stamps once asked
+                    arrived_ns = time.monotonic_ns()
+                record((arrived_ns - sent_ns) // 1000)
+
+
 class Speaker:
     """A synthetic speaker: Opus-sized packets at 50/s carrying their send time."""
 
@@ -198,7 +302,7 @@ class Speaker:
         if srtp is None or nominated is None or payload_type is None:
             raise JoinError("speaker transport not ready")
         self._protect = srtp.protect
-        self._sendto, self._addr = nominated
+        self._sendto, self._addr = nominated.sendto, nominated.addr
         self._pt = payload_type
         self._ssrc = 0x5EED0000 + number
         self._seq = number * 1000

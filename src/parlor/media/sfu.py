@@ -72,9 +72,10 @@ class _SilentTrack(MediaStreamTrack):
 
 
 class _Sink(NamedTuple):
-    protect: Callable[[bytes], bytes]
+    protect: Callable[[bytes | bytearray], bytes]
     sendto: Callable[[bytes, Any], None]
     addr: Any
+    is_closing: Callable[[], bool]
 
 
 class _SlotOut:
@@ -124,7 +125,7 @@ class _Peer:
         nominated = priv.nominated_sendto(dtls)
         if srtp is None or nominated is None:
             return None
-        self.sink = _Sink(srtp.protect, nominated[0], nominated[1])
+        self.sink = _Sink(priv.lean_protect(srtp), nominated.sendto, nominated.addr, nominated.is_closing)
         return self.sink
 
 
@@ -422,14 +423,11 @@ class Sfu(MediaServer):
             ts = (in_ts + out.ts_offset) & _TS_MASK
             STAMP.pack_into(template, 1, marker | listener.payload_type, seq, ts, out.ssrc)
             try:
-                sink.sendto(sink.protect(bytes(template)), sink.addr)
-            except Exception:
-                logger.warning(
-                    "dropping listener %s in %s: send failed",
-                    listener.user_id,
-                    room.room_id,
-                    exc_info=True,
-                )
+                if sink.is_closing():
+                    raise ConnectionError("ICE transport closed")
+                sink.sendto(sink.protect(template), sink.addr)
+            except Exception as exc:
+                logger.info("dropping listener %s in %s: %r", listener.user_id, room.room_id, exc)
                 broken.append(listener)
                 continue
             out.last_seq, out.last_ts, out.last_time = seq, ts, now
