@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from tests.conftest import make_settings
@@ -16,8 +17,8 @@ def test_admin_invite_prints_a_link_that_signs_up(tmp_path: Path, capsys: pytest
     assert main(["migrate", "--data-dir", str(data)]) == 0
     assert main(["admin", "invite", "--data-dir", str(data)]) == 0
     link = capsys.readouterr().out.strip().splitlines()[-1]
-    assert "/signup?code=" in link
-    code = link.split("code=", 1)[1]
+    assert "/invite/" in link
+    code = link.rsplit("/invite/", 1)[1]
 
     import asyncio
 
@@ -28,6 +29,8 @@ def test_admin_invite_prints_a_link_that_signs_up(tmp_path: Path, capsys: pytest
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
                 body = {"invite_code": code, "username": "ann", "display_name": "Ann", "password": "hunter2hunter2"}
+                page = await c.get(urlsplit(link).path)  # the link opens the app's sign-up page
+                assert page.status_code == 200 and "text/html" in page.headers["content-type"]
                 first = await c.post("/api/signup", json=body)
                 second = await c.post("/api/signup", json={**body, "username": "bob"})
                 assert second.status_code == 403

@@ -53,6 +53,9 @@ async def test_follow_and_unfollow_by_username_and_by_id(instance: Instance) -> 
         "follows_you": False,
         "blocked_by_you": False,
         "blocks_you": False,
+        "bio": "",
+        "avatar_url": None,
+        "nominated_by": {"id": before["nominated_by"]["id"], "username": "root", "display_name": "Root"},
     }
     assert isinstance(before["joined_at"], float)
 
@@ -289,7 +292,15 @@ async def test_anonymous_gets_401_everywhere(instance: Instance) -> None:
 
 
 @pytest.mark.parametrize(
-    "base", ["/api/users/nobody", "/api/users/id/u_nobody", "/api/users/NOT!VALID", "/api/users/id/" + "x" * 40]
+    "base",
+    [
+        "/api/users/nobody",
+        "/api/users/id/u_nobody",
+        "/api/users/NOT!VALID",
+        "/api/users/id/" + "x" * 40,
+        "/api/users/id/u_%00nul",  # PostgreSQL refuses a NUL in a parameter: never sent
+        "/api/users/%00",
+    ],
 )
 async def test_unknown_users_are_404_user_not_found(instance: Instance, base: str) -> None:
     ann = await instance.member("ann")

@@ -13,6 +13,7 @@ import pytest
 import websockets
 from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
+from tests.people import MEMBER_PASSWORD
 
 from parlor import protocol as p
 
@@ -198,3 +199,21 @@ async def test_socket_message_classes_round_trip() -> None:
         assert p.parse_server(message.to_json()) == message
     with pytest.raises(p.ProtocolError):
         p.parse_client(p.Welcome("q", "u", True, 3, 20.0).to_json())
+
+
+async def test_deleting_your_account_closes_your_open_sockets(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        _, token = await make_member(server, http, "ann")
+        sock, _ = await connect(server, token)
+        other_token = (await http.post("/api/tokens", json={"name": "second"})).json()["token"]
+        other, _ = await connect(server, other_token)
+        r = await http.request("DELETE", "/api/me", json={"password": MEMBER_PASSWORD})
+        assert r.status_code == 204, r.text
+        for ws in (sock.ws, other.ws):
+            with pytest.raises(websockets.ConnectionClosed):
+                async with asyncio.timeout(5):
+                    while True:
+                        await ws.recv()
+            assert ws.close_code == 1008 and ws.close_reason == "signed out"
+        with pytest.raises(websockets.InvalidStatus):
+            await connect(server, token)

@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"database ready: {settings.data_dir}")
     elif args.command == "admin" and args.admin_command == "invite":
         code = asyncio.run(_invite(settings))
-        print(f"{settings.base_url}/signup?code={code}")
+        print(f"{settings.base_url}/invite/{code}")
     return 0
 
 

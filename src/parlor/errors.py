@@ -52,10 +52,37 @@ class Code(StrEnum):
     USER_BLOCKED = "user_blocked"
     INVALID_CURSOR = "invalid_cursor"
     # growth (invites, waitlist, sign-up mode)
+    NOT_ADMIN = "not_admin"
+    SIGNUPS_CLOSED = "signups_closed"
+    INVITE_REQUIRED = "invite_required"
+    OUT_OF_INVITES = "out_of_invites"
+    INVITE_USED = "invite_used"
+    INVITE_REVOKED = "invite_revoked"
+    INVITE_NOT_FOUND = "invite_not_found"
+    NOT_ON_WAITLIST = "not_on_waitlist"
+    INVALID_WAITLIST_TOKEN = "invalid_waitlist_token"
+    NOT_ADMITTED = "not_admitted"
     # profiles and avatars
+    NOT_AN_IMAGE = "not_an_image"
+    IMAGE_TOO_LARGE = "image_too_large"
+    IMAGE_TOO_BIG = "image_too_big"
+    NO_AVATAR = "no_avatar"
     # contact matching
+    INVALID_CONTACT_KIND = "invalid_contact_kind"
+    INVALID_CONTACT_HASH = "invalid_contact_hash"
+    TOO_MANY_IDENTIFIERS = "too_many_identifiers"
+    IDENTIFIER_NOT_FOUND = "identifier_not_found"
+    INVALID_PREFIX = "invalid_prefix"
+    TOO_MANY_PREFIXES = "too_many_prefixes"
+    CONTACT_PARAMS_CHANGED = "contact_params_changed"
+    CONTACT_NOT_MATCHED = "contact_not_matched"
     # notifications and pings
+    NOTIFICATION_NOT_FOUND = "notification_not_found"
+    NOT_A_FOLLOWER = "not_a_follower"
+    ALREADY_IN_THAT_ROOM = "already_in_that_room"
     # your data (export, deletion)
+    WRONG_PASSWORD = "wrong_password"
+    LAST_ADMIN = "last_admin"
 
 
 class ParlorError(Exception):

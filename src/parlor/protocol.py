@@ -129,7 +129,7 @@ class Event(Message):
     the audience changed they are merged, at most a few a second), `room.you`
     (data: {room_id, version, participant: your record as in snapshots, or null
     when you are no longer in the room}), `room.ended` (data: {room_id}),
-    `hallway.changed` (data: {}).
+    `hallway.changed` (data: {}), `notification` (data: an inbox item, docs/API.md).
     """
 
     TYPE: ClassVar[str] = "event"

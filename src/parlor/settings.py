@@ -41,6 +41,16 @@ class Settings:
     # Seconds a client may be gone and come back with its role and hand kept.
     reconnect_grace_s: float = 30.0
     session_days: int = 30
+    # Growth: invites each member may spend (admins: unlimited), and the sign-up mode
+    # until an admin sets one ("open" | "invite_only" | "closed").
+    invites_per_member: int = 5
+    signup_mode: str = "invite_only"
+    # Profiles: the most bytes an avatar upload may have (before re-encoding).
+    avatar_max_bytes: int = 2_000_000
+    # Contact matching: the fewest findable identifiers an average hash bucket should
+    # hold (sets the prefix length), and the hash prefixes one member may look up a day.
+    contact_bucket_min: int = 32
+    contact_prefix_budget: int = 5000
     log_level: str = "info"
 
     @property
@@ -86,6 +96,11 @@ _ENV: dict[str, tuple[str, type]] = {
     "room_capacity": ("PARLOR_ROOM_CAPACITY", int),
     "reconnect_grace_s": ("PARLOR_RECONNECT_GRACE_S", float),
     "log_level": ("PARLOR_LOG_LEVEL", str),
+    "contact_bucket_min": ("PARLOR_CONTACT_BUCKET_MIN", int),
+    "contact_prefix_budget": ("PARLOR_CONTACT_PREFIX_BUDGET", int),
+    "avatar_max_bytes": ("PARLOR_AVATAR_MAX_BYTES", int),
+    "invites_per_member": ("PARLOR_INVITES_PER_MEMBER", int),
+    "signup_mode": ("PARLOR_SIGNUP_MODE", str),
 }
 
 
@@ -134,3 +149,13 @@ def _validate(s: Settings) -> None:
         raise SettingsError("room_capacity must be at least 2")
     if s.reconnect_grace_s < 0:
         raise SettingsError("reconnect_grace_s must not be negative")
+    if s.contact_bucket_min < 1:
+        raise SettingsError("contact_bucket_min must be at least 1")
+    if s.contact_prefix_budget < 1:
+        raise SettingsError("contact_prefix_budget must be at least 1")
+    if not 1024 <= s.avatar_max_bytes <= 50_000_000:
+        raise SettingsError("avatar_max_bytes must be 1024 to 50000000")
+    if s.invites_per_member < 0:
+        raise SettingsError("invites_per_member must not be negative")
+    if s.signup_mode not in ("open", "invite_only", "closed"):
+        raise SettingsError(f"signup_mode must be open, invite_only or closed, got {s.signup_mode!r}")

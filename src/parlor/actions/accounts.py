@@ -106,50 +106,14 @@ async def do_setup(s: Services, token: str, username: str, display_name: str, pa
     return user
 
 
-# -- invites and sign-up -----------------------------------------------------------
+# -- invites and sign-up (the rules are in actions/growth.py) ------------------------------
 
 
 async def do_create_invite(s: Services, actor: User | None) -> str:
     """An invite code. `actor` None is the operator's CLI."""
-    if actor is not None and not actor.is_admin:
-        raise ParlorError(403, Code.FORBIDDEN, "Only admins can make invites for now.")
-    code = new_secret()[:22]
-    async with s.db.engine.begin() as conn:
-        await store.insert_invite(conn, digest(code), actor.id if actor else None, s.clock())
-        await room_store.audit(conn, now=s.clock(), actor_id=actor.id if actor else None, action="invite")
-    return code
+    from parlor.actions import growth  # growth builds on this module
 
-
-async def do_signup(s: Services, invite_code: str, username: str, display_name: str, password: str) -> User:
-    name, shown = check_username(username), check_display_name(display_name)
-    check_password(password)
-    code_hash = digest(invite_code.strip())
-    async with s.db.engine.connect() as conn:
-        if not await store.invite_claimable(conn, code_hash):
-            raise ParlorError(403, Code.INVALID_INVITE, "This invite code is not valid or was already used.")
-    password_hash = await hash_password(password)
-    user_id = new_id("u")
-    async with s.db.engine.begin() as conn:
-        if await store.username_taken(conn, name):
-            raise ParlorError(409, Code.USERNAME_TAKEN, "That username is taken.")
-        user = await store.insert_user(
-            conn,
-            user_id=user_id,
-            username=name,
-            display_name=shown,
-            password_hash=password_hash,
-            is_admin=False,
-            invited_by=None,
-            now=s.clock(),
-        )
-        inviter = await store.claim_invite(conn, code_hash, user_id, s.clock())
-        if inviter is None:
-            # Lost a race for the code: the transaction rolls back the new user.
-            raise ParlorError(403, Code.INVALID_INVITE, "This invite code is not valid or was already used.")
-        if inviter:
-            await store.set_invited_by(conn, user_id, inviter)
-    logger.info("user signed up: %s", user.id)
-    return user
+    return str((await growth.do_create_invite(s, actor))["code"])
 
 
 # -- sessions ------------------------------------------------------------------------

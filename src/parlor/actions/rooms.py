@@ -21,6 +21,7 @@ from parlor.domain import rooms as domain
 from parlor.domain.rooms import HandRaise, Participant, Room
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
+from parlor.storage import hallway as hallway_store
 from parlor.storage import rooms as store
 from parlor.storage import social as social_store
 
@@ -101,26 +102,6 @@ async def audience_page(s: Services, user: User, room_id: str, offset: int, limi
     }
 
 
-def hallway(s: Services) -> list[dict[str, Any]]:
-    """Live rooms, most people on stage and in the room first (follows come later)."""
-    cards: list[tuple[tuple[int, float], dict[str, Any]]] = []
-    for room in s.live.rooms.values():
-        speakers = [
-            s.live.profiles[p.user_id].to_dict()
-            for p in sorted(room.participants.values(), key=lambda p: p.stage_since or 0.0)
-            if p.on_stage and p.user_id in s.live.profiles
-        ]
-        card = {
-            "id": room.id,
-            "title": room.title,
-            "speakers": speakers,
-            "listener_count": len(room.participants) - len(speakers),
-        }
-        cards.append(((-len(room.participants), -room.created_at), card))
-    cards.sort(key=lambda c: c[0])
-    return [card for _, card in cards]
-
-
 async def check_room(s: Services, room_id: str) -> Room:
     room = s.live.get(room_id)
     if room is not None:
@@ -135,9 +116,10 @@ async def check_room(s: Services, room_id: str) -> Room:
 def _hallway_changed(old: Room | None, new: Room) -> bool:
     if old is None or new.ended or old.title != new.title:
         return True
+    # Moderators too: whether a room shows to someone depends on blocks with its moderators.
     return len(old.participants) != len(new.participants) or {
-        p.user_id for p in old.participants.values() if p.on_stage
-    } != {p.user_id for p in new.participants.values() if p.on_stage}
+        (p.user_id, p.role) for p in old.participants.values() if p.on_stage
+    } != {(p.user_id, p.role) for p in new.participants.values() if p.on_stage}
 
 
 def _stage_view(room: Room) -> tuple[object, ...]:
@@ -231,6 +213,10 @@ async def do_create_room(s: Services, user: User, title: str) -> Room:
     s.live.put(room)
     s.live.arrived(room.id, user.id, now)
     await _announce(s, None, room)
+    # Imported here: notifications uses this module's check_room.
+    from parlor.actions import notifications
+
+    await notifications.do_room_started(s, user, room)
     return room
 
 
@@ -256,8 +242,17 @@ async def do_leave(s: Services, user_id: str, room_id: str, *, action: str = "ro
 
 async def do_set_hand(s: Services, user: User, room_id: str, raised: bool) -> Room:
     if raised:
-        # Followers arrive with the social layer; until then nobody is followed.
-        return await _transition(s, room_id, user.id, "hand.raise", lambda r: domain.raise_hand(r, user.id))
+        room = await check_room(s, room_id)
+        followed = False
+        if room.hand_raise is HandRaise.FOLLOWED_BY_SPEAKERS:
+            # Read before taking the room's lock, as do_join reads blocks: a stage
+            # change in between is judged on the stage the listener saw.
+            stage = [p.user_id for p in room.participants.values() if p.on_stage]
+            async with s.db.engine.connect() as conn:
+                followed = await hallway_store.followed_by_any(conn, user.id, stage)
+        return await _transition(
+            s, room_id, user.id, "hand.raise", lambda r: domain.raise_hand(r, user.id, followed_by_a_speaker=followed)
+        )
     return await _transition(s, room_id, user.id, "hand.lower", lambda r: domain.lower_hand(r, user.id))
 
 

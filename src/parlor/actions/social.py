@@ -16,12 +16,14 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from parlor.actions import growth, ids, notifications, profiles
 from parlor.actions.accounts import USERNAME
 from parlor.actions.services import Services
 from parlor.domain.rooms import Room
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
 from parlor.storage import accounts as account_store
+from parlor.storage import profiles as profile_store
 from parlor.storage import rooms as room_store
 from parlor.storage import social as store
 
@@ -48,7 +50,7 @@ def _not_found() -> ParlorError:
 async def check_user(s: Services, ref: UserRef) -> User:
     async with s.db.engine.connect() as conn:
         if ref.by_id:
-            user = await account_store.user_by_id(conn, ref.value) if len(ref.value) <= 32 else None
+            user = await account_store.user_by_id(conn, ref.value) if ids.looks_like_id(ref.value) else None
         else:
             name = ref.value.strip().lower()
             user = await store.user_by_username(conn, name) if USERNAME.match(name) else None
@@ -76,6 +78,8 @@ async def _profile(s: Services, viewer: User, target: User) -> dict[str, Any]:
     async with s.db.engine.connect() as conn:
         followers, following = await store.counts(conn, target.id)
         rel = await store.relation(conn, viewer.id, target.id)
+        shown = await profile_store.profile_row(conn, target.id)
+        nominator = await growth.nominated_by(conn, target.id)
     return {
         "id": target.id,
         "username": target.username,
@@ -85,6 +89,9 @@ async def _profile(s: Services, viewer: User, target: User) -> dict[str, Any]:
         "following_count": following,
         "is_you": viewer.id == target.id,
         **rel,
+        "nominated_by": nominator,  # {id, username, display_name} or None
+        # bio, avatar_url; last, so "nominated by a former member" wins when it applies
+        **profiles.profile_fields(target.id, shown),
     }
 
 
@@ -100,12 +107,14 @@ async def do_follow(s: Services, viewer: User, ref: UserRef) -> dict[str, Any]:
         await store.lock_pair(conn, viewer.id, target.id)
         # Write, then check: on SQLite the write takes the database lock, so a block
         # committed concurrently is either seen here or deletes this follow.
-        await store.follow(conn, viewer.id, target.id, s.clock())
+        made = await store.follow(conn, viewer.id, target.id, s.clock())
         rel = await store.relation(conn, viewer.id, target.id)
         if rel["blocks_you"]:
             raise ParlorError(403, Code.BLOCKED_BY_USER, "This person has blocked you.")
         if rel["blocked_by_you"]:
             raise ParlorError(403, Code.USER_BLOCKED, "You blocked this person: unblock them first.")
+    if made:
+        await notifications.notify(s, target.id, "new_follower", actor_id=viewer.id)
     return await _profile(s, viewer, target)
 
 

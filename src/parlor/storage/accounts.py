@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import sqlalchemy as sa
@@ -124,8 +125,21 @@ async def delete_session(conn: AsyncConnection, secret_hash: str) -> None:
 # -- invites -------------------------------------------------------------------
 
 
-async def insert_invite(conn: AsyncConnection, code_hash: str, created_by: str | None, now: float) -> None:
-    await conn.execute(invites.insert().values(code_hash=code_hash, created_by=created_by, created_at=now))
+async def insert_invite(
+    conn: AsyncConnection,
+    code_hash: str,
+    created_by: str | None,
+    now: float,
+    *,
+    invite_id: str | None = None,
+    via: str | None = None,
+) -> str:
+    """Store an invite (only its code's hash); returns its id."""
+    invite_id = invite_id or f"i_{secrets.token_urlsafe(12)}"
+    await conn.execute(
+        invites.insert().values(id=invite_id, code_hash=code_hash, created_by=created_by, created_at=now, via=via)
+    )
+    return invite_id
 
 
 async def claim_invite(conn: AsyncConnection, code_hash: str, user_id: str, now: float) -> str | None:

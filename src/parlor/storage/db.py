@@ -79,6 +79,8 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # deleted rows (an account deletion) are overwritten, not left in free pages
+    cursor.execute("PRAGMA secure_delete=ON")
     # Reads straight from the OS page cache instead of copying pages into each
     # connection's small (2 MB) cache: prefix searches touch pages all over the indexes.
     cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")

@@ -41,6 +41,11 @@ invites = sa.Table(
     sa.Column("used_by", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
     sa.Column("used_at", sa.Float, nullable=True),
     sa.Column("revoked_at", sa.Float, nullable=True),
+    # added by migration 0003 (growth), see there; always set, though nullable in the schema
+    sa.Column("id", sa.String(32), nullable=True),
+    sa.Column("via", sa.String(10), nullable=True),
+    sa.Index("ix_invites_id", "id", unique=True),
+    sa.Index("ix_invites_created_by", "created_by", "created_at"),
 )
 
 # Instance-wide facts, e.g. the hash of the one-time setup token.
@@ -109,9 +114,103 @@ user_blocks = sa.Table(
 )
 
 # -- growth: invite quotas, waitlist, sign-up mode (migration 0003) ---------------------
+# 0003 also adds to `invites`: `id` (what the API names an invite by, so the code's hash is
+# never shown), `via` (null for a code; how a waitlisted person was let in, for the row
+# that records the invite their let-in spent) and `ix_invites_created_by` (quotas, lists).
+# The sign-up mode is the instance fact "signup_mode".
+
+# People waiting for an account. The username is reserved while they wait; only a
+# SHA-256 of their secret waitlist token is kept. The row goes when they finish
+# sign-up (an `invites` row with `via` then records who let them in) or leave.
+waitlist = sa.Table(
+    "waitlist",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    # Stored lower-cased, as users.username.
+    sa.Column("username", sa.String(30), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(50), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("admitted_by", sa.String(32), sa.ForeignKey("users.id"), nullable=True, index=True),
+    sa.Column("admitted_at", sa.Float, nullable=True),
+    sa.Column("via", sa.String(10), nullable=True),  # "username" | "admin" | "contact"
+    # the admins' list, oldest first
+    sa.Index("ix_waitlist_created", "created_at", "id"),
+)
 
 # -- profiles (migration 0004) ---------------------------------------------------------
 
+# What a member tells about themselves beyond users' names; a row only once they set something.
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    # Plain text, whitespace collapsed, at most 160 characters (actions/profiles.py).
+    sa.Column("bio", sa.String(160), nullable=False),
+    # Their nominator deleted their account: "nominated by a former member"
+    # (users.invited_by is then NULL, so nothing references the deleted id).
+    sa.Column("nominated_by_former", sa.Boolean, nullable=False),
+)
+
+# The re-encoded avatar (256×256 WebP, no metadata), kept in the database so that a
+# backup is one database. `sha256` of the bytes names the version in URLs.
+avatars = sa.Table(
+    "avatars",
+    metadata,
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("image", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
 # -- private contact matching (migration 0005) -----------------------------------------
 
+# Findable identifiers (docs/API.md, "Contact matching"): each one opted in by its owner,
+# a member or a waitlisted person. Only HMAC-SHA256(instance contact key, "kind:value")
+# is kept, never the phone number or e-mail address. Nothing of a matching upload is
+# stored anywhere. The contact key itself is the instance fact "contact_key".
+contact_identifiers = sa.Table(
+    "contact_identifiers",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("waitlist_id", sa.String(32), sa.ForeignKey("waitlist.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("kind", sa.String(5), nullable=False),  # "phone" | "email"
+    sa.Column("hash", sa.String(64), nullable=False),  # lower-case hex
+    # The hash's first 32 bits: a bucket (a prefix of any length up to 32 bits) is one index range.
+    # Part of the hash, so exports leave it out as they do the hash (storage/your_data.py).
+    sa.Column("bucket", sa.BigInteger, nullable=False, info={"secret": True}),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.CheckConstraint("(user_id IS NULL) <> (waitlist_id IS NULL)", name="ck_contact_identifiers_owner"),
+    # one owner lists theirs; several owners may claim one identifier (nobody can squat it)
+    sa.UniqueConstraint("user_id", "hash", name="uq_contact_identifiers_user"),
+    sa.UniqueConstraint("waitlist_id", "hash", name="uq_contact_identifiers_waitlist"),
+    sa.Index("ix_contact_identifiers_bucket", "bucket"),
+)
+
 # -- pings and notifications (migration 0006) ------------------------------------------
+
+# The inbox. Integer ids: they order the inbox (newest first) and page it.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
+    # "ping" | "room_started" | "new_follower" | "waitlist_joined"
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("actor_id", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("room_id", sa.String(32), sa.ForeignKey("rooms.id"), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("read_at", sa.Float, nullable=True),
+    # one user's inbox, newest first, and their unread count
+    sa.Index("ix_notifications_user", "user_id", "id"),
+    sa.Index("ix_notifications_unread", "user_id", "read_at"),
+)
+
+# A row per kind the user muted: muted kinds are neither stored nor delivered.
+notification_mutes = sa.Table(
+    "notification_mutes",
+    metadata,
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("kind", sa.String(20), primary_key=True),
+)

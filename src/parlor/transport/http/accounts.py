@@ -1,4 +1,4 @@
-"""Account routes: setup, sign-up, sign-in and out, invites, tokens."""
+"""Account routes: setup, sign-up, sign-in and out, tokens (invites: growth.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from parlor.actions import accounts
+from parlor.actions import accounts, growth
 from parlor.domain.users import User
 from parlor.transport.http.auth import (
     COOKIE,
@@ -31,7 +31,8 @@ class SetupBody(BaseModel):
 
 
 class SignupBody(BaseModel):
-    invite_code: str = Field(max_length=200)
+    # May be empty when the instance is open (GET /api/signup-mode).
+    invite_code: str = Field(default="", max_length=200)
     username: str = _Text
     display_name: str = _Text
     password: str = _Text
@@ -46,7 +47,7 @@ class TokenBody(BaseModel):
     name: str = Field(max_length=200)
 
 
-async def _signed_in(request: Request, response: Response, s: ServicesDep, user: User) -> None:
+async def sign_in(request: Request, response: Response, s: ServicesDep, user: User) -> None:
     secret = await accounts.do_start_session(s, user)
     set_session_cookie(request, response, secret, s.settings.session_days * 86400)
 
@@ -60,15 +61,15 @@ async def setup_status(s: ServicesDep) -> dict[str, bool]:
 async def setup(body: SetupBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
     check_same_origin(request)
     user = await accounts.do_setup(s, body.token, body.username, body.display_name, body.password)
-    await _signed_in(request, response, s, user)
+    await sign_in(request, response, s, user)
     return user.to_dict()
 
 
 @router.post("/signup", status_code=201)
 async def signup(body: SignupBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
     check_same_origin(request)
-    user = await accounts.do_signup(s, body.invite_code, body.username, body.display_name, body.password)
-    await _signed_in(request, response, s, user)
+    user = await growth.do_signup(s, body.invite_code, body.username, body.display_name, body.password)
+    await sign_in(request, response, s, user)
     return user.to_dict()
 
 
@@ -76,7 +77,7 @@ async def signup(body: SignupBody, request: Request, response: Response, s: Serv
 async def login(body: LoginBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
     check_same_origin(request)
     user = await accounts.do_login(s, body.username, body.password)
-    await _signed_in(request, response, s, user)
+    await sign_in(request, response, s, user)
     return user.to_dict()
 
 
@@ -93,12 +94,6 @@ async def logout(request: Request, _user: MaybeUser, s: ServicesDep) -> Response
 @router.get("/me")
 async def me(user: CurrentUser) -> dict[str, Any]:
     return user.to_dict()
-
-
-@router.post("/invites", status_code=201)
-async def create_invite(user: CurrentUser, s: ServicesDep) -> dict[str, str]:
-    code = await accounts.do_create_invite(s, user)
-    return {"code": code, "url": f"{s.settings.base_url}/signup?code={code}"}
 
 
 @router.post("/tokens", status_code=201)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from parlor.actions import hallway as hallway_actions
 from parlor.actions import rooms
 from parlor.domain.rooms import HandRaise, Room
 from parlor.transport.http.auth import CurrentUser, ServicesDep
@@ -55,8 +56,9 @@ def _view(s: ServicesDep, room: Room) -> Snapshot:
 
 
 @router.get("")
-async def hallway(_user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
-    return {"rooms": rooms.hallway(s)}
+async def hallway(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
+    """The hallway: live rooms ranked for you (docs/API.md, Rooms)."""
+    return {"rooms": await hallway_actions.hallway(s, user)}
 
 
 @router.post("", status_code=201)

@@ -1,7 +1,41 @@
-"""HTTP routes: your_data."""
+"""Your data routes: the export download and account deletion."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from parlor.actions import your_data
+from parlor.transport.http.auth import COOKIE, CurrentUser, ServicesDep
 
 router = APIRouter(prefix="/api", tags=["your_data"])
+
+
+@router.get("/me/export", response_class=Response)
+async def export(user: CurrentUser, s: ServicesDep) -> Response:
+    body = await your_data.export(s, user)
+    return Response(
+        json.dumps(body, ensure_ascii=False, indent=1).encode(),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="parlor-{user.username}.json"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+class DeleteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(max_length=1000)
+
+
+@router.delete("/me", status_code=204, response_class=Response)
+async def delete_account(body: DeleteBody, request: Request, user: CurrentUser, s: ServicesDep) -> Response:
+    await your_data.do_delete_account(s, user, body.password)
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    return response

@@ -23,7 +23,7 @@ from parlor.bus.base import HALLWAY, room_channel, user_channel
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
 from parlor.transport.http.auth import COOKIE, _origin_of
-from parlor.transport.ws.queues import CLOSE, Coalescer, EventQueue, QueueRegistry
+from parlor.transport.ws.queues import CLOSE, SIGNED_OUT, Coalescer, EventQueue, QueueRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,9 @@ class ClientSocket:
             text = await self.outbox.get()
             if text == CLOSE:
                 await self.ws.close(CLOSE_POLICY, "superseded or too slow")
+                return
+            if text == SIGNED_OUT:
+                await self.ws.close(CLOSE_POLICY, "signed out")
                 return
             await self.ws.send_text(text)
 
@@ -186,14 +189,23 @@ class ClientSocket:
                 raise ParlorError(400, Code.BAD_MESSAGE, "Unexpected message.")
 
     def _follow_user(self, queue: EventQueue) -> None:
-        """A new queue gets the hallway (coalesced) and the user's own channel (`room.you`)."""
+        """A new queue gets the hallway (coalesced) and the user's own channel (`room.you`,
+        `notification`)."""
         hallway = Coalescer(queue, HALLWAY_COALESCE_S)
         queue.other.append(self.s.bus.subscribe(HALLWAY, lambda m: hallway.later(m["name"], _compact(m["data"]))))
         queue.other.append(hallway.stop)
 
         def on_user(message: dict[str, Any]) -> None:
             name, data = message["name"], message["data"]
+            if name == "account.deleted":
+                # Its sessions are gone: this socket must not outlive them.
+                queue.send(SIGNED_OUT)
+                return
             queue.push_event(name, data)
+            if name == "notification" and data.get("kind") == "room_started":
+                # Someone this user follows started a room: their hallway changes now,
+                # not after the coalescing delay (actions/hallway.py).
+                hallway.now("hallway.changed", "{}")
             if name == "room.you" and data["participant"] is None:
                 # Left, removed or ended: stop following the room.
                 stop = queue.rooms.pop(data["room_id"], None)

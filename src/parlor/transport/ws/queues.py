@@ -23,6 +23,8 @@ MAX_OUTBOX = 500
 
 # Put on an outbox to make its writer close the socket (the client was too slow).
 CLOSE = "\x00close"
+# The user's sessions ended (account deleted): close with "signed out".
+SIGNED_OUT = "\x00signed-out"
 
 
 class EventQueue:

@@ -3,6 +3,8 @@ import { route, start } from './router.js';
 import { hallwayView } from './views/hallway.js';
 import { setupView, signupView, loginView } from './views/auth.js';
 import { roomView } from './views/room.js';
+import { contactsView } from './views/contacts.js';
+import { inviteLinkView, invitesView, waitlistView } from './views/growth.js';
 
 route(/^\/$/, hallwayView);
 route(/^\/setup$/, setupView);
@@ -10,8 +12,19 @@ route(/^\/signup$/, signupView);
 route(/^\/login$/, loginView);
 route(/^\/rooms\/(?<id>[^/]+)$/, roomView);
 // growth: /invite/:code, /waitlist, /invites
+route(/^\/invite\/(?<code>[^/]+)$/, inviteLinkView);
+route(/^\/waitlist$/, waitlistView);
+route(/^\/invites$/, invitesView);
 // profiles and your data: /people/:username, /settings
+import { profileView } from './views/profile.js';
+import { settingsView } from './views/settings.js';
+route(/^\/people\/(?<username>[^/]+)$/, profileView);
+route(/^\/settings$/, settingsView);
 // contacts: /contacts
+route(/^\/contacts$/, contactsView);
 // notifications: /inbox
+import { inboxView, mountBell } from './views/inbox.js';
+route(/^\/inbox$/, inboxView);
+mountBell();
 
 start(document.getElementById('main'));

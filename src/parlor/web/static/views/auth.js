@@ -1,5 +1,6 @@
-// Setup (claim the admin account), sign up (with an invite code) and sign in.
-import { Api } from '../api.js';
+// Setup (claim the admin account), sign up (with an invite code, or none when the
+// instance is open) and sign in.
+import { Api, get } from '../api.js';
 import { h, field, alertBox } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe, signedIn } from '../session.js';
@@ -72,12 +73,29 @@ export async function setupView({ outlet, query, signal }) {
   (query.get('token') ? f.username.input : token.input).focus();
 }
 
-export async function signupView({ outlet, query }) {
-  const code = field('Invite code', { name: 'invite_code', value: query.get('code') || '', required: true, autocomplete: 'off' });
+export async function signupView({ outlet, query, signal }) {
+  // The instance's sign-up mode decides whether to ask for a code (docs/API.md, Growth).
+  const { mode } = await get('/signup-mode');
+  if (signal.aborted) return;
+  if (mode === 'closed') {
+    outlet.replaceChildren(h('section', { class: 'card narrow auth' },
+      h('h1', {}, 'Not taking new members'),
+      h('p', {}, 'This server is closed to new members for now.'),
+      h('p', {}, h('a', { href: '/login' }, 'Sign in'))));
+    return;
+  }
+  const open = mode === 'open';
+  const code = field(open ? 'Invite code (optional)' : 'Invite code', {
+    name: 'invite_code', value: query.get('code') || '', required: !open, autocomplete: 'off',
+  });
   const f = accountFields();
+  const invited = Boolean(query.get('code'));
+  let lead = 'Pick a name and you are in.';
+  if (invited) lead = 'Someone invited you. Pick a name and you are in.';
+  else if (!open) lead = 'You need an invite code from a member.';
   outlet.replaceChildren(authForm({
     title: 'Join Parlor',
-    lead: 'Someone invited you. Pick a name and you are in.',
+    lead,
     fields: [code, f.username, f.displayName, f.password],
     submitLabel: 'Sign up',
     onSubmit: async () => {
@@ -90,9 +108,12 @@ export async function signupView({ outlet, query }) {
       signedIn(me);
       navigate(nextPath(query), { replace: true });
     },
-    footer: ['Already have an account? ', h('a', { href: '/login' }, 'Sign in')],
+    footer: [
+      'Already have an account? ', h('a', { href: '/login' }, 'Sign in'),
+      open ? null : [' · No invite? ', h('a', { href: '/waitlist' }, 'Join the waitlist')],
+    ],
   }));
-  (query.get('code') ? f.username.input : code.input).focus();
+  (invited || open ? f.username.input : code.input).focus();
 }
 
 export async function loginView({ outlet, query, signal }) {

@@ -1,5 +1,6 @@
-// The hallway: live rooms (refreshed on `hallway.changed` and every 10 s), start a room,
-// admin invites, sign out. Signed out: a welcome with sign in / sign up links.
+// The hallway: live rooms ranked for you, people you follow first (refreshed on
+// `hallway.changed` and every 10 s), start a room,
+// links to your places (profile, invites, contacts, inbox, settings), sign out. Signed out: a welcome with sign in / sign up links.
 import { Api } from '../api.js';
 import { h, field, alertBox, avatar, rerender } from '../dom.js';
 import { navigate } from '../router.js';
@@ -64,7 +65,7 @@ function signedInView({ outlet, signal, onCleanup }, me) {
     navigate('/', { replace: true });
   });
 
-  const adminBox = me.is_admin ? inviteBox(alert) : null;
+  const places = placesNav(me);
 
   outlet.replaceChildren(
     h('section', { class: 'hallway' },
@@ -75,16 +76,21 @@ function signedInView({ outlet, signal, onCleanup }, me) {
         h('h1', { id: 'start-h' }, 'Hallway'),
         startForm,
         alert.el),
-      adminBox,
+      places,
       h('section', { class: 'rooms', 'aria-labelledby': 'live-h' },
         h('h2', { id: 'live-h' }, 'Live now'),
         listStatus,
         list)));
 
   let loading = false;
+  let again = false; // a change arrived while loading: load once more after
   async function refresh() {
-    if (loading) return;
+    if (loading) {
+      again = true;
+      return;
+    }
     loading = true;
+    again = false;
     try {
       const { rooms } = await Api.rooms();
       if (signal.aborted) return;
@@ -98,10 +104,13 @@ function signedInView({ outlet, signal, onCleanup }, me) {
       }
     } finally {
       loading = false;
+      if (again && !signal.aborted) refresh();
     }
   }
 
   const socket = session.socket;
+  // `hallway.changed` (coalesced, ≤1/s; at once when someone you follow starts a room):
+  // refetch, so the list is always the server's, filtered for you (blocks never show).
   const onEvent = (e) => { if (e.detail.name === 'hallway.changed') refresh(); };
   const onWelcome = () => refresh();
   socket.addEventListener('event', onEvent);
@@ -118,12 +127,25 @@ function signedInView({ outlet, signal, onCleanup }, me) {
   refresh();
 }
 
+/** "2 you follow on stage", "1 you follow is listening", or nothing. */
+export function followedLine(room) {
+  const onStage = room.followed_on_stage || 0;
+  const inRoom = room.followed_in_room || 0;
+  if (onStage) return `${onStage} you follow on stage`;
+  if (inRoom) return `${inRoom} you follow ${inRoom === 1 ? 'is' : 'are'} listening`;
+  return null;
+}
+
 function roomCard(room) {
   const speakers = room.speakers || [];
   const names = speakers.map((s) => s.display_name || s.username);
+  const more = Math.max(0, (room.speaker_count || 0) - names.length);
+  if (more) names.push(`${more} more`);
   const count = room.listener_count || 0;
-  return h('li', { class: 'room-card card' },
+  const followed = followedLine(room);
+  return h('li', { class: 'room-card card', dataset: { roomId: room.id } },
     h('h3', { class: 'room-title' }, room.title),
+    followed ? h('p', { class: 'followed-line muted', style: 'margin: 0; font-weight: 600' }, followed) : null,
     h('div', { class: 'room-people' },
       h('span', { class: 'avatar-stack', 'aria-hidden': 'true' }, speakers.slice(0, 3).map((s) => avatar(s, 'sm'))),
       h('span', { class: 'speaker-names' }, names.length ? names.join(', ') : 'No one on stage')),
@@ -137,39 +159,13 @@ function roomCard(room) {
       }, 'Join')));
 }
 
-function inviteBox(alert) {
-  const out = h('div', { class: 'invite-out', hidden: true });
-  const button = h('button', { type: 'button', class: 'btn' }, 'Create invite');
-  button.addEventListener('click', async () => {
-    alert.clear();
-    button.disabled = true;
-    try {
-      const { code } = await Api.createInvite();
-      const link = `${location.origin}/signup?code=${encodeURIComponent(code)}`;
-      const linkField = field('Invite link', { value: link, readonly: true });
-      const codeField = field('Invite code', { value: code, readonly: true });
-      const copy = h('button', { type: 'button', class: 'btn btn-small' }, 'Copy invite link');
-      copy.addEventListener('click', async () => {
-        try {
-          await navigator.clipboard.writeText(link);
-          copy.textContent = 'Copied';
-        } catch {
-          linkField.input.select();
-        }
-      });
-      out.replaceChildren(linkField.field, codeField.field, copy);
-      out.hidden = false;
-      linkField.input.focus();
-      linkField.input.select();
-    } catch (err) {
-      alert.show(err.message);
-    } finally {
-      button.disabled = false;
-    }
-  });
-  return h('section', { class: 'card admin', 'aria-labelledby': 'admin-h' },
-    h('h2', { id: 'admin-h' }, 'Invite someone'),
-    h('p', { class: 'muted' }, 'Each invite lets one person sign up.'),
-    button,
-    out);
+function placesNav(me) {
+  const link = (href, text) => h('li', {}, h('a', { href }, text));
+  return h('nav', { class: 'card places', 'aria-label': 'Your places' },
+    h('ul', {},
+      link(`/people/${encodeURIComponent(me.username)}`, 'Your profile'),
+      link('/invites', me.is_admin ? 'Invites and waitlist' : 'Invite someone'),
+      link('/contacts', 'Find your contacts'),
+      link('/inbox', 'Inbox'),
+      link('/settings', 'Settings')));
 }

@@ -9,6 +9,7 @@ import { h, avatar, alertBox, rerender, icon } from '../dom.js';
 import { navigate } from '../router.js';
 import { hook, loadMe, session } from '../session.js';
 import { RoomMedia } from '../media.js';
+import { pingPanel } from './inbox.js';
 
 const SPEAKING_LEVEL = 0.05;
 const SPEAKING_HOLD_MS = 700;
@@ -87,6 +88,7 @@ export async function roomView(ctx) {
     handsSection,
     h('section', { class: 'audience', 'aria-labelledby': 'audience-h' },
       audienceHeading, audienceEmpty, audienceList, h('div', { class: 'row audience-tail' }, audienceMore, showMore)),
+    pingPanel(roomId, me),
     controls,
     sink);
   outlet.replaceChildren(page);

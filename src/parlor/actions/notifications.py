@@ -1,0 +1,219 @@
+"""Notifications and pings (DESIGN §5): the inbox, per-kind mutes, live delivery.
+
+Kinds: `ping` (a member in a live room asks one of their followers to join them),
+`room_started` (someone you follow started a room), `new_follower`, and
+`waitlist_joined` (someone you let in from the waitlist finished signing up).
+
+Rules: a muted kind is neither stored nor delivered; nothing is stored or
+delivered about someone blocked either way with you, and the inbox hides what
+was stored about them before the block. Every stored notification is published
+after its transaction commits, as an event `notification` on the recipient's
+own channel (every socket of theirs gets it).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from parlor.actions.rooms import check_room
+from parlor.actions.services import Services
+from parlor.bus.base import user_channel
+from parlor.domain.rooms import Room
+from parlor.domain.users import User
+from parlor.errors import Code, ParlorError, bad_input
+from parlor.storage import accounts as account_store
+from parlor.storage import notifications as store
+from parlor.storage import social as social_store
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("ping", "room_started", "new_follower", "waitlist_joined")
+PAGE_DEFAULT, PAGE_MAX = 30, 100
+# One ping per pinger and target per this many seconds.
+PING_INTERVAL_S = 60.0
+
+# (pinger, target) -> when the last ping went out. In memory: one node holds the
+# rooms, and a forgotten entry (restart) only allows one more ping.
+_last_ping: dict[tuple[str, str], float] = {}
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise bad_input(f"Unknown notification kind: choose from {', '.join(KINDS)}.")
+    return kind
+
+
+def item(row: store.Row, s: Services) -> dict[str, Any]:
+    """One notification as the inbox and the `notification` event show it."""
+    actor = None
+    if row.actor_id is not None and row.actor_username is not None:
+        actor = {"id": row.actor_id, "username": row.actor_username, "display_name": row.actor_display_name}
+    room = None
+    if row.room_id is not None:
+        room = {"id": row.room_id, "title": row.room_title or "", "live": row.room_id in s.live.rooms}
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "actor": actor,
+        "room": room,
+        "created_at": row.created_at,
+        "read": row.read_at is not None,
+    }
+
+
+async def _publish(s: Services, user_id: str, data: dict[str, Any]) -> None:
+    await s.bus.publish(user_channel(user_id), {"name": "notification", "data": data})
+
+
+# -- producing -------------------------------------------------------------------------------
+
+
+async def notify(
+    s: Services, user_id: str, kind: str, *, actor_id: str | None = None, room_id: str | None = None
+) -> None:
+    """Tell `user_id` something: store it in their inbox and deliver it live.
+
+    For other actions to call after their own transaction has committed (e.g. the
+    waitlist: `notify(s, inviter_id, "waitlist_joined", actor_id=new_user_id)`).
+    Does nothing when the kind is muted by the user or when the actor and the user
+    are blocked either way; a repeated unread `new_follower` from one actor is kept
+    once. `kind` must be one of KINDS (anything else is a programming error).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    async with s.db.engine.begin() as conn:
+        notification_id = await store.insert(
+            conn,
+            user_id=user_id,
+            kind=kind,
+            actor_id=actor_id,
+            room_id=room_id,
+            now=s.clock(),
+            once_unread=kind == "new_follower",
+        )
+        row = await store.get(conn, user_id, notification_id) if notification_id is not None else None
+    if row is not None:
+        await _publish(s, user_id, item(row, s))
+
+
+async def do_room_started(s: Services, creator: User, room: Room) -> None:
+    """Fan out `room_started` to every follower of the creator: one INSERT … SELECT,
+    then one publish per recipient (cheap with the in-process bus; no per-row query)."""
+    now = s.clock()
+    async with s.db.engine.begin() as conn:
+        made = await store.insert_for_followers(
+            conn, followee_id=creator.id, kind="room_started", room_id=room.id, now=now
+        )
+    actor = {"id": creator.id, "username": creator.username, "display_name": creator.display_name}
+    room_ref = {"id": room.id, "title": room.title, "live": True}
+    for notification_id, user_id in made:
+        data = {
+            "id": notification_id,
+            "kind": "room_started",
+            "actor": actor,
+            "room": room_ref,
+            "created_at": now,
+            "read": False,
+        }
+        await _publish(s, user_id, data)
+
+
+async def do_ping(s: Services, pinger: User, room_id: str, target_id: str) -> None:
+    """Ask a follower to join the room you are in.
+
+    Refused unless you are in that live room, the target follows you, neither has
+    blocked the other and the target is not in the room already; at most one ping
+    to the same person per PING_INTERVAL_S. A target who muted pings gets nothing,
+    and the pinger is not told (mutes are private).
+    """
+    room = await check_room(s, room_id)
+    if pinger.id not in room.participants:
+        raise ParlorError(403, Code.NOT_IN_ROOM, "Join the room before you ping someone into it.")
+    async with s.db.engine.connect() as conn:
+        target = await account_store.user_by_id(conn, target_id) if len(target_id) <= 32 else None
+        if target is None:
+            raise ParlorError(404, Code.USER_NOT_FOUND, "There is no such user.")
+        rel = await social_store.relation(conn, pinger.id, target.id)
+    if rel["blocks_you"]:
+        raise ParlorError(403, Code.BLOCKED_BY_USER, "This person has blocked you.")
+    if rel["blocked_by_you"]:
+        raise ParlorError(403, Code.USER_BLOCKED, "You blocked this person: unblock them first.")
+    if not rel["follows_you"]:
+        raise ParlorError(403, Code.NOT_A_FOLLOWER, "You can only ping people who follow you.")
+    if target.id in room.participants:
+        raise ParlorError(409, Code.ALREADY_IN_THAT_ROOM, "They are already in this room.")
+    now = s.clock()
+    key = (pinger.id, target.id)
+    last = _last_ping.get(key)
+    if last is not None and now - last < PING_INTERVAL_S:
+        raise ParlorError(429, Code.RATE_LIMITED, "You pinged them a moment ago: give them a minute.")
+    _forget_old_pings(now)
+    _last_ping[key] = now
+    await notify(s, target.id, "ping", actor_id=pinger.id, room_id=room.id)
+
+
+def _forget_old_pings(now: float) -> None:
+    if len(_last_ping) > 10_000:
+        for key in [k for k, at in _last_ping.items() if now - at >= PING_INTERVAL_S]:
+            del _last_ping[key]
+
+
+# -- the inbox ---------------------------------------------------------------------------------
+
+
+async def inbox(s: Services, user: User, limit: int, before: int | None) -> dict[str, Any]:
+    """A page of the user's notifications, newest first, and their unread count."""
+    if not 1 <= limit <= PAGE_MAX:
+        raise bad_input(f"limit must be 1 to {PAGE_MAX}.")
+    if before is not None and before < 1:
+        raise bad_input("before must be a notification id.")
+    async with s.db.engine.connect() as conn:
+        rows = await store.page(conn, user.id, limit + 1, before)
+        unread = await store.unread_count(conn, user.id)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "notifications": [item(row, s) for row in rows],
+        "unread_count": unread,
+        "next_before": rows[-1].id if more else None,
+    }
+
+
+async def do_mark_read(s: Services, user: User, notification_id: int) -> dict[str, Any]:
+    """Mark one of your notifications read (idempotent); 404 for anyone else's."""
+    async with s.db.engine.begin() as conn:
+        found = await store.mark_read(conn, user.id, notification_id, s.clock())
+        row = await store.get(conn, user.id, notification_id) if found else None
+        unread = await store.unread_count(conn, user.id)
+    if row is None:
+        raise ParlorError(404, Code.NOTIFICATION_NOT_FOUND, "There is no such notification.")
+    return {"notification": item(row, s), "unread_count": unread}
+
+
+async def do_mark_all_read(s: Services, user: User, up_to: int | None) -> dict[str, Any]:
+    """Mark all your notifications read, or those up to an id (the newest one you saw)."""
+    if up_to is not None and up_to < 1:
+        raise bad_input("up_to must be a notification id.")
+    async with s.db.engine.begin() as conn:
+        await store.mark_all_read(conn, user.id, up_to, s.clock())
+        unread = await store.unread_count(conn, user.id)
+    return {"unread_count": unread}
+
+
+async def mutes(s: Services, user: User) -> dict[str, Any]:
+    async with s.db.engine.connect() as conn:
+        muted = await store.muted_kinds(conn, user.id)
+    return {"muted": {kind: kind in muted for kind in KINDS}}
+
+
+async def do_set_mutes(s: Services, user: User, changes: dict[str, bool]) -> dict[str, Any]:
+    """Mute or unmute kinds; kinds not named keep their setting. All or nothing."""
+    if not changes:
+        raise bad_input("Name at least one kind to mute or unmute.")
+    for kind in changes:
+        check_kind(kind)
+    async with s.db.engine.begin() as conn:
+        for kind, muted in sorted(changes.items()):
+            await store.set_muted(conn, user.id, kind, muted)
+    return await mutes(s, user)

@@ -1,0 +1,82 @@
+"""Your data: export everything the instance holds about you; delete your account.
+
+Deletion order: check the password; end every session (so nothing new starts);
+leave every live room (their media ends with it); then one transaction removes or
+anonymises every row that names the account (storage/your_data.py POLICY).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from parlor.actions import accounts, rooms
+from parlor.actions.services import Services
+from parlor.bus.base import user_channel
+from parlor.domain.users import User
+from parlor.errors import Code, ParlorError, bad_input
+from parlor.storage import rooms as room_store
+from parlor.storage import your_data as store
+
+logger = logging.getLogger(__name__)
+
+EXPORT_FORMAT = "parlor.export.v1"
+
+
+async def export(s: Services, user: User) -> dict[str, Any]:
+    """Everything held about `user`, table by table (docs/API.md, Your data)."""
+    async with s.db.engine.connect() as conn:
+        tables = await store.export(conn, user.id)
+    return {
+        "format": EXPORT_FORMAT,
+        "exported_at": s.clock(),
+        "user_id": user.id,
+        "username": user.username,
+        "notes": {
+            "hashes": f"Columns holding one-way hashes (or parts of them) read {store.HASH_MARKER!r}.",
+            "binary": "Binary columns (the avatar image, a 256×256 WebP) are base64.",
+            "tables": "Every row that names you: your own, and other people's rows that refer to you.",
+        },
+        "tables": tables,
+    }
+
+
+async def _check_can_delete(s: Services, user: User, password: str) -> None:
+    if not password or len(password) > accounts.PASSWORD_MAX:
+        raise bad_input("Enter your password to delete your account.")
+    try:
+        await accounts.do_login(s, user.username, password)
+    except ParlorError as exc:
+        raise ParlorError(403, Code.WRONG_PASSWORD, "That is not your password: nothing was deleted.") from exc
+    if user.is_admin:
+        async with s.db.engine.connect() as conn:
+            others = await store.other_admin_exists(conn, user.id)
+        if not others:
+            raise ParlorError(409, Code.LAST_ADMIN, "You are the only admin: make someone else admin first.")
+
+
+async def do_delete_account(s: Services, user: User, password: str) -> None:
+    """Delete `user` for good. Rooms they were in go on; history shows "a former member"."""
+    await _check_can_delete(s, user, password)
+    async with s.db.engine.begin() as conn:
+        await store.end_sessions(conn, user.id)
+    for room in list(s.live.rooms.values()):
+        if user.id in room.participants:
+            try:
+                await rooms.do_leave(s, user.id, room.id)
+            except ParlorError:
+                pass  # the room ended meanwhile
+    async with s.db.engine.begin() as conn:
+        await store.forget(conn, user.id)
+        await room_store.audit(conn, now=s.clock(), actor_id=None, action="account.delete")
+    s.live.profiles.pop(user.id, None)
+    # open sockets close (transport/ws): their sessions no longer exist
+    await s.bus.publish(user_channel(user.id), {"name": "account.deleted", "data": {}})
+    for room_id in [r.id for r in s.live.rooms.values() if r.created_by == user.id]:
+        # Live rooms they started go on; their snapshots no longer name them ("" = a former member).
+        async with s.live.lock(room_id):
+            live = s.live.get(room_id)
+            if live is not None and live.created_by == user.id:
+                s.live.put(dataclasses.replace(live, created_by=""))
+    logger.info("account deleted")

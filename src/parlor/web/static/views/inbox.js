@@ -1,0 +1,316 @@
+// Notifications: the header bell (unread count, live) and the /inbox page (list,
+// mark read, per-kind mute toggles, "Join" on pings and started rooms).
+// Live: every `notification` event on the tab's socket (docs/API.md).
+import { get, post, api } from '../api.js';
+import { h, alertBox, rerender } from '../dom.js';
+import { navigate } from '../router.js';
+import { loadMe, onSessionChange, session } from '../session.js';
+
+const PAGE = 30;
+
+const KIND_LABELS = {
+  ping: 'Mute pings',
+  room_started: 'Mute rooms started by people you follow',
+  new_follower: 'Mute new followers',
+  waitlist_joined: 'Mute sign-ups of people you let in',
+};
+
+export const Notes = {
+  list: (before) => get(`/notifications?limit=${PAGE}${before ? `&before=${before}` : ''}`),
+  read: (id) => post(`/notifications/${encodeURIComponent(id)}/read`),
+  readAll: (upTo) => post('/notifications/read-all', upTo ? { up_to: upTo } : {}),
+  settings: () => get('/notifications/settings'),
+  setMuted: (muted) => api('PUT', '/notifications/settings', { muted }),
+  ping: (roomId, userId) => post('/pings', { room_id: roomId, user_id: userId }),
+};
+
+// --- the unread count, shared by the bell and the inbox page -------------------
+
+const unread = new EventTarget();
+let unreadCount = 0;
+
+function setUnread(n) {
+  unreadCount = Math.max(0, n);
+  unread.dispatchEvent(new CustomEvent('change', { detail: unreadCount }));
+}
+
+/** What a notification says, as plain text. */
+export function describe(n) {
+  const who = n.actor ? n.actor.display_name || n.actor.username : 'A former member';
+  const title = n.room ? `“${n.room.title}”` : 'a room';
+  switch (n.kind) {
+    case 'ping': return `${who} asks you to join them in ${title}`;
+    case 'room_started': return `${who} started ${title}`;
+    case 'new_follower': return `${who} followed you`;
+    case 'waitlist_joined': return `${who}, whom you let in, has joined`;
+    default: return `${who}: ${n.kind}`;
+  }
+}
+
+/** The bell in the header: a link to /inbox with the unread count; follows the session. */
+export function mountBell() {
+  const slot = document.getElementById('topbar-extra');
+  if (!slot) return;
+  const count = h('span', { class: 'bell-count', 'aria-hidden': 'true' });
+  const bell = h('a', {
+    class: 'chip bell', href: '/inbox', hidden: true,
+    style: 'text-decoration: none; display: inline-flex; align-items: center; gap: .3rem',
+  }, bellIcon(), count);
+  slot.append(bell);
+  const show = (n) => {
+    count.textContent = String(n);
+    bell.setAttribute('aria-label', `Notifications, ${n} unread`);
+    bell.dataset.unread = String(n);
+  };
+  unread.addEventListener('change', (e) => show(e.detail));
+  show(0);
+
+  let socket = null;
+  // The server's count is the truth: each event asks for it again, and only the answer
+  // to the latest question counts (an older one may land after a newer event).
+  const onEvent = (e) => {
+    if (e.detail.name === 'notification' && !e.detail.data.read) refreshCount();
+  };
+  const onWelcome = () => refreshCount();
+  let asked = 0;
+  async function refreshCount() {
+    const question = ++asked;
+    try {
+      const { unread_count: n } = await get('/notifications?limit=1');
+      if (question === asked) setUnread(n);
+    } catch { /* the bell waits for the next event */ }
+  }
+  const follow = (me) => {
+    if (socket) {
+      socket.removeEventListener('event', onEvent);
+      socket.removeEventListener('welcome', onWelcome);
+      socket = null;
+    }
+    bell.hidden = !me;
+    if (!me) return;
+    socket = session.socket;
+    if (socket) {
+      socket.addEventListener('event', onEvent);
+      socket.addEventListener('welcome', onWelcome);
+    }
+    refreshCount();
+  };
+  onSessionChange(follow);
+  loadMe().then((me) => { if (me && !socket) follow(me); }).catch(() => {});
+}
+
+function bellIcon() {
+  const span = document.createElement('span');
+  span.setAttribute('aria-hidden', 'true');
+  span.style.display = 'inline-flex';
+  span.innerHTML = '<svg viewBox="0 0 24 24" width="1.1em" height="1.1em" fill="none" stroke="currentColor"'
+    + ' stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9"/>'
+    + '<path d="M10.3 21a1.94 1.94 0 0 0 3.4 0"/></svg>';
+  return span;
+}
+
+// --- /inbox --------------------------------------------------------------------
+
+export async function inboxView({ outlet, signal, onCleanup }) {
+  const me = await loadMe();
+  if (signal.aborted) return;
+  if (!me) {
+    navigate('/login?next=/inbox', { replace: true });
+    return;
+  }
+  const alert = alertBox();
+  const list = h('ul', { class: 'inbox-list people', 'aria-label': 'Notifications', style: 'display: grid; gap: .6rem; margin-top: .75rem' });
+  const status = h('p', { class: 'muted empty' }, 'Loading…');
+  const readAllButton = h('button', { type: 'button', class: 'btn btn-small' }, 'Mark all read');
+  const moreButton = h('button', { type: 'button', class: 'btn btn-small', hidden: true }, 'Show older');
+  const mutes = h('div', { class: 'stack', role: 'group', 'aria-label': 'Notification settings' });
+
+  outlet.replaceChildren(
+    h('section', { class: 'inbox' },
+      h('section', { class: 'card' },
+        h('div', { class: 'row', style: 'justify-content: space-between' },
+          h('h1', { style: 'margin: 0' }, 'Inbox'), readAllButton),
+        alert.el,
+        status,
+        list,
+        moreButton),
+      h('section', { class: 'card', 'aria-labelledby': 'mutes-h' },
+        h('h2', { id: 'mutes-h' }, 'Notification settings'),
+        h('p', { class: 'muted' }, 'Muted kinds are not kept and not delivered.'),
+        mutes)));
+
+  const items = []; // newest first
+  let nextBefore = null;
+
+  function render() {
+    rerender(list, items.map(itemRow));
+    status.hidden = items.length > 0;
+    status.textContent = items.length ? '' : 'Nothing yet.';
+    moreButton.hidden = !nextBefore;
+    readAllButton.disabled = unreadCount === 0;
+  }
+
+  function itemRow(n) {
+    const text = describe(n);
+    const join = n.room && n.room.live && (n.kind === 'ping' || n.kind === 'room_started')
+      ? h('a', {
+        class: 'btn btn-primary btn-small',
+        href: `/rooms/${encodeURIComponent(n.room.id)}`,
+        'aria-label': `Join ${n.room.title}`,
+        onclick: () => { if (!n.read) markRead(n); },
+      }, 'Join')
+      : null;
+    const mark = n.read ? null : h('button', {
+      type: 'button',
+      class: 'chip',
+      'aria-label': `Mark read: ${text}`,
+      dataset: { key: `read-${n.id}` },
+      onclick: () => markRead(n),
+    }, 'Mark read');
+    return h('li', { class: `card inbox-item${n.read ? ' is-read' : ''}`, style: `margin: 0${n.read ? '; opacity: .7' : ''}` },
+      h('p', { style: 'margin: 0 0 .35rem' },
+        n.read ? null : h('strong', { class: 'unread-mark' }, 'New: '),
+        text),
+      h('p', { class: 'muted', style: 'margin: 0 0 .35rem; font-size: .85rem' },
+        new Date(n.created_at * 1000).toLocaleString()),
+      h('div', { class: 'row' }, join, mark));
+  }
+
+  async function markRead(n) {
+    alert.clear();
+    try {
+      const res = await Notes.read(n.id);
+      n.read = true;
+      setUnread(res.unread_count);
+      render();
+    } catch (err) {
+      alert.show(err.message);
+    }
+  }
+
+  readAllButton.addEventListener('click', async () => {
+    alert.clear();
+    try {
+      const res = await Notes.readAll(items.length ? items[0].id : null);
+      for (const n of items) n.read = true;
+      setUnread(res.unread_count);
+      render();
+    } catch (err) {
+      alert.show(err.message);
+    }
+  });
+
+  moreButton.addEventListener('click', async () => {
+    try {
+      const page = await Notes.list(nextBefore);
+      items.push(...page.notifications);
+      nextBefore = page.next_before;
+      render();
+    } catch (err) {
+      alert.show(err.message);
+    }
+  });
+
+  async function load() {
+    try {
+      const page = await Notes.list(null);
+      if (signal.aborted) return;
+      items.splice(0, items.length, ...page.notifications);
+      nextBefore = page.next_before;
+      setUnread(page.unread_count);
+      render();
+    } catch (err) {
+      if (!signal.aborted) alert.show(`Could not load notifications: ${err.message}`);
+    }
+  }
+
+  async function loadMutes() {
+    try {
+      const { muted } = await Notes.settings();
+      if (signal.aborted) return;
+      mutes.replaceChildren(...Object.entries(KIND_LABELS).map(([kind, label]) => muteToggle(kind, label, muted[kind])));
+    } catch (err) {
+      if (!signal.aborted) alert.show(`Could not load settings: ${err.message}`);
+    }
+  }
+
+  function muteToggle(kind, label, on) {
+    const id = `mute-${kind}`;
+    const box = h('input', { type: 'checkbox', id, name: id, checked: on });
+    box.addEventListener('change', async () => {
+      alert.clear();
+      box.disabled = true;
+      try {
+        const { muted } = await Notes.setMuted({ [kind]: box.checked });
+        box.checked = muted[kind];
+      } catch (err) {
+        box.checked = !box.checked;
+        alert.show(err.message);
+      } finally {
+        box.disabled = false;
+      }
+    });
+    return h('div', { class: 'row' }, box, h('label', { for: id }, label));
+  }
+
+  const socket = session.socket;
+  const onEvent = (e) => {
+    if (e.detail.name !== 'notification') return;
+    const n = e.detail.data;
+    if (!items.some((x) => x.id === n.id)) items.unshift(n);
+    render();
+  };
+  const onWelcome = () => load();
+  socket.addEventListener('event', onEvent);
+  socket.addEventListener('welcome', onWelcome);
+  const onUnread = () => { readAllButton.disabled = unreadCount === 0; };
+  unread.addEventListener('change', onUnread);
+  onCleanup(() => {
+    socket.removeEventListener('event', onEvent);
+    socket.removeEventListener('welcome', onWelcome);
+    unread.removeEventListener('change', onUnread);
+  });
+  await Promise.all([load(), loadMutes()]);
+}
+
+// --- "Ping a follower" (the room page) ------------------------------------------
+
+/** A fold-out list of your followers with a "Ping" button each (POST /api/pings). */
+export function pingPanel(roomId, me) {
+  const alert = alertBox();
+  const list = h('ul', { class: 'people', 'aria-label': 'Followers to ping', style: 'display: grid; gap: .4rem' });
+  const status = h('p', { class: 'muted empty' }, 'Loading your followers…');
+  const panel = h('details', { class: 'card ping-panel' },
+    h('summary', {}, 'Ping a follower'),
+    alert.el, status, list);
+  let loaded = false;
+  panel.addEventListener('toggle', async () => {
+    if (!panel.open || loaded) return;
+    loaded = true;
+    try {
+      const { users } = await get(`/users/id/${encodeURIComponent(me.id)}/followers?limit=100`);
+      status.textContent = users.length ? '' : 'Nobody follows you yet.';
+      status.hidden = users.length > 0;
+      list.replaceChildren(...users.map((u) => {
+        const name = u.display_name || u.username;
+        const button = h('button', { type: 'button', class: 'chip', 'aria-label': `Ping ${name}` }, 'Ping');
+        button.addEventListener('click', async () => {
+          alert.clear();
+          button.disabled = true;
+          try {
+            await Notes.ping(roomId, u.id);
+            button.textContent = 'Pinged';
+          } catch (err) {
+            alert.show(err.message);
+            button.disabled = false;
+          }
+        });
+        return h('li', { class: 'row' }, h('span', { style: 'flex: 1' }, name), button);
+      }));
+    } catch (err) {
+      loaded = false;
+      alert.show(err.message);
+    }
+  });
+  return panel;
+}

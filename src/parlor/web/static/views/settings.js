@@ -1,0 +1,164 @@
+// Settings (/settings): edit your profile, upload or remove your avatar, download your
+// data, delete your account (password asked again).
+import { api, ApiError } from '../api.js';
+import { h, field, alertBox } from '../dom.js';
+import { navigate } from '../router.js';
+import { loadMe } from '../session.js';
+import { picture } from './profile.js';
+
+const BIO_MAX = 160;
+
+/** PUT the file as the raw body (the server sniffs the type; it ignores the name). */
+async function uploadAvatar(file) {
+  let res;
+  try {
+    res = await fetch('/api/me/avatar', { method: 'PUT', credentials: 'same-origin', body: file, headers: { Accept: 'application/json' } });
+  } catch {
+    throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
+  }
+  const data = await res.json().catch(() => null);
+  if (!res.ok) {
+    const err = data && data.error;
+    throw new ApiError(res.status, err ? err.code : `http_${res.status}`, err ? err.message : `The server answered ${res.status}.`);
+  }
+  return data;
+}
+
+function section(id, title, ...children) {
+  return h('section', { class: 'card narrow stack', 'aria-labelledby': id }, h('h2', { id }, title), ...children);
+}
+
+export async function settingsView({ outlet, signal }) {
+  const me = await loadMe();
+  if (signal.aborted) return;
+  if (!me) {
+    navigate(`/login?next=${encodeURIComponent('/settings')}`, { replace: true });
+    return;
+  }
+  let mine = await api('GET', `/users/id/${encodeURIComponent(me.id)}`);
+  if (signal.aborted) return;
+
+  // -- profile -------------------------------------------------------------------------------
+  const profileAlert = alertBox();
+  const saved = h('p', { class: 'muted', role: 'status' });
+  const name = field('Display name', { name: 'display_name', value: mine.display_name, maxlength: 50, autocomplete: 'name' });
+  const bioId = 'settings-bio';
+  const bio = h('textarea', {
+    id: bioId, name: 'bio', rows: 3, maxlength: BIO_MAX,
+    style: 'font: inherit; padding: .55rem .85rem; border-radius: 10px; border: 1px solid #d8d0bd; width: 100%',
+  });
+  bio.value = mine.bio;
+  const bioLeft = h('span', { class: 'muted', id: 'settings-bio-left' });
+  const countBio = () => { bioLeft.textContent = `${BIO_MAX - bio.value.length} characters left`; };
+  bio.setAttribute('aria-describedby', 'settings-bio-left');
+  bio.addEventListener('input', countBio);
+  countBio();
+  const saveButton = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save profile');
+  const profileForm = h('form', { class: 'stack', novalidate: true },
+    name.field,
+    h('div', { class: 'field' }, h('label', { for: bioId }, 'Bio'), bio, bioLeft),
+    profileAlert.el, saved, saveButton);
+  profileForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    profileAlert.clear();
+    saved.textContent = '';
+    saveButton.disabled = true;
+    try {
+      mine = await api('PATCH', '/me/profile', { display_name: name.input.value, bio: bio.value });
+      name.input.value = mine.display_name;
+      bio.value = mine.bio;
+      countBio();
+      saved.textContent = 'Profile saved.';
+      loadMe(true);
+    } catch (err) {
+      profileAlert.show(err.message);
+    } finally {
+      saveButton.disabled = false;
+    }
+  });
+
+  // -- avatar --------------------------------------------------------------------------------
+  const avatarAlert = alertBox();
+  const preview = h('div', {});
+  const fileId = 'settings-avatar-file';
+  const file = h('input', { id: fileId, type: 'file', name: 'avatar', accept: 'image/png,image/jpeg,image/webp,image/gif' });
+  const uploadButton = h('button', { type: 'button', class: 'btn btn-primary' }, 'Upload avatar');
+  const removeButton = h('button', { type: 'button', class: 'btn btn-ghost' }, 'Remove avatar');
+  const showAvatar = () => {
+    preview.replaceChildren(picture(mine));
+    removeButton.hidden = !mine.avatar_url;
+  };
+  uploadButton.addEventListener('click', async () => {
+    avatarAlert.clear();
+    if (!file.files || !file.files[0]) {
+      avatarAlert.show('Choose an image first.');
+      return;
+    }
+    uploadButton.disabled = true;
+    try {
+      mine = await uploadAvatar(file.files[0]);
+      file.value = '';
+      showAvatar();
+    } catch (err) {
+      avatarAlert.show(err.message);
+    } finally {
+      uploadButton.disabled = false;
+    }
+  });
+  removeButton.addEventListener('click', async () => {
+    avatarAlert.clear();
+    try {
+      mine = await api('DELETE', '/me/avatar');
+      showAvatar();
+    } catch (err) {
+      avatarAlert.show(err.message);
+    }
+  });
+  showAvatar();
+
+  // -- delete --------------------------------------------------------------------------------
+  const deleteAlert = alertBox();
+  const password = field('Password', { name: 'password', type: 'password', autocomplete: 'current-password' });
+  const sureId = 'settings-delete-sure';
+  const sure = h('input', { id: sureId, type: 'checkbox', name: 'sure' });
+  const deleteButton = h('button', { type: 'submit', class: 'btn btn-danger' }, 'Delete my account');
+  const deleteForm = h('form', { class: 'stack', novalidate: true },
+    h('p', {}, 'Your profile, avatar, follows, invites, sessions and notifications are deleted. Rooms you started stay, by "a former member".'),
+    password.field,
+    h('div', { class: 'row' }, sure, h('label', { for: sureId }, 'I understand this cannot be undone')),
+    deleteAlert.el, deleteButton);
+  deleteForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    deleteAlert.clear();
+    if (!sure.checked) {
+      deleteAlert.show('Tick the box to confirm.');
+      return;
+    }
+    deleteButton.disabled = true;
+    try {
+      await api('DELETE', '/me', { password: password.input.value });
+      await loadMe(true);
+      navigate('/', { replace: true });
+    } catch (err) {
+      deleteAlert.show(err.message);
+      deleteButton.disabled = false;
+    }
+  });
+
+  outlet.replaceChildren(
+    h('h1', { class: 'sr-only' }, 'Settings'),
+    section('settings-profile', 'Your profile',
+      h('p', {}, h('a', { href: `/people/${encodeURIComponent(me.username)}` }, 'See your profile')),
+      profileForm),
+    section('settings-avatar', 'Avatar',
+      preview,
+      h('p', { class: 'muted' }, 'PNG, JPEG, WebP or GIF. It is cropped to a square and its metadata (like location) removed.'),
+      h('div', { class: 'field' }, h('label', { for: fileId }, 'Choose an image'), file),
+      h('div', { class: 'row' }, uploadButton, removeButton),
+      avatarAlert.el),
+    section('settings-data', 'Your data',
+      h('p', {}, 'Everything this server holds about you, as one JSON file.'),
+      h('a', { class: 'btn', href: '/api/me/export', download: '' }, 'Download my data')),
+    section('settings-delete', 'Delete your account', deleteForm),
+  );
+}
