@@ -20,9 +20,11 @@ def tone_wav(tmp_path_factory: pytest.TempPathFactory) -> str:
     return write_tone(tmp_path_factory.mktemp("wav") / "tone.wav")
 
 
-@pytest.fixture
-async def sfu() -> AsyncIterator[Sfu]:
-    server = Sfu(ice_hosts=LOOPBACK)
+@pytest.fixture(params=["c", "python"])
+async def sfu(request: pytest.FixtureRequest) -> AsyncIterator[Sfu]:
+    """The SFU with each fan-out: media/_fanout.c (the default when built) and the Python loop."""
+    server = Sfu(ice_hosts=LOOPBACK, fanout=request.param)
+    assert server.fanout == request.param
     yield server
     await server.close()
 

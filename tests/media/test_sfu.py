@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 import threading
 from typing import Any
@@ -141,14 +142,22 @@ async def test_vanished_listener_does_not_stop_delivery(
     await asyncio.sleep(1.0)
     rate_before = healthy.packets_received - start
 
-    # the server's socket write to "broken" starts raising
+    # the server's socket write to "broken" starts failing
     peer = sfu._peer(ROOM, "broken")
-    assert peer is not None and peer.sink is not None
+    assert peer is not None
+    if sfu.fanout == "python":
+        assert peer.sink is not None
 
-    def failing_sendto(data: bytes, addr: Any) -> None:
-        raise OSError("network is unreachable")
+        def failing_sendto(data: bytes, addr: Any) -> None:
+            raise OSError("network is unreachable")
 
-    peer.sink = peer.sink._replace(sendto=failing_sendto)
+        peer.sink = peer.sink._replace(sendto=failing_sendto)
+    else:
+        # the C route's own descriptor now names something that is not a socket
+        assert peer.route is not None and peer.route.fd >= 0
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, peer.route.fd)
+        os.close(devnull)
     # "gone" vanishes: its socket closes without any goodbye
     gone_dtls = gone.pc.getTransceivers()[0].receiver.transport
     gone_dtls.transport._connection._nominated[1].protocol.transport.close()
@@ -158,12 +167,17 @@ async def test_vanished_listener_does_not_stop_delivery(
     assert expired_peer is not None
     expired_dtls = expired_peer.upstream.receiver.transport
     expired_dtls.transport._connection._nominated[1].protocol.transport.close()
-    # ... at the very next packet, before aioice and aiortc have noticed anything (one
-    # packet of a speaker on another worker: it takes a slot of its own, so the
-    # listeners' stream from "speaker" goes on undisturbed)
+    # ... before aiortc has noticed anything: the Python fan-out at the very next packet
+    # (one packet of a speaker on another worker: it takes a slot of its own, so the
+    # listeners' stream from "speaker" goes on undisturbed); the C fan-out, which sends
+    # on its own copy of the socket, when the socket's close reaches aioice's protocol
     sfu.set_audible(ROOM, frozenset({"speaker", "relayed"}))
     sfu.deliver(ROOM, "relayed", _opus_rtp(seq=1, ts=960))
+    if sfu.fanout == "c":
+        assert sfu._peer(ROOM, "expired") is not None
+        await asyncio.sleep(0)
     assert sfu._peer(ROOM, "expired") is None
+    assert expired_peer.pc.connectionState == "connected"  # aiortc has not noticed yet
 
     before = healthy.packets_received
     await wait_for(lambda: healthy.packets_received > before + 25)

@@ -180,7 +180,7 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
             server_pids = procs.descendants(node.pid)
             gen_pids = [proc.pid for proc, _ in workers if proc.pid is not None]
             m0 = await metrics(http)
-            cpu0 = procs.cpu_seconds(server_pids)
+            (user0, sys0) = procs.cpu_split(server_pids)
             gen0 = procs.cpu_seconds(gen_pids)
             self0 = procs.cpu_seconds([os.getpid()])
             t0 = time.monotonic()
@@ -192,7 +192,7 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
                 await s.stop()
             await asyncio.sleep(DRAIN_S)
             t1 = time.monotonic()
-            cpu1 = procs.cpu_seconds(server_pids)
+            (user1, sys1) = procs.cpu_split(server_pids)
             gen1 = procs.cpu_seconds(gen_pids)
             self1 = procs.cpu_seconds([os.getpid()])
             m1 = await metrics(http)
@@ -220,7 +220,8 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
         forwarded, forwarded_source = forwarded_server, "server /metrics"
     else:
         forwarded, forwarded_source = float(received), "generator: listeners' verified receipts (server totals empty)"
-    server_cpu = cpu1 - cpu0
+    server_cpu = (user1 + sys1) - (user0 + sys0)
+    server_sys = sys1 - sys0
     latencies = array("i")
     for r in reports:
         latencies.frombytes(r["latency_us"])
@@ -236,6 +237,8 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
         "engine": cfg.engine,
         "seconds": cfg.seconds,
         "server_cpu_us_per_packet": round(server_cpu * 1e6 / forwarded, 2) if forwarded else None,
+        # of which in the kernel (sendto on loopback also queues the datagram at the receiver)
+        "server_sys_us_per_packet": round(server_sys * 1e6 / forwarded, 2) if forwarded else None,
         "packets_forwarded": int(forwarded),
         "packets_forwarded_source": forwarded_source,
         "delivered_ratio": round(received / expected, 5) if expected else None,

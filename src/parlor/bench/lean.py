@@ -6,7 +6,8 @@ track), lets aiortc do ICE, DTLS and SRTP key set-up, and then:
 
 - receiving: RTP is SRTP-unprotected (verified) straight off the nominated ICE pair's
   socket with the peer's inbound session, counted, and its latency sampled from the
-  send time carried in the payload; STUN, DTLS and RTCP still go to aioice / aiortc.
+  send time carried in the payload; STUN and DTLS still go to aioice / aiortc (whose
+  own senders and receivers are never started: a bench peer sends no RTCP).
   Two ways: `hook_receiver` replaces the pair's `datagram_received` (one event-loop
   callback per packet; used for the speakers' echo), and `SocketPoller` takes the
   sockets off the event loop and drains all of them with one `epoll` every few
@@ -126,6 +127,11 @@ async def connect(
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
                 transceivers = pc.getTransceivers()
                 transceivers[0].direction = "sendonly"
+                for transceiver in transceivers:
+                    # RTP is read and written here (below), never by aiortc: its senders'
+                    # and receivers' RTCP loops and decoder threads would only load the
+                    # generator (and send the node reports nobody reads)
+                    priv.never_start(transceiver)
                 answer = await pc.createAnswer()
                 with priv.advertise_hosts(LOOPBACK):
                     await pc.setLocalDescription(answer)

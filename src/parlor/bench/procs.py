@@ -39,12 +39,19 @@ def descendants(root: int) -> list[int]:
 
 def cpu_seconds(pids: list[int]) -> float:
     """utime + stime of these processes (their own, not their reaped children's)."""
-    ticks = 0
+    user, system = cpu_split(pids)
+    return user + system
+
+
+def cpu_split(pids: list[int]) -> tuple[float, float]:
+    """(utime, stime) of these processes: in Python and libraries, in the kernel."""
+    user = system = 0
     for pid in pids:
         fields = _stat_fields(pid)
         if fields is not None:
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-    return ticks / CLK_TCK
+            user += int(fields[11])  # utime (field 14)
+            system += int(fields[12])  # stime (field 15)
+    return user / CLK_TCK, system / CLK_TCK
 
 
 def rss_bytes(pids: list[int]) -> int:

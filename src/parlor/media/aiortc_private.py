@@ -191,6 +191,41 @@ def lean_protect(session: Any) -> Callable[[bytes | bytearray], bytes]:
     return protect_packet
 
 
+# The C type of libsrtp's srtp_protect as pylibsrtp declares it (libsrtp 2's API): the
+# C fan-out (media/_fanout.c) calls it through this pointer, so it must be exactly this.
+_PROTECT_CTYPE = "srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)"
+
+
+def fanout_srtp(session: Any) -> tuple[int, int] | None:
+    """(libsrtp context address, srtp_protect address) of a pylibsrtp Session, for the C
+    fan-out; None if pylibsrtp's binding is not the one this was written against. The
+    caller keeps `session` alive as long as it uses the context (a Route holds it)."""
+    protect = _srtp_ffi.addressof(_srtp_lib, "srtp_protect")
+    if _srtp_ffi.getctype(_srtp_ffi.typeof(protect)) != _PROTECT_CTYPE:
+        return None
+    context = session._srtp[0]
+    return int(_srtp_ffi.cast("uintptr_t", context)), int(_srtp_ffi.cast("uintptr_t", protect))
+
+
+def on_socket_closed(dtls: RTCDtlsTransport, callback: Callable[[], None]) -> bool:
+    """Call `callback` when aioice's socket of the nominated pair is closed (consent
+    expired, connection closed), before aiortc's state machine notices."""
+    pair = dtls.transport._connection._nominated.get(1)
+    if pair is None:
+        return False
+    protocol: Any = pair.protocol
+    original = protocol.connection_lost
+
+    def connection_lost(exc: Exception | None) -> None:
+        try:
+            callback()
+        finally:
+            original(exc)
+
+    protocol.connection_lost = connection_lost
+    return True
+
+
 class Nominated(NamedTuple):
     """The selected ICE pair for RTP: its socket's sendto, the remote address, and
     whether aioice has closed that socket (consent expired, connection closed):
@@ -199,6 +234,7 @@ class Nominated(NamedTuple):
     sendto: Callable[[bytes, Any], None]
     addr: Any
     is_closing: Callable[[], bool]
+    socket: Any  # the event loop's wrapper of the socket (fileno() for the C fan-out)
 
 
 def nominated_sendto(dtls: RTCDtlsTransport) -> Nominated | None:
@@ -209,7 +245,7 @@ def nominated_sendto(dtls: RTCDtlsTransport) -> Nominated | None:
     transport = pair.protocol.transport
     if transport is None:
         return None
-    return Nominated(transport.sendto, pair.remote_addr, transport.is_closing)
+    return Nominated(transport.sendto, pair.remote_addr, transport.is_closing, transport.get_extra_info("socket"))
 
 
 # --- senders and transceivers ---------------------------------------------------

@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 
 from aiortc import (
     MediaStreamTrack,
+    RTCDtlsTransport,
     RTCPeerConnection,
     RTCRtpSender,
     RTCRtpTransceiver,
@@ -53,7 +54,16 @@ from parlor.media.rtp import STAMP, forward_template
 from parlor.media.sdp import with_opus_fmtp
 from parlor.media.slots import DEFAULT_IDLE_S, SlotRouter
 
+try:  # the C inner loop (media/_fanout.c); the Python loop below does the same, slower
+    from parlor.media import _fanout as c_fanout
+
+    C_FANOUT_BUILT = True
+except ImportError:  # pragma: no cover - built by `pip install`; absent from a bare checkout
+    C_FANOUT_BUILT = False
+
 logger = logging.getLogger(__name__)
+
+FANOUTS = ("auto", "c", "python")
 
 # room_id, speaker_id, decrypted RTP as received from a local, audible speaker
 UpstreamCallback = Callable[[str, str, bytes], None]
@@ -112,14 +122,48 @@ class _Peer:
     rtcp_dropped: bool = False  # off the socket (aiortc_private.drop_rtcp_datagrams)
     payload_type: int = 0
     outs: list[_SlotOut] = field(default_factory=list)
-    sink: _Sink | None = None
+    sink: _Sink | None = None  # the Python fan-out's
+    route: Any = None  # the C fan-out's (_fanout.Route)
 
-    def try_sink(self) -> _Sink | None:
-        """The fast-path sink once DTLS, SRTP and the ICE pair are all there."""
+    def transport_ready(self) -> RTCDtlsTransport | None:
         if not self.answered or self.failed:
             return None
         dtls = self.upstream.receiver.transport
-        if dtls.state != "connected":
+        return dtls if dtls.state == "connected" else None
+
+    def try_route(self) -> Any:
+        """The C fan-out's route once DTLS, SRTP and the ICE pair are all there."""
+        dtls = self.transport_ready()
+        if dtls is None:
+            return None
+        srtp = priv.outbound_srtp(dtls)
+        nominated = priv.nominated_sendto(dtls)
+        if srtp is None or nominated is None:
+            return None
+        pointers = priv.fanout_srtp(srtp)
+        if pointers is None:
+            raise RuntimeError("pylibsrtp's srtp_protect is not the one the C fan-out knows")
+        host, port = nominated.addr[0], nominated.addr[1]
+        self.route = c_fanout.Route(
+            self.user_id,
+            nominated.socket.fileno(),
+            host,
+            port,
+            pointers[0],
+            pointers[1],
+            srtp,
+            self.payload_type,
+            [out.ssrc for out in self.outs],
+            [out.last_seq for out in self.outs],
+            [out.last_ts for out in self.outs],
+            time.monotonic(),
+        )
+        return self.route
+
+    def try_sink(self) -> _Sink | None:
+        """The Python fan-out's sink once DTLS, SRTP and the ICE pair are all there."""
+        dtls = self.transport_ready()
+        if dtls is None:
             return None
         srtp = priv.outbound_srtp(dtls)
         nominated = priv.nominated_sendto(dtls)
@@ -138,6 +182,9 @@ class _Room:
     levels: dict[str, int] = field(default_factory=dict)  # loudest level in the window
     forwarded: int = 0  # packets written to listeners
     dropped: int = 0  # upstream packets not forwarded (not audible / no slot)
+    # the C fan-out's: routes of ready peers, and answered peers not yet ready
+    routes: list[Any] = field(default_factory=list)
+    unrouted: dict[str, _Peer] = field(default_factory=dict)
 
 
 class Sfu(MediaServer):
@@ -149,9 +196,17 @@ class Sfu(MediaServer):
         on_levels: LevelsCallback | None = None,
         slot_idle_s: float = DEFAULT_IDLE_S,
         on_upstream: UpstreamCallback | None = None,
+        fanout: str = "auto",
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be >= 1")
+        if fanout not in FANOUTS:
+            raise ValueError(f"fanout must be one of {FANOUTS}")
+        if fanout == "c" and not (C_FANOUT_BUILT and slots <= c_fanout.MAX_SLOTS):
+            raise ValueError("the C fan-out (parlor.media._fanout) is not built or takes at most 16 slots")
+        # C when built: the same loop without the interpreter's per-listener cost
+        use_c = fanout != "python" and C_FANOUT_BUILT and slots <= c_fanout.MAX_SLOTS
+        self.fanout = "c" if use_c else "python"
         self._ice_hosts = ice_hosts
         self._slots = slots
         self._slot_idle_s = slot_idle_s
@@ -238,6 +293,8 @@ class Sfu(MediaServer):
         priv.hook_incoming_rtp(dtls, on_rtp)
         priv.drop_incoming_rtcp(dtls)
         peer.answered = True
+        if self.fanout == "c":
+            self._room(room_id).unrouted[user_id] = peer
         if peer.pc.connectionState == "connected":
             self._drop_rtcp(peer)
 
@@ -260,6 +317,7 @@ class Sfu(MediaServer):
             room.peers.clear()
             for peer in peers:
                 peer.failed = True
+            self._release_routes(room)
             await asyncio.gather(*(p.pc.close() for p in peers))
 
     async def close(self) -> None:
@@ -350,13 +408,20 @@ class Sfu(MediaServer):
         peer.failed = True
         peer.sink = None
         room = self._rooms.get(peer.room_id)
+        if peer.route is not None:
+            if room is not None and peer.route in room.routes:
+                room.routes.remove(peer.route)
+            peer.route.close()
+            peer.route = None
         if room is None or room.peers.get(peer.user_id) is not peer:
             return
+        room.unrouted.pop(peer.user_id, None)
         del room.peers[peer.user_id]
         room.router.release(peer.user_id)
         room.levels.pop(peer.user_id, None)
         if not room.peers and not room.audible:
             self._retire(self._rooms.pop(peer.room_id))
+            self._release_routes(room)
         if peer.pc.connectionState != "closed":
             task = asyncio.ensure_future(peer.pc.close())
             self._tasks.add(task)
@@ -409,6 +474,9 @@ class Sfu(MediaServer):
         marker = data[1] & 0x80
         in_seq = (data[2] << 8) | data[3]
         in_ts = int.from_bytes(data[4:8], "big")
+        if self.fanout == "c":
+            self._fan_out_c(room, speaker, index, generation, template, marker, in_seq, in_ts, now)
+            return
         broken: list[_Peer] = []
         for listener in room.peers.values():
             if listener is speaker:
@@ -434,6 +502,51 @@ class Sfu(MediaServer):
             room.forwarded += 1
         for listener in broken:
             self._drop(listener)
+
+    def _fan_out_c(
+        self,
+        room: _Room,
+        speaker: _Peer | None,
+        index: int,
+        generation: int,
+        template: bytearray,
+        marker: int,
+        in_seq: int,
+        in_ts: int,
+        now: float,
+    ) -> None:
+        """The same loop as the Python one above, in media/_fanout.c."""
+        if room.unrouted:
+            for peer in list(room.unrouted.values()):
+                route = peer.try_route()
+                if route is not None:
+                    del room.unrouted[peer.user_id]
+                    room.routes.append(route)
+                    self._watch_socket(peer)
+        skip = speaker.route if speaker is not None else None
+        sent, failed = c_fanout.fan_out(room.routes, skip, index, generation, template, marker, in_seq, in_ts, now)
+        room.forwarded += sent
+        for route in failed:
+            logger.info("dropping listener %s in %s: send failed", route.key, room.room_id)
+            owner = room.peers.get(route.key)
+            if owner is not None and owner.route is route:
+                self._drop(owner)
+            else:  # pragma: no cover - a route always belongs to a peer of its room
+                room.routes.remove(route)
+                route.close()
+
+    def _watch_socket(self, peer: _Peer) -> None:
+        """Drop `peer` as soon as aioice closes its socket: the route's own copy of the
+        socket would otherwise keep sending to the address until aiortc noticed."""
+        dtls: RTCDtlsTransport = peer.upstream.receiver.transport
+        priv.on_socket_closed(dtls, lambda: self._drop(peer))
+
+    @staticmethod
+    def _release_routes(room: _Room) -> None:
+        for route in room.routes:
+            route.close()
+        room.routes.clear()
+        room.unrouted.clear()
 
     def _ensure_ticker(self) -> None:
         if self._on_levels is not None and self._ticker is None:
