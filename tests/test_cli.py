@@ -42,3 +42,17 @@ def test_admin_invite_prints_a_link_that_signs_up(tmp_path: Path, capsys: pytest
 def test_bad_settings_are_reported_not_raised(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--port", "70000"]) == 2
     assert "port out of range" in capsys.readouterr().err
+
+
+def test_the_fanout_setting_chooses_the_inner_loop(tmp_path: Path) -> None:
+    from parlor.media.sfu import C_FANOUT_BUILT, Sfu
+    from parlor.settings import SettingsError, load
+
+    assert C_FANOUT_BUILT  # `pip install` builds media/_fanout.c here; the C loop is the default
+    assert load({"PARLOR_FANOUT": "python"}, data_dir=tmp_path).fanout == "python"
+    with pytest.raises(SettingsError):
+        load({"PARLOR_FANOUT": "rust"}, data_dir=tmp_path)
+    assert Sfu().fanout == "c"
+    assert Sfu(fanout="python").fanout == "python"
+    with pytest.raises(ValueError):
+        Sfu(fanout="c", slots=17)

@@ -34,6 +34,8 @@ class Settings:
     # "fast": our own forwarding loop (DESIGN §4); "relay": aiortc's MediaRelay, the
     # benchmark baseline.
     media_engine: str = "fast"
+    # The fast engine's inner loop: "auto" (C when built, media/_fanout.c), "c", "python".
+    fanout: str = "auto"
     # Media worker processes; 0 (the default) means one per core. 1 keeps media in
     # the main process.
     workers: int = 0
@@ -92,6 +94,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "ice_hosts": ("PARLOR_ICE_HOSTS", tuple),
     "slots": ("PARLOR_SLOTS", int),
     "media_engine": ("PARLOR_MEDIA_ENGINE", str),
+    "fanout": ("PARLOR_FANOUT", str),
     "workers": ("PARLOR_WORKERS", int),
     "room_capacity": ("PARLOR_ROOM_CAPACITY", int),
     "reconnect_grace_s": ("PARLOR_RECONNECT_GRACE_S", float),
@@ -143,6 +146,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"slots must be 1..16, got {s.slots}")
     if s.media_engine not in ("fast", "relay"):
         raise SettingsError(f"media_engine must be fast or relay, got {s.media_engine!r}")
+    if s.fanout not in ("auto", "c", "python"):
+        raise SettingsError(f"fanout must be auto, c or python, got {s.fanout!r}")
     if s.workers < 0:
         raise SettingsError("workers must be 0 (one per core) or more")
     if s.room_capacity < 2:

@@ -109,6 +109,13 @@ async def _stage(http: httpx.AsyncClient, speakers: list[Member]) -> str:
     return room_id
 
 
+def _fanout_in_use() -> str:
+    from parlor.media.sfu import C_FANOUT_BUILT
+
+    chosen = os.environ.get("PARLOR_FANOUT", "auto")
+    return ("c" if C_FANOUT_BUILT else "python") if chosen == "auto" else chosen
+
+
 def _percentile(sorted_values: Sequence[float], q: float) -> float | None:
     if not sorted_values:
         return None
@@ -235,6 +242,8 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
         "speakers": cfg.speakers,
         "workers": cfg.workers,
         "engine": cfg.engine,
+        # the fast engine's inner loop (PARLOR_FANOUT; "auto" is C when built)
+        "fanout": _fanout_in_use() if cfg.engine == "fast" else None,
         "seconds": cfg.seconds,
         "server_cpu_us_per_packet": round(server_cpu * 1e6 / forwarded, 2) if forwarded else None,
         # of which in the kernel (sendto on loopback also queues the datagram at the receiver)

@@ -121,6 +121,7 @@ class Worker:
         self.sfu = Sfu(
             ice_hosts=tuple(self._config.get("ice_hosts", ())),
             slots=int(self._config.get("slots", 3)),
+            fanout=str(self._config.get("fanout", "auto")),
             on_levels=self._on_levels,
             on_upstream=self.sender,
         )

@@ -137,6 +137,7 @@ class WorkerPool(MediaServer):
         config = {
             "index": index,
             "slots": self._settings.slots,
+            "fanout": self._settings.fanout,
             "ice_hosts": list(self._settings.ice_hosts),
             "log_level": self._settings.log_level,
         }
