@@ -10,6 +10,11 @@ peer's outbound session and sent on its nominated ICE pair, synchronously.
 
 Which speakers hold the slots is `slots.SlotRouter`'s call (the loudest K).
 
+The per-listener loop exists twice, doing the same: in C (media/_fanout.c, built by
+`pip install`, the default) and in Python (`_fan_out` below: the fallback, and the
+reference the tests hold the C loop to). The C loop sends on its own dup() of each
+listener's socket; docs/BENCHMARKS.md has both measured.
+
 aiortc does ICE, DTLS and SRTP set-up and nothing else: no sender or receiver of a
 peer's connection is ever started (`aiortc_private.never_start`), so there is no RTCP
 sender-report loop for the slots (its reports would not match the packets we write),
