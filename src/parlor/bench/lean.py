@@ -76,6 +76,35 @@ class RxStats:
         self.counts = [0] * self.listeners
         self.first_rx = [0.0] * self.listeners
 
+    def take(self, index: int, data: bytes, unprotect: Callable[[bytes], bytes]) -> int | None:
+        """Verify and count one SRTP datagram of listener `index`: the send time (ns) it
+        carries if it is a measured packet, else None."""
+        try:
+            packet = unprotect(data)
+        except Exception:
+            self.errors += 1
+            return None
+        n = len(packet)
+        if n < 28:
+            self.foreign += 1
+            return None
+        sent_ns, _index, flag, _speaker, magic = TAIL.unpack_from(packet, n - 16)
+        if magic != MAGIC:
+            self.foreign += 1
+            return None
+        if not self.first_rx[index]:
+            self.first_rx[index] = time.monotonic()
+        if flag != 1:
+            self.warmup += 1
+            return None
+        self.counts[index] += 1
+        return int(sent_ns)
+
+
+def _is_rtp(data: bytes) -> bool:
+    """RTP, not RTCP, STUN or DTLS (RFC 5761 / RFC 7983)."""
+    return 127 < data[0] < 192 and not 191 < data[1] < 209
+
 
 @dataclass
 class Peer:
@@ -163,39 +192,17 @@ def hook_receiver(pc: RTCPeerConnection, stats: RxStats, index: int) -> None:
     """Take over RTP reception of a connected peer (see the module docstring)."""
     dtls = _dtls(pc)
     unprotect = dtls._rx_srtp.unprotect
-    pair = dtls.transport._connection._nominated[1]
-    protocol = pair.protocol
+    protocol = dtls.transport._connection._nominated[1].protocol
     original = protocol.datagram_received
-    unpack = TAIL.unpack_from
-    clock = time.monotonic_ns
     record = stats.latency_us.append
-    counts = stats.counts
-    first_rx = stats.first_rx
 
     def datagram_received(data: bytes, addr: Any) -> None:
-        if 127 < data[0] < 192 and not 191 < data[1] < 209:  # RTP, not RTCP (RFC 5761)
-            try:
-                packet = unprotect(data)
-            except Exception:
-                stats.errors += 1
-                return
-            n = len(packet)
-            if n < 28:
-                stats.foreign += 1
-                return
-            sent_ns, _index, flag, _speaker, magic = unpack(packet, n - 16)
-            if magic != MAGIC:
-                stats.foreign += 1
-                return
-            if not first_rx[index]:
-                first_rx[index] = time.monotonic()
-            if flag == 1:
-                counts[index] += 1
-                record((clock() - sent_ns) // 1000)
-            else:
-                stats.warmup += 1
+        if not _is_rtp(data):
+            original(data, addr)
             return
-        original(data, addr)
+        sent_ns = stats.take(index, data, unprotect)
+        if sent_ns is not None:
+            record((time.monotonic_ns() - sent_ns) // 1000)
 
     protocol.datagram_received = datagram_received
 
@@ -247,9 +254,7 @@ class SocketPoller:
             self.poll()
 
     def poll(self) -> None:
-        stats = self.stats
-        counts, first_rx, record = stats.counts, stats.first_rx, stats.latency_us.append
-        unpack, unpack_ts = TAIL.unpack_from, _TIMESPEC.unpack_from
+        stats, record, unpack_ts = self.stats, self.stats.latency_us.append, _TIMESPEC.unpack_from
         # kernel arrival stamps are CLOCK_REALTIME, send times CLOCK_MONOTONIC
         offset_ns = time.time_ns() - time.monotonic_ns()
         for fd, _events in self._epoll.poll(0):
@@ -265,28 +270,12 @@ class SocketPoller:
                 except OSError:  # closed under us
                     self._socks.pop(fd, None)
                     break
-                if not (127 < data[0] < 192 and not 191 < data[1] < 209):  # not RTP (RFC 5761)
+                if not _is_rtp(data):
                     protocol.datagram_received(data, addr)
                     continue
-                try:
-                    packet = unprotect(data)
-                except Exception:
-                    stats.errors += 1
+                sent_ns = stats.take(index, data, unprotect)
+                if sent_ns is None:
                     continue
-                n = len(packet)
-                if n < 28:
-                    stats.foreign += 1
-                    continue
-                sent_ns, _index, flag, _speaker, magic = unpack(packet, n - 16)
-                if magic != MAGIC:
-                    stats.foreign += 1
-                    continue
-                if not first_rx[index]:
-                    first_rx[index] = time.monotonic()
-                if flag != 1:
-                    stats.warmup += 1
-                    continue
-                counts[index] += 1
                 if ancdata:
                     sec, nsec = unpack_ts(ancdata[0][2])
                     arrived_ns = sec * 1_000_000_000 + nsec - offset_ns

@@ -130,32 +130,35 @@ class _Peer:
     sink: _Sink | None = None  # the Python fan-out's
     route: Any = None  # the C fan-out's (_fanout.Route)
 
-    def transport_ready(self) -> RTCDtlsTransport | None:
+    def _ready(self) -> tuple[Any, priv.Nominated] | None:
+        """(outbound SRTP session, nominated ICE pair) once DTLS, SRTP and the pair are
+        all there, else None."""
         if not self.answered or self.failed:
             return None
         dtls = self.upstream.receiver.transport
-        return dtls if dtls.state == "connected" else None
-
-    def try_route(self) -> Any:
-        """The C fan-out's route once DTLS, SRTP and the ICE pair are all there."""
-        dtls = self.transport_ready()
-        if dtls is None:
+        if dtls.state != "connected":
             return None
         srtp = priv.outbound_srtp(dtls)
         nominated = priv.nominated_sendto(dtls)
         if srtp is None or nominated is None:
             return None
+        return srtp, nominated
+
+    def try_route(self) -> Any:
+        """The C fan-out's route, once the peer is ready."""
+        ready = self._ready()
+        if ready is None:
+            return None
+        srtp, nominated = ready
         pointers = priv.fanout_srtp(srtp)
         if pointers is None:
             raise RuntimeError("pylibsrtp's srtp_protect is not the one the C fan-out knows")
-        host, port = nominated.addr[0], nominated.addr[1]
         self.route = c_fanout.Route(
             self.user_id,
             nominated.socket.fileno(),
-            host,
-            port,
-            pointers[0],
-            pointers[1],
+            nominated.addr[0],
+            nominated.addr[1],
+            *pointers,
             srtp,
             self.payload_type,
             [out.ssrc for out in self.outs],
@@ -166,14 +169,11 @@ class _Peer:
         return self.route
 
     def try_sink(self) -> _Sink | None:
-        """The Python fan-out's sink once DTLS, SRTP and the ICE pair are all there."""
-        dtls = self.transport_ready()
-        if dtls is None:
+        """The Python fan-out's sink, once the peer is ready."""
+        ready = self._ready()
+        if ready is None:
             return None
-        srtp = priv.outbound_srtp(dtls)
-        nominated = priv.nominated_sendto(dtls)
-        if srtp is None or nominated is None:
-            return None
+        srtp, nominated = ready
         self.sink = _Sink(priv.lean_protect(srtp), nominated.sendto, nominated.addr, nominated.is_closing)
         return self.sink
 

@@ -8,8 +8,10 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
-  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+// `options`: extra `headers` (e.g. X-Waitlist-Token) and `credentials` ('omit' to leave
+// the session cookie out of a call made on someone else's behalf).
+export async function api(method, path, body, { headers = {}, credentials = 'same-origin' } = {}) {
+  const init = { method, credentials, headers: { Accept: 'application/json', ...headers } };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);

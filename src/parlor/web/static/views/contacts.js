@@ -39,28 +39,10 @@ export async function contactsView(ctx) {
       findableSection(ctx, api, '/contacts/identifiers')));
 }
 
-/** Like api.js's `api`, proving a waitlist place with its token (a header, never the URL). */
+/** Like api.js's `api`, proving a waitlist place with its token (a header, never the URL)
+ * and leaving any member's session cookie out. */
 function withToken(token) {
-  return async (method, path, body) => {
-    const init = { method, credentials: 'omit', headers: { Accept: 'application/json', 'X-Waitlist-Token': token } };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    let res;
-    try {
-      res = await fetch(`/api${path}`, init);
-    } catch {
-      throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
-    }
-    if (res.status === 204) return null;
-    const data = await res.json().catch(() => null);
-    if (!res.ok) {
-      const err = data && data.error;
-      throw new ApiError(res.status, (err && err.code) || `http_${res.status}`, (err && err.message) || 'Something went wrong.');
-    }
-    return data;
-  };
+  return (method, path, body) => api(method, path, body, { headers: { 'X-Waitlist-Token': token }, credentials: 'omit' });
 }
 
 // --- find your contacts ---------------------------------------------------------

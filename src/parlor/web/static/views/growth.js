@@ -227,25 +227,8 @@ function storeToken(token) {
 }
 
 /** A call that proves the waitlist place with its token (a header, never the URL). */
-async function withToken(method, path, token, body) {
-  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json', 'X-Waitlist-Token': token } };
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  let res;
-  try {
-    res = await fetch(`/api${path}`, init);
-  } catch {
-    throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
-  }
-  if (res.status === 204) return null;
-  const data = await res.json().catch(() => null);
-  if (!res.ok) {
-    const err = (data && data.error) || {};
-    throw new ApiError(res.status, err.code || `http_${res.status}`, err.message || `The server answered ${res.status}.`);
-  }
-  return data;
+function withToken(method, path, token, body) {
+  return api(method, path, body, { headers: { 'X-Waitlist-Token': token } });
 }
 
 export async function waitlistView(ctx) {
