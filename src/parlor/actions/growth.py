@@ -11,16 +11,14 @@ browse the waitlist; admins list it and let anyone in.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-import math
 from typing import Any
 
 import sqlalchemy as sa
 
 from parlor.actions import accounts, notifications
 from parlor.actions.ids import digest, new_id, new_secret
+from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
 from parlor.actions.services import Services
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
@@ -61,31 +59,6 @@ def _not_waiting() -> ParlorError:
 def check_admin(actor: User) -> None:
     if not actor.is_admin:
         raise ParlorError(403, Code.NOT_ADMIN, "Only admins can do this.")
-
-
-def _check_limit(limit: int) -> int:
-    if not 1 <= limit <= PAGE_MAX:
-        raise bad_input(f"limit must be 1 to {PAGE_MAX}.")
-    return limit
-
-
-def encode_cursor(after: store.After) -> str:
-    at, row_id = after
-    return base64.urlsafe_b64encode(f"{at!r}|{row_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> store.After:
-    # The format of actions.social's cursors (which imports this module for profiles).
-    bad = ParlorError(400, Code.INVALID_CURSOR, "This cursor is not valid: start again from the first page.")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, row_id = raw.partition("|")
-        value = float(at)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise bad from exc
-    if not row_id or len(row_id) > 32 or not math.isfinite(value):
-        raise bad
-    return value, row_id
 
 
 def _person(user_id: str | None, username: str | None, display_name: str | None) -> dict[str, Any] | None:
@@ -185,7 +158,7 @@ def _invite_view(row: Any) -> dict[str, Any]:
 
 async def list_invites(s: Services, actor: User, limit: int, cursor: str | None) -> dict[str, Any]:
     """The actor's invites, newest first; never their codes."""
-    _check_limit(limit)
+    check_limit(limit, PAGE_MAX)
     after = decode_cursor(cursor) if cursor else None
     async with s.db.engine.connect() as conn:
         rows = await store.invites_page(conn, actor.id, limit + 1, after)
@@ -445,7 +418,7 @@ async def do_admit(s: Services, actor: User, username: str | None, entry_id: str
 async def waitlist(s: Services, actor: User, limit: int, cursor: str | None) -> dict[str, Any]:
     """Admins only: everyone waiting or admitted, oldest first. Members never browse it (privacy)."""
     check_admin(actor)
-    _check_limit(limit)
+    check_limit(limit, PAGE_MAX)
     after = decode_cursor(cursor) if cursor else None
     async with s.db.engine.connect() as conn:
         entries = await store.waitlist_page(conn, limit + 1, after)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from parlor.actions.paging import check_limit
 from parlor.actions.rooms import check_room
 from parlor.actions.services import Services
 from parlor.bus.base import user_channel
@@ -164,8 +165,7 @@ def _forget_old_pings(now: float) -> None:
 
 async def inbox(s: Services, user: User, limit: int, before: int | None) -> dict[str, Any]:
     """A page of the user's notifications, newest first, and their unread count."""
-    if not 1 <= limit <= PAGE_MAX:
-        raise bad_input(f"limit must be 1 to {PAGE_MAX}.")
+    check_limit(limit, PAGE_MAX)
     if before is not None and before < 1:
         raise bad_input("before must be a notification id.")
     async with s.db.engine.connect() as conn:

@@ -8,16 +8,14 @@ Joining rooms across a block is refused in `actions.rooms.do_join`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-import math
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from parlor.actions import growth, ids, notifications, profiles
 from parlor.actions.accounts import USERNAME
+from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
 from parlor.actions.services import Services
 from parlor.domain.rooms import Room
 from parlor.domain.users import User
@@ -57,12 +55,6 @@ async def check_user(s: Services, ref: UserRef) -> User:
     if user is None:
         raise _not_found()
     return user
-
-
-def check_limit(limit: int, most: int) -> int:
-    if not 1 <= limit <= most:
-        raise bad_input(f"limit must be 1 to {most}.")
-    return limit
 
 
 # -- profiles ---------------------------------------------------------------------------------
@@ -149,26 +141,6 @@ async def do_unblock(s: Services, viewer: User, ref: UserRef) -> dict[str, Any]:
 
 
 # -- follow lists --------------------------------------------------------------------------
-
-
-def encode_cursor(after: store.After) -> str:
-    at, user_id = after
-    return base64.urlsafe_b64encode(f"{at!r}|{user_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> store.After:
-    bad = ParlorError(400, Code.INVALID_CURSOR, "This cursor is not valid: start again from the first page.")
-    if len(cursor) > 200:
-        raise bad
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, user_id = raw.partition("|")
-        value = float(at)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise bad from exc
-    if not user_id or not math.isfinite(value):
-        raise bad
-    return value, user_id
 
 
 async def follow_list(
