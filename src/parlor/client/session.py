@@ -1,4 +1,12 @@
-"""The client's REST calls and its one socket."""
+"""The client's REST calls and its one socket.
+
+Being in a room takes two things (docs/API.md, "Being present"): the REST join, and a
+socket of yours subscribed to the room. A participant with no subscribed socket for the
+reconnect grace (30 s) is removed. So the client keeps its socket: it pings at the
+interval the server's `welcome` asks for, reconnects when the socket drops (resuming its
+event queue), and subscribes again to every room it is in when the queue could not be
+resumed.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +40,9 @@ class RoomSession:
         self.room_id = room_id
         self.media: MediaSession | None = None
         self.restarts = 0
+        # True once the server said we are no longer in the room (left, removed, ended);
+        # the client then stops subscribing to it.
+        self.gone = False
 
     @property
     def state(self) -> dict[str, Any] | None:
@@ -56,6 +67,7 @@ class RoomSession:
         if self.media is not None:
             await self.media.close()
             self.media = None
+        self.gone = True
         with contextlib.suppress(ClientError):
             await self.post("leave")
 
@@ -76,10 +88,17 @@ class ParlorClient:
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._offers: dict[str, asyncio.Future[str]] = {}
+        self._subscribing: dict[str, asyncio.Future[None]] = {}
         self._changed = asyncio.Event()
         self._last_event = 0
+        self._queue_id: str | None = None
+        self._heartbeat_s = 20.0
+        self._closing = False
         self._sessions: list[RoomSession] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        # How many times the socket was reconnected, and how many of those resumed the queue.
+        self.reconnects = 0
+        self.resumed = 0
 
     async def __aenter__(self) -> ParlorClient:
         await self.connect()
@@ -109,26 +128,96 @@ class ParlorClient:
     # -- socket -----------------------------------------------------------------------
 
     async def connect(self) -> None:
+        """Open the socket and say hello (resuming our event queue if we had one)."""
         url = self.base_url.replace("http", "ws", 1) + "/ws"
-        self._ws = await websockets.connect(url, additional_headers={"Authorization": f"Bearer {self.token}"})
-        await self._ws.send(p.Hello().to_json())
-        welcome = p.parse_server(await self._ws.recv())
+        ws = await websockets.connect(
+            url, additional_headers={"Authorization": f"Bearer {self.token}"}, open_timeout=15
+        )
+        tried = self._queue_id is not None
+        await ws.send(p.Hello(self._queue_id, self._last_event if tried else None).to_json())
+        async with asyncio.timeout(15):
+            welcome = p.parse_server(await ws.recv())
         if not isinstance(welcome, p.Welcome):
+            await ws.close()
             raise ClientError(0, "bad_message", f"expected welcome, got {welcome.TYPE}")
+        self._ws = ws
         self.user_id = welcome.user_id
-        self._reader = asyncio.create_task(self._read())
+        self._queue_id = welcome.queue_id
+        self._heartbeat_s = welcome.heartbeat_s
+        if tried and welcome.resumed:
+            self.resumed += 1
+        elif tried:
+            # The queue is gone (we were away too long, or the server restarted): its
+            # subscriptions went with it. Take up our rooms again.
+            self._last_event = welcome.last_event_id
+            for session in self._sessions:
+                if not session.gone:
+                    self._spawn(self._resubscribe(session))
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._run())
 
     async def send(self, message: p.Message) -> None:
         await self._ws.send(message.to_json())
 
-    async def _read(self) -> None:
+    async def _run(self) -> None:
+        """Read the socket and keep it alive; reconnect when it drops, until close()."""
+        delay = 0.2
+        while not self._closing:
+            pinger = asyncio.create_task(self._ping(self._ws, self._heartbeat_s))
+            try:
+                async for text in self._ws:
+                    self._handle(p.parse_server(text))
+            except websockets.ConnectionClosed:
+                pass
+            except p.ProtocolError:
+                logger.exception("server sent a message we cannot read")
+            finally:
+                pinger.cancel()
+            while not self._closing:
+                await asyncio.sleep(delay)
+                try:
+                    await self.connect()
+                except (OSError, websockets.WebSocketException, ClientError, TimeoutError, p.ProtocolError) as exc:
+                    logger.warning("reconnecting to %s failed: %s", self.base_url, exc)
+                    delay = min(delay * 2, 10.0)
+                    continue
+                self.reconnects += 1
+                delay = 0.2
+                break
+
+    @staticmethod
+    async def _ping(ws: Any, every: float) -> None:
+        """Heartbeats: the server closes a socket that says nothing for 2.5 intervals."""
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while True:
+                await asyncio.sleep(every)
+                await ws.send(p.Ping().to_json())
+
+    async def _subscribe(self, room_id: str) -> None:
+        """Subscribe and wait for the room's snapshot (or the server's refusal)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._subscribing[room_id] = future
         try:
-            async for text in self._ws:
-                self._handle(p.parse_server(text))
-        except (websockets.ConnectionClosed, asyncio.CancelledError):
-            pass
-        except p.ProtocolError:
-            logger.exception("server sent a message we cannot read")
+            await self.send(p.Subscribe(room_id))
+            await asyncio.wait_for(future, 15.0)
+        finally:
+            self._subscribing.pop(room_id, None)
+
+    async def _resubscribe(self, session: RoomSession) -> None:
+        try:
+            await self._subscribe(session.room_id)
+        except ClientError as exc:
+            if exc.code in ("not_in_room", "room_ended", "room_not_found"):
+                session.gone = True
+            else:
+                logger.warning("subscribing again to %s failed: %s", session.room_id, exc)
+        except (TimeoutError, websockets.ConnectionClosed):
+            pass  # the socket dropped again: the next reconnect tries again
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _handle(self, message: p.Message) -> None:
         match message:
@@ -138,8 +227,15 @@ class ParlorClient:
                     known = self.rooms.get(data["id"])
                     if known is None or known["version"] <= data["version"]:
                         self.rooms[data["id"]] = data
+                    subscribing = self._subscribing.get(data["id"])
+                    if subscribing is not None and not subscribing.done():
+                        subscribing.set_result(None)
                 elif name == "room.you":
                     self.you[data["room_id"]] = data
+                    if data["participant"] is None:
+                        for session in self._sessions:
+                            if session.room_id == data["room_id"]:
+                                session.gone = True
                 elif name == "room.ended":
                     room = self.rooms.get(data["room_id"])
                     if room is not None:
@@ -155,10 +251,14 @@ class ParlorClient:
                     future.set_result(sdp)
             case p.Error():
                 self.errors.append(message)
+                pending: dict[str, asyncio.Future[Any]] = {}
                 if message.ref == "media.start":
-                    for future in self._offers.values():
-                        if not future.done():
-                            future.set_exception(ClientError(0, message.code, message.message))
+                    pending = dict(self._offers)
+                elif message.ref == "subscribe":
+                    pending = dict(self._subscribing)
+                for future in pending.values():
+                    if not future.done():
+                        future.set_exception(ClientError(0, message.code, message.message))
         self._changed.set()
 
     def _restart_media(self, room_id: str) -> None:
@@ -173,9 +273,7 @@ class ParlorClient:
                     await old.close()
                     await self.start_media(session, send_wav=old.send_wav, record_rtp=old.record_rtp)
 
-                task = asyncio.ensure_future(restart())
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._spawn(restart())
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Wait until `predicate()` holds, re-checking on every message."""
@@ -189,7 +287,8 @@ class ParlorClient:
     async def join_room(
         self, room_id: str, *, send_wav: str | None = None, record_rtp: bool = False, media: bool = True
     ) -> RoomSession:
-        """Join (if not in it yet), follow its events and, by default, connect media."""
+        """Join (if not in it yet), subscribe on the socket (without which the server
+        removes us after the grace period) and, by default, connect media."""
         try:
             state = await self.call("POST", f"/api/rooms/{room_id}/join")
         except ClientError as exc:
@@ -199,7 +298,7 @@ class ParlorClient:
         self.rooms[room_id] = state
         session = RoomSession(self, room_id)
         self._sessions.append(session)
-        await self.send(p.Subscribe(room_id))
+        await self._subscribe(room_id)
         if media:
             await self.start_media(session, send_wav=send_wav, record_rtp=record_rtp)
         return session
@@ -220,6 +319,7 @@ class ParlorClient:
             raise ClientError(0, "media_unavailable", f"media connection {media.connection_state}")
 
     async def close(self) -> None:
+        self._closing = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
