@@ -26,6 +26,13 @@ def node_args(p: argparse.ArgumentParser, generators: int) -> None:
 def _fanout_args(p: argparse.ArgumentParser, listeners: str) -> None:
     p.add_argument("--listeners", default=listeners, help="listeners (compare: comma-separated list)")
     p.add_argument("--speakers", type=int, default=1)
+    p.add_argument(
+        "--subscribed",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="peers keep their socket open and subscribed to the room, as browsers do (default); "
+        "--no-subscribed: they close it once media is up (the media plane alone)",
+    )
     node_args(p, generators=2)
 
 
@@ -38,6 +45,11 @@ def add_parser(sub: Any) -> None:
     compare = bench_sub.add_parser("compare", help="fanout for each engine and listener count, in one run")
     _fanout_args(compare, "100,250,500,1000")
     compare.add_argument("--engines", default="fast,relay", help="comma-separated")
+    compare.add_argument(
+        "--modes",
+        help="comma-separated: subscribed, unsubscribed (both: each point in both modes, one after the "
+        "other; default: as --subscribed says)",
+    )
     compare.add_argument("--out", help="write all results here (JSON list)")
     compare.add_argument("--plot", help="write a PNG plot here (needs matplotlib)")
     idle_bench = bench_sub.add_parser("idle", help="CPU the node spends keeping N silent peers connected")
@@ -55,6 +67,7 @@ def _config(args: argparse.Namespace) -> FanoutConfig:
         generators=args.generators,
         concurrency=args.concurrency,
         keep=args.keep,
+        subscribed=args.subscribed,
     )
 
 
@@ -76,17 +89,26 @@ def main(args: argparse.Namespace) -> int:
     if args.bench_command == "fanout":
         _print(run_fanout(replace(base, listeners=int(args.listeners), engine=args.engine)), args.json)
         return 0
+    modes = [m for m in (args.modes or "").split(",") if m] or ["subscribed" if args.subscribed else "unsubscribed"]
+    if not set(modes) <= {"subscribed", "unsubscribed"}:
+        print("parlor bench compare: --modes takes subscribed and/or unsubscribed", file=sys.stderr)
+        return 2
     results = []
-    for n in [int(x) for x in args.listeners.split(",") if x]:
-        for engine in [e for e in args.engines.split(",") if e]:
-            if not args.json:
-                print(f"# fanout: {engine}, {n} listeners ...", file=sys.stderr, flush=True)
-            result = run_fanout(replace(base, listeners=n, engine=engine))
-            results.append(result)
-            _print(result, True)
-            if args.out:
-                with open(args.out, "w") as f:
-                    json.dump(results, f, indent=1)
+    points = [
+        (n, engine, mode)
+        for n in [int(x) for x in args.listeners.split(",") if x]
+        for engine in [e for e in args.engines.split(",") if e]
+        for mode in modes
+    ]
+    for n, engine, mode in points:
+        if not args.json:
+            print(f"# fanout: {engine}, {n} listeners, {mode} ...", file=sys.stderr, flush=True)
+        result = run_fanout(replace(base, listeners=n, engine=engine, subscribed=mode == "subscribed"))
+        results.append(result)
+        _print(result, True)
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump(results, f, indent=1)
     if args.plot:
         from parlor.bench.plot import plot
 

@@ -1,5 +1,12 @@
 """`parlor bench fanout`: one room, S speakers, N listeners, a real node in its own process.
 
+Subscribed (the default, `--subscribed`): every listener and speaker keeps its socket
+open and subscribed to the room, as a browser does (bench/lean.py `Signalling`), so
+what the node sends on those sockets (snapshots while people join, "who is speaking",
+pongs) is part of the measured server CPU; what the listeners' sockets received is
+reported for the idle phase and the measurement window. `--no-subscribed`: peers close
+their socket once media is up and only the media plane is measured.
+
 Timeline:
 1. seed S+N members into a fresh data dir, start `parlor serve` (engine, workers);
 2. the first speaker creates the room (moderator, on stage), the others are invited to
@@ -31,7 +38,7 @@ from typing import Any
 import httpx
 
 from parlor.bench import generator, procs
-from parlor.bench.lean import RxStats, Speaker, connect, hook_receiver
+from parlor.bench.lean import RxStats, SignalStats, Speaker, connect, hook_receiver
 from parlor.bench.node import Node, metrics
 from parlor.bench.procs import stop_generators
 from parlor.bench.seed import Member, migrate, seed_members
@@ -55,6 +62,7 @@ class FanoutConfig:
     generators: int = 2
     concurrency: int = 25  # concurrent joins per generator process
     keep: bool = False  # keep the node's data dir (and its log)
+    subscribed: bool = True  # peers keep a subscribed socket, as browsers do
 
 
 def run_fanout(cfg: FanoutConfig) -> dict[str, Any]:
@@ -65,7 +73,7 @@ def run_fanout(cfg: FanoutConfig) -> dict[str, Any]:
     try:
         migrate(data_dir)
         members = seed_members(data_dir, cfg.speakers + cfg.listeners)
-        node = Node(data_dir, workers=cfg.workers, engine=cfg.engine)
+        node = Node(data_dir, workers=cfg.workers, engine=cfg.engine, long_grace=not cfg.subscribed)
         try:
             node.wait_ready()
             return _run_loop(_orchestrate(cfg, node, members))
@@ -109,6 +117,30 @@ async def _stage(http: httpx.AsyncClient, speakers: list[Member]) -> str:
     return room_id
 
 
+async def _signals(workers: list[tuple[Any, Any]]) -> dict[str, int]:
+    """The generators' socket counters, summed (empty when not subscribed)."""
+    loop = asyncio.get_running_loop()
+    total: dict[str, int] = {}
+    for _proc, pipe in workers:
+        pipe.send("signals")
+        tag, payload = await loop.run_in_executor(None, pipe.recv)
+        assert tag == "signals"
+        for key, value in payload.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def _signal_rates(phase: str, before: dict[str, int], after: dict[str, int], seconds: float) -> dict[str, float]:
+    def rate(key: str) -> float:
+        return round((after.get(key, 0) - before.get(key, 0)) / seconds, 1)
+
+    return {
+        f"listener_msgs_per_s_{phase}": rate("messages"),
+        f"listener_speaking_per_s_{phase}": rate("speaking"),
+        f"listener_ws_kb_per_s_{phase}": round(rate("bytes") / 1000, 1),
+    }
+
+
 def _fanout_in_use() -> str:
     from parlor.media.sfu import C_FANOUT_BUILT
 
@@ -137,9 +169,10 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
     async with httpx.AsyncClient(base_url=node.url, timeout=60.0) as http:
         room_id = await _stage(http, speaker_members)
         echo = RxStats(len(speaker_members))  # speakers hear each other: verified, not counted
+        speaker_signals = SignalStats() if cfg.subscribed else None
         speakers: list[Speaker] = []
         for i, m in enumerate(speaker_members):
-            peer = await connect(node.url, http, m, room_id, join=False)
+            peer = await connect(node.url, http, m, room_id, join=False, subscribe=speaker_signals)
             hook_receiver(peer.pc, echo, i)
             speakers.append(Speaker(peer, i))
         for i, s in enumerate(speakers):
@@ -156,7 +189,9 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
                 continue
             parent, child = ctx.Pipe()
             proc = ctx.Process(
-                target=generator.run, args=(child, node.url, room_id, share, cfg.concurrency), daemon=True
+                target=generator.run,
+                args=(child, node.url, room_id, share, cfg.concurrency, cfg.subscribed),
+                daemon=True,
             )
             proc.start()
             workers.append((proc, parent))
@@ -176,9 +211,12 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
                 await s.stop()
             await asyncio.sleep(0.5)
             idle_pids = procs.descendants(node.pid)
+            sig_idle0 = await _signals(workers)
             idle0, idle_t0 = procs.cpu_seconds(idle_pids), time.monotonic()
             await asyncio.sleep(IDLE_S)
             idle_cpu_pct = (procs.cpu_seconds(idle_pids) - idle0) * 100 / (time.monotonic() - idle_t0)
+            idle_wall = time.monotonic() - idle_t0
+            sig_idle1 = await _signals(workers)
             for i, s in enumerate(speakers):
                 s.start(0.02 * i / len(speakers))
             await asyncio.sleep(1.0)
@@ -187,6 +225,7 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
             server_pids = procs.descendants(node.pid)
             gen_pids = [proc.pid for proc, _ in workers if proc.pid is not None]
             m0 = await metrics(http)
+            sig0 = await _signals(workers)
             (user0, sys0) = procs.cpu_split(server_pids)
             gen0 = procs.cpu_seconds(gen_pids)
             self0 = procs.cpu_seconds([os.getpid()])
@@ -202,6 +241,7 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
             (user1, sys1) = procs.cpu_split(server_pids)
             gen1 = procs.cpu_seconds(gen_pids)
             self1 = procs.cpu_seconds([os.getpid()])
+            sig1 = await _signals(workers)
             m1 = await metrics(http)
             server_pids_end = procs.descendants(node.pid)
             speaker_states = [s.peer.pc.connectionState for s in speakers]
@@ -215,7 +255,7 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
         finally:
             await stop_generators(workers, 10.0)
         for s in speakers:
-            await s.peer.pc.close()
+            await s.peer.close()
 
     # -- figures ----------------------------------------------------------------------
     wall = t1 - t0
@@ -279,6 +319,13 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
         "speaker_states": speaker_states,
         "generators": len(workers),
         "server_rss_mb": round(rss_after / 2**20, 1),
+        "subscribed": cfg.subscribed,
+        # what the listeners' sockets received (0 when not subscribed): all messages and
+        # "who is speaking" ones, per second summed over listeners, with the speakers
+        # paused (idle) and talking (the window)
+        **_signal_rates("idle", sig_idle0, sig_idle1, idle_wall),
+        **_signal_rates("speech", sig0, sig1, wall),
+        "listener_sockets_closed": sig1.get("closed", 0),
         # other processes on the box compete for its cores: the 1-minute load average
         # as the window opened (the bench itself accounts for about 1 of it)
         "host_loadavg_1m": round(load_before, 2),

@@ -3,6 +3,7 @@
 Runs in its own process (multiprocessing, spawn) so several of them share the
 receive load. Talks to the orchestrator over a pipe:
   → ("joined", {...})   once its listeners joined and got their first packet (or gave up)
+  ← "signals"           → ("signals", {...}) what the subscribed sockets received so far
   ← "report"            → ("report", {...}) counts and latency samples of the window
   ← "exit"
 """
@@ -17,7 +18,7 @@ from multiprocessing.connection import Connection
 
 import httpx
 
-from parlor.bench.lean import Peer, RxStats, SocketPoller, connect
+from parlor.bench.lean import Peer, RxStats, SignalStats, SocketPoller, connect
 from parlor.bench.seed import Member
 
 logger = logging.getLogger(__name__)
@@ -30,17 +31,22 @@ def raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def run(conn: Connection, base_url: str, room_id: str, members: list[Member], concurrency: int) -> None:
+def run(
+    conn: Connection, base_url: str, room_id: str, members: list[Member], concurrency: int, subscribed: bool = True
+) -> None:
     """Process entry point."""
     raise_fd_limit()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("aioice").setLevel(logging.ERROR)
     # asyncio's own loop, not uvloop: SocketPoller takes sockets off its selector
-    asyncio.run(_main(conn, base_url, room_id, members, concurrency))
+    asyncio.run(_main(conn, base_url, room_id, members, concurrency, subscribed))
 
 
-async def _main(conn: Connection, base_url: str, room_id: str, members: list[Member], concurrency: int) -> None:
+async def _main(
+    conn: Connection, base_url: str, room_id: str, members: list[Member], concurrency: int, subscribed: bool
+) -> None:
     stats = RxStats(len(members))
+    signals = SignalStats() if subscribed else None
     poller = SocketPoller(stats)
     peers: list[Peer | None] = [None] * len(members)
     join_errors: list[str] = []
@@ -53,7 +59,7 @@ async def _main(conn: Connection, base_url: str, room_id: str, members: list[Mem
             async with gate:
                 try:
                     peers[index] = await connect(
-                        base_url, http, members[index], room_id,
+                        base_url, http, members[index], room_id, subscribe=signals,
                         on_connected=lambda peer: poller.add(peer.pc, index),
                     )
                 except Exception as exc:  # a failed join is counted and reported, not fatal
@@ -84,7 +90,9 @@ async def _main(conn: Connection, base_url: str, room_id: str, members: list[Mem
     loop = asyncio.get_running_loop()
     while True:
         command = await loop.run_in_executor(None, conn.recv)
-        if command == "report":
+        if command == "signals":
+            conn.send(("signals", signals.snapshot() if signals is not None else {}))
+        elif command == "report":
             counts = [stats.counts[i] for i, peer in enumerate(peers) if peer]
             conn.send(
                 (
@@ -103,6 +111,9 @@ async def _main(conn: Connection, base_url: str, room_id: str, members: list[Mem
         elif command == "exit":
             break
     await poller.close()
+    for peer in peers:
+        if peer is not None and peer.signalling is not None:
+            await peer.signalling.close()
 
 
 def _states(peers: list[Peer | None]) -> dict[str, int]:

@@ -18,6 +18,12 @@ track), lets aiortc do ICE, DTLS and SRTP key set-up, and then:
 - sending (synthetic speakers): RTP built here, protected with the peer's outbound SRTP
   session and written with a synchronous `sendto` on the nominated pair, as the fast
   path does on the server.
+- signalling (`subscribe=True`, the bench's default): the peer keeps its socket open
+  and subscribed to the room, as a browser tab does (join, hello, subscribe, media;
+  then read and parse every message, ack events every 20 or within a second, ping at
+  the server's heartbeat), and counts what arrives (`SignalStats`). Without it a peer
+  closes its socket once media is up, and the node is started with a long reconnect
+  grace so it is not reaped (bench/node.py).
 
 The aiortc / aioice internals used on the receive side (`_rx_srtp`, the nominated
 pair's protocol) are reached here; the send side reuses `parlor.media.aiortc_private`.
@@ -107,11 +113,117 @@ def _is_rtp(data: bytes) -> bool:
 
 
 @dataclass
+class SignalStats:
+    """What one process's peers' sockets received (subscribed peers only)."""
+
+    messages: int = 0
+    bytes: int = 0
+    events: int = 0  # queued events (room.state, room.you, hallway.changed, ...)
+    speaking: int = 0  # "who is speaking" messages
+    sent: int = 0  # acks and pings written
+    closed: int = 0  # sockets the server closed
+
+    def snapshot(self) -> dict[str, int]:
+        return {
+            "messages": self.messages,
+            "bytes": self.bytes,
+            "events": self.events,
+            "speaking": self.speaking,
+            "sent": self.sent,
+            "closed": self.closed,
+        }
+
+
+ACK_EVERY_N = 20  # as the web client (web/static/socket.js)
+ACK_EVERY_S = 1.0
+
+
+class Signalling:
+    """A peer's socket kept open and subscribed, read as a browser reads it."""
+
+    def __init__(self, ws: Any, stats: SignalStats, heartbeat_s: float) -> None:
+        self.ws = ws
+        self.stats = stats
+        self.heartbeat_s = heartbeat_s
+        self.last_event = 0
+        self._acked = 0
+        self._unacked_since: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def take(self, text: str | bytes) -> p.Message:
+        """Count and parse one message; ack events as the web client does."""
+        stats = self.stats
+        stats.messages += 1
+        stats.bytes += len(text)
+        message = p.parse_server(text)
+        if isinstance(message, p.Event):
+            stats.events += 1
+            self.last_event = message.id
+            if self._unacked_since is None:
+                self._unacked_since = time.monotonic()
+            if self.last_event - self._acked >= ACK_EVERY_N:
+                self._ack()
+        elif isinstance(message, p.Speaking):
+            stats.speaking += 1
+        return message
+
+    def _ack(self) -> None:
+        self._unacked_since = None
+        if self.last_event > self._acked:
+            self._acked = self.last_event
+            self.stats.sent += 1
+            task = asyncio.ensure_future(self.ws.send(p.Ack(self.last_event).to_json()))
+            task.add_done_callback(_ignore_result)
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        next_ping = time.monotonic() + self.heartbeat_s
+        try:
+            while True:
+                # wake at least once a second: a pending ack goes out within ACK_EVERY_S
+                try:
+                    async with asyncio.timeout(ACK_EVERY_S):
+                        text = await self.ws.recv()
+                    self.take(text)
+                except TimeoutError:
+                    pass
+                now = time.monotonic()
+                if self._unacked_since is not None and now - self._unacked_since >= ACK_EVERY_S:
+                    self._ack()
+                if now >= next_ping:
+                    next_ping = now + self.heartbeat_s
+                    self.stats.sent += 1
+                    await self.ws.send(p.Ping().to_json())
+        except websockets.ConnectionClosed:
+            self.stats.closed += 1
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.ws.close()
+
+
+def _ignore_result(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+@dataclass
 class Peer:
     member: Member
     pc: RTCPeerConnection
     started: float  # monotonic, when the join began
     connected_at: float = 0.0
+    signalling: Signalling | None = None  # the kept socket, when subscribed
+
+    async def close(self) -> None:
+        if self.signalling is not None:
+            await self.signalling.close()
+        await self.pc.close()
 
 
 async def connect(
@@ -121,9 +233,11 @@ async def connect(
     room_id: str,
     *,
     join: bool = True,
+    subscribe: SignalStats | None = None,
     on_connected: Callable[[Peer], None] | None = None,
 ) -> Peer:
-    """Join the room (REST), get media up over the socket, close the socket."""
+    """Join the room (REST) and get media up over the socket. With `subscribe` (where to
+    count what arrives) the socket stays open and subscribed; without, it is closed."""
     started = time.monotonic()
     auth = {"Authorization": f"Bearer {member.token}"}
     if join:
@@ -144,44 +258,60 @@ async def connect(
             connected.set()
 
     ws_url = base_url.replace("http", "ws", 1) + "/ws"
+    ws: Any = None
     try:
         async with asyncio.timeout(SIGNAL_TIMEOUT_S):
-            async with websockets.connect(ws_url, additional_headers=auth, max_size=2**20) as ws:
-                await ws.send(p.Hello().to_json())
-                welcome = p.parse_server(await ws.recv())
-                if not isinstance(welcome, p.Welcome):
-                    raise JoinError(f"expected welcome, got {welcome.TYPE}")
-                await ws.send(p.MediaStart(room_id).to_json())
-                offer = await _offer(ws)
-                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-                transceivers = pc.getTransceivers()
-                transceivers[0].direction = "sendonly"
-                for transceiver in transceivers:
-                    # RTP is read and written here (below), never by aiortc: its senders'
-                    # and receivers' RTCP loops and decoder threads would only load the
-                    # generator (and send the node reports nobody reads)
-                    priv.never_start(transceiver)
-                answer = await pc.createAnswer()
-                with priv.advertise_hosts(LOOPBACK):
-                    await pc.setLocalDescription(answer)
-                await ws.send(p.MediaAnswer(room_id, pc.localDescription.sdp).to_json())
-                await connected.wait()
+            ws = await websockets.connect(ws_url, additional_headers=auth, max_size=2**20)
+            await ws.send(p.Hello().to_json())
+            welcome = p.parse_server(await ws.recv())
+            if not isinstance(welcome, p.Welcome):
+                raise JoinError(f"expected welcome, got {welcome.TYPE}")
+            signalling = None
+            if subscribe is not None:
+                signalling = Signalling(ws, subscribe, welcome.heartbeat_s)
+                await ws.send(p.Subscribe(room_id).to_json())
+            await ws.send(p.MediaStart(room_id).to_json())
+            offer = await _offer(ws, signalling)
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+            transceivers = pc.getTransceivers()
+            transceivers[0].direction = "sendonly"
+            for transceiver in transceivers:
+                # RTP is read and written here (below), never by aiortc: its senders'
+                # and receivers' RTCP loops and decoder threads would only load the
+                # generator (and send the node reports nobody reads)
+                priv.never_start(transceiver)
+            answer = await pc.createAnswer()
+            with priv.advertise_hosts(LOOPBACK):
+                await pc.setLocalDescription(answer)
+            await ws.send(p.MediaAnswer(room_id, pc.localDescription.sdp).to_json())
+            if signalling is not None:
+                signalling.start()  # reads from here on, while media connects
+            await connected.wait()
+            if signalling is None:
+                await ws.close()
+            peer.signalling = signalling
     except BaseException:
+        if ws is not None:
+            await ws.close()
         await pc.close()
         raise
     if pc.connectionState != "connected":
-        await pc.close()
+        await peer.close()
         raise JoinError(f"{member.username}: media connection {pc.connectionState}")
     return peer
 
 
-async def _offer(ws: Any) -> str:
+async def _offer(ws: Any, signalling: Signalling | None) -> str:
     while True:
-        message = p.parse_server(await ws.recv())
+        text = await ws.recv()
+        message = signalling.take(text) if signalling is not None else p.parse_server(text)
         if isinstance(message, p.MediaOffer):
             return message.sdp
-        if isinstance(message, p.Error) and message.ref == "media.start":
-            raise JoinError(f"media.start refused: {message.code} {message.message}")
+        if isinstance(message, p.Error):
+            if message.ref == "media.start":
+                raise JoinError(f"media.start refused: {message.code} {message.message}")
+            if message.ref == "subscribe":
+                raise JoinError(f"subscribe refused: {message.code} {message.message}")
 
 
 def _dtls(pc: RTCPeerConnection) -> Any:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import httpx
 
-# Bench listeners never subscribe to room events (every join would send a snapshot of
-# the whole audience to every subscriber: O(N^2) socket traffic that has nothing to do
-# with the media plane) and close their socket once media is up. A participant whose
-# client never subscribed counts as absent and is reaped after the grace period, so
-# the bench node gets a grace period longer than any run.
+# With `--no-subscribed`, bench peers close their socket once media is up (the media
+# plane alone is measured). A participant whose client never subscribed counts as
+# absent and is reaped after the grace period, so that node gets a grace period longer
+# than any run. Subscribed peers (the default) keep a socket as browsers do, and the
+# node keeps its default grace: a peer whose socket dropped would be reaped and show.
 BENCH_GRACE_S = "86400"
 
 
@@ -28,13 +28,15 @@ def free_port() -> int:
 
 
 class Node:
-    def __init__(self, data_dir: Path, *, workers: int, engine: str) -> None:
+    def __init__(self, data_dir: Path, *, workers: int, engine: str, long_grace: bool = True) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "node.log"
         env = dict(os.environ)
-        env.update(PARLOR_RECONNECT_GRACE_S=BENCH_GRACE_S, PARLOR_LOG_LEVEL="warning")
+        env.update(PARLOR_LOG_LEVEL="warning")
+        if long_grace:
+            env.update(PARLOR_RECONNECT_GRACE_S=BENCH_GRACE_S)
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [
