@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from parlor.actions import speaking
 from parlor.actions.ids import new_id
 from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
@@ -153,6 +154,7 @@ async def _announce(s: Services, old: Room | None, new: Room) -> None:
     tells the socket layer it may coalesce it (DESIGN §3 "Presence at scale").
     """
     if new.ended:
+        s.speaking.forget(new.id)
         await s.bus.publish(room_channel(new.id), {"name": "room.ended", "data": {"room_id": new.id}})
         await s.media.close_room(new.id)
     else:
@@ -390,13 +392,15 @@ def _publish_soon(s: Services, room_id: str, message: dict[str, Any]) -> None:
         task.add_done_callback(_pending.discard)
 
 
-def publish_levels(s: Services, room_id: str, levels: dict[str, float]) -> None:
-    """Media callback: who is speaking now."""
-    _publish_soon(s, room_id, {"name": "speaking", "data": {"room_id": room_id, "levels": levels}})
+def publish_levels(s: Services, room_id: str, changes: dict[str, float]) -> None:
+    """Media callback: some speakers' levels changed; `speaking` goes out when the room's
+    picture changes, coalesced (actions/speaking.py)."""
+    speaking.do_levels(s, room_id, changes)
 
 
 def publish_media_restart(s: Services, room_id: str, user_id: str) -> None:
     """Media callback: the user's media connection was lost (a worker died); their client reconnects."""
+    speaking.do_forget_user(s, room_id, user_id)
     _publish_soon(s, room_id, {"name": "media.restart", "data": {"room_id": room_id, "user_id": user_id}})
 
 

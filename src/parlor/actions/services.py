@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from parlor.actions.live import LiveRooms
+from parlor.actions.speaking import SpeakingBoard
 from parlor.bus.base import Bus
 from parlor.media.base import MediaServer
 from parlor.settings import Settings
@@ -20,4 +21,5 @@ class Services:
     bus: Bus
     media: MediaServer
     live: LiveRooms = field(default_factory=LiveRooms)
+    speaking: SpeakingBoard = field(default_factory=SpeakingBoard)
     clock: Callable[[], float] = time.time

@@ -85,6 +85,10 @@ class ParlorClient:
         # room id -> the latest `room.you` data: {room_id, version, participant | None}
         self.you: dict[str, dict[str, Any]] = {}
         self.errors: list[p.Error] = []
+        # room id -> who is speaking now ({user_id: loudness 0..1}); `speaking` messages
+        # come only when that changes, each one the whole picture
+        self.speaking: dict[str, dict[str, float]] = {}
+        self.speaking_messages = 0
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._offers: dict[str, asyncio.Future[str]] = {}
@@ -243,6 +247,9 @@ class ParlorClient:
                 if event_id % 20 == 0:
                     task = asyncio.ensure_future(self.send(p.Ack(event_id)))
                     task.add_done_callback(lambda t: t.exception())
+            case p.Speaking(room_id=room_id, levels=levels):
+                self.speaking[room_id] = dict(levels)
+                self.speaking_messages += 1
             case p.MediaRestart(room_id=room_id):
                 self._restart_media(room_id)
             case p.MediaOffer(room_id=room_id, sdp=sdp):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 
-# room_id, {user_id: loudness 0..1}; called a few times a second per active room.
+# room_id, {user_id: loudness 0..1}: the speakers whose quantized level changed (0.0:
+# stopped speaking); called only on a change, at most every 250 ms per room and worker
+# (media/levels.py).
 LevelsCallback = Callable[[str, dict[str, float]], None]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from parlor import protocol as p
-from parlor.actions import accounts, presence
+from parlor.actions import accounts, presence, speaking
 from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
 from parlor.domain.users import User
@@ -158,6 +158,11 @@ class ClientSocket:
         if resumed:
             for text in queue.unacked_after(hello.last_event_id or 0):
                 self.outbox.put_nowait(text)
+            # `speaking` is not queued and comes only on change: resend the current picture.
+            for room_id in queue.rooms:
+                self.outbox.put_nowait(
+                    speaking.current_text(self.s, room_id) or p.Speaking(room_id=room_id).to_json()
+                )
         queue.attach(self.outbox)
 
     async def dispatch(self, message: p.Message) -> None:
@@ -242,7 +247,7 @@ class ClientSocket:
                 return
             data = message["data"]
             if name == "speaking":
-                queue.send(p.Speaking(room_id=data["room_id"], levels=data["levels"]).to_json())
+                queue.send(message.get("text") or p.Speaking(room_id=data["room_id"], levels=data["levels"]).to_json())
                 return
             if name == "media.restart":
                 if data["user_id"] == user_id:
@@ -263,6 +268,10 @@ class ClientSocket:
         mine = room.participants.get(user_id)
         you = {"room_id": room.id, "version": room.version, "participant": person_view(self.s, mine) if mine else None}
         queue.push_event("room.you", you)
+        # `speaking` is sent only when it changes: tell a newcomer who is speaking now.
+        now_speaking = speaking.current_text(self.s, room_id)
+        if now_speaking is not None:
+            queue.send(now_speaking)
 
 
 def _compact(data: dict[str, Any]) -> str:

@@ -107,6 +107,9 @@ export async function roomView(ctx) {
     invitedBefore: false,
   };
   const levels = new Map(); // user_id -> last time heard above the threshold
+  // A `speaking` message is the whole picture and comes only when it changes: whoever
+  // it names speaks until the next one; whoever it drops keeps the ring SPEAKING_HOLD_MS.
+  const speakingNow = new Set();
 
   const media = new RoomMedia(socket, roomId, sink);
   media.addEventListener('change', () => { renderConnection(); renderControls(); });
@@ -321,7 +324,8 @@ export async function roomView(ctx) {
     const now = performance.now();
     for (const li of stageList.querySelectorAll('li[data-user-id]')) {
       const at = levels.get(li.dataset.userId);
-      const speaking = at !== undefined && now - at < SPEAKING_HOLD_MS && li.dataset.muted !== 'true';
+      const heard = speakingNow.has(li.dataset.userId) || (at !== undefined && now - at < SPEAKING_HOLD_MS);
+      const speaking = heard && li.dataset.muted !== 'true';
       if ((li.dataset.speaking === 'true') !== speaking) {
         li.dataset.speaking = String(speaking);
         li.classList.toggle('is-speaking', speaking);
@@ -468,8 +472,10 @@ export async function roomView(ctx) {
     const msg = e.detail;
     if (msg.room_id !== roomId) return;
     const now = performance.now();
+    for (const userId of speakingNow) levels.set(userId, now);
+    speakingNow.clear();
     for (const [userId, level] of Object.entries(msg.levels || {})) {
-      if (level > SPEAKING_LEVEL) levels.set(userId, now);
+      if (level > SPEAKING_LEVEL) speakingNow.add(userId);
     }
     renderSpeaking();
   }
