@@ -23,6 +23,7 @@ from parlor.transport.http import accounts as account_routes
 from parlor.transport.http import contacts as contact_routes
 from parlor.transport.http import errors
 from parlor.transport.http import growth as growth_routes
+from parlor.transport.http import media as media_routes
 from parlor.transport.http import notifications as notification_routes
 from parlor.transport.http import profiles as profile_routes
 from parlor.transport.http import rooms as room_routes
@@ -73,14 +74,20 @@ def _build_media(settings: Settings, services: Callable[[], Services]) -> MediaS
     if settings.media_engine == "relay":
         from parlor.media.relay_engine import RelayEngine
 
-        return RelayEngine(ice_hosts=settings.ice_hosts, on_levels=on_levels)
+        return RelayEngine(ice_hosts=settings.ice_hosts, on_levels=on_levels, udp_ports=settings.udp_ports)
     if settings.worker_count > 1:
         from parlor.media.workers import WorkerPool
 
         return WorkerPool(settings, on_levels=on_levels, on_peer_lost=on_peer_lost)
     from parlor.media.sfu import Sfu
 
-    return Sfu(ice_hosts=settings.ice_hosts, slots=settings.slots, on_levels=on_levels, fanout=settings.fanout)
+    return Sfu(
+        ice_hosts=settings.ice_hosts,
+        slots=settings.slots,
+        on_levels=on_levels,
+        fanout=settings.fanout,
+        udp_ports=settings.udp_ports,
+    )
 
 
 def build_services(settings: Settings) -> Services:
@@ -142,6 +149,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.include_router(contact_routes.router)
     app.include_router(notification_routes.router)
     app.include_router(your_data_routes.router)
+    app.include_router(media_routes.router)
     app.include_router(endpoint.router)
 
     @app.get("/healthz", tags=["operations"])

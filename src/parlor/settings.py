@@ -23,12 +23,20 @@ class Settings:
     port: int = 8080
     data_dir: Path = field(default_factory=_default_data_dir)
     # Empty means SQLite in the data directory.
-    database_url: str = ""
+    database_url: str = field(default="", repr=False)  # may hold a password
     # Public URL printed and used for same-origin checks; derived from host:port if empty.
     public_url: str = ""
     # Addresses advertised as ICE host candidates; empty means the machine's own
     # non-loopback addresses (aioice's default). Tests use 127.0.0.1.
     ice_hosts: tuple[str, ...] = ()
+    # UDP ports media peers bind to, (first, last) inclusive; None: any ephemeral port.
+    # One port per peer connection and ICE host address (docs/DEPLOY.md).
+    udp_ports: tuple[int, int] | None = None
+    # TURN for clients behind strict NATs: turn:/turns: URLs handed to clients with
+    # short-lived credentials made from the shared secret (coturn's static-auth-secret).
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str = field(default="", repr=False)
+    turn_ttl_s: int = 86400
     # Audio slots per listener (DESIGN §4).
     slots: int = 3
     # "fast": our own forwarding loop (DESIGN §4); "relay": aiortc's MediaRelay, the
@@ -54,6 +62,8 @@ class Settings:
     contact_bucket_min: int = 32
     contact_prefix_budget: int = 5000
     log_level: str = "info"
+    # Names of the settings given explicitly (environment or flag), not defaulted.
+    explicit: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def sqlite_path(self) -> Path:
@@ -92,6 +102,10 @@ _ENV: dict[str, tuple[str, type]] = {
     "database_url": ("PARLOR_DATABASE_URL", str),
     "public_url": ("PARLOR_PUBLIC_URL", str),
     "ice_hosts": ("PARLOR_ICE_HOSTS", tuple),
+    "udp_ports": ("PARLOR_UDP_PORTS", range),
+    "turn_urls": ("PARLOR_TURN_URLS", tuple),
+    "turn_secret": ("PARLOR_TURN_SECRET", str),
+    "turn_ttl_s": ("PARLOR_TURN_TTL_S", int),
     "slots": ("PARLOR_SLOTS", int),
     "media_engine": ("PARLOR_MEDIA_ENGINE", str),
     "fanout": ("PARLOR_FANOUT", str),
@@ -111,7 +125,22 @@ class SettingsError(ValueError):
     pass
 
 
+def _port_range(name: str, raw: Any) -> tuple[int, int]:
+    if isinstance(raw, tuple):
+        return (int(raw[0]), int(raw[1]))
+    first, sep, last = str(raw).strip().partition("-")
+    try:
+        low, high = int(first), int(last if sep else first)
+    except ValueError:
+        raise SettingsError(f"{name}: a UDP port range is FIRST-LAST, e.g. 50000-50199, not {raw!r}") from None
+    if not 1024 <= low <= high <= 65535:
+        raise SettingsError(f"{name}: ports must be 1024-65535 with FIRST <= LAST, got {raw!r}")
+    return (low, high)
+
+
 def _convert(name: str, kind: type, raw: Any) -> Any:
+    if kind is range:
+        return _port_range(name, raw)
     if kind is tuple:
         if isinstance(raw, str):
             return tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -134,7 +163,7 @@ def load(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
             if name not in _ENV:
                 raise SettingsError(f"unknown setting {name}")
             values[name] = _convert(name, _ENV[name][1], raw)
-    settings = replace(Settings(), **values)
+    settings = replace(Settings(), **values, explicit=frozenset(values))
     _validate(settings)
     return settings
 
@@ -162,5 +191,14 @@ def _validate(s: Settings) -> None:
         raise SettingsError("avatar_max_bytes must be 1024 to 50000000")
     if s.invites_per_member < 0:
         raise SettingsError("invites_per_member must not be negative")
+    for url in s.turn_urls:
+        if not url.startswith(("turn:", "turns:")):
+            raise SettingsError(f"PARLOR_TURN_URLS: {url!r} is not a turn: or turns: URL")
+    if s.turn_urls and not s.turn_secret:
+        raise SettingsError("PARLOR_TURN_URLS needs PARLOR_TURN_SECRET (coturn's static-auth-secret)")
+    if s.turn_secret and not s.turn_urls:
+        raise SettingsError("PARLOR_TURN_SECRET is set but PARLOR_TURN_URLS is empty")
+    if not 60 <= s.turn_ttl_s <= 7 * 86400:
+        raise SettingsError("turn_ttl_s must be 60 to 604800 seconds")
     if s.signup_mode not in ("open", "invite_only", "closed"):
         raise SettingsError(f"signup_mode must be open, invite_only or closed, got {s.signup_mode!r}")

@@ -159,3 +159,74 @@ def test_lean_protect_matches_pylibsrtp() -> None:
         assert lean(packet) == reference.protect(bytes(packet))
     with pytest.raises(ValueError):
         lean(bytes(1500))
+
+
+def test_host_candidates_are_bound_where_the_port_range_wrapper_expects() -> None:
+    # priv.udp_port_range replaces get_component_candidates' host-socket binding: it
+    # must still be the method that binds host sockets to port 0 for each address
+    params = list(inspect.signature(aioice.ice.Connection.get_component_candidates).parameters)
+    assert params[:3] == ["self", "component", "addresses"]
+    source = inspect.getsource(aioice.ice.Connection.get_component_candidates)
+    assert "local_addr=(address, 0)" in source
+    assert "self._protocols += host_protocols" in source
+    assert "aioice.ice.Connection.get_component_candidates(" in inspect.getsource(
+        aioice.ice.Connection.gather_candidates
+    ) or "self.get_component_candidates(" in inspect.getsource(aioice.ice.Connection.gather_candidates)
+
+
+async def test_media_peers_bind_inside_the_udp_port_range_and_still_connect(tone_wav: str) -> None:
+    import socket
+
+    from media_helpers import connected, join, wait_for
+
+    from parlor.media.sfu import Sfu
+
+    # a range of 4 free ports, one of them taken by someone else: peers skip it
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        first = probe.getsockname()[1]
+    busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    busy.bind(("127.0.0.1", first + 1))
+    sfu = Sfu(ice_hosts=LOOPBACK, udp_ports=(first, first + 3))
+    clients: list = []
+    try:
+        sfu.set_audible("room-1", frozenset({"speaker"}))
+        speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
+        listener = await join(sfu, clients, "listener")
+        await connected(speaker, listener)
+        await wait_for(lambda: listener.packets_received > 20)
+        offer = await sfu.open_peer("room-1", "third")
+        ports = [int(line.split()[5]) for line in offer.splitlines() if line.startswith("a=candidate:")]
+        assert ports and all(first <= p <= first + 3 and p != first + 1 for p in ports), ports
+        for dtls in sfu_transports(sfu):
+            port = dtls.transport._connection._nominated[1].local_candidate.port
+            assert first <= port <= first + 3 and port != first + 1
+        # the range is full now (3 free ports, 3 peers): a fourth gets no host candidate
+        fourth = await sfu.open_peer("room-1", "fourth")
+        assert not [line for line in fourth.splitlines() if line.startswith("a=candidate:")]
+    finally:
+        busy.close()
+        for c in clients:
+            await c.close()
+        await sfu.close()
+    # outside the block, aioice binds as before (any port)
+    pc = RTCPeerConnection()
+    try:
+        pc.addTransceiver("audio")
+        with priv.advertise_hosts(LOOPBACK):
+            await pc.setLocalDescription(await pc.createOffer())
+        ports = [int(line.split()[5]) for line in pc.localDescription.sdp.splitlines() if "candidate:" in line]
+        assert ports
+    finally:
+        await pc.close()
+
+
+def sfu_transports(sfu: object) -> list:
+    """The DTLS transports of the SFU's connected peers (test-only reach)."""
+    found = []
+    for room in sfu._rooms.values():  # type: ignore[attr-defined]
+        for peer in room.peers.values():
+            pc = getattr(peer, "pc", None)
+            if pc is not None and pc.connectionState == "connected":
+                found.append(pc.getTransceivers()[0].receiver.transport)
+    return found

@@ -22,7 +22,14 @@ from typing import Any
 
 import aioice.ice
 import numpy as np
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
@@ -148,10 +155,19 @@ class MediaSession:
         send_wav: str | None = None,
         ice_hosts: tuple[str, ...] = (),
         record_rtp: bool = False,
+        ice_servers: list[dict[str, Any]] | None = None,
+        relay_only: bool = False,
     ) -> None:
         self.send_wav = send_wav
         self._ice_hosts = ice_hosts
-        self._pc = RTCPeerConnection()
+        # TURN servers from GET /api/media/ice-servers ({urls, username, credential})
+        servers = [
+            RTCIceServer(urls=x["urls"], username=x.get("username"), credential=x.get("credential"))
+            for x in ice_servers or []
+        ]
+        # relay_only: connect through TURN or not at all (checks a TURN set-up)
+        policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
+        self._pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self.packets_received = 0

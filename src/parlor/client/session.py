@@ -73,10 +73,14 @@ class RoomSession:
 
 
 class ParlorClient:
-    def __init__(self, base_url: str, token: str, *, ice_hosts: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, base_url: str, token: str, *, ice_hosts: tuple[str, ...] = (), relay_only: bool = False
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.ice_hosts = ice_hosts
+        # media only through the instance's TURN servers (to check a TURN set-up)
+        self.relay_only = relay_only
         self.http = httpx.AsyncClient(
             base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=15.0
         )
@@ -125,6 +129,12 @@ class ParlorClient:
             return {}
         result: dict[str, Any] = r.json()
         return result
+
+    async def ice_servers(self) -> list[dict[str, Any]]:
+        """TURN servers with short-lived credentials for a new media connection (none when
+        the instance has no TURN configured)."""
+        servers: list[dict[str, Any]] = (await self.call("GET", "/api/media/ice-servers"))["ice_servers"]
+        return servers
 
     async def create_room(self, title: str) -> dict[str, Any]:
         return await self.call("POST", "/api/rooms", {"title": title})
@@ -315,7 +325,13 @@ class ParlorClient:
         self._offers[session.room_id] = future
         await self.send(p.MediaStart(session.room_id))
         offer = await asyncio.wait_for(future, 15.0)
-        media = MediaSession(send_wav=send_wav, ice_hosts=self.ice_hosts, record_rtp=record_rtp)
+        media = MediaSession(
+            send_wav=send_wav,
+            ice_hosts=self.ice_hosts,
+            record_rtp=record_rtp,
+            ice_servers=await self.ice_servers(),
+            relay_only=self.relay_only,
+        )
         answer = await media.answer(offer)
         await self.send(p.MediaAnswer(session.room_id, answer))
         session.media = media

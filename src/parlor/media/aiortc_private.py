@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, NamedTuple, Protocol
 
 import aioice.ice
+import aioice.turn
 from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import HEADER_EXTENSIONS
 from pylibsrtp import Error as _SrtpError
@@ -25,6 +27,8 @@ from pylibsrtp._binding import ffi as _srtp_ffi
 from pylibsrtp._binding import lib as _srtp_lib
 
 from parlor.media import socket_filter
+
+logger = logging.getLogger(__name__)
 
 _SRTP_MAX_TRAILER = 144  # pylibsrtp's SRTP_MAX_TRAILER_LEN
 
@@ -93,6 +97,96 @@ def advertise_hosts(hosts: tuple[str, ...]) -> Iterator[None]:
         yield
     finally:
         _host_override.reset(token)
+
+
+# --- UDP port range ---------------------------------------------------------------
+# aioice binds each host candidate's socket to port 0 (any ephemeral port) inside
+# Connection.get_component_candidates. With a range set (PARLOR_UDP_PORTS, so a
+# firewall can open just that), the wrapper binds the host sockets itself, to the first
+# free port of the range from a random start, makes the same host candidates aioice
+# would, and lets aioice gather the rest (STUN/TURN) for no addresses of its own.
+
+_port_range: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "parlor_media_udp_ports", default=None
+)
+_ports_installed = False
+
+
+async def _bind_in_range(
+    connection: Any, component: int, address: str, ports: tuple[int, int]
+) -> Any:
+    """A host candidate's StunProtocol bound to a free port of `ports`, or None."""
+    import asyncio
+    import random
+    import socket
+
+    from aioice.candidate import Candidate, candidate_foundation, candidate_priority
+
+    loop = asyncio.get_running_loop()
+    first, last = ports
+    count = last - first + 1
+    start = random.randrange(count)
+    for i in range(count):
+        port = first + (start + i) % count
+        try:
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: aioice.ice.StunProtocol(connection), local_addr=(address, port)
+            )
+        except OSError:
+            continue  # in use (another peer, another worker): the next one
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, aioice.turn.UDP_SOCKET_BUFFER_SIZE)
+        host, bound = transport.get_extra_info("sockname")[:2]
+        protocol.local_candidate = Candidate(
+            foundation=candidate_foundation("host", "udp", host),
+            component=component,
+            transport="udp",
+            priority=candidate_priority(component, "host"),
+            host=host,
+            port=bound,
+            type="host",
+        )
+        return protocol
+    logger.warning("no free UDP port in %d-%d on %s: raise PARLOR_UDP_PORTS' range", first, last, address)
+    return None
+
+
+def _install_port_range() -> None:
+    """Wrap aioice's Connection.get_component_candidates once (see above)."""
+    global _ports_installed
+    if _ports_installed:
+        return
+    original = aioice.ice.Connection.get_component_candidates
+
+    async def get_component_candidates(
+        self: Any, component: int, addresses: list[str], timeout: int = 5
+    ) -> list[Any]:
+        ports = _port_range.get()
+        if ports is None:
+            result: list[Any] = await original(self, component, addresses, timeout)
+            return result
+        protocols = [p for p in [await _bind_in_range(self, component, a, ports) for a in addresses] if p]
+        self._protocols += protocols
+        rest: list[Any] = await original(self, component, [], timeout)
+        return [p.local_candidate for p in protocols] + rest
+
+    aioice.ice.Connection.get_component_candidates = get_component_candidates  # type: ignore[method-assign]
+    _ports_installed = True
+
+
+@contextlib.contextmanager
+def udp_port_range(ports: tuple[int, int] | None) -> Iterator[None]:
+    """Within this block, ICE host candidates bind to ports in `ports` (if given)."""
+    if ports is None:
+        yield
+        return
+    _install_port_range()
+    token = _port_range.set(ports)
+    try:
+        yield
+    finally:
+        _port_range.reset(token)
 
 
 # --- DTLS transport -------------------------------------------------------------

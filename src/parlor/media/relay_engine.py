@@ -96,8 +96,10 @@ class RelayEngine(MediaServer):
         on_levels: LevelsCallback | None = None,
         slots: int = 3,
         slot_idle_s: float = DEFAULT_IDLE_S,
+        udp_ports: tuple[int, int] | None = None,
     ) -> None:
         self._ice_hosts = ice_hosts
+        self._udp_ports = udp_ports
         self._on_levels = on_levels
         self._slots = slots
         self._slot_idle_s = slot_idle_s
@@ -122,7 +124,7 @@ class RelayEngine(MediaServer):
             for t in [upstream, *slot_ts]:
                 t.setCodecPreferences(opus)
             offer = await pc.createOffer()
-            with priv.advertise_hosts(self._ice_hosts):
+            with priv.advertise_hosts(self._ice_hosts), priv.udp_port_range(self._udp_ports):
                 await pc.setLocalDescription(RTCSessionDescription(sdp=with_opus_fmtp(offer.sdp), type="offer"))
         except BaseException:
             await pc.close()

@@ -202,6 +202,7 @@ class Sfu(MediaServer):
         slot_idle_s: float = DEFAULT_IDLE_S,
         on_upstream: UpstreamCallback | None = None,
         fanout: str = "auto",
+        udp_ports: tuple[int, int] | None = None,
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be >= 1")
@@ -213,6 +214,7 @@ class Sfu(MediaServer):
         use_c = fanout != "python" and C_FANOUT_BUILT and slots <= c_fanout.MAX_SLOTS
         self.fanout = "c" if use_c else "python"
         self._ice_hosts = ice_hosts
+        self._udp_ports = udp_ports
         self._slots = slots
         self._slot_idle_s = slot_idle_s
         self._on_levels = on_levels
@@ -245,7 +247,7 @@ class Sfu(MediaServer):
                 # slots' RTP itself: aiortc's sender/receiver machinery would only idle
                 priv.never_start(t)
             offer = await pc.createOffer()
-            with priv.advertise_hosts(self._ice_hosts):
+            with priv.advertise_hosts(self._ice_hosts), priv.udp_port_range(self._udp_ports):
                 await pc.setLocalDescription(
                     RTCSessionDescription(sdp=with_opus_fmtp(offer.sdp), type="offer")
                 )

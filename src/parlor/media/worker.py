@@ -39,6 +39,11 @@ Addr = tuple[str, int]
 Deliver = Callable[[str, str, bytes], None]
 
 
+
+def _port_range(raw: Any) -> tuple[int, int] | None:
+    """The pool's `udp_ports` ([first, last] in JSON, or null)."""
+    return (int(raw[0]), int(raw[1])) if raw else None
+
 class RelayReceiver(asyncio.DatagramProtocol):
     """Packets relayed by other workers: accepted only from their relay addresses."""
 
@@ -122,6 +127,7 @@ class Worker:
             ice_hosts=tuple(self._config.get("ice_hosts", ())),
             slots=int(self._config.get("slots", 3)),
             fanout=str(self._config.get("fanout", "auto")),
+            udp_ports=_port_range(self._config.get("udp_ports")),
             on_levels=self._on_levels,
             on_upstream=self.sender,
         )

@@ -139,6 +139,7 @@ class WorkerPool(MediaServer):
             "slots": self._settings.slots,
             "fanout": self._settings.fanout,
             "ice_hosts": list(self._settings.ice_hosts),
+            "udp_ports": list(self._settings.udp_ports) if self._settings.udp_ports else None,
             "log_level": self._settings.log_level,
         }
         env = dict(os.environ)

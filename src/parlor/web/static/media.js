@@ -1,9 +1,28 @@
 // One RTCPeerConnection per room: answers the server's offer (non-trickle),
 // sends the microphone only while on stage (replaceTrack, no renegotiation),
 // and plays every received track in a hidden <audio autoplay>.
+import { get } from './api.js';
 import { hook } from './session.js';
 
 const ICE_WAIT_MS = 2000;
+
+// TURN servers with short-lived credentials (GET /api/media/ice-servers), fetched
+// again when half their lifetime is gone. Without them (none configured, or the
+// request failed) media still connects wherever UDP reaches the node.
+let iceCache = { servers: [], until: 0 };
+async function iceServers() {
+  if (performance.now() < iceCache.until) return iceCache.servers;
+  try {
+    const answer = await get('/media/ice-servers');
+    const servers = Array.isArray(answer.ice_servers) ? answer.ice_servers : [];
+    const ttlMs = answer.ttl_s ? answer.ttl_s * 1000 : 3_600_000;
+    iceCache = { servers, until: performance.now() + ttlMs / 2 };
+  } catch (err) {
+    console.warn('media: no ICE servers:', err.message || err);
+    return [];
+  }
+  return iceCache.servers;
+}
 
 export class RoomMedia extends EventTarget {
   /**
@@ -94,8 +113,10 @@ export class RoomMedia extends EventTarget {
   async _answer(sdp) {
     if (this.stopped) return;
     const generation = ++this.generation;
+    const servers = await iceServers();
+    if (this.stopped || generation !== this.generation) return;
     this._closePc();
-    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: servers });
     this.pc = pc;
     hook.pc = pc;
     pc.addEventListener('track', (e) => this._play(e.track, pc));
