@@ -7,10 +7,11 @@ import json
 import logging
 import sys
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from parlor.bench import idle, social
-from parlor.bench.fanout import FanoutConfig, run_fanout
+# The benchmarks import aiortc and friends: only when one runs, not for every `parlor` command.
+if TYPE_CHECKING:
+    from parlor.bench.fanout import FanoutConfig
 
 
 def node_args(p: argparse.ArgumentParser, generators: int) -> None:
@@ -56,10 +57,14 @@ def add_parser(sub: Any) -> None:
     idle_bench.add_argument("--peers", type=int, default=100)
     node_args(idle_bench, generators=1)
     social_bench = bench_sub.add_parser("social", help="people search at 100,000 users and 1,000,000 follows")
+    from parlor.bench import social
+
     social.add_arguments(social_bench)
 
 
 def _config(args: argparse.Namespace) -> FanoutConfig:
+    from parlor.bench.fanout import FanoutConfig
+
     return FanoutConfig(
         speakers=args.speakers,
         seconds=args.seconds,
@@ -79,6 +84,9 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from parlor.bench import idle, social
+    from parlor.bench.fanout import run_fanout
+
     if args.bench_command == "social":
         return social.run(args)
     for noisy in ("httpx", "aioice", "aiortc", "websockets"):
