@@ -209,7 +209,8 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
             # -- what N idle peers cost the server: speakers paused ------------------------
             for s in speakers:
                 await s.stop()
-            await asyncio.sleep(0.5)
+            # past the speaking hold (media/levels.py), so "idle" is silence
+            await asyncio.sleep(1.5)
             idle_pids = procs.descendants(node.pid)
             sig_idle0 = await _signals(workers)
             idle0, idle_t0 = procs.cpu_seconds(idle_pids), time.monotonic()
