@@ -33,4 +33,4 @@ def test_fanout_smoke() -> None:
     assert result["delivered_ratio"] >= 0.99
     assert result["srtp_errors"] == 0
     assert 0 < result["latency_ms_p50"] <= result["latency_ms_p99"]
-    assert time.monotonic() - started < 40
+    assert time.monotonic() - started < 60  # generous: the box is shared
