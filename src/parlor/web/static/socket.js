@@ -1,5 +1,6 @@
 // The tab's one WebSocket: hello/welcome with queue resume, batched acks,
-// heartbeat, reconnect with backoff, and re-subscribing rooms after a reconnect.
+// heartbeat, reconnect with backoff, re-subscribing rooms after a reconnect, and
+// `bye` on pagehide.
 //
 // Events dispatched (EventTarget; detail = the message unless noted):
 //   state      detail: 'connecting' | 'open' | 'reconnecting' | 'closed'
@@ -39,7 +40,14 @@ export class ParlorSocket extends EventTarget {
     this.attemptedResume = false;
     this.stopped = true;
     this._onOnline = () => { if (this.state === 'reconnecting') this._reconnectNow(); };
-    this._onPageHide = () => this._flushAck();
+    // The page is going away (tab closed, reload, navigation elsewhere): say so, so the
+    // server leaves our rooms in about a second instead of after the 30 s reconnect
+    // grace. A reload resumes this queue (sessionStorage) within that second and keeps
+    // its place. A dropped connection sends nothing and keeps the full grace.
+    this._onPageHide = () => {
+      this._flushAck();
+      this.send({ type: 'bye' });
+    };
   }
 
   connect() {
