@@ -17,6 +17,14 @@ const ACK_EVERY_N = 20;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 5000;
 
+// sessionStorage, when the page may use it: a frame on another site (an embed) may be
+// denied storage, and then the queue lasts as long as the page.
+const store = {
+  get(key) { try { return sessionStorage.getItem(key); } catch { return null; } },
+  set(key, value) { try { sessionStorage.setItem(key, value); } catch { /* no storage */ } },
+  remove(key) { try { sessionStorage.removeItem(key); } catch { /* no storage */ } },
+};
+
 export class ParlorSocket extends EventTarget {
   constructor(url = defaultUrl()) {
     super();
@@ -24,8 +32,8 @@ export class ParlorSocket extends EventTarget {
     this.ws = null;
     this.state = 'closed';
     this.rooms = new Set();
-    this.queueId = sessionStorage.getItem(QUEUE_KEY) || null;
-    const last = Number(sessionStorage.getItem(LAST_KEY));
+    this.queueId = store.get(QUEUE_KEY) || null;
+    const last = Number(store.get(LAST_KEY));
     this.lastEventId = this.queueId && Number.isFinite(last) && last > 0 ? last : null;
     this.ackedId = this.lastEventId;
     this.unacked = 0;
@@ -69,8 +77,8 @@ export class ParlorSocket extends EventTarget {
     this.rooms.clear();
     this.queueId = null;
     this.lastEventId = null;
-    sessionStorage.removeItem(QUEUE_KEY);
-    sessionStorage.removeItem(LAST_KEY);
+    store.remove(QUEUE_KEY);
+    store.remove(LAST_KEY);
     this._setState('closed');
   }
 
@@ -206,7 +214,7 @@ export class ParlorSocket extends EventTarget {
       this.ackedId = this.lastEventId;
     }
     this.queueId = msg.queue_id;
-    sessionStorage.setItem(QUEUE_KEY, this.queueId);
+    store.set(QUEUE_KEY, this.queueId);
     this._persistLast();
     this.heartbeatS = Number(msg.heartbeat_s) > 0 ? Number(msg.heartbeat_s) : 20;
     this._startHeartbeat();
@@ -250,7 +258,7 @@ export class ParlorSocket extends EventTarget {
   }
 
   _persistLast() {
-    if (this.lastEventId !== null) sessionStorage.setItem(LAST_KEY, String(this.lastEventId));
+    if (this.lastEventId !== null) store.set(LAST_KEY, String(this.lastEventId));
   }
 
   _startHeartbeat() {

@@ -71,7 +71,7 @@ async function main() {
     h('footer', { class: 'embed-foot' }, openLink), sink));
   titleEl.id = 'embed-title';
 
-  const state = { room: null, mine: null, me: null, joined: false, busy: false, speaking: '' };
+  const state = { room: null, mine: null, me: null, joined: false, leaving: false, busy: false, speaking: '' };
   const levels = new Map();
   let socket = null;
   let media = null;
@@ -180,7 +180,12 @@ async function main() {
         alert.show(err.message);
         return;
       }
-      await join();
+      try {
+        await join();
+      } catch (err) {
+        console.error(err);
+        alert.show(err.message || String(err));
+      }
     });
     return form;
   }
@@ -239,8 +244,10 @@ async function main() {
   }
 
   async function leave() {
+    state.leaving = true; // room.you (null) may arrive before the answer
     try { await Api.leave(roomId); } catch { /* out already */ }
     stopFollowing('left');
+    state.leaving = false;
     status.textContent = 'You left the room.';
     refreshPreview();
     previewTimer = setInterval(refreshPreview, PREVIEW_EVERY_MS);
@@ -287,7 +294,7 @@ async function main() {
       else if (msg.name === 'room.you' && msg.data.room_id === roomId) {
         if (!msg.data.participant) {
           if (state.joined) {
-            stopFollowing('removed');
+            stopFollowing(state.leaving ? 'left' : 'removed');
             status.textContent = 'You are no longer in this room.';
             refreshPreview();
           }
