@@ -80,7 +80,10 @@ def _build_media(settings: Settings, services: Callable[[], Services]) -> MediaS
         return WorkerPool(settings, on_levels=on_levels, on_peer_lost=on_peer_lost)
     from parlor.media.sfu import Sfu
 
-    return Sfu(ice_hosts=settings.ice_hosts, slots=settings.slots, on_levels=on_levels, fanout=settings.fanout)
+    return Sfu(
+        ice_hosts=settings.ice_hosts, slots=settings.slots, on_levels=on_levels, fanout=settings.fanout,
+        dtx=settings.opus_dtx,
+    )
 
 
 def build_services(settings: Settings) -> Services:

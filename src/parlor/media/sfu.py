@@ -56,7 +56,7 @@ from parlor.media import aiortc_private as priv
 from parlor.media import levels
 from parlor.media.base import LevelsCallback, MediaError, MediaServer
 from parlor.media.rtp import STAMP, forward_template
-from parlor.media.sdp import with_opus_fmtp
+from parlor.media.sdp import OPUS_FMTP, OPUS_FMTP_NO_DTX, with_opus_fmtp
 from parlor.media.slots import DEFAULT_IDLE_S, SlotRouter
 
 try:  # the C inner loop (media/_fanout.c); the Python loop below does the same, slower
@@ -202,6 +202,7 @@ class Sfu(MediaServer):
         slot_idle_s: float = DEFAULT_IDLE_S,
         on_upstream: UpstreamCallback | None = None,
         fanout: str = "auto",
+        dtx: bool = True,
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be >= 1")
@@ -214,6 +215,7 @@ class Sfu(MediaServer):
         self.fanout = "c" if use_c else "python"
         self._ice_hosts = ice_hosts
         self._slots = slots
+        self._opus_fmtp = OPUS_FMTP if dtx else OPUS_FMTP_NO_DTX
         self._slot_idle_s = slot_idle_s
         self._on_levels = on_levels
         self._on_upstream = on_upstream
@@ -247,7 +249,7 @@ class Sfu(MediaServer):
             offer = await pc.createOffer()
             with priv.advertise_hosts(self._ice_hosts):
                 await pc.setLocalDescription(
-                    RTCSessionDescription(sdp=with_opus_fmtp(offer.sdp), type="offer")
+                    RTCSessionDescription(sdp=with_opus_fmtp(offer.sdp, self._opus_fmtp), type="offer")
                 )
         except BaseException:
             await pc.close()
