@@ -166,6 +166,9 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
             f"parlor_media_packets_forwarded_total {totals.get('forwarded', 0)}",
             "# TYPE parlor_media_packets_dropped_total counter",
             f"parlor_media_packets_dropped_total {totals.get('dropped', 0)}",
+            "# HELP parlor_media_packets_malformed_total speaker packets dropped: not RTP, not Opus, wrong type",
+            "# TYPE parlor_media_packets_malformed_total counter",
+            f"parlor_media_packets_malformed_total {totals.get('malformed', 0)}",
         ]
         return "\n".join(lines) + "\n"
 

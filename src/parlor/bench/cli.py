@@ -50,7 +50,7 @@ def add_parser(sub: Any) -> None:
     quality.add_argument("--runs", type=int, default=10, help="runs of each kind (parlor, direct), interleaved")
     quality.add_argument("--speakers", type=int, choices=(1, 2), default=1, help="2: two speakers take turns")
     quality.add_argument("--sentences", type=int, default=4, help="sentences in each speaker's loop")
-    quality.add_argument("--dtx", choices=("on", "off"), default=None, help="the node's Opus DTX (default: its default)")
+    quality.add_argument("--dtx", choices=("on", "off"), default=None, help="the node's Opus DTX (default: its own)")
     quality.add_argument("--workers", type=int, default=1, help="the node's --workers")
     quality.add_argument("--keep", action="store_true", help="keep the work dir (speech, node log)")
     quality.add_argument("--json", action="store_true", help="print only the JSON result")

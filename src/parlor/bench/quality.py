@@ -306,7 +306,8 @@ def _summary(
         jb = [r["jitter_buffer_ms"] for r in rs if r["jitter_buffer_ms"] is not None]
         out[f"jitter_buffer_ms_{mode}_median"] = round(statistics.median(jb), 1) if jb else None
         out[f"packets_per_s_{mode}_median"] = round(statistics.median(r["packets_per_s"] for r in rs), 1)
-    out["node_cpu_pct_median"] = round(statistics.median(r["node_cpu_pct"] for r in results if r["mode"] == "parlor"), 1)
+    parlor_cpu = [r["node_cpu_pct"] for r in results if r["mode"] == "parlor"]
+    out["node_cpu_pct_median"] = round(statistics.median(parlor_cpu), 1)
     out["accept"] = {
         "worst": out["pesq_parlor_min"] >= out["pesq_direct_min"] - 0.1,
         "median": out["pesq_parlor_median"] >= out["pesq_direct_median"] - 0.05,

@@ -103,8 +103,6 @@ SPEAK_ANSWERED = "async (sdp) => { await window.__speak.pc.setRemoteDescription(
 
 SPEAK_ENABLE = "(on) => { window.__speak.track.enabled = on; }"
 
-SPEAK_CLOSE = "() => { if (window.__speak) { window.__speak.pc.close(); window.__speak.track.stop(); window.__speak = null; } }"
-
 # A direct call's listener: answers an offer, plays what it receives in an <audio>.
 LISTEN = (
     "async (sdp) => {" + _GATHER + """

@@ -65,7 +65,8 @@ def make_speech(out: Path, sentences: int, speaker: int = 0, pause_s: float = 0.
         subprocess.run(["espeak-ng", "-v", voices[i % 2], "-s", "150", "-w", str(raw), text], check=True)
         # 48 kHz mono, a gentle gain so peaks sit near -3 dBFS, and a pause after
         subprocess.run(
-            ["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(part), "norm", "-3", "pad", "0", str(pause_s)],
+            ["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(part),
+             "norm", "-3", "pad", "0", str(pause_s)],
             check=True,
         )
         parts.append(part)
