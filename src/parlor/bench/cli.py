@@ -52,6 +52,9 @@ def add_parser(sub: Any) -> None:
     quality.add_argument("--sentences", type=int, default=4, help="sentences in each speaker's loop")
     quality.add_argument("--dtx", choices=("on", "off"), default=None, help="the node's Opus DTX (default: its own)")
     quality.add_argument("--workers", type=int, default=1, help="the node's --workers")
+    quality.add_argument(
+        "--node-nice", type=int, default=-10, help="the node's nice value (0: as the bench; negative needs root)"
+    )
     quality.add_argument("--keep", action="store_true", help="keep the work dir (speech, node log)")
     quality.add_argument("--json", action="store_true", help="print only the JSON result")
     social_bench = bench_sub.add_parser("social", help="people search at 100,000 users and 1,000,000 follows")
