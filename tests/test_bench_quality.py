@@ -51,8 +51,9 @@ def test_quality_bench_runs_end_to_end(tmp_path: Path) -> None:
     result = json.loads(out.strip().splitlines()[-1])
     assert result["runs"] == 1
     for mode in ("parlor", "direct"):
-        # speech was heard and scored on both paths (a silent or garbled path scores ~1)
-        assert result[f"pesq_{mode}_median"] > 2.0, result
+        # speech was heard and scored on both paths (silence or garble scores ~1; a busy
+        # box pulls a good path down to ~2)
+        assert result[f"pesq_{mode}_median"] > 1.5, result
         assert result[f"pesq_{mode}_min"] == result[f"pesq_{mode}_median"]
         for key in ("concealed_samples", "inserted_samples_for_deceleration", "removed_samples_for_acceleration",
                     "packets_lost"):

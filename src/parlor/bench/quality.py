@@ -15,7 +15,8 @@ recording.
 Two-speaker mode (`--speakers 2`): the node has one slot, both speakers are on stage and
 take turns every `turn_s` (the bench mutes one and unmutes the other, through the API for
 Parlor, `track.enabled` for the direct call), so the slot changes hands at every turn.
-Each speaker is scored over its own turns (from 0.3 s after the turn starts to its end).
+Each speaker is scored over its own turns, from 0.3 s plus the run's mean jitter-buffer
+delay after the turn starts (when the turn is actually heard) to its end.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ BROWSER_ARGS = [
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 SETTLE_S = 1.0  # after audio flows, before recording: the first packets' jitter-buffer set-up
-TURN_SKIP_S = 0.3  # a turn's first 0.3 s are not scored: mouth-to-ear delay and the onset
+TURN_SKIP_S = 0.3  # a turn's first 0.3 s + the jitter-buffer delay are not scored (the onset)
 STAT_KEYS = (
     "packetsReceived", "packetsLost", "concealedSamples", "silentConcealedSamples", "concealmentEvents",
     "insertedSamplesForDeceleration", "removedSamplesForAcceleration", "totalSamplesReceived",
@@ -267,8 +268,11 @@ class _Bench:
         if len(self.voices) == 1:
             scores = [speech.score(recording, self.voices[0].samples)[0]]
         else:
+            # a turn is heard one mouth-to-ear delay after it starts, mostly the jitter
+            # buffer's: skip that too, or a window opens on the other speaker's last words
+            skip = TURN_SKIP_S + (jb_ms or 0.0) / 1000
             scores = [
-                speech.score_windows(recording, voice.samples, _windows(marks, who, len(recording)))
+                speech.score_windows(recording, voice.samples, _windows(marks, who, len(recording), skip))
                 for who, voice in enumerate(self.voices)
             ]
         return {
@@ -283,8 +287,8 @@ class _Bench:
         }
 
 
-def _windows(marks: list[tuple[int, int]], who: int, end: int) -> list[tuple[int, int]]:
-    skip = int(TURN_SKIP_S * speech.RATE)
+def _windows(marks: list[tuple[int, int]], who: int, end: int, skip_s: float) -> list[tuple[int, int]]:
+    skip = int(skip_s * speech.RATE)
     out = []
     for k, (start, on) in enumerate(marks):
         if on == who:
