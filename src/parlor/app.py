@@ -81,7 +81,10 @@ def _build_media(settings: Settings, services: Callable[[], Services]) -> MediaS
         return WorkerPool(settings, on_levels=on_levels, on_peer_lost=on_peer_lost)
     from parlor.media.sfu import Sfu
 
-    return Sfu(ice_hosts=settings.ice_hosts, slots=settings.slots, on_levels=on_levels, fanout=settings.fanout)
+    return Sfu(
+        ice_hosts=settings.ice_hosts, slots=settings.slots, on_levels=on_levels, fanout=settings.fanout,
+        dtx=settings.opus_dtx,
+    )
 
 
 def build_services(settings: Settings) -> Services:
@@ -168,6 +171,9 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
             f"parlor_media_packets_forwarded_total {totals.get('forwarded', 0)}",
             "# TYPE parlor_media_packets_dropped_total counter",
             f"parlor_media_packets_dropped_total {totals.get('dropped', 0)}",
+            "# HELP parlor_media_packets_malformed_total speaker packets dropped: not RTP, not Opus, wrong type",
+            "# TYPE parlor_media_packets_malformed_total counter",
+            f"parlor_media_packets_malformed_total {totals.get('malformed', 0)}",
         ]
         return "\n".join(lines) + "\n"
 

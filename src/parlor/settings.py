@@ -33,6 +33,8 @@ class Settings:
     ice_hosts: tuple[str, ...] = ()
     # Audio slots per listener (DESIGN §4).
     slots: int = 3
+    # Ask speakers for Opus DTX (usedtx=1); docs/BENCHMARKS.md "Speech quality" has the choice.
+    opus_dtx: bool = True
     # "fast": our own forwarding loop (DESIGN §4); "relay": aiortc's MediaRelay, the
     # benchmark baseline.
     media_engine: str = "fast"
@@ -98,6 +100,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "public_url": ("PARLOR_PUBLIC_URL", str),
     "ice_hosts": ("PARLOR_ICE_HOSTS", tuple),
     "slots": ("PARLOR_SLOTS", int),
+    "opus_dtx": ("PARLOR_OPUS_DTX", bool),
     "media_engine": ("PARLOR_MEDIA_ENGINE", str),
     "fanout": ("PARLOR_FANOUT", str),
     "workers": ("PARLOR_WORKERS", int),
@@ -118,6 +121,12 @@ class SettingsError(ValueError):
 
 
 def _convert(name: str, kind: type, raw: Any) -> Any:
+    if kind is bool and isinstance(raw, str):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name}: cannot read {raw!r} as a yes/no")
     if kind is tuple:
         if isinstance(raw, str):
             return tuple(part.strip() for part in raw.split(",") if part.strip())
