@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlor.domain.users import User
 from parlor.storage.db import byte_order, insert_ignore
-from parlor.storage.tables import follows, user_blocks, users
+from parlor.storage.tables import avatars, follows, user_blocks, users
 
 _USER_COLUMNS = (users.c.id, users.c.username, users.c.display_name, users.c.is_admin, users.c.created_at)
 
@@ -199,6 +199,16 @@ async def relations_among(conn: AsyncConnection, viewer_id: str, user_ids: list[
     for row in rows:
         (followed if row.how == "follows" else blocked).add(row.other)
     return followed, blocked
+
+
+async def avatar_versions(conn: AsyncConnection, user_ids: list[str]) -> dict[str, str]:
+    """The avatar sha256 of each of `user_ids` that has one (for people in lists and searches)."""
+    if not user_ids:
+        return {}
+    rows = await conn.execute(
+        sa.select(avatars.c.user_id, avatars.c.sha256).where(avatars.c.user_id.in_(sorted(set(user_ids))))
+    )
+    return {row.user_id: row.sha256 for row in rows}
 
 
 # -- lists -----------------------------------------------------------------------------------
