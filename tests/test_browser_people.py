@@ -172,7 +172,9 @@ async def test_pictures_show_wherever_a_person_is_listed_and_initials_otherwise(
 ) -> None:
     clients = await members(server, "ann", "bob", "cat")
     try:
-        r = await clients["bob"].put("/api/me/avatar", content=png((200, 40, 40)), headers={"content-type": "image/png"})
+        r = await clients["bob"].put(
+            "/api/me/avatar", content=png((200, 40, 40)), headers={"content-type": "image/png"}
+        )
         assert r.status_code == 200, r.text
         url = r.json()["avatar_url"]
         for fan in ("bob", "cat"):
@@ -259,7 +261,9 @@ async def test_search_then_follow_from_the_profile_and_the_lists_show_it(server:
             await page.go_back()
             await page.wait_for_url("**/search?q=bo")
             result = page.get_by_role("list", name="People", exact=True).get_by_role("listitem").filter(has_text="@bob")
-            await expect(result.first.get_by_role("button", name="Follow Bob")).to_have_attribute("aria-pressed", "true")
+            await expect(result.first.get_by_role("button", name="Follow Bob")).to_have_attribute(
+                "aria-pressed", "true"
+            )
 
             # Bob's followers list (from the profile's count) shows Ann; Ann's following shows Bob.
             await page.goto(server.url + "/people/bob")
@@ -303,8 +307,14 @@ async def test_follow_lists_page_with_load_more(server: LiveServer, pw: Playwrig
             for i in range(33):
                 fan = f"u_fan{i:02d}"
                 await accounts.insert_user(
-                    conn, user_id=fan, username=f"fan{i:02d}", display_name=f"Fan {i:02d}",
-                    password_hash="x", is_admin=False, invited_by=None, now=1.0,
+                    conn,
+                    user_id=fan,
+                    username=f"fan{i:02d}",
+                    display_name=f"Fan {i:02d}",
+                    password_hash="x",
+                    is_admin=False,
+                    invited_by=None,
+                    now=1.0,
                 )
                 await social.follow(conn, fan, star, 100.0 + i)
         browser = await launch(pw)
@@ -325,7 +335,9 @@ async def test_follow_lists_page_with_load_more(server: LiveServer, pw: Playwrig
             assert len(set(seen)) == 33
             # and a follow from the second page
             await rows.last.get_by_role("button", name="Follow Fan 00").click()
-            await expect(rows.last.get_by_role("button", name="Follow Fan 00")).to_have_attribute("aria-pressed", "true")
+            await expect(rows.last.get_by_role("button", name="Follow Fan 00")).to_have_attribute(
+                "aria-pressed", "true"
+            )
             assert (await clients["ann"].get("/api/users/fan00")).json()["followed_by_you"] is True
         finally:
             await browser.close()

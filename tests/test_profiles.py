@@ -382,8 +382,9 @@ async def test_settings_and_profile_pages_in_a_browser(tmp_path: Path) -> None:
             await expect(page.get_by_text("Nominated by")).to_contain_text("Root")
 
             await page.goto(f"{server.url}/people/bob")
-            await page.get_by_role("button", name="Follow").click()
-            await expect(page.get_by_role("button", name="Unfollow")).to_be_visible()
+            follow = page.get_by_role("button", name="Follow Bob")
+            await follow.click()
+            await expect(follow).to_have_attribute("aria-pressed", "true")
             await expect(page.get_by_text("1 follower · 0 following")).to_be_visible()
 
             await page.goto(f"{server.url}/settings")

@@ -30,7 +30,7 @@ const unread = new EventTarget();
 let unreadCount = 0;
 
 function setUnread(n) {
-  unreadCount = Math.max(0, n);
+  unreadCount = Math.max(0, Number(n) || 0);
   unread.dispatchEvent(new CustomEvent('change', { detail: unreadCount }));
 }
 
