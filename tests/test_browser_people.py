@@ -205,6 +205,21 @@ async def test_pictures_show_wherever_a_person_is_listed_and_initials_otherwise(
             await expect(initials).to_have_text("CA")
             hue = await initials.evaluate("(el) => el.style.getPropertyValue('--avatar-hue')")
             assert hue.strip().isdigit()
+            # A picture that cannot be loaded (removed since the list came) becomes initials.
+            fallback = await page.evaluate(
+                """async () => {
+                  const { avatar } = await import('/static/dom.js');
+                  const holder = document.createElement('div');
+                  document.body.append(holder);
+                  const gone = '/api/users/id/u_gone/avatar?v=0';
+                  holder.append(avatar({ id: 'u_gone', display_name: 'Zoe Gone', avatar_url: gone }));
+                  for (let i = 0; i < 100 && holder.querySelector('img'); i++) {
+                    await new Promise((r) => setTimeout(r, 50));
+                  }
+                  return holder.innerHTML.includes('<img') ? 'still an image' : holder.textContent;
+                }"""
+            )
+            assert fallback == "ZG"
         finally:
             await browser.close()
     finally:

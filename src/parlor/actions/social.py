@@ -155,15 +155,11 @@ async def follow_list(
         if target.id != viewer.id and (await store.relation(conn, viewer.id, target.id))["blocks_you"]:
             raise ParlorError(403, Code.BLOCKED_BY_USER, "This person has blocked you.")
         rows = await page_of(conn, target.id, viewer.id, limit + 1, after)
-        shown = [u.id for u, _ in rows[:limit]]
-        followed = await store.followed_among(conn, viewer.id, shown)
-        pictures = await store.avatar_versions(conn, shown)
+        followed = await store.followed_among(conn, viewer.id, [u.id for u, _, _ in rows[:limit]])
     more = len(rows) > limit
     rows = rows[:limit]
     return {
-        "users": [
-            {**_person(user, user.id in followed, pictures.get(user.id)), "since": since} for user, since in rows
-        ],
+        "users": [{**_person(user, user.id in followed, avatar), "since": since} for user, since, avatar in rows],
         "next_cursor": encode_cursor((rows[-1][1], rows[-1][0].id)) if more else None,
     }
 
@@ -204,7 +200,6 @@ async def search(s: Services, viewer: User, q: str, limit: int = SEARCH_DEFAULT)
     candidates = [room for room in s.live.rooms.values() if title_matches(room.title, text)]
     async with s.db.engine.connect() as conn:
         people = await store.search_people(conn, viewer.id, text.removeprefix("@"), text, limit)
-        pictures = await store.avatar_versions(conn, [user.id for user, _ in people])
         hidden: set[str] = set()
         followed: set[str] = set()
         if candidates:
@@ -213,7 +208,7 @@ async def search(s: Services, viewer: User, q: str, limit: int = SEARCH_DEFAULT)
     rooms = [room for room in candidates if not hidden & {p.user_id for p in room.moderators}]
     rooms.sort(key=lambda r: (-len(followed & set(r.participants)), -len(r.participants), -r.created_at, r.id))
     return {
-        "people": [_person(user, is_followed, pictures.get(user.id)) for user, is_followed in people],
+        "people": [_person(user, is_followed, avatar) for user, is_followed, avatar in people],
         "rooms": [_room_card(s, room, followed, hidden) for room in rooms[:SEARCH_ROOMS_MAX]],
     }
 
