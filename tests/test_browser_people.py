@@ -18,9 +18,18 @@ import httpx
 import pytest
 from PIL import Image
 from playwright.async_api import Locator, Page, Playwright, async_playwright, expect
-from tests.browser_helpers import expect_connected, launch, new_page, no_horizontal_overflow, poll, sign_in
+from tests.browser_helpers import (
+    expect_connected,
+    follow_name,
+    launch,
+    new_page,
+    no_horizontal_overflow,
+    poll,
+    sign_in,
+)
 from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
+from tests.test_browser_a11y import axe, context
 from tests.test_contacts import Caller
 
 from parlor.client import contacts as cc
@@ -29,6 +38,8 @@ from parlor.storage import accounts, social
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
+
+
 DESKTOP = {"width": 1440, "height": 900}
 
 
@@ -263,12 +274,13 @@ async def test_search_then_follow_from_the_profile_and_the_lists_show_it(server:
 
             counts = page.locator(".counts")
             await expect(counts).to_have_text("1 follower · 0 following")
-            follow = page.get_by_role("button", name="Follow Bob")
+            follow = page.get_by_role("button", name=follow_name("Bob"))
             await expect(follow).to_have_attribute("aria-pressed", "false")
-            await expect(follow).to_have_text("Follow")
+            await expect(follow).to_have_accessible_name("Follow Bob")
             await follow.click()
             await expect(follow).to_have_attribute("aria-pressed", "true")
-            await expect(follow).to_have_text("Following")
+            await expect(follow).to_have_text("Following Bob")  # "Bob" for screen readers only
+            await expect(follow).to_have_accessible_name("Following Bob")
             await expect(counts).to_have_text("2 followers · 0 following")
             assert (await clients["ann"].get("/api/users/bob")).json()["followed_by_you"] is True
 
@@ -276,7 +288,7 @@ async def test_search_then_follow_from_the_profile_and_the_lists_show_it(server:
             await page.go_back()
             await page.wait_for_url("**/search?q=bo")
             result = page.get_by_role("list", name="People", exact=True).get_by_role("listitem").filter(has_text="@bob")
-            await expect(result.first.get_by_role("button", name="Follow Bob")).to_have_attribute(
+            await expect(result.first.get_by_role("button", name=follow_name("Bob"))).to_have_attribute(
                 "aria-pressed", "true"
             )
 
@@ -296,7 +308,7 @@ async def test_search_then_follow_from_the_profile_and_the_lists_show_it(server:
 
             # Follow from a list: Cat, among Bob's followers; then unfollow again.
             await page.goto(server.url + "/people/bob/followers")
-            cat = page.get_by_role("list", name="Followers of Bob").get_by_role("button", name="Follow Cat")
+            cat = page.get_by_role("list", name="Followers of Bob").get_by_role("button", name=follow_name("Cat"))
             await expect(cat).to_have_attribute("aria-pressed", "false")
             await cat.click()
             await expect(cat).to_have_attribute("aria-pressed", "true")
@@ -305,7 +317,7 @@ async def test_search_then_follow_from_the_profile_and_the_lists_show_it(server:
             await expect(cat).to_have_attribute("aria-pressed", "false")
             assert (await clients["cat"].get("/api/users/cat")).json()["follower_count"] == 0
             # You are never offered to follow yourself.
-            await expect(page.get_by_role("button", name="Follow Ann")).to_have_count(0)
+            await expect(page.get_by_role("button", name=follow_name("Ann"))).to_have_count(0)
         finally:
             await browser.close()
     finally:
@@ -349,8 +361,8 @@ async def test_follow_lists_page_with_load_more(server: LiveServer, pw: Playwrig
             seen = await rows.evaluate_all("(els) => els.map((el) => el.dataset.userId)")
             assert len(set(seen)) == 33
             # and a follow from the second page
-            await rows.last.get_by_role("button", name="Follow Fan 00").click()
-            await expect(rows.last.get_by_role("button", name="Follow Fan 00")).to_have_attribute(
+            await rows.last.get_by_role("button", name=follow_name("Fan 00")).click()
+            await expect(rows.last.get_by_role("button", name=follow_name("Fan 00"))).to_have_attribute(
                 "aria-pressed", "true"
             )
             assert (await clients["ann"].get("/api/users/fan00")).json()["followed_by_you"] is True
@@ -404,5 +416,41 @@ async def test_checkboxes_and_selects_on_a_phone(server: LiveServer, pw: Playwri
             assert (select["left"], select["right"]) == (field["left"], field["right"])
         finally:
             await browser.close()
+    finally:
+        await close(clients)
+
+
+# -- 5. accessibility of the new pages ---------------------------------------------------------
+
+
+async def test_axe_finds_nothing_serious_on_the_people_pages(server: LiveServer, pw: Playwright) -> None:
+    clients = await members(server, "ann", "bob")
+    try:
+        r = await clients["bob"].put(
+            "/api/me/avatar", content=png((40, 90, 200)), headers={"content-type": "image/png"}
+        )
+        assert r.status_code == 200, r.text
+        assert (await clients["bob"].post("/api/users/ann/follow")).status_code == 200
+        assert (await clients["ann"].post("/api/users/bob/follow")).status_code == 200
+        found: dict[str, list[dict[str, Any]]] = {}
+        browser = await launch(pw)
+        try:
+            for width, height in ((390, 844), (1440, 900)):
+                _, page = await context(browser, width, height)
+                await sign_in(page, server.url, "ann")
+                for path, ready in (
+                    ("/search?q=b", page.get_by_role("list", name="People", exact=True)),
+                    ("/people/ann", page.get_by_role("link", name="Edit profile")),
+                    ("/people/bob", page.get_by_role("button", name=follow_name("Bob"))),
+                    ("/people/ann/followers", page.get_by_role("list", name="Followers of Ann")),
+                    ("/people/bob/following", page.get_by_role("list", name="People Bob follows")),
+                ):
+                    await page.goto(server.url + path)
+                    await expect(ready).to_be_visible()
+                    await axe(page, f"{path} at {width}", found)
+        finally:
+            await browser.close()
+        report = {where: v for where, v in found.items() if v}
+        assert len(found) == 10 and not report, report
     finally:
         await close(clients)

@@ -13,9 +13,11 @@ const byId = (id) => `/users/id/${encodeURIComponent(id)}`;
 
 /**
  * A Follow toggle for `person` (a profile, a list or search entry, or a room participant:
- * anything with `id` or `user_id`, a name and `followed_by_you`). Its accessible name is
- * "Follow <name>" and aria-pressed says whether you follow them; the text reads
- * "Follow" / "Following". null for yourself, or when there is nobody to follow (a
+ * anything with `id` or `user_id`, a name and `followed_by_you`; without
+ * `followed_by_you` it starts as "Follow"). It reads "Follow" / "Following", its
+ * accessible name is that text and the person's name ("Follow Ann" / "Following Ann":
+ * the visible text is part of the name, as WCAG 2.5.3 asks) and aria-pressed says
+ * whether you follow them. null for yourself, or when there is nobody to follow (a
  * former member). `onChange(profile)` gets the server's answer (the person's profile,
  * with fresh counts); errors go to `alert` (an alertBox) when given.
  */
@@ -24,14 +26,12 @@ export function followButton(person, { onChange = null, alert = null, small = tr
   if (!id || (session.me && session.me.id === id)) return null;
   const name = nameOf(person);
   let followed = Boolean(person.followed_by_you);
-  const button = h('button', {
-    type: 'button',
-    'aria-label': `Follow ${name}`,
-    dataset: { key: `follow-${id}` },
-  });
+  const label = h('span', {});
+  const button = h('button', { type: 'button', dataset: { key: `follow-${id}` } },
+    label, h('span', { class: 'sr-only' }, ` ${name}`));
   const show = () => {
     button.className = `btn follow-btn${small ? ' btn-small' : ''}${followed ? ' is-following' : ' btn-primary'}`;
-    button.textContent = followed ? 'Following' : 'Follow';
+    label.textContent = followed ? 'Following' : 'Follow';
     button.setAttribute('aria-pressed', String(followed));
     button.title = followed ? `Unfollow ${name}` : '';
   };
