@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import struct
 import time
 import wave
@@ -93,6 +94,12 @@ async def join_from_hallway(page: Page, title: str) -> None:
     await rooms.get_by_role("link", name=f"Join {title}").click()
     await page.wait_for_url("**/rooms/*")
     await expect_connected(page)
+
+
+def follow_name(person: str) -> re.Pattern[str]:
+    """The follow button's accessible name either way (views/people.js followButton):
+    "Follow Bob" or "Following Bob"; aria-pressed says which."""
+    return re.compile(rf"^Follow(ing)? {re.escape(person)}$")
 
 
 async def expect_connected(page: Page) -> None:

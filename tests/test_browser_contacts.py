@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Playwright, Request, async_playwright, expect
-from tests.browser_helpers import launch, new_page, sign_in
+from tests.browser_helpers import follow_name, launch, new_page, sign_in
 from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
 from tests.test_contacts import Caller, forbidden_forms
@@ -111,8 +111,11 @@ async def test_find_follow_and_let_in_from_the_contacts_page(
         members = page.get_by_role("list", name="On Parlor")
         await expect(members).to_contain_text("Bob")
         await expect(members.get_by_role("listitem")).to_have_count(1)
-        await members.get_by_role("button", name="Follow Bob").click()
-        await expect(members.get_by_role("button", name="Following Bob")).to_be_disabled()
+        follow_bob = members.get_by_role("button", name=follow_name("Bob"))
+        await expect(follow_bob).to_have_attribute("aria-pressed", "false")
+        await follow_bob.click()
+        await expect(follow_bob).to_have_attribute("aria-pressed", "true")
+        await expect(follow_bob).to_have_accessible_name("Following Bob")
         waiting = page.get_by_role("list", name="Waiting to join")
         await expect(waiting.get_by_role("listitem")).to_have_count(1)
         await waiting.get_by_role("button", name="Let in Eve").click()

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from PIL import ExifTags, Image
 from playwright.async_api import async_playwright, expect
-from tests.browser_helpers import PASSWORD, launch, new_page, sign_in
+from tests.browser_helpers import PASSWORD, follow_name, launch, new_page, sign_in
 from tests.conftest import Instance, Person, error_code, make_settings
 from tests.live import live_server, make_member
 
@@ -382,8 +382,9 @@ async def test_settings_and_profile_pages_in_a_browser(tmp_path: Path) -> None:
             await expect(page.get_by_text("Nominated by")).to_contain_text("Root")
 
             await page.goto(f"{server.url}/people/bob")
-            await page.get_by_role("button", name="Follow").click()
-            await expect(page.get_by_role("button", name="Unfollow")).to_be_visible()
+            follow = page.get_by_role("button", name=follow_name("Bob"))
+            await follow.click()
+            await expect(follow).to_have_attribute("aria-pressed", "true")
             await expect(page.get_by_text("1 follower · 0 following")).to_be_visible()
 
             await page.goto(f"{server.url}/settings")

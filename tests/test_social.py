@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from tests.conftest import Instance, Person, error_code
+from tests.test_profiles import image_bytes
 
 # every per-person endpoint: (method, path after /api/users/{who})
 PERSON_ENDPOINTS = [
@@ -98,7 +99,7 @@ async def test_follow_lists_page_newest_first(instance: Instance) -> None:
     # the flag is the viewer's: fan0 follows star, not the fans
     first = (await star.http.get("/api/users/star/followers", params={"limit": 50})).json()["users"]
     assert [(u["username"], u["followed_by_you"]) for u in first][3:5] == [("fan3", True), ("fan2", False)]
-    assert set(first[0]) == {"id", "username", "display_name", "followed_by_you", "since"}
+    assert set(first[0]) == {"id", "username", "display_name", "avatar_url", "followed_by_you", "since"}
     following = (await fans[1].http.get("/api/users/star/following")).json()
     assert [u["username"] for u in following["users"]] == ["fan3"] and following["next_cursor"] is None
     assert (await fans[1].http.get(f"/api/users/id/{fans[1].id}/following")).json()["users"][0]["username"] == "star"
@@ -251,8 +252,36 @@ async def test_search_ranks_people_you_follow_first(instance: Instance) -> None:
     assert [u["username"] for u in (await search(me, "@ze"))["people"]] == ["zed"]
     assert [u["username"] for u in (await search(me, "an", limit=1))["people"]] == ["anton"]
     assert (await search(me, "nne"))["people"] == []  # a prefix, not a substring
-    assert set(found[0]) == {"id", "username", "display_name", "followed_by_you"}
+    assert set(found[0]) == {"id", "username", "display_name", "avatar_url", "followed_by_you"}
     assert people["anton"].id == found[0]["id"]
+
+
+async def test_people_in_lists_and_search_carry_their_avatar(instance: Instance) -> None:
+    ann, bob, cat = await instance.member("ann"), await instance.member("bob"), await instance.member("cat")
+    r = await bob.http.put("/api/me/avatar", content=image_bytes("PNG"), headers={"content-type": "image/png"})
+    assert r.status_code == 200, r.text
+    url = r.json()["avatar_url"]
+    assert url
+    for fan in (bob, cat):
+        assert await follow(fan, "ann") == 200
+    assert await follow(ann, "bob") == 200
+
+    def pictures(people: list[dict[str, Any]]) -> dict[str, str | None]:
+        return {u["username"]: u["avatar_url"] for u in people}
+
+    followers = (await ann.http.get("/api/users/ann/followers")).json()["users"]
+    assert pictures(followers) == {"bob": url, "cat": None}
+    following = (await cat.http.get("/api/users/ann/following")).json()["users"]
+    assert pictures(following) == {"bob": url}
+    assert pictures((await search(cat, "b"))["people"]) == {"bob": url}
+    assert pictures((await search(bob, "c"))["people"]) == {"cat": None}
+    # the URL serves the picture to whoever sees the list
+    picture = await cat.http.get(url)
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/webp"
+    # removed: lists say so at once
+    assert (await bob.http.delete("/api/me/avatar")).status_code == 200
+    followers = (await ann.http.get("/api/users/ann/followers")).json()["users"]
+    assert pictures(followers) == {"bob": None, "cat": None}
 
 
 async def test_search_live_rooms_by_title_followed_first(instance: Instance) -> None:

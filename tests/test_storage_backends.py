@@ -157,7 +157,7 @@ async def test_follow_lists_page_newest_first_through_ties(db: Database) -> None
         async with db.engine.connect() as conn:
             while True:
                 rows = await page_of(conn, star, viewer, 5, after)
-                seen.extend((since, user.id) for user, since in rows)
+                seen.extend((since, user.id) for user, since, _avatar in rows)
                 if len(rows) < 5:
                     break
                 after = (rows[-1][1], rows[-1][0].id)
@@ -193,7 +193,7 @@ async def test_search_people_prefix_case_and_ranking(db: Database) -> None:
     async def names(prefix: str, limit: int = 20, viewer: str = me) -> list[tuple[str, bool]]:
         async with db.engine.connect() as conn:
             found = await social.search_people(conn, viewer, prefix, prefix, limit)
-        return [(user.username, followed) for user, followed in found]
+        return [(user.username, followed) for user, followed, _avatar in found]
 
     # followed first; then usernames (exact first); then display names
     assert await names("ann") == [

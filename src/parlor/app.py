@@ -53,6 +53,10 @@ PAGES = (
     "/contacts",
     # notifications
     "/inbox",
+    # people
+    "/search",
+    "/people/{username}/followers",
+    "/people/{username}/following",
 )
 
 # Called once the instance serves: (settings, setup token or None once claimed).

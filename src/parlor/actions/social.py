@@ -155,20 +155,21 @@ async def follow_list(
         if target.id != viewer.id and (await store.relation(conn, viewer.id, target.id))["blocks_you"]:
             raise ParlorError(403, Code.BLOCKED_BY_USER, "This person has blocked you.")
         rows = await page_of(conn, target.id, viewer.id, limit + 1, after)
-        followed = await store.followed_among(conn, viewer.id, [u.id for u, _ in rows[:limit]])
+        followed = await store.followed_among(conn, viewer.id, [u.id for u, _, _ in rows[:limit]])
     more = len(rows) > limit
     rows = rows[:limit]
     return {
-        "users": [{**_person(user, user.id in followed), "since": since} for user, since in rows],
+        "users": [{**_person(user, user.id in followed, avatar), "since": since} for user, since, avatar in rows],
         "next_cursor": encode_cursor((rows[-1][1], rows[-1][0].id)) if more else None,
     }
 
 
-def _person(user: User, followed: bool) -> dict[str, Any]:
+def _person(user: User, followed: bool, avatar_sha256: str | None) -> dict[str, Any]:
     return {
         "id": user.id,
         "username": user.username,
         "display_name": user.display_name,
+        "avatar_url": profiles.avatar_url(user.id, avatar_sha256) if avatar_sha256 else None,
         "followed_by_you": followed,
     }
 
@@ -207,7 +208,7 @@ async def search(s: Services, viewer: User, q: str, limit: int = SEARCH_DEFAULT)
     rooms = [room for room in candidates if not hidden & {p.user_id for p in room.moderators}]
     rooms.sort(key=lambda r: (-len(followed & set(r.participants)), -len(r.participants), -r.created_at, r.id))
     return {
-        "people": [_person(user, is_followed) for user, is_followed in people],
+        "people": [_person(user, is_followed, avatar) for user, is_followed, avatar in people],
         "rooms": [_room_card(s, room, followed, hidden) for room in rooms[:SEARCH_ROOMS_MAX]],
     }
 

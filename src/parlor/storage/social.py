@@ -14,12 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlor.domain.users import User
 from parlor.storage.db import byte_order, insert_ignore
-from parlor.storage.tables import follows, user_blocks, users
+from parlor.storage.tables import avatars, follows, user_blocks, users
 
 _USER_COLUMNS = (users.c.id, users.c.username, users.c.display_name, users.c.is_admin, users.c.created_at)
 
 # (created_at, user id) of the last row of the previous page
 After = tuple[float, str]
+# A person in a list: (user, when that follow was made, their avatar's sha256 or None)
+Listed = tuple[User, float, str | None]
+
+
+def _avatar_of(user_id: Any) -> sa.ScalarSelect[Any]:
+    """The sha256 of the user's avatar (NULL when none), read in the same statement."""
+    return sa.select(avatars.c.sha256).where(avatars.c.user_id == user_id).scalar_subquery()
 
 
 def _user(row: Any) -> User:
@@ -206,9 +213,9 @@ async def relations_among(conn: AsyncConnection, viewer_id: str, user_ids: list[
 
 async def _page(
     conn: AsyncConnection, *, owner: Any, other: Any, owner_id: str, viewer_id: str, limit: int, after: After | None
-) -> list[tuple[User, float]]:
+) -> list[Listed]:
     query = (
-        sa.select(*_USER_COLUMNS, follows.c.created_at.label("since"))
+        sa.select(*_USER_COLUMNS, follows.c.created_at.label("since"), _avatar_of(other).label("avatar"))
         .select_from(follows.join(users, users.c.id == other))
         .where(owner == owner_id, _not_blocked_with(viewer_id, other))
         .order_by(follows.c.created_at.desc(), other.desc())
@@ -217,12 +224,12 @@ async def _page(
     if after is not None:
         at, last_id = after
         query = query.where(sa.or_(follows.c.created_at < at, sa.and_(follows.c.created_at == at, other < last_id)))
-    return [(_user(row), float(row.since)) for row in await conn.execute(query)]
+    return [(_user(row), float(row.since), row.avatar) for row in await conn.execute(query)]
 
 
 async def followers_page(
     conn: AsyncConnection, user_id: str, viewer_id: str, limit: int, after: After | None
-) -> list[tuple[User, float]]:
+) -> list[Listed]:
     """Who follows `user_id`, newest first, leaving out anyone blocked with the viewer."""
     return await _page(
         conn,
@@ -237,7 +244,7 @@ async def followers_page(
 
 async def following_page(
     conn: AsyncConnection, user_id: str, viewer_id: str, limit: int, after: After | None
-) -> list[tuple[User, float]]:
+) -> list[Listed]:
     """Whom `user_id` follows, newest first, leaving out anyone blocked with the viewer."""
     return await _page(
         conn,
@@ -284,19 +291,21 @@ def _search_statement(conn: AsyncConnection) -> sa.Select[Any]:
         group(2, display).where(by_name, visible).order_by(display, username).limit(more),
     ]
     merged = sa.union_all(*(sa.select(g.subquery()) for g in groups)).subquery()
-    statement = sa.select(merged).order_by(merged.c.grp, merged.c.k1, merged.c.k2)
+    statement = sa.select(merged, _avatar_of(merged.c.id).label("avatar")).order_by(
+        merged.c.grp, merged.c.k1, merged.c.k2
+    )
     _search_statements[conn.dialect.name] = statement
     return statement
 
 
 async def search_people(
     conn: AsyncConnection, viewer_id: str, username_prefix: str, name_prefix: str, limit: int
-) -> list[tuple[User, bool]]:
+) -> list[tuple[User, bool, str | None]]:
     """People matching a prefix of their username or (lower-cased) display name.
 
     Ranked: people the viewer follows (by username), then username matches (an
     exact match first), then display-name matches (by name). Never the viewer,
-    never anyone blocked either way. Returns (user, followed by the viewer).
+    never anyone blocked either way. Returns (user, followed by the viewer, avatar sha256 or None).
 
     One statement (one round trip): three groups, each an index range read in
     order and cut at its limit — the viewer's follows (few) filtered by prefix,
@@ -316,10 +325,10 @@ async def search_people(
             "more": 2 * limit,
         },
     )
-    found: dict[str, tuple[User, bool]] = {}
+    found: dict[str, tuple[User, bool, str | None]] = {}
     for row in rows:
         if len(found) >= limit:
             break
         if row.id not in found:
-            found[row.id] = (_user(row), row.grp == 0)
+            found[row.id] = (_user(row), row.grp == 0, row.avatar)
     return list(found.values())

@@ -26,5 +26,12 @@ route(/^\/contacts$/, contactsView);
 import { inboxView, mountBell } from './views/inbox.js';
 route(/^\/inbox$/, inboxView);
 mountBell();
+// people: /search, /people/:username/followers, /people/:username/following
+import { searchView, mountSearchLink } from './views/search.js';
+import { followersView, followingView } from './views/people.js';
+route(/^\/search$/, searchView);
+route(/^\/people\/(?<username>[^/]+)\/followers$/, followersView);
+route(/^\/people\/(?<username>[^/]+)\/following$/, followingView);
+mountSearchLink();
 
 start(document.getElementById('main'));

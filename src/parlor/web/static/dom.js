@@ -1,9 +1,15 @@
-// Tiny DOM helpers: h() builds elements, initials()/hue() draw avatars.
+// Tiny DOM helpers: h() builds elements, fill() replaces a container's children,
+// avatar() draws a person's picture (or initials).
+//
+// Children everywhere here (h, fill, rerender) skip null/undefined/false and flatten
+// arrays: the native append()/replaceChildren() would write "null" as text.
 
 /**
  * h('button', {class: 'x', onclick: fn, 'aria-label': 'Go'}, 'text', child, [more])
  * Attributes whose value is false/null/undefined are left out; true sets an empty attribute.
- * Keys starting with "on" add listeners; "dataset" takes an object.
+ * Keys starting with "on" add listeners; "dataset" takes an object; "style" takes an
+ * object of properties ({'--avatar-hue': 120}), set through the CSSOM: never a style
+ * attribute, which a strict Content-Security-Policy refuses.
  */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -17,6 +23,8 @@ export function h(tag, attrs = {}, ...children) {
       el.value = value;
     } else if (key === 'class') {
       el.className = value;
+    } else if (key === 'style') {
+      setStyle(el, value);
     } else {
       el.setAttribute(key, value === true ? '' : String(value));
     }
@@ -33,9 +41,47 @@ function append(el, children) {
   }
 }
 
+/** Set style properties through the CSSOM (allowed under a strict CSP). A string
+ * ("a: b; c: d") is split into properties rather than written as an attribute. */
+function setStyle(el, value) {
+  const entries = typeof value === 'string'
+    ? value.split(';').map((d) => d.split(':')).filter((d) => d.length > 1)
+      .map(([k, ...v]) => [k.trim(), v.join(':').trim()])
+    : Object.entries(value);
+  for (const [prop, v] of entries) {
+    if (v !== null && v !== undefined && v !== false) el.style.setProperty(prop, String(v));
+  }
+}
+
+/** Replace `el`'s children; null/undefined/false are skipped and arrays flattened, as in h(). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+/** Append to `el` the way h() does (never the text "null"). */
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+
+/** `value` as text, or `fallback` when it is null, undefined or empty. */
+export function text(value, fallback = '') {
+  return value === null || value === undefined || value === '' ? fallback : String(value);
+}
+
+/** How a person is called: display name, else @username, else `fallback`. */
+export function nameOf(person, fallback = 'Someone') {
+  if (!person) return fallback;
+  return text(person.display_name, person.username ? `@${person.username}` : fallback);
+}
+
 export function initials(name) {
-  const words = String(name || '?').trim().split(/\s+/).filter(Boolean);
-  const letters = words.length > 1 ? words[0][0] + words[words.length - 1][0] : (words[0] || '?').slice(0, 2);
+  // Array.from: whole code points, so an emoji name does not split a surrogate pair.
+  const words = String(name || '?').trim().split(/\s+/).filter(Boolean).map((w) => Array.from(w));
+  if (!words.length) return '?';
+  const letters = words.length > 1 ? words[0][0] + words[words.length - 1][0] : words[0].slice(0, 2).join('');
   return letters.toUpperCase();
 }
 
@@ -45,14 +91,46 @@ export function hue(seed) {
   return n % 360;
 }
 
-/** A rounded avatar with initials; decorative (the name is written next to it). */
+const AVATAR_PX = { sm: 32, md: 52, lg: 72, xl: 96 };
+
+function initialsAvatar(person, size, name) {
+  const el = h('span', { class: `avatar avatar-${size}`, 'aria-hidden': 'true' }, initials(name));
+  el.style.setProperty('--avatar-hue', String(hue(person.user_id || person.id || name)));
+  return el;
+}
+
+/**
+ * A person's rounded avatar: their picture when `person.avatar_url` is set, else their
+ * initials on a colour of their own. Decorative (alt="", aria-hidden): the name is
+ * always written next to it. `person` is any shape that names someone (a profile, a
+ * list entry, a room participant with `user_id`). Sizes: sm, md, lg, xl.
+ */
 export function avatar(person, size = 'md') {
-  const name = person.display_name || person.username || '?';
-  return h('span', {
-    class: `avatar avatar-${size}`,
-    style: `--avatar-hue: ${hue(person.user_id || person.id || name)}`,
+  const who = person || {};
+  const name = who.display_name || who.username || '?';
+  if (!who.avatar_url) return initialsAvatar(who, size, name);
+  const px = AVATAR_PX[size] || AVATAR_PX.md;
+  const img = h('img', {
+    class: `avatar avatar-${size} avatar-img`,
+    src: who.avatar_url,
+    alt: '',
     'aria-hidden': 'true',
-  }, initials(name));
+    width: px,
+    height: px,
+    loading: 'lazy',
+    decoding: 'async',
+  });
+  // Removed or unreadable since the list was fetched: fall back to the initials.
+  img.addEventListener('error', () => img.replaceWith(initialsAvatar(who, size, name)), { once: true });
+  return img;
+}
+
+/** A checkbox and its label on one line; long labels wrap beside the box. Returns {field, input}. */
+export function checkbox(label, attrs = {}) {
+  const id = attrs.id || `c-${Math.random().toString(36).slice(2, 9)}`;
+  const input = h('input', { ...attrs, id, type: 'checkbox' });
+  const wrap = h('div', { class: 'check' }, input, h('label', { for: id }, label));
+  return { field: wrap, input };
 }
 
 /** A form field: <label> + <input>, returns {field, input}. */
@@ -79,11 +157,11 @@ export function alertBox() {
   };
 }
 
-/** Re-render `container` with `build()`, putting focus back on the control with the same data-key. */
+/** Re-render `container` with `nodes`, putting focus back on the control with the same data-key. */
 export function rerender(container, nodes) {
   const active = document.activeElement;
   const key = active && container.contains(active) ? active.dataset.key : null;
-  container.replaceChildren(...[nodes].flat().filter(Boolean));
+  fill(container, nodes);
   if (key) {
     const again = container.querySelector(`[data-key="${CSS.escape(key)}"]`);
     if (again && !again.disabled) again.focus({ preventScroll: true });
@@ -94,6 +172,7 @@ const ICONS = {
   hand: '<path d="M8 13V5.5a1.5 1.5 0 0 1 3 0V12"/><path d="M11 11.5V4a1.5 1.5 0 0 1 3 0v7.5"/><path d="M14 11.5V5.5a1.5 1.5 0 0 1 3 0V13"/><path d="M17 9.5a1.5 1.5 0 0 1 3 0V15a7 7 0 0 1-7 7h-1a7 7 0 0 1-5.6-2.8L3.3 15.4a1.6 1.6 0 0 1 2.4-2.1L8 15.5"/>',
   mic: '<rect x="9" y="2" width="6" height="12" rx="3"/><path d="M5 11a7 7 0 0 0 14 0"/><path d="M12 18v3"/>',
   micOff: '<path d="M15 9.3V5a3 3 0 0 0-5.7-1.3"/><path d="M9 9v2a3 3 0 0 0 5.1 2.1"/><path d="M19 11a7 7 0 0 1-1.2 3.9"/><path d="M5 11a7 7 0 0 0 11.3 5.5"/><path d="M12 18v3"/><path d="M3 3l18 18"/>',
+  search: '<circle cx="11" cy="11" r="7"/><path d="M20 20l-3.5-3.5"/>',
   leave: '<path d="M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3"/><path d="M10 17l-5-5 5-5"/><path d="M5 12h11"/>',
 };
 

@@ -1,7 +1,7 @@
 // Setup (claim the admin account), sign up (with an invite code, or none when the
 // instance is open) and sign in.
 import { Api, get } from '../api.js';
-import { h, field, alertBox } from '../dom.js';
+import { h, field, fill, alertBox } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe, signedIn } from '../session.js';
 
@@ -46,7 +46,7 @@ export async function setupView({ outlet, query, signal }) {
   const { needed } = await Api.setupNeeded();
   if (signal.aborted) return;
   if (!needed) {
-    outlet.replaceChildren(h('section', { class: 'card narrow' },
+    fill(outlet, h('section', { class: 'card narrow' },
       h('h1', {}, 'Already set up'),
       h('p', {}, 'This server already has its admin account.'),
       h('p', {}, h('a', { href: '/login' }, 'Sign in'))));
@@ -54,7 +54,7 @@ export async function setupView({ outlet, query, signal }) {
   }
   const token = field('Setup token', { name: 'token', value: query.get('token') || '', required: true, autocomplete: 'off' });
   const f = accountFields();
-  outlet.replaceChildren(authForm({
+  fill(outlet, authForm({
     title: 'Set up Parlor',
     lead: 'Claim the admin account for this server.',
     fields: [token, f.username, f.displayName, f.password],
@@ -78,7 +78,7 @@ export async function signupView({ outlet, query, signal }) {
   const { mode } = await get('/signup-mode');
   if (signal.aborted) return;
   if (mode === 'closed') {
-    outlet.replaceChildren(h('section', { class: 'card narrow auth' },
+    fill(outlet, h('section', { class: 'card narrow auth' },
       h('h1', {}, 'Not taking new members'),
       h('p', {}, 'This server is closed to new members for now.'),
       h('p', {}, h('a', { href: '/login' }, 'Sign in'))));
@@ -93,7 +93,7 @@ export async function signupView({ outlet, query, signal }) {
   let lead = 'Pick a name and you are in.';
   if (invited) lead = 'Someone invited you. Pick a name and you are in.';
   else if (!open) lead = 'You need an invite code from a member.';
-  outlet.replaceChildren(authForm({
+  fill(outlet, authForm({
     title: 'Join Parlor',
     lead,
     fields: [code, f.username, f.displayName, f.password],
@@ -125,7 +125,7 @@ export async function loginView({ outlet, query, signal }) {
   }
   const username = field('Username', { name: 'username', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' });
   const password = field('Password', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
-  outlet.replaceChildren(authForm({
+  fill(outlet, authForm({
     title: 'Welcome back',
     fields: [username, password],
     submitLabel: 'Sign in',

@@ -2,9 +2,10 @@
 // prefixes are sent, see ../contacts.js), follow them or let waitlisted ones in; and
 // choose which of your own phone numbers and e-mail addresses make you findable.
 import { api, post, ApiError } from '../api.js';
-import { h, field, alertBox, avatar } from '../dom.js';
+import { h, field, fill, alertBox, avatar, nameOf } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe } from '../session.js';
+import { personRow } from './people.js';
 import {
   findContacts, importKey, keyedHash, normalizeEmail, normalizePhone, normalizeCountry, parseContacts, parseList,
 } from '../contacts.js';
@@ -26,13 +27,13 @@ export async function contactsView(ctx) {
       return;
     }
     const call = withToken(token);
-    ctx.outlet.replaceChildren(
+    fill(ctx.outlet,
       h('section', { class: 'contacts stack' },
         h('p', {}, h('a', { href: '/waitlist' }, '← Your waitlist place')),
         findableSection(ctx, call, '/contacts/waitlist/identifiers')));
     return;
   }
-  ctx.outlet.replaceChildren(
+  fill(ctx.outlet,
     h('section', { class: 'contacts stack' },
       h('p', {}, h('a', { href: '/' }, '← Hallway')),
       findSection(ctx),
@@ -108,7 +109,7 @@ function findSection({ signal }) {
       status.textContent = `Checked ${found.count} contacts` +
         (skipped ? `; ${skipped} ${skipped === 1 ? 'entry is' : 'entries are'} not a phone number or e-mail address` +
           (code ? '.' : ' (numbers without + need a default country code).') : '.');
-      results.replaceChildren(...renderResults(found, alert));
+      fill(results, renderResults(found, alert));
     } catch (err) {
       status.textContent = '';
       alert.show(err.message);
@@ -127,47 +128,20 @@ function findSection({ signal }) {
 }
 
 function renderResults(found, alert) {
-  const members = found.members.map((m) => memberRow(m, alert));
+  const members = found.members.map((m) => personRow(m, { alert, note: (m.contacts || []).join(', ') }));
   const waiting = found.waitlisted.map((w) => waitingRow(w, alert));
   return [
     h('h2', { id: 'members-h' }, 'On Parlor'),
     members.length
-      ? h('ul', { class: 'people', 'aria-labelledby': 'members-h' }, members)
+      ? h('ul', { class: 'person-list', 'aria-labelledby': 'members-h' }, members)
       : h('p', { class: 'muted empty' }, 'None of these contacts can be found here yet.'),
     waiting.length ? h('h2', { id: 'waiting-h' }, 'Waiting to join') : null,
-    waiting.length ? h('ul', { class: 'people', 'aria-labelledby': 'waiting-h' }, waiting) : null,
+    waiting.length ? h('ul', { class: 'person-list', 'aria-labelledby': 'waiting-h' }, waiting) : null,
   ];
 }
 
-function memberRow(person, alert) {
-  const name = person.display_name;
-  const button = h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Follow ${name}` }, 'Follow');
-  const setFollowed = () => {
-    button.textContent = 'Following';
-    button.disabled = true;
-    button.setAttribute('aria-label', `Following ${name}`);
-  };
-  if (person.followed_by_you) setFollowed();
-  button.addEventListener('click', async () => {
-    alert.clear();
-    button.disabled = true;
-    try {
-      await post(`/users/id/${encodeURIComponent(person.id)}/follow`);
-      setFollowed();
-    } catch (err) {
-      alert.show(err.message);
-      button.disabled = false;
-    }
-  });
-  return h('li', { class: 'person' },
-    avatar(person, 'sm'),
-    h('span', { class: 'person-name' }, name, ' ', h('span', { class: 'muted' }, `@${person.username}`),
-      h('span', { class: 'muted' }, ` · ${person.contacts.join(', ')}`)),
-    h('span', { class: 'person-actions' }, button));
-}
-
 function waitingRow(person, alert) {
-  const name = person.display_name;
+  const name = nameOf(person);
   const button = h('button', { type: 'button', class: 'btn btn-small btn-primary', 'aria-label': `Let in ${name}` }, 'Let in');
   button.addEventListener('click', async () => {
     alert.clear();
@@ -182,10 +156,12 @@ function waitingRow(person, alert) {
       button.disabled = false;
     }
   });
-  return h('li', { class: 'person' },
-    avatar(person, 'sm'),
-    h('span', { class: 'person-name' }, name, h('span', { class: 'muted' }, ` · ${person.contacts.join(', ')}`)),
-    h('span', { class: 'person-actions' }, button));
+  return h('li', { class: 'person-row' },
+    avatar(person, 'md'),
+    h('span', { class: 'person-text' },
+      h('span', { class: 'person-title' }, name),
+      h('span', { class: 'muted person-note' }, (person.contacts || []).join(', '))),
+    h('span', { class: 'person-row-actions' }, button));
 }
 
 // --- make yourself findable ------------------------------------------------------
@@ -197,14 +173,14 @@ function findableSection({ signal }, call, base) {
     h('option', { value: 'email' }, KIND_NAMES.email));
   const value = field('Your phone number or e-mail address', { name: 'identifier', autocomplete: 'off' });
   const button = h('button', { type: 'submit', class: 'btn' }, 'Make findable');
-  const list = h('ul', { class: 'people', 'aria-label': 'Your findable identifiers' });
+  const list = h('ul', { class: 'person-list', 'aria-label': 'Your findable identifiers' });
   const empty = h('p', { class: 'muted empty' }, 'Nobody can find you by phone number or e-mail address.');
 
   async function refresh() {
     const { identifiers } = await call('GET', base);
     if (signal.aborted) return;
     empty.hidden = identifiers.length > 0;
-    list.replaceChildren(...identifiers.map((item) => {
+    fill(list, identifiers.map((item) => {
       const when = new Date(item.added_at * 1000).toLocaleString();
       const label = `${KIND_NAMES[item.kind] || item.kind}, added ${when}`;
       const remove = h('button', { type: 'button', class: 'btn btn-small btn-danger-ghost', 'aria-label': `Remove ${label}` }, 'Remove');
@@ -219,7 +195,7 @@ function findableSection({ signal }, call, base) {
           remove.disabled = false;
         }
       });
-      return h('li', { class: 'person' }, h('span', { class: 'person-name' }, label), h('span', { class: 'person-actions' }, remove));
+      return h('li', { class: 'person-row' }, h('span', { class: 'person-text' }, label), h('span', { class: 'person-row-actions' }, remove));
     }));
   }
 

@@ -2,7 +2,7 @@
 // the sign-up mode and the waitlist), /invite/:code (into sign-up with the code) and
 // /waitlist (join; see your place with the stored token; finish sign-up when let in).
 import { ApiError, del, get, post, api } from '../api.js';
-import { h, field, alertBox, rerender } from '../dom.js';
+import { h, field, fill, alertBox, nameOf, rerender } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe, signedIn } from '../session.js';
 import { embedAdminSection } from './embed-admin.js';
@@ -15,10 +15,9 @@ const MODES = [
   ['closed', 'Closed: no new members'],
 ];
 
-const LIST_STYLE = 'list-style: none; padding: 0; display: grid; gap: .5rem';
-
 const when = (t) => new Date(t * 1000).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
-const at = (person) => `@${person.username}`;
+// "@ann"; a deleted account has no username left: its name, or "a former member".
+const at = (person) => (person && person.username ? `@${person.username}` : nameOf(person, 'a former member'));
 
 // -- /invite/:code --------------------------------------------------------------------------
 
@@ -38,7 +37,7 @@ export async function invitesView({ outlet, signal }) {
   const alert = alertBox();
   const allowance = h('p', { class: 'muted', 'aria-live': 'polite' });
   const made = h('div', { class: 'invite-out', hidden: true });
-  const list = h('ul', { class: 'invite-list', style: LIST_STYLE, 'aria-label': 'Your invites' });
+  const list = h('ul', { class: 'invite-list', 'aria-label': 'Your invites' });
 
   async function refresh() {
     const data = await get('/invites?limit=100');
@@ -85,7 +84,7 @@ export async function invitesView({ outlet, signal }) {
     try {
       const { code } = await post('/invites');
       // This page's origin, not the server's idea of it: right behind any proxy.
-      made.replaceChildren(...inviteOut(code, `${location.origin}/invite/${encodeURIComponent(code)}`));
+      fill(made, inviteOut(code, `${location.origin}/invite/${encodeURIComponent(code)}`));
       made.hidden = false;
     } finally {
       makeButton.disabled = false;
@@ -106,7 +105,7 @@ export async function invitesView({ outlet, signal }) {
     });
   });
 
-  outlet.replaceChildren(h('section', { class: 'growth stack' },
+  fill(outlet, h('section', { class: 'growth stack' },
     h('section', { class: 'card', 'aria-labelledby': 'invites-h' },
       h('h1', { id: 'invites-h' }, 'Invites'),
       allowance,
@@ -158,7 +157,7 @@ function adminSection(signal, refreshInvites) {
   });
   get('/signup-mode').then(({ mode }) => { select.value = mode; }, (err) => alert.show(err.message));
 
-  const list = h('ul', { class: 'waitlist-list', style: LIST_STYLE, 'aria-label': 'Waitlist' });
+  const list = h('ul', { class: 'waitlist-list', 'aria-label': 'Waitlist' });
   const more = h('button', { type: 'button', class: 'btn btn-small', hidden: true }, 'Load more');
   let cursor = null;
   let rows = [];
@@ -178,7 +177,7 @@ function adminSection(signal, refreshInvites) {
       ? `let in${entry.admitted_by ? ` by ${at(entry.admitted_by)}` : ''}, not signed up yet`
       : `waiting since ${when(entry.created_at)}`;
     return h('li', { class: 'invite-item row' },
-      h('span', {}, h('strong', {}, entry.display_name), ` ${at(entry)} `, h('span', { class: 'muted' }, status)),
+      h('span', {}, h('strong', {}, nameOf(entry)), ` ${at(entry)} `, h('span', { class: 'muted' }, status)),
       entry.status === 'waiting'
         ? h('button', {
           type: 'button',
@@ -249,7 +248,7 @@ export async function waitlistView(ctx) {
   if (signal.aborted) return;
   if (!entry) return joinForm(ctx);
   const card = h('section', { class: 'card narrow auth' });
-  outlet.replaceChildren(card);
+  fill(outlet, card);
   const show = (e) => rerender(card, e.status === 'admitted' ? admittedPanel(e, token) : waitingPanel(e, token, ctx));
   show(entry);
   const timer = setInterval(async () => {
@@ -268,7 +267,7 @@ async function joinForm({ outlet, signal }) {
   const { mode } = await get('/signup-mode');
   if (signal.aborted) return;
   if (mode === 'closed') {
-    outlet.replaceChildren(h('section', { class: 'card narrow auth' },
+    fill(outlet, h('section', { class: 'card narrow auth' },
       h('h1', {}, 'Not taking new members'),
       h('p', {}, 'This server is closed to new members for now, and its waitlist too.')));
     return;
@@ -294,7 +293,7 @@ async function joinForm({ outlet, signal }) {
       button.disabled = false;
     }
   });
-  outlet.replaceChildren(h('section', { class: 'card narrow auth' },
+  fill(outlet, h('section', { class: 'card narrow auth' },
     h('h1', {}, 'Join the waitlist'),
     h('p', { class: 'muted' }, 'Pick your name now; it is kept for you. A member who knows your username can let you in. This browser remembers your place.'),
     form,
@@ -344,10 +343,10 @@ function admittedPanel(entry, token) {
       button.disabled = false;
     }
   });
-  const by = entry.admitted_by ? `${entry.admitted_by.display_name} (${at(entry.admitted_by)}) let you in.` : 'You were let in.';
+  const by = entry.admitted_by ? `${nameOf(entry.admitted_by)} (${at(entry.admitted_by)}) let you in.` : 'You were let in.';
   setTimeout(() => password.input.focus());
   return [
-    h('h1', {}, `Welcome, ${entry.display_name}`),
+    h('h1', {}, entry.display_name ? `Welcome, ${entry.display_name}` : 'Welcome'),
     h('p', {}, by, ` Choose a password to finish signing up as ${at(entry)}.`),
     form,
   ];

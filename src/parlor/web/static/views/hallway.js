@@ -1,8 +1,9 @@
 // The hallway: live rooms ranked for you, people you follow first (refreshed on
 // `hallway.changed` and every 10 s), start a room,
-// links to your places (profile, invites, contacts, inbox, settings), sign out. Signed out: a welcome with sign in / sign up links.
-import { Api } from '../api.js';
-import { h, field, alertBox, avatar, rerender } from '../dom.js';
+// links to your places (profile, search, invites, contacts, inbox, settings), sign out.
+// Signed out: a welcome with sign in / sign up links.
+import { Api, get } from '../api.js';
+import { h, field, fill, alertBox, avatar, nameOf, rerender } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe, session, signOut } from '../session.js';
 
@@ -21,7 +22,7 @@ async function signedOutView({ outlet, signal }) {
     setupNeeded = (await Api.setupNeeded()).needed;
   } catch { /* the welcome works without it */ }
   if (signal.aborted) return;
-  outlet.replaceChildren(h('section', { class: 'card narrow welcome' },
+  fill(outlet, h('section', { class: 'card narrow welcome' },
     h('h1', {}, 'Live audio rooms'),
     h('p', { class: 'muted' }, 'Drop in, listen, raise your hand, talk. Nothing is recorded.'),
     setupNeeded
@@ -67,10 +68,16 @@ function signedInView({ outlet, signal, onCleanup }, me) {
 
   const places = placesNav(me);
 
-  outlet.replaceChildren(
+  // /api/me carries no picture: the profile does (fetched once, drawn when it comes).
+  const meAvatar = h('span', { class: 'me-avatar' }, avatar(me, 'sm'));
+  get(`/users/id/${encodeURIComponent(me.id)}`)
+    .then((mine) => { if (!signal.aborted && mine.avatar_url) fill(meAvatar, avatar(mine, 'sm')); })
+    .catch(() => { /* the initials stay */ });
+
+  fill(outlet,
     h('section', { class: 'hallway' },
       h('div', { class: 'hallway-head' },
-        h('div', { class: 'me' }, avatar(me, 'sm'), h('span', {}, me.display_name)),
+        h('a', { class: 'me', href: `/people/${encodeURIComponent(me.username)}` }, meAvatar, h('span', {}, nameOf(me))),
         signOutButton),
       h('section', { class: 'card start-card', 'aria-labelledby': 'start-h' },
         h('h1', { id: 'start-h' }, 'Hallway'),
@@ -138,14 +145,14 @@ export function followedLine(room) {
 
 function roomCard(room) {
   const speakers = room.speakers || [];
-  const names = speakers.map((s) => s.display_name || s.username);
+  const names = speakers.map((s) => nameOf(s));
   const more = Math.max(0, (room.speaker_count || 0) - names.length);
   if (more) names.push(`${more} more`);
-  const count = room.listener_count || 0;
+  const count = Number(room.listener_count) || 0;
   const followed = followedLine(room);
   return h('li', { class: 'room-card card', dataset: { roomId: room.id } },
     h('h3', { class: 'room-title' }, room.title),
-    followed ? h('p', { class: 'followed-line muted', style: 'margin: 0; font-weight: 600' }, followed) : null,
+    followed ? h('p', { class: 'followed-line muted' }, followed) : null,
     h('div', { class: 'room-people' },
       h('span', { class: 'avatar-stack', 'aria-hidden': 'true' }, speakers.slice(0, 3).map((s) => avatar(s, 'sm'))),
       h('span', { class: 'speaker-names' }, names.length ? names.join(', ') : 'No one on stage')),
@@ -160,12 +167,13 @@ function roomCard(room) {
 }
 
 function placesNav(me) {
-  const link = (href, text) => h('li', {}, h('a', { href }, text));
-  return h('nav', { class: 'card places', 'aria-label': 'Your places' },
+  const link = (href, text) => h('li', {}, h('a', { class: 'place', href }, text));
+  return h('nav', { class: 'places', 'aria-label': 'Your places' },
     h('ul', {},
       link(`/people/${encodeURIComponent(me.username)}`, 'Your profile'),
-      link('/invites', me.is_admin ? 'Invites and waitlist' : 'Invite someone'),
-      link('/contacts', 'Find your contacts'),
+      link('/search', 'Search'),
+      link('/contacts', 'Contacts'),
+      link('/invites', me.is_admin ? 'Invites and waitlist' : 'Invites'),
       link('/inbox', 'Inbox'),
       link('/settings', 'Settings')));
 }

@@ -2,7 +2,7 @@
 // mark read, per-kind mute toggles, "Join" on pings and started rooms).
 // Live: every `notification` event on the tab's socket (docs/API.md).
 import { get, post, api } from '../api.js';
-import { h, alertBox, rerender } from '../dom.js';
+import { h, fill, alertBox, avatar, checkbox, nameOf, rerender } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe, onSessionChange, session } from '../session.js';
 
@@ -30,14 +30,14 @@ const unread = new EventTarget();
 let unreadCount = 0;
 
 function setUnread(n) {
-  unreadCount = Math.max(0, n);
+  unreadCount = Math.max(0, Number(n) || 0);
   unread.dispatchEvent(new CustomEvent('change', { detail: unreadCount }));
 }
 
 /** What a notification says, as plain text. */
 export function describe(n) {
-  const who = n.actor ? n.actor.display_name || n.actor.username : 'A former member';
-  const title = n.room ? `“${n.room.title}”` : 'a room';
+  const who = nameOf(n.actor, 'A former member');
+  const title = n.room && n.room.title ? `“${n.room.title}”` : 'a room';
   switch (n.kind) {
     case 'ping': return `${who} asks you to join them in ${title}`;
     case 'room_started': return `${who} started ${title}`;
@@ -52,10 +52,7 @@ export function mountBell() {
   const slot = document.getElementById('topbar-extra');
   if (!slot) return;
   const count = h('span', { class: 'bell-count', 'aria-hidden': 'true' });
-  const bell = h('a', {
-    class: 'chip bell', href: '/inbox', hidden: true,
-    style: 'text-decoration: none; display: inline-flex; align-items: center; gap: .3rem',
-  }, bellIcon(), count);
+  const bell = h('a', { class: 'chip bell', href: '/inbox', hidden: true }, bellIcon(), count);
   slot.append(bell);
   const show = (n) => {
     count.textContent = String(n);
@@ -102,7 +99,7 @@ export function mountBell() {
 function bellIcon() {
   const span = document.createElement('span');
   span.setAttribute('aria-hidden', 'true');
-  span.style.display = 'inline-flex';
+  span.className = 'icon';
   span.innerHTML = '<svg viewBox="0 0 24 24" width="1.1em" height="1.1em" fill="none" stroke="currentColor"'
     + ' stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9"/>'
     + '<path d="M10.3 21a1.94 1.94 0 0 0 3.4 0"/></svg>';
@@ -119,17 +116,17 @@ export async function inboxView({ outlet, signal, onCleanup }) {
     return;
   }
   const alert = alertBox();
-  const list = h('ul', { class: 'inbox-list people', 'aria-label': 'Notifications', style: 'display: grid; gap: .6rem; margin-top: .75rem' });
+  const list = h('ul', { class: 'inbox-list', 'aria-label': 'Notifications' });
   const status = h('p', { class: 'muted empty' }, 'Loading…');
   const readAllButton = h('button', { type: 'button', class: 'btn btn-small' }, 'Mark all read');
   const moreButton = h('button', { type: 'button', class: 'btn btn-small', hidden: true }, 'Show older');
   const mutes = h('div', { class: 'stack', role: 'group', 'aria-label': 'Notification settings' });
 
-  outlet.replaceChildren(
+  fill(outlet,
     h('section', { class: 'inbox' },
       h('section', { class: 'card' },
-        h('div', { class: 'row', style: 'justify-content: space-between' },
-          h('h1', { style: 'margin: 0' }, 'Inbox'), readAllButton),
+        h('div', { class: 'row inbox-head' },
+          h('h1', {}, 'Inbox'), readAllButton),
         alert.el,
         status,
         list,
@@ -167,13 +164,15 @@ export async function inboxView({ outlet, signal, onCleanup }) {
       dataset: { key: `read-${n.id}` },
       onclick: () => markRead(n),
     }, 'Mark read');
-    return h('li', { class: `card inbox-item${n.read ? ' is-read' : ''}`, style: `margin: 0${n.read ? '; opacity: .7' : ''}` },
-      h('p', { style: 'margin: 0 0 .35rem' },
-        n.read ? null : h('strong', { class: 'unread-mark' }, 'New: '),
-        text),
-      h('p', { class: 'muted', style: 'margin: 0 0 .35rem; font-size: .85rem' },
-        new Date(n.created_at * 1000).toLocaleString()),
-      h('div', { class: 'row' }, join, mark));
+    return h('li', { class: `card inbox-item${n.read ? ' is-read' : ''}` },
+      n.actor && n.actor.id ? avatar(n.actor, 'md') : null,
+      h('div', { class: 'inbox-body' },
+        h('p', { class: 'inbox-text' },
+          n.read ? null : h('strong', { class: 'unread-mark' }, 'New: '),
+          text),
+        h('p', { class: 'muted inbox-when' },
+          new Date(n.created_at * 1000).toLocaleString()),
+        h('div', { class: 'row' }, join, mark)));
   }
 
   async function markRead(n) {
@@ -228,7 +227,7 @@ export async function inboxView({ outlet, signal, onCleanup }) {
     try {
       const { muted } = await Notes.settings();
       if (signal.aborted) return;
-      mutes.replaceChildren(...Object.entries(KIND_LABELS).map(([kind, label]) => muteToggle(kind, label, muted[kind])));
+      fill(mutes, Object.entries(KIND_LABELS).map(([kind, label]) => muteToggle(kind, label, muted[kind])));
     } catch (err) {
       if (!signal.aborted) alert.show(`Could not load settings: ${err.message}`);
     }
@@ -236,7 +235,7 @@ export async function inboxView({ outlet, signal, onCleanup }) {
 
   function muteToggle(kind, label, on) {
     const id = `mute-${kind}`;
-    const box = h('input', { type: 'checkbox', id, name: id, checked: on });
+    const { field: row, input: box } = checkbox(label, { id, name: id, checked: Boolean(on) });
     box.addEventListener('change', async () => {
       alert.clear();
       box.disabled = true;
@@ -250,7 +249,7 @@ export async function inboxView({ outlet, signal, onCleanup }) {
         box.disabled = false;
       }
     });
-    return h('div', { class: 'row' }, box, h('label', { for: id }, label));
+    return row;
   }
 
   const socket = session.socket;
@@ -278,7 +277,7 @@ export async function inboxView({ outlet, signal, onCleanup }) {
 /** A fold-out list of your followers with a "Ping" button each (POST /api/pings). */
 export function pingPanel(roomId, me) {
   const alert = alertBox();
-  const list = h('ul', { class: 'people', 'aria-label': 'Followers to ping', style: 'display: grid; gap: .4rem' });
+  const list = h('ul', { class: 'ping-list', 'aria-label': 'Followers to ping' });
   const status = h('p', { class: 'muted empty' }, 'Loading your followers…');
   const panel = h('details', { class: 'card ping-panel' },
     h('summary', {}, 'Ping a follower'),
@@ -291,8 +290,8 @@ export function pingPanel(roomId, me) {
       const { users } = await get(`/users/id/${encodeURIComponent(me.id)}/followers?limit=100`);
       status.textContent = users.length ? '' : 'Nobody follows you yet.';
       status.hidden = users.length > 0;
-      list.replaceChildren(...users.map((u) => {
-        const name = u.display_name || u.username;
+      fill(list, users.map((u) => {
+        const name = nameOf(u);
         const button = h('button', { type: 'button', class: 'chip', 'aria-label': `Ping ${name}` }, 'Ping');
         button.addEventListener('click', async () => {
           alert.clear();
@@ -305,7 +304,7 @@ export function pingPanel(roomId, me) {
             button.disabled = false;
           }
         });
-        return h('li', { class: 'row' }, h('span', { style: 'flex: 1' }, name), button);
+        return h('li', { class: 'ping-row' }, avatar(u, 'sm'), h('span', { class: 'ping-name' }, name), button);
       }));
     } catch (err) {
       loaded = false;

@@ -1,25 +1,13 @@
-// A person's profile (/people/:username): avatar, names, bio, counts, nominated by,
-// joined date; follow / unfollow and block / unblock; your own links to /settings.
+// A person's profile (/people/:username): avatar, names, bio, counts (linking to the
+// followers and following lists), nominated by, joined date; follow / unfollow and
+// block / unblock; your own links to /settings.
 import { api } from '../api.js';
-import { h, alertBox, avatar } from '../dom.js';
+import { h, fill, alertBox, avatar, nameOf, rerender } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe } from '../session.js';
+import { followButton, profilePath } from './people.js';
 
 const user = (name) => `/users/${encodeURIComponent(name)}`;
-
-/** The person's picture when they have one, else the initials avatar. */
-export function picture(person, size = 'lg') {
-  if (!person.avatar_url) return avatar(person, size);
-  // Decorative: the name is always written next to it.
-  return h('img', {
-    class: `avatar avatar-${size}`,
-    src: person.avatar_url,
-    alt: '',
-    width: size === 'lg' ? 72 : 52,
-    height: size === 'lg' ? 72 : 52,
-    style: 'object-fit: cover',
-  });
-}
 
 function joined(seconds) {
   return new Date(seconds * 1000).toLocaleDateString(undefined, { year: 'numeric', month: 'long', day: 'numeric' });
@@ -29,12 +17,12 @@ function nominatedBy(person) {
   const by = person.nominated_by;
   if (!by) return null;
   const who = by.username
-    ? h('a', { href: `/people/${encodeURIComponent(by.username)}` }, by.display_name)
-    : h('span', {}, by.display_name); // "a former member": nobody to link to
+    ? h('a', { href: profilePath(by) }, nameOf(by))
+    : h('span', {}, nameOf(by, 'a former member')); // nobody to link to
   return h('p', { class: 'muted' }, 'Nominated by ', who);
 }
 
-export async function profileView({ outlet, params, signal }) {
+export async function profileView({ outlet, params, signal, onCleanup }) {
   const me = await loadMe();
   if (signal.aborted) return;
   if (!me) {
@@ -43,14 +31,14 @@ export async function profileView({ outlet, params, signal }) {
   }
   const alert = alertBox();
   const card = h('section', { class: 'card narrow', 'aria-labelledby': 'profile-name' });
-  outlet.replaceChildren(card);
+  fill(outlet, card);
 
   let person;
   try {
     person = await api('GET', user(params.username));
   } catch (err) {
     if (signal.aborted) return;
-    card.replaceChildren(h('h1', { id: 'profile-name' }, 'No such person'), h('p', { role: 'alert' }, err.message),
+    fill(card, h('h1', { id: 'profile-name' }, 'No such person'), h('p', { role: 'alert' }, err.message),
       h('p', {}, h('a', { href: '/' }, 'Back to the hallway')));
     return;
   }
@@ -70,35 +58,43 @@ export async function profileView({ outlet, params, signal }) {
     if (person.is_you) {
       return h('div', { class: 'row' }, h('a', { class: 'btn', href: '/settings' }, 'Edit profile'));
     }
-    const follow = person.followed_by_you
-      ? h('button', { type: 'button', class: 'btn', dataset: { key: 'follow' }, onclick: () => act('DELETE', '/follow') }, 'Unfollow')
-      : h('button', {
-        type: 'button', class: 'btn btn-primary', dataset: { key: 'follow' }, disabled: person.blocked_by_you || person.blocks_you,
-        onclick: () => act('POST', '/follow'),
-      }, 'Follow');
+    const follow = person.blocked_by_you || person.blocks_you
+      ? null
+      : followButton(person, { alert, small: false, onChange: (fresh) => { person = fresh; render(); } });
     const block = person.blocked_by_you
       ? h('button', { type: 'button', class: 'btn btn-ghost', dataset: { key: 'block' }, onclick: () => act('DELETE', '/block') }, 'Unblock')
       : h('button', { type: 'button', class: 'btn btn-danger-ghost', dataset: { key: 'block' }, onclick: () => act('POST', '/block') }, 'Block');
     return h('div', { class: 'row' }, follow, block);
   }
 
+  function counts() {
+    const n = Number(person.follower_count) || 0;
+    const m = Number(person.following_count) || 0;
+    const base = profilePath(person);
+    return h('p', { class: 'counts' },
+      h('a', { href: `${base}/followers` }, h('strong', {}, String(n)), n === 1 ? ' follower' : ' followers'),
+      h('span', { 'aria-hidden': 'true' }, ' · '),
+      h('a', { href: `${base}/following` }, h('strong', {}, String(m)), ' following'));
+  }
+
   function render() {
-    const counts = `${person.follower_count} ${person.follower_count === 1 ? 'follower' : 'followers'} · ${person.following_count} following`;
-    card.replaceChildren(
-      h('div', { class: 'row' },
-        picture(person),
-        h('div', {},
-          h('h1', { id: 'profile-name' }, person.display_name),
-          h('p', { class: 'muted' }, `@${person.username}`))),
+    document.title = `${nameOf(person)} · Parlor`;
+    rerender(card, [
+      h('div', { class: 'profile-head' },
+        avatar(person, 'xl'),
+        h('div', { class: 'profile-names' },
+          h('h1', { id: 'profile-name' }, nameOf(person)),
+          h('p', { class: 'muted' }, `@${person.username}`),
+          person.follows_you ? h('p', { class: 'badge follows-you' }, 'Follows you') : null)),
       person.bio ? h('p', { class: 'bio' }, person.bio) : null,
-      h('p', { class: 'counts' }, counts),
-      person.follows_you ? h('p', { class: 'muted' }, 'Follows you') : null,
+      counts(),
       person.blocks_you ? h('p', { class: 'notice' }, 'This person has blocked you.') : null,
       nominatedBy(person),
-      h('p', { class: 'muted' }, `Joined ${joined(person.joined_at)}`),
+      person.joined_at ? h('p', { class: 'muted' }, `Joined ${joined(person.joined_at)}`) : null,
       actions(),
       alert.el,
-    );
+    ]);
   }
   render();
+  onCleanup(() => { document.title = 'Parlor'; });
 }

@@ -1,10 +1,9 @@
 // Settings (/settings): edit your profile, upload or remove your avatar, download your
 // data, delete your account (password asked again).
 import { api, ApiError } from '../api.js';
-import { h, field, alertBox } from '../dom.js';
+import { h, field, fill, alertBox, avatar, checkbox } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe } from '../session.js';
-import { picture } from './profile.js';
 
 const BIO_MAX = 160;
 
@@ -43,11 +42,8 @@ export async function settingsView({ outlet, signal }) {
   const saved = h('p', { class: 'muted', role: 'status' });
   const name = field('Display name', { name: 'display_name', value: mine.display_name, maxlength: 50, autocomplete: 'name' });
   const bioId = 'settings-bio';
-  const bio = h('textarea', {
-    id: bioId, name: 'bio', rows: 3, maxlength: BIO_MAX,
-    style: 'font: inherit; padding: .55rem .85rem; border-radius: 10px; border: 1px solid #d8d0bd; width: 100%',
-  });
-  bio.value = mine.bio;
+  const bio = h('textarea', { id: bioId, name: 'bio', rows: 3, maxlength: BIO_MAX });
+  bio.value = mine.bio || '';
   const bioLeft = h('span', { class: 'muted', id: 'settings-bio-left' });
   const countBio = () => { bioLeft.textContent = `${BIO_MAX - bio.value.length} characters left`; };
   bio.setAttribute('aria-describedby', 'settings-bio-left');
@@ -66,7 +62,7 @@ export async function settingsView({ outlet, signal }) {
     try {
       mine = await api('PATCH', '/me/profile', { display_name: name.input.value, bio: bio.value });
       name.input.value = mine.display_name;
-      bio.value = mine.bio;
+      bio.value = mine.bio || '';
       countBio();
       saved.textContent = 'Profile saved.';
       loadMe(true);
@@ -79,13 +75,13 @@ export async function settingsView({ outlet, signal }) {
 
   // -- avatar --------------------------------------------------------------------------------
   const avatarAlert = alertBox();
-  const preview = h('div', {});
+  const preview = h('div', { class: 'avatar-preview' });
   const fileId = 'settings-avatar-file';
   const file = h('input', { id: fileId, type: 'file', name: 'avatar', accept: 'image/png,image/jpeg,image/webp,image/gif' });
   const uploadButton = h('button', { type: 'button', class: 'btn btn-primary' }, 'Upload avatar');
   const removeButton = h('button', { type: 'button', class: 'btn btn-ghost' }, 'Remove avatar');
   const showAvatar = () => {
-    preview.replaceChildren(picture(mine));
+    fill(preview, avatar(mine, 'xl'));
     removeButton.hidden = !mine.avatar_url;
   };
   uploadButton.addEventListener('click', async () => {
@@ -119,18 +115,17 @@ export async function settingsView({ outlet, signal }) {
   // -- delete --------------------------------------------------------------------------------
   const deleteAlert = alertBox();
   const password = field('Password', { name: 'password', type: 'password', autocomplete: 'current-password' });
-  const sureId = 'settings-delete-sure';
-  const sure = h('input', { id: sureId, type: 'checkbox', name: 'sure' });
+  const sure = checkbox('I understand this cannot be undone', { id: 'settings-delete-sure', name: 'sure' });
   const deleteButton = h('button', { type: 'submit', class: 'btn btn-danger' }, 'Delete my account');
   const deleteForm = h('form', { class: 'stack', novalidate: true },
     h('p', {}, 'Your profile, avatar, follows, invites, sessions and notifications are deleted. Rooms you started stay, by "a former member".'),
     password.field,
-    h('div', { class: 'row' }, sure, h('label', { for: sureId }, 'I understand this cannot be undone')),
+    sure.field,
     deleteAlert.el, deleteButton);
   deleteForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     deleteAlert.clear();
-    if (!sure.checked) {
+    if (!sure.input.checked) {
       deleteAlert.show('Tick the box to confirm.');
       return;
     }
@@ -145,7 +140,7 @@ export async function settingsView({ outlet, signal }) {
     }
   });
 
-  outlet.replaceChildren(
+  fill(outlet,
     h('h1', { class: 'sr-only' }, 'Settings'),
     section('settings-profile', 'Your profile',
       h('p', {}, h('a', { href: `/people/${encodeURIComponent(me.username)}` }, 'See your profile')),
