@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parlor.actions.rooms import check_room
+from parlor.actions.room_lookup import check_room
 from parlor.actions.services import Services
 from parlor.domain.rooms import Room
 from parlor.errors import Code, ParlorError
