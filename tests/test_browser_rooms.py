@@ -334,8 +334,8 @@ async def test_rename_and_lock_a_speakers_mic(
 
         # Alice locks his mic: he cannot unmute, sees why, and nobody receives his audio.
         sheet = await open_sheet(alice, "Bob")
-        await sheet.get_by_role("button", name="Lock Bob's mic").click()
-        await expect(sheet.get_by_role("button", name="Allow Bob to unmute")).to_be_visible()
+        await sheet.get_by_role("button", name="Lock mic for Bob").click()
+        await expect(sheet.get_by_role("button", name="Allow unmute for Bob")).to_be_visible()
         await sheet.get_by_role("button", name="Close").click()
         unmute = bob.get_by_role("button", name="Unmute", exact=True)
         await expect(unmute).to_be_disabled()
@@ -358,7 +358,7 @@ async def test_rename_and_lock_a_speakers_mic(
 
         # "Allow unmute" lifts the lock; Bob unmutes himself and is heard again.
         sheet = await open_sheet(alice, "Bob")
-        await sheet.get_by_role("button", name="Allow Bob to unmute").click()
+        await sheet.get_by_role("button", name="Allow unmute for Bob").click()
         await sheet.get_by_role("button", name="Close").click()
         await expect(unmute).to_be_enabled()
         await unmute.click()
@@ -415,7 +415,7 @@ async def test_person_sheet_by_keyboard_follow_and_announcements(
     await bob.keyboard.press("Enter")
     sheet = bob.get_by_role("dialog", name="Alice")
     await expect(sheet).to_be_visible()
-    await expect(sheet.get_by_role("link", name="Alice's profile (opens in a new tab)")).to_have_attribute(
+    await expect(sheet.get_by_role("link", name="View profile of Alice (opens in a new tab)")).to_have_attribute(
         "href", "/people/alice"
     )
     follow = sheet.get_by_role("button", name="Follow Alice")
@@ -498,3 +498,41 @@ async def test_room_layout_empty_and_full(
     )
     assert 0 <= space["stageToHands"] <= 24 and 0 <= space["handsToAudience"] <= 24, space
     await check("full")
+
+
+# -- the dialogs pass axe-core (vendored: tests/vendor/axe-core) ------------------------------------
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+
+
+async def serious_violations(page: Page) -> list[tuple[str, str]]:
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.add_script_tag(path=str(AXE))
+    result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [(v["id"], v["help"]) for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+async def test_the_room_dialogs_pass_axe(server: LiveServer, browser: Browser, people: People) -> None:
+    alice_m = await people.add("alice")
+    bob_m = await people.add("bob")
+    r = await alice_m.http.post("/api/rooms", json={"title": "Axe", "kind": "closed"})
+    rid = r.json()["id"]
+    assert (await alice_m.http.post(f"/api/rooms/{rid}/invites", json={"username": "bob"})).status_code == 200
+    assert (await bob_m.http.post(f"/api/rooms/{rid}/join")).status_code == 200
+    assert (await bob_m.http.post(f"/api/rooms/{rid}/hand", json={"raised": True})).status_code == 200
+    alice = await page_of(browser, server, "alice", 390, 844)
+    await alice.goto(f"{server.url}/rooms/{rid}")
+    await expect_connected(alice)
+    found: dict[str, list[tuple[str, str]]] = {}
+    await open_sheet(alice, "Bob")
+    found["person sheet"] = await serious_violations(alice)
+    await alice.keyboard.press("Escape")
+    await alice.get_by_role("button", name="Room settings").click()
+    settings = alice.get_by_role("dialog", name="Room settings")
+    await expect(settings.get_by_role("textbox", name="Username to invite")).to_be_visible()
+    found["room settings"] = await serious_violations(alice)
+    await alice.keyboard.press("Escape")
+    await alice.get_by_role("button", name="Leave quietly").click()
+    await expect(alice.get_by_role("dialog", name="You're the only moderator")).to_be_visible()
+    found["leaving as the only moderator"] = await serious_violations(alice)
+    assert len(found) == 3 and not any(found.values()), found

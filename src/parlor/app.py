@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from parlor import __version__
@@ -21,7 +21,8 @@ from parlor.settings import Settings
 from parlor.storage.db import Database
 from parlor.transport.http import accounts as account_routes
 from parlor.transport.http import contacts as contact_routes
-from parlor.transport.http import errors
+from parlor.transport.http import embed as embed_routes
+from parlor.transport.http import errors, headers, pages
 from parlor.transport.http import growth as growth_routes
 from parlor.transport.http import notifications as notification_routes
 from parlor.transport.http import profiles as profile_routes
@@ -80,7 +81,10 @@ def _build_media(settings: Settings, services: Callable[[], Services]) -> MediaS
         return WorkerPool(settings, on_levels=on_levels, on_peer_lost=on_peer_lost)
     from parlor.media.sfu import Sfu
 
-    return Sfu(ice_hosts=settings.ice_hosts, slots=settings.slots, on_levels=on_levels, fanout=settings.fanout)
+    return Sfu(
+        ice_hosts=settings.ice_hosts, slots=settings.slots, on_levels=on_levels, fanout=settings.fanout,
+        dtx=settings.opus_dtx,
+    )
 
 
 def build_services(settings: Settings) -> Services:
@@ -133,7 +137,10 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app = FastAPI(title="Parlor", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = s
     app.state.queues = registry
+    app.add_middleware(headers.SecurityHeaders)
     errors.install(app)
+    # Unknown paths: the not-found page for browsers, JSON for the API and other clients.
+    app.add_exception_handler(404, pages.not_found)
     app.include_router(account_routes.router)
     app.include_router(room_routes.router)
     app.include_router(social_routes.router)
@@ -142,6 +149,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.include_router(contact_routes.router)
     app.include_router(notification_routes.router)
     app.include_router(your_data_routes.router)
+    app.include_router(embed_routes.router)
     app.include_router(endpoint.router)
 
     @app.get("/healthz", tags=["operations"])
@@ -163,6 +171,9 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
             f"parlor_media_packets_forwarded_total {totals.get('forwarded', 0)}",
             "# TYPE parlor_media_packets_dropped_total counter",
             f"parlor_media_packets_dropped_total {totals.get('dropped', 0)}",
+            "# HELP parlor_media_packets_malformed_total speaker packets dropped: not RTP, not Opus, wrong type",
+            "# TYPE parlor_media_packets_malformed_total counter",
+            f"parlor_media_packets_malformed_total {totals.get('malformed', 0)}",
         ]
         return "\n".join(lines) + "\n"
 
@@ -173,6 +184,14 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
 
     for path in PAGES:
         app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
+
+    # The service worker lives at the root so that its scope is the whole app.
+    worker = pages.service_worker()
+
+    async def service_worker() -> Response:
+        return pages.service_worker_response(worker)
+
+    app.add_api_route("/sw.js", service_worker, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

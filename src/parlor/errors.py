@@ -86,6 +86,9 @@ class Code(StrEnum):
     # your data (export, deletion)
     WRONG_PASSWORD = "wrong_password"
     LAST_ADMIN = "last_admin"
+    # embedding rooms on other sites
+    EMBEDDING_OFF = "embedding_off"
+    ROOM_NOT_EMBEDDABLE = "room_not_embeddable"
 
 
 class ParlorError(Exception):

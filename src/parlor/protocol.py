@@ -91,6 +91,18 @@ class MediaStop(Message):
     room_id: str
 
 
+@dataclass(frozen=True)
+class Bye(Message):
+    """This client is going away on purpose (its page closes or reloads): when this
+    socket closes, leave my rooms after a short grace (BYE_GRACE_S) instead of the
+    reconnect grace, unless the queue is resumed in the meantime (a reload)."""
+
+    TYPE: ClassVar[str] = "bye"
+
+
+BYE_GRACE_S = 1.0
+
+
 # ---- server → client -------------------------------------------------------
 
 
@@ -163,7 +175,7 @@ class MediaRestart(Message):
 
 
 CLIENT_MESSAGES: dict[str, type[Message]] = {
-    m.TYPE: m for m in (Hello, Ack, Ping, Subscribe, Unsubscribe, MediaStart, MediaAnswer, MediaStop)
+    m.TYPE: m for m in (Hello, Ack, Ping, Subscribe, Unsubscribe, MediaStart, MediaAnswer, MediaStop, Bye)
 }
 SERVER_MESSAGES: dict[str, type[Message]] = {
     m.TYPE: m for m in (Welcome, Pong, Error, Event, Speaking, MediaOffer, MediaRestart)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from parlor.domain.embedding import MAX_ORIGINS, parse_origins
+
 
 def _default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "parlor"
@@ -31,6 +33,8 @@ class Settings:
     ice_hosts: tuple[str, ...] = ()
     # Audio slots per listener (DESIGN §4).
     slots: int = 3
+    # Ask speakers for Opus DTX (usedtx=1); docs/BENCHMARKS.md "Speech quality" has the choice.
+    opus_dtx: bool = True
     # "fast": our own forwarding loop (DESIGN §4); "relay": aiortc's MediaRelay, the
     # benchmark baseline.
     media_engine: str = "fast"
@@ -47,6 +51,9 @@ class Settings:
     # until an admin sets one ("open" | "invite_only" | "closed").
     invites_per_member: int = 5
     signup_mode: str = "invite_only"
+    # Sites (origins) whose pages may frame /embed/room/<id>; empty: embedding is off
+    # until an admin lists some (docs/API.md, Embedding).
+    embed_origins: tuple[str, ...] = ()
     # Profiles: the most bytes an avatar upload may have (before re-encoding).
     avatar_max_bytes: int = 2_000_000
     # Contact matching: the fewest findable identifiers an average hash bucket should
@@ -93,6 +100,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "public_url": ("PARLOR_PUBLIC_URL", str),
     "ice_hosts": ("PARLOR_ICE_HOSTS", tuple),
     "slots": ("PARLOR_SLOTS", int),
+    "opus_dtx": ("PARLOR_OPUS_DTX", bool),
     "media_engine": ("PARLOR_MEDIA_ENGINE", str),
     "fanout": ("PARLOR_FANOUT", str),
     "workers": ("PARLOR_WORKERS", int),
@@ -104,6 +112,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "avatar_max_bytes": ("PARLOR_AVATAR_MAX_BYTES", int),
     "invites_per_member": ("PARLOR_INVITES_PER_MEMBER", int),
     "signup_mode": ("PARLOR_SIGNUP_MODE", str),
+    "embed_origins": ("PARLOR_EMBED_ORIGINS", tuple),
 }
 
 
@@ -112,6 +121,12 @@ class SettingsError(ValueError):
 
 
 def _convert(name: str, kind: type, raw: Any) -> Any:
+    if kind is bool and isinstance(raw, str):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name}: cannot read {raw!r} as a yes/no")
     if kind is tuple:
         if isinstance(raw, str):
             return tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -136,7 +151,7 @@ def load(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
             values[name] = _convert(name, _ENV[name][1], raw)
     settings = replace(Settings(), **values)
     _validate(settings)
-    return settings
+    return replace(settings, embed_origins=parse_origins(settings.embed_origins) or ())
 
 
 def _validate(s: Settings) -> None:
@@ -164,3 +179,7 @@ def _validate(s: Settings) -> None:
         raise SettingsError("invites_per_member must not be negative")
     if s.signup_mode not in ("open", "invite_only", "closed"):
         raise SettingsError(f"signup_mode must be open, invite_only or closed, got {s.signup_mode!r}")
+    if parse_origins(s.embed_origins) is None:
+        raise SettingsError(
+            f"embed_origins must be at most {MAX_ORIGINS} origins like https://example.org, got {s.embed_origins!r}"
+        )

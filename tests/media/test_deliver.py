@@ -61,7 +61,7 @@ async def test_relayed_speaker_heard_on_other_sfu(clients: list[MediaSession], t
 
         # a room B has never heard of: nothing happens, no state is created
         sfu_b.deliver("elsewhere", "speaker", relayed[-1][2])
-        assert sfu_b.room_counters("elsewhere") == {"forwarded": 0, "dropped": 0}
+        assert sfu_b.room_counters("elsewhere") == {"forwarded": 0, "dropped": 0, "malformed": 0}
         await asyncio.sleep(0.3)
     finally:
         await sfu_a.close()

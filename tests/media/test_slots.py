@@ -19,13 +19,28 @@ def talk(router: SlotRouter, user: str, start: float, seconds: float, level: int
 @pytest.mark.parametrize("k", [1, 3])
 def test_free_slots_go_to_active_speakers_in_turn(k: int) -> None:
     router = SlotRouter(k)
-    assert router.route("s0", 0.0, SILENCE) is None  # silence takes no slot
+    # silence takes a free slot (the speaker's stream reaches listeners from the start)
+    assert router.route("s0", 0.0, SILENCE) == 0
     for i in range(k):
         assert router.route(f"s{i}", 0.01 * i, QUIET) == i
     assert router.route("late", 0.1, QUIET) is None  # full, and not louder
     assert router.holders() == [f"s{i}" for i in range(k)]
     # a holder keeps its slot through its own silence (comfort noise is forwarded)
     assert router.route("s0", 0.2, SILENCE) == 0
+
+
+def test_silent_holder_yields_to_the_first_active_packet() -> None:
+    router = SlotRouter(1)
+    assert talk(router, "hush", 0.0, 1.0, SILENCE)[-1] == 0  # on stage, silent: holds the free slot
+    assert router.route("other", 1.0, SILENCE) is None  # silence never takes a held slot
+    assert router.route("talker", 1.01, QUIET) == 0  # the first active packet takes it
+    assert router.holders() == ["talker"] and router.slot_of("hush") is None
+
+
+def test_talk_spurt_takes_a_quieter_holders_slot_at_its_first_packet() -> None:
+    router = SlotRouter(1)
+    talk(router, "quiet", 0.0, 1.0, QUIET)
+    assert router.route("loud", 1.0, LOUD) == 0  # 20 dB above the holder's peaks
 
 
 @pytest.mark.parametrize("k", [1, 3])

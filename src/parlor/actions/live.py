@@ -73,6 +73,11 @@ class LiveRooms:
             if p.queues == 0:
                 p.absent_since = since
 
+    def unattended(self, room_id: str, user_id: str) -> bool:
+        """In the room with no client subscribed to it."""
+        p = self.presence.get((room_id, user_id))
+        return p is not None and p.queues == 0
+
     def absent(self, now: float, grace: float) -> list[tuple[str, str]]:
         """(room, user) pairs with no client for longer than `grace` seconds."""
         return [

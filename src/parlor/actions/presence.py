@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from parlor.actions.room_lookup import check_room
+from parlor.actions.rooms import do_leave
 from parlor.actions.services import Services
 from parlor.domain.rooms import Room
 from parlor.errors import Code, ParlorError
@@ -26,6 +27,18 @@ async def do_attach(s: Services, user_id: str, room_id: str) -> Room:
 def do_detach(s: Services, user_id: str, room_id: str, since: float) -> None:
     """A client's queue is gone; the reaper makes them leave if none is left."""
     s.live.detach(room_id, user_id, since)
+
+
+async def do_leave_unattended(s: Services, user_id: str, room_ids: list[str]) -> None:
+    """The user's client said bye and did not come back: leave each of these rooms now
+    (not after the reconnect grace) unless another client of theirs still follows it."""
+    for room_id in room_ids:
+        if not s.live.unattended(room_id, user_id):
+            continue
+        try:
+            await do_leave(s, user_id, room_id, action="room.bye")
+        except ParlorError:
+            pass  # left, removed or ended meanwhile: nothing to do
 
 
 async def do_media_start(s: Services, user_id: str, room_id: str) -> str:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from parlor.bench import idle, social
+from parlor.bench import quality as quality_bench
 from parlor.bench.fanout import FanoutConfig, run_fanout
 
 
@@ -43,6 +44,19 @@ def add_parser(sub: Any) -> None:
     idle_bench = bench_sub.add_parser("idle", help="CPU the node spends keeping N silent peers connected")
     idle_bench.add_argument("--peers", type=int, default=100)
     node_args(idle_bench, generators=1)
+    quality = bench_sub.add_parser(
+        "quality", help="speech through Parlor against a direct call, PESQ-WB (Chromium, espeak-ng, sox)"
+    )
+    quality.add_argument("--runs", type=int, default=10, help="runs of each kind (parlor, direct), interleaved")
+    quality.add_argument("--speakers", type=int, choices=(1, 2), default=1, help="2: two speakers take turns")
+    quality.add_argument("--sentences", type=int, default=4, help="sentences in each speaker's loop")
+    quality.add_argument("--dtx", choices=("on", "off"), default=None, help="the node's Opus DTX (default: its own)")
+    quality.add_argument("--workers", type=int, default=1, help="the node's --workers")
+    quality.add_argument(
+        "--node-nice", type=int, default=-10, help="the node's nice value (0: as the bench; negative needs root)"
+    )
+    quality.add_argument("--keep", action="store_true", help="keep the work dir (speech, node log)")
+    quality.add_argument("--json", action="store_true", help="print only the JSON result")
     social_bench = bench_sub.add_parser("social", help="people search at 100,000 users and 1,000,000 follows")
     social.add_arguments(social_bench)
 
@@ -72,6 +86,8 @@ def main(args: argparse.Namespace) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.bench_command == "idle":
         return idle.main(args)
+    if args.bench_command == "quality":
+        return quality_bench.main(args)
     base = _config(args)
     if args.bench_command == "fanout":
         _print(run_fanout(replace(base, listeners=int(args.listeners), engine=args.engine)), args.json)

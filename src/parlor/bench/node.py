@@ -28,12 +28,14 @@ def free_port() -> int:
 
 
 class Node:
-    def __init__(self, data_dir: Path, *, workers: int, engine: str) -> None:
+    def __init__(
+        self, data_dir: Path, *, workers: int, engine: str, env: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "node.log"
-        env = dict(os.environ)
+        env = {**os.environ, **(env or {})}
         env.update(PARLOR_RECONNECT_GRACE_S=BENCH_GRACE_S, PARLOR_LOG_LEVEL="warning")
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(

@@ -85,3 +85,123 @@ def forward_template(data: bytes, level_id: int) -> tuple[bytearray, int | None]
         template += bytes((0xBE, 0xDE, 0, 1, level_id << 4, level, 0, 0))
     template += data[offset:]
     return template, level
+
+
+def rtp_payload(data: bytes) -> tuple[int, int, int] | None:
+    """(payload type, payload start, payload end) of a well-formed RTP packet, else None.
+
+    Checks the version, the CSRC list and header extension lengths and the padding
+    count (RFC 3550 §5.1), so the payload bounds can be trusted.
+    """
+    n = len(data)
+    if n < RTP_HEADER or data[0] >> 6 != 2:
+        return None
+    b0 = data[0]
+    start = RTP_HEADER + 4 * (b0 & 0x0F)
+    if b0 & 0x10:
+        if start + 4 > n:
+            return None
+        start += 4 + 4 * ((data[start + 2] << 8) | data[start + 3])
+    end = n
+    if b0 & 0x20:
+        pad = data[n - 1]
+        if pad == 0:
+            return None
+        end -= pad
+    if start > end:
+        return None
+    return data[1] & 0x7F, start, end
+
+
+def opus_ok(payload: bytes | memoryview) -> bool:
+    """Whether `payload` is a well-formed Opus packet (RFC 6716 §3.4, rules R1-R7).
+
+    A TOC byte, then one frame (code 0), two equal frames (code 1), two frames with an
+    explicit first length (code 2) or 1-48 frames of at most 120 ms in all (code 3,
+    CBR or VBR, with optional padding). Frames are at most 1275 bytes. A packet of the
+    TOC byte alone is a DTX / lost frame, which is well formed.
+    """
+    n = len(payload)
+    if n < 1:
+        return False
+    toc = payload[0]
+    code = toc & 0x03
+    body = n - 1
+    if code == 0:
+        return body <= 1275
+    if code == 1:
+        return body % 2 == 0 and body // 2 <= 1275
+    if code == 2:
+        first, used = _frame_length(payload, 1)
+        return first >= 0 and first <= body - used and body - used - first <= 1275
+    if n < 2:
+        return False
+    count_byte = payload[1]
+    frames = count_byte & 0x3F
+    # frame duration from the TOC's configuration (RFC 6716 table 2), in 0.1 ms
+    config = toc >> 3
+    if config < 12:
+        tenths = (100, 200, 400, 600)[config & 3]
+    elif config < 16:
+        tenths = (100, 200)[config & 1]
+    else:
+        tenths = (25, 50, 100, 200)[config & 3]
+    if frames == 0 or frames * tenths > 1200:
+        return False
+    i = 2
+    padding = 0
+    if count_byte & 0x40:  # padding length bytes: 255 means 254 and another byte follows
+        while True:
+            if i >= n:
+                return False
+            p = payload[i]
+            i += 1
+            padding += 254 if p == 255 else p
+            if p != 255:
+                break
+    remaining = n - i - padding
+    if remaining < 0:
+        return False
+    if not count_byte & 0x80:  # CBR: equal frames
+        return remaining % frames == 0 and remaining // frames <= 1275
+    for _ in range(frames - 1):  # VBR: every length but the last is explicit
+        length, used = _frame_length(payload, i)
+        if length < 0:
+            return False
+        i += used
+        remaining -= used + length
+        if remaining < 0:
+            return False
+    return 0 <= remaining <= 1275
+
+
+def _frame_length(payload: bytes | memoryview, i: int) -> tuple[int, int]:
+    """(frame length, bytes used) of an RFC 6716 §3.2.1 length at `i`; (-1, 0) if cut off."""
+    if i >= len(payload):
+        return -1, 0
+    first = payload[i]
+    if first < 252:
+        return first, 1
+    if i + 1 >= len(payload):
+        return -1, 0
+    return first + 4 * payload[i + 1], 2
+
+
+def dtx_template(template: bytes | bytearray) -> bytearray | None:
+    """A DTX packet that ends a talk-spurt, from the last forwarded template.
+
+    The same header and audio-level extension (level set to silence), no padding, and
+    an Opus payload of the TOC byte alone (one frame, code 0): the listener's jitter
+    buffer takes it as "silence from here" and plays comfort noise until the slot's
+    next packet, instead of concealing a loss for every 10 ms of the gap.
+    """
+    b0 = template[0]
+    start = RTP_HEADER + (8 if b0 & 0x10 else 0)  # forward_template's only two shapes
+    if len(template) <= start:
+        return None
+    out = bytearray(template[:start])
+    out[0] = b0 & ~0x20 & 0xFF
+    if b0 & 0x10:
+        out[RTP_HEADER + 5] = SILENT_LEVEL
+    out.append(template[start] & 0xFC)
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 OPUS_FMTP = "minptime=10;useinbandfec=1;usedtx=1"
+OPUS_FMTP_NO_DTX = "minptime=10;useinbandfec=1"
 
 _OPUS_RTPMAP = re.compile(r"^a=rtpmap:(\d+) opus/48000(?:/2)?$", re.IGNORECASE)
 

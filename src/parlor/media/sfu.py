@@ -55,8 +55,8 @@ from av.frame import Frame
 from parlor.media import aiortc_private as priv
 from parlor.media import levels
 from parlor.media.base import LevelsCallback, MediaError, MediaServer
-from parlor.media.rtp import STAMP, forward_template
-from parlor.media.sdp import with_opus_fmtp
+from parlor.media.rtp import STAMP, dtx_template, forward_template, opus_ok, rtp_payload
+from parlor.media.sdp import OPUS_FMTP, OPUS_FMTP_NO_DTX, with_opus_fmtp
 from parlor.media.slots import DEFAULT_IDLE_S, SlotRouter
 
 try:  # the C inner loop (media/_fanout.c); the Python loop below does the same, slower
@@ -74,6 +74,11 @@ FANOUTS = ("auto", "c", "python")
 UpstreamCallback = Callable[[str, str, bytes], None]
 _TS_MASK = 0xFFFFFFFF
 _MIN_TS_GAP = 960  # 20 ms at 48 kHz, between two speakers on one slot
+_FRAME_TS = 960  # one 20 ms Opus frame at 48 kHz
+# A holder's own numbering is discontinuous (a restarted or replaced sender) when its
+# timestamp runs backwards, or ahead of the time that passed by more than this:
+_TS_AHEAD_S = 1.0
+_SEQ_JUMP = 1000
 
 
 class _SilentTrack(MediaStreamTrack):
@@ -126,6 +131,7 @@ class _Peer:
     failed: bool = False
     rtcp_dropped: bool = False  # off the socket (aiortc_private.drop_rtcp_datagrams)
     payload_type: int = 0
+    upstream_pt: int = -1  # the payload type its own packets must carry (negotiated Opus)
     outs: list[_SlotOut] = field(default_factory=list)
     sink: _Sink | None = None  # the Python fan-out's
     route: Any = None  # the C fan-out's (_fanout.Route)
@@ -178,6 +184,17 @@ class _Peer:
         return self.sink
 
 
+class _Tail(NamedTuple):
+    """A slot's last forwarded packet: its template and input numbering, and whose."""
+
+    template: bytearray
+    seq: int
+    ts: int
+    time: float
+    ssrc: bytes
+    user_id: str
+
+
 @dataclass(eq=False)
 class _Room:
     room_id: str
@@ -187,6 +204,8 @@ class _Room:
     levels: dict[str, int] = field(default_factory=dict)  # loudest level in the window
     forwarded: int = 0  # packets written to listeners
     dropped: int = 0  # upstream packets not forwarded (not audible / no slot)
+    malformed: int = 0  # upstream packets dropped as not RTP / not Opus / wrong payload type
+    tails: dict[int, _Tail] = field(default_factory=dict)  # slot index -> its last packet
     # the C fan-out's: routes of ready peers, and answered peers not yet ready
     routes: list[Any] = field(default_factory=list)
     unrouted: dict[str, _Peer] = field(default_factory=dict)
@@ -202,6 +221,7 @@ class Sfu(MediaServer):
         slot_idle_s: float = DEFAULT_IDLE_S,
         on_upstream: UpstreamCallback | None = None,
         fanout: str = "auto",
+        dtx: bool = True,
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be >= 1")
@@ -214,12 +234,14 @@ class Sfu(MediaServer):
         self.fanout = "c" if use_c else "python"
         self._ice_hosts = ice_hosts
         self._slots = slots
+        self._opus_fmtp = OPUS_FMTP if dtx else OPUS_FMTP_NO_DTX
         self._slot_idle_s = slot_idle_s
         self._on_levels = on_levels
         self._on_upstream = on_upstream
         self._rooms: dict[str, _Room] = {}
         self._closed_forwarded = 0
         self._closed_dropped = 0
+        self._closed_malformed = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
 
@@ -247,7 +269,7 @@ class Sfu(MediaServer):
             offer = await pc.createOffer()
             with priv.advertise_hosts(self._ice_hosts):
                 await pc.setLocalDescription(
-                    RTCSessionDescription(sdp=with_opus_fmtp(offer.sdp), type="offer")
+                    RTCSessionDescription(sdp=with_opus_fmtp(offer.sdp, self._opus_fmtp), type="offer")
                 )
         except BaseException:
             await pc.close()
@@ -288,6 +310,7 @@ class Sfu(MediaServer):
                 raise
             raise MediaError("invalid SDP answer") from exc
         peer.payload_type = payload_type
+        peer.upstream_pt = priv.negotiated_payload_type(peer.upstream) or payload_type
         peer.outs = [
             _SlotOut(priv.sender_ssrc(t.sender)) for t in peer.slot_transceivers
         ]
@@ -306,6 +329,9 @@ class Sfu(MediaServer):
     def set_audible(self, room_id: str, user_ids: frozenset[str]) -> None:
         room = self._room(room_id)
         room.audible = user_ids
+        for index, holder in enumerate(room.router.holders()):
+            if holder is not None and holder not in user_ids:
+                self._end_spurt(room, index)
         room.router.retain(user_ids)
 
     async def close_peer(self, room_id: str, user_id: str) -> None:
@@ -342,10 +368,12 @@ class Sfu(MediaServer):
     def totals(self) -> dict[str, int]:
         # Counts of closed rooms are kept, so the totals only ever grow (Prometheus counters).
         forwarded, dropped = self._closed_forwarded, self._closed_dropped
+        malformed = self._closed_malformed
         for room in self._rooms.values():
             forwarded += room.forwarded
             dropped += room.dropped
-        return {"forwarded": forwarded, "dropped": dropped}
+            malformed += room.malformed
+        return {"forwarded": forwarded, "dropped": dropped, "malformed": malformed}
 
     # --- multi-process workers -------------------------------------------------------
 
@@ -374,8 +402,8 @@ class Sfu(MediaServer):
     def room_counters(self, room_id: str) -> dict[str, int]:
         room = self._rooms.get(room_id)
         if room is None:
-            return {"forwarded": 0, "dropped": 0}
-        return {"forwarded": room.forwarded, "dropped": room.dropped}
+            return {"forwarded": 0, "dropped": 0, "malformed": 0}
+        return {"forwarded": room.forwarded, "dropped": room.dropped, "malformed": room.malformed}
 
     def peer_connection(self, room_id: str, user_id: str) -> RTCPeerConnection | None:
         peer = self._peer(room_id, user_id)
@@ -407,6 +435,7 @@ class Sfu(MediaServer):
     def _retire(self, room: _Room) -> None:
         self._closed_forwarded += room.forwarded
         self._closed_dropped += room.dropped
+        self._closed_malformed += room.malformed
 
     def _drop(self, peer: _Peer) -> None:
         """Stop forwarding to and from `peer`; close its connection in the background."""
@@ -422,6 +451,9 @@ class Sfu(MediaServer):
             return
         room.unrouted.pop(peer.user_id, None)
         del room.peers[peer.user_id]
+        index = room.router.slot_of(peer.user_id)
+        if index is not None:
+            self._end_spurt(room, index)
         room.router.release(peer.user_id)
         room.levels.pop(peer.user_id, None)
         if not room.peers and not room.audible:
@@ -446,6 +478,12 @@ class Sfu(MediaServer):
         if room is None or speaker.failed or user_id not in room.audible:
             if room is not None:
                 room.dropped += 1
+            return
+        # A speaker's packets reach every listener's decoder: only well-formed Opus in
+        # the negotiated payload type goes on (the others are counted, in /metrics).
+        bounds = rtp_payload(data)
+        if bounds is None or bounds[0] != speaker.upstream_pt or not opus_ok(memoryview(data)[bounds[1] : bounds[2]]):
+            room.malformed += 1
             return
         self._fan_out(room, user_id, speaker, data, True)
         if self._on_upstream is not None:
@@ -475,10 +513,46 @@ class Sfu(MediaServer):
         if index is None:
             room.dropped += 1
             return
-        generation = room.router.slots[index].generation
         marker = data[1] & 0x80
         in_seq = (data[2] << 8) | data[3]
         in_ts = int.from_bytes(data[4:8], "big")
+        ssrc = data[8:12]
+        tail = room.tails.get(index)
+        if tail is not None and tail.user_id == user_id and _discontinuous(tail, ssrc, in_seq, in_ts, now):
+            room.router.rebase(index)
+        room.tails[index] = _Tail(template, in_seq, in_ts, now, ssrc, user_id)
+        self._send(room, speaker, index, room.router.slots[index].generation, template, marker, in_seq, in_ts, now)
+
+    def _end_spurt(self, room: _Room, index: int) -> None:
+        """The slot's holder stops (muted, demoted, gone): send its listeners one Opus
+        DTX packet in the stream's own numbering, so their jitter buffers play comfort
+        noise until the slot's next packet instead of concealing a loss all along."""
+        tail = room.tails.pop(index, None)
+        if tail is None or room.router.slots[index].holder != tail.user_id:
+            return
+        template = dtx_template(tail.template)
+        if template is None:
+            return
+        now = time.monotonic()
+        steps = max(1, round((now - tail.time) * 48000 / _FRAME_TS))  # in real time, whole frames
+        self._send(
+            room, room.peers.get(tail.user_id), index, room.router.slots[index].generation, template, 0,
+            (tail.seq + 1) & 0xFFFF, (tail.ts + steps * _FRAME_TS) & _TS_MASK, now,
+        )
+
+    def _send(
+        self,
+        room: _Room,
+        speaker: _Peer | None,
+        index: int,
+        generation: int,
+        template: bytearray,
+        marker: int,
+        in_seq: int,
+        in_ts: int,
+        now: float,
+    ) -> None:
+        """Stamp, protect and send one packet of slot `index` to every ready peer but `speaker`."""
         if self.fanout == "c":
             self._fan_out_c(room, speaker, index, generation, template, marker, in_seq, in_ts, now)
             return
@@ -560,3 +634,22 @@ class Sfu(MediaServer):
     async def _report_levels(self) -> None:
         assert self._on_levels is not None
         await levels.report_forever(lambda: self._rooms.values(), self._on_levels)
+
+
+def _discontinuous(tail: _Tail, ssrc: bytes, in_seq: int, in_ts: int, now: float) -> bool:
+    """Whether a holder's packet breaks its own numbering: another SSRC, a big sequence
+    jump, or a timestamp that runs backwards or far ahead of real time (a sender that
+    restarted its stream, e.g. on a replaced track). The slot is then re-based on
+    real time, as for a new holder; otherwise the listener's jitter buffer would see
+    the jump and stretch or conceal over it."""
+    if ssrc != tail.ssrc:
+        return True
+    dseq = (in_seq - tail.seq) & 0xFFFF
+    if dseq >= 0x8000:  # an older packet, reordered: it fits the current mapping
+        return False
+    if dseq > _SEQ_JUMP:
+        return True
+    dts = (in_ts - tail.ts) & _TS_MASK
+    if dts >= 0x80000000:  # backwards
+        return True
+    return dts > (now - tail.time + _TS_AHEAD_S) * 48000

@@ -7,14 +7,23 @@ time constant `SMOOTHING_S`, where time without packets (Opus DTX, a stopped
 microphone) beyond `JITTER_GRACE_S` counts as silence.
 
 The rule, for a packet of a speaker without a slot:
-1. a silent packet (level >= `ACTIVE_BELOW_LEVEL`) never takes a slot;
-2. a free slot is taken at once;
-3. else a slot whose holder sent no active packet for `idle_s` is taken;
-4. else the quietest holder is displaced, only if the newcomer's smoothed loudness
-   exceeds it by `SWITCH_MARGIN_DB` and the holder has had the slot `MIN_HOLD_S`.
+1. a free slot is taken at once, even by a silent packet (level >= `ACTIVE_BELOW_LEVEL`,
+   DTX comfort noise): a speaker on stage reaches every listener, a new one included,
+   from its first packet, and its listeners' jitter buffers see its stream start
+   before its first word. A silent claim counts as idle from the start (rule 2);
+2. else, for an active packet only, a slot whose holder sent no active packet for
+   `idle_s` is taken;
+3. else, for an active packet only, the quietest holder is displaced if the newcomer is
+   louder by `SWITCH_MARGIN_DB` and the holder has had the slot `MIN_HOLD_S`. The
+   newcomer's loudness is the larger of its smoothed loudness and this packet's level,
+   the holder's its recent peak (`PEAK_RELEASE_DB_S`): so a talk-spurt that takes a
+   slot keeps its first packet (a smoothed value needs a few hundred ms to rise, which
+   would cut off the first word), while a newcomer only as loud as the holder's
+   syllables never takes it.
 A holder keeps its slot otherwise; `release` / `retain` free slots at once (left,
 muted, demoted). Every change of holder bumps the slot's `generation`, which tells
-the forwarding loop to re-base that slot's sequence numbers and timestamps.
+the forwarding loop to re-base that slot's sequence numbers and timestamps;
+`rebase` does the same for a holder whose own numbering jumped (a restarted sender).
 
 Why these constants:
 - `SMOOTHING_S` = 0.3 s: about a syllable. One loud packet (a click, a cough) moves
@@ -45,6 +54,10 @@ SMOOTHING_S = 0.3
 # are merely late keeps its loudness (and its slot).
 JITTER_GRACE_S = 0.3
 SWITCH_MARGIN_DB = 6.0
+# A holder is judged by its recent peak: held through a jitter stall, then falling
+# 20 dB a second, so a pause between words (~0.2 s) costs it nothing and a holder
+# that stopped talking is overtaken by a same-volume newcomer within ~0.6 s.
+PEAK_RELEASE_DB_S = 20.0
 MIN_HOLD_S = 0.5
 DEFAULT_IDLE_S = 1.5
 # RFC 6464 levels (-dBov) at or above this count as silence (DTX comfort noise).
@@ -64,12 +77,19 @@ class Slot:
 
 
 class _Speaker:
-    __slots__ = ("last", "loud", "slot")
+    __slots__ = ("last", "loud", "peak", "peak_time", "slot")
 
     def __init__(self, now: float) -> None:
         self.loud = 0.0  # smoothed dB above silence, as of `last`
         self.last = now - _FRAME_S
+        self.peak = 0.0  # loudest recent packet, dB above silence, as of `peak_time`
+        self.peak_time = now
         self.slot = -1
+
+    def peak_at(self, now: float) -> float:
+        """The recent peak: held for `JITTER_GRACE_S`, then falling `PEAK_RELEASE_DB_S`."""
+        fall = PEAK_RELEASE_DB_S * max(0.0, now - self.peak_time - JITTER_GRACE_S)
+        return max(0.0, self.peak - fall)
 
 
 class SlotRouter:
@@ -104,46 +124,57 @@ class SlotRouter:
             speaker.loud *= math.exp((JITTER_GRACE_S - gap) / SMOOTHING_S)
         speaker.last = now
         active = True
+        instant = speaker.loud
         if level is not None:
-            speaker.loud += _FRAME_WEIGHT * (SILENT_LEVEL - level - speaker.loud)
+            instant = float(SILENT_LEVEL - level)
+            speaker.loud += _FRAME_WEIGHT * (instant - speaker.loud)
+            if instant >= speaker.peak_at(now):
+                speaker.peak, speaker.peak_time = instant, now
             active = level < ACTIVE_BELOW_LEVEL
         index = speaker.slot
         if index >= 0:
             if active:
                 self.slots[index].last_active = now
             return index
-        if not active:
-            return None
-        return self._claim(user_id, speaker, now)
+        # this packet's own loudness: a talk-spurt's first packet can take a slot
+        return self._claim(user_id, speaker, now, active, max(speaker.loud, instant))
 
-    def _claim(self, user_id: str, speaker: _Speaker, now: float) -> int | None:
+    def _claim(self, user_id: str, speaker: _Speaker, now: float, active: bool, newcomer: float) -> int | None:
         quietest = -1
         quietest_loud = 0.0
         idle = -1
         for index, slot in enumerate(self.slots):
             if slot.holder is None:
-                return self._give(index, user_id, speaker, now)
+                return self._give(index, user_id, speaker, now, active)
+            if not active:
+                continue
             if now - slot.last_active > self.idle_s:
                 idle = index
             elif now - slot.since >= self.min_hold_s:
-                loud = self.loudness(slot.holder, now)
+                loud = self._speakers[slot.holder].peak_at(now)
                 if quietest < 0 or loud < quietest_loud:
                     quietest, quietest_loud = index, loud
         if idle >= 0:
-            return self._give(idle, user_id, speaker, now)
-        if quietest >= 0 and speaker.loud >= quietest_loud + self.margin_db:
-            return self._give(quietest, user_id, speaker, now)
+            return self._give(idle, user_id, speaker, now, active)
+        if quietest >= 0 and newcomer >= quietest_loud + self.margin_db:
+            return self._give(quietest, user_id, speaker, now, active)
         return None
 
-    def _give(self, index: int, user_id: str, speaker: _Speaker, now: float) -> int:
+    def _give(self, index: int, user_id: str, speaker: _Speaker, now: float, active: bool) -> int:
         slot = self.slots[index]
         if slot.holder is not None:
             self._speakers[slot.holder].slot = -1
         slot.holder = user_id
-        slot.since = slot.last_active = now
+        slot.since = now
+        # a silent claim is idle at once: the first active newcomer may take the slot
+        slot.last_active = now if active else -math.inf
         slot.generation += 1
         speaker.slot = index
         return index
+
+    def rebase(self, index: int) -> None:
+        """The holder's own sequence numbers / timestamps jumped: re-base the slot."""
+        self.slots[index].generation += 1
 
     def loudness(self, user_id: str, now: float) -> float:
         """The speaker's smoothed loudness at `now`, in dB above silence (0 if unknown)."""

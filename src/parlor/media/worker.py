@@ -122,6 +122,7 @@ class Worker:
             ice_hosts=tuple(self._config.get("ice_hosts", ())),
             slots=int(self._config.get("slots", 3)),
             fanout=str(self._config.get("fanout", "auto")),
+            dtx=bool(self._config.get("dtx", True)),
             on_levels=self._on_levels,
             on_upstream=self.sender,
         )

@@ -138,6 +138,7 @@ class WorkerPool(MediaServer):
             "index": index,
             "slots": self._settings.slots,
             "fanout": self._settings.fanout,
+            "dtx": self._settings.opus_dtx,
             "ice_hosts": list(self._settings.ice_hosts),
             "log_level": self._settings.log_level,
         }

@@ -13,6 +13,9 @@ from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
 
 COOKIE = "parlor_session"
+# A session made by signing in inside an embed on another site (docs/API.md, Embedding):
+# partitioned (CHIPS), so it is sent only inside embeds on that one site.
+EMBED_COOKIE = "parlor_embed"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -59,7 +62,8 @@ async def optional_user(request: Request, s: ServicesDep) -> User | None:
         if user is None:
             raise ParlorError(401, Code.NOT_AUTHENTICATED, "This token is not valid.")
         return user
-    secret = request.cookies.get(COOKIE)
+    # Both are cookies, so both are held to the same-origin rule for writes below.
+    secret = request.cookies.get(COOKIE) or request.cookies.get(EMBED_COOKIE)
     if not secret:
         return None
     user = await accounts.authenticate(s, secret, "cookie")
@@ -87,4 +91,20 @@ def set_session_cookie(request: Request, response: Response, secret: str, max_ag
         samesite="lax",
         secure=request.url.scheme == "https",
         path="/",
+    )
+
+
+def set_embed_cookie(response: Response, secret: str, max_age: int) -> None:
+    """The embed's session cookie: SameSite=None so it is sent in a cross-site frame,
+    Partitioned so only inside frames on the site where the sign-in happened, Secure
+    (browsers require it for both; they accept it on http://localhost too)."""
+    response.headers.append(
+        "set-cookie",
+        f"{EMBED_COOKIE}={secret}; Max-Age={max_age}; Path=/; HttpOnly; Secure; SameSite=None; Partitioned",
+    )
+
+
+def clear_embed_cookie(response: Response) -> None:
+    response.headers.append(
+        "set-cookie", f"{EMBED_COOKIE}=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
     )

@@ -3,6 +3,12 @@
 States: AWAITING_HELLO → OPEN → CLOSED. A malformed message gets an `error`
 and the socket stays open; a client that keeps sending garbage is closed
 with 1003, one that is silent past the heartbeat with 1001.
+
+A socket that closes after `bye` (its page closed or is reloading) leaves its
+rooms after `BYE_GRACE_S` instead of the reconnect grace: a reloaded page resumes
+the same queue well within that second and keeps its place (a speaker keeps the
+stage); a closed tab is gone from the room in about a second. A socket that
+drops without `bye` keeps the reconnect grace.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
-from parlor.transport.http.auth import COOKIE, _origin_of
+from parlor.transport.http.auth import COOKIE, EMBED_COOKIE, _origin_of
 from parlor.transport.ws.queues import CLOSE, SIGNED_OUT, Coalescer, EventQueue, QueueRegistry
 
 logger = logging.getLogger(__name__)
@@ -55,6 +61,7 @@ class ClientSocket:
         self.queue: EventQueue | None = None
         self.outbox: asyncio.Queue[str] = asyncio.Queue()
         self.bad_messages = 0
+        self.said_bye = False
 
     def _to(self, state: State) -> None:
         allowed = {
@@ -167,6 +174,8 @@ class ClientSocket:
         match message:
             case p.Ping():
                 self.send(p.Pong())
+            case p.Bye():
+                self.said_bye = True
             case p.Ack(event_id=event_id):
                 queue.ack(event_id)
             case p.Subscribe(room_id=room_id):
@@ -278,7 +287,7 @@ def _authenticate_ws(ws: WebSocket) -> tuple[str, str] | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip(), "bearer"
-    cookie = ws.cookies.get(COOKIE)
+    cookie = ws.cookies.get(COOKIE) or ws.cookies.get(EMBED_COOKIE)
     if cookie:
         return cookie, "cookie"
     return None
@@ -308,3 +317,16 @@ async def client_socket(ws: WebSocket) -> None:
         logger.exception("socket handler failed")
         with contextlib.suppress(Exception):
             await ws.close(CLOSE_INTERNAL)
+    queue = socket.queue
+    if socket.said_bye and queue is not None and queue.detached_at is not None:
+        await _leave_after_bye(s, registry, queue, queue.detached_at)
+
+
+async def _leave_after_bye(s: Services, registry: QueueRegistry, queue: EventQueue, gone_at: float) -> None:
+    """The page said bye and its socket closed: unless the queue is resumed within
+    BYE_GRACE_S (a reload), drop it and leave the rooms no other client of the user follows."""
+    await asyncio.sleep(p.BYE_GRACE_S)
+    if queue.detached_at != gone_at or registry.queues.get(queue.id) is not queue:
+        return  # resumed (and maybe gone again since), or collected already
+    rooms = registry.destroy(queue)
+    await presence.do_leave_unattended(s, queue.user_id, rooms)

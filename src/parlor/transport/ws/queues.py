@@ -175,10 +175,13 @@ class QueueRegistry:
             return None
         return queue
 
-    def destroy(self, queue: EventQueue) -> None:
+    def destroy(self, queue: EventQueue) -> list[str]:
+        """Forget the queue; returns the rooms it followed (each reported to on_gone)."""
         self.queues.pop(queue.id, None)
-        for room_id in queue.stop_all():
+        rooms = queue.stop_all()
+        for room_id in rooms:
             self._on_gone(queue, room_id)
+        return rooms
 
     def collect(self, now: float) -> int:
         """Drop queues whose socket has been gone longer than the grace period."""

@@ -1,5 +1,6 @@
 // Path routing with history.pushState. A view is `(ctx) => void | Promise<void>`;
 // ctx.onCleanup(fn) registers teardown, ctx.signal aborts when the route changes.
+import { h } from './dom.js';
 
 const routes = [];
 let outlet = null;
@@ -46,6 +47,7 @@ export function render() {
   const controller = new AbortController();
   current = { controller, cleanups };
   const path = location.pathname.replace(/\/+$/, '') || '/';
+  document.title = 'Parlor'; // views that want more set their own
   for (const { pattern, view } of routes) {
     const m = path.match(pattern);
     if (!m) continue;
@@ -69,23 +71,26 @@ export function render() {
 }
 
 function notFound() {
-  const wrap = document.createElement('section');
-  wrap.className = 'card narrow';
-  wrap.innerHTML = '<h1>Page not found</h1><p><a href="/">Back to the hallway</a></p>';
-  return wrap;
+  document.title = 'Page not found · Parlor';
+  return h('section', { class: 'card narrow page-message' },
+    h('h1', {}, 'Page not found'),
+    h('p', {}, 'There is nothing at this address. The link may be mistyped, or the page may have moved.'),
+    h('a', { class: 'btn btn-primary', href: '/' }, 'Back to the hallway'));
 }
 
 function showCrash(err) {
-  const wrap = document.createElement('section');
-  wrap.className = 'card narrow';
-  const h1 = document.createElement('h1');
-  h1.textContent = 'Something went wrong';
-  const p = document.createElement('p');
-  p.setAttribute('role', 'alert');
-  p.textContent = err && err.message ? err.message : String(err);
-  const a = document.createElement('a');
-  a.href = '/';
-  a.textContent = 'Back to the hallway';
-  wrap.append(h1, p, a);
-  outlet.replaceChildren(wrap);
+  // The server could not be reached (offline, or the app shell came from the service
+  // worker's cache): say so and offer to try again, not "something went wrong".
+  if (err && err.code === 'network') {
+    const again = h('button', { type: 'button', class: 'btn btn-primary', onclick: () => location.reload() }, 'Try again');
+    outlet.replaceChildren(h('section', { class: 'card narrow page-message offline' },
+      h('h1', {}, 'You are offline'),
+      h('p', { role: 'status' }, 'Parlor cannot reach its server. Check your connection, then try again.'),
+      again));
+    return;
+  }
+  outlet.replaceChildren(h('section', { class: 'card narrow' },
+    h('h1', {}, 'Something went wrong'),
+    h('p', { role: 'alert' }, err && err.message ? err.message : String(err)),
+    h('a', { href: '/' }, 'Back to the hallway')));
 }

@@ -1,5 +1,6 @@
 // The tab's one WebSocket: hello/welcome with queue resume, batched acks,
-// heartbeat, reconnect with backoff, and re-subscribing rooms after a reconnect.
+// heartbeat, reconnect with backoff, re-subscribing rooms after a reconnect, and
+// `bye` on pagehide.
 //
 // Events dispatched (EventTarget; detail = the message unless noted):
 //   state      detail: 'connecting' | 'open' | 'reconnecting' | 'closed'
@@ -16,6 +17,14 @@ const ACK_EVERY_N = 20;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 5000;
 
+// sessionStorage, when the page may use it: a frame on another site (an embed) may be
+// denied storage, and then the queue lasts as long as the page.
+const store = {
+  get(key) { try { return sessionStorage.getItem(key); } catch { return null; } },
+  set(key, value) { try { sessionStorage.setItem(key, value); } catch { /* no storage */ } },
+  remove(key) { try { sessionStorage.removeItem(key); } catch { /* no storage */ } },
+};
+
 export class ParlorSocket extends EventTarget {
   constructor(url = defaultUrl()) {
     super();
@@ -23,8 +32,8 @@ export class ParlorSocket extends EventTarget {
     this.ws = null;
     this.state = 'closed';
     this.rooms = new Set();
-    this.queueId = sessionStorage.getItem(QUEUE_KEY) || null;
-    const last = Number(sessionStorage.getItem(LAST_KEY));
+    this.queueId = store.get(QUEUE_KEY) || null;
+    const last = Number(store.get(LAST_KEY));
     this.lastEventId = this.queueId && Number.isFinite(last) && last > 0 ? last : null;
     this.ackedId = this.lastEventId;
     this.unacked = 0;
@@ -39,7 +48,14 @@ export class ParlorSocket extends EventTarget {
     this.attemptedResume = false;
     this.stopped = true;
     this._onOnline = () => { if (this.state === 'reconnecting') this._reconnectNow(); };
-    this._onPageHide = () => this._flushAck();
+    // The page is going away (tab closed, reload, navigation elsewhere): say so, so the
+    // server leaves our rooms in about a second instead of after the 30 s reconnect
+    // grace. A reload resumes this queue (sessionStorage) within that second and keeps
+    // its place. A dropped connection sends nothing and keeps the full grace.
+    this._onPageHide = () => {
+      this._flushAck();
+      this.send({ type: 'bye' });
+    };
   }
 
   connect() {
@@ -61,8 +77,8 @@ export class ParlorSocket extends EventTarget {
     this.rooms.clear();
     this.queueId = null;
     this.lastEventId = null;
-    sessionStorage.removeItem(QUEUE_KEY);
-    sessionStorage.removeItem(LAST_KEY);
+    store.remove(QUEUE_KEY);
+    store.remove(LAST_KEY);
     this._setState('closed');
   }
 
@@ -198,7 +214,7 @@ export class ParlorSocket extends EventTarget {
       this.ackedId = this.lastEventId;
     }
     this.queueId = msg.queue_id;
-    sessionStorage.setItem(QUEUE_KEY, this.queueId);
+    store.set(QUEUE_KEY, this.queueId);
     this._persistLast();
     this.heartbeatS = Number(msg.heartbeat_s) > 0 ? Number(msg.heartbeat_s) : 20;
     this._startHeartbeat();
@@ -242,7 +258,7 @@ export class ParlorSocket extends EventTarget {
   }
 
   _persistLast() {
-    if (this.lastEventId !== null) sessionStorage.setItem(LAST_KEY, String(this.lastEventId));
+    if (this.lastEventId !== null) store.set(LAST_KEY, String(this.lastEventId));
   }
 
   _startHeartbeat() {

@@ -5,6 +5,7 @@ import { ApiError, del, get, post, api } from '../api.js';
 import { h, field, alertBox, rerender } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe, signedIn } from '../session.js';
+import { embedAdminSection } from './embed-admin.js';
 
 const TOKEN_KEY = 'parlor.waitlistToken';
 const WAITLIST_POLL_MS = 20000;
@@ -119,6 +120,7 @@ export async function invitesView({ outlet, signal }) {
       h('p', { class: 'muted' }, 'If someone you know is waiting, type their username. It uses one of your invites.'),
       letInForm),
     me.is_admin ? adminSection(signal, refresh) : null,
+    me.is_admin ? embedAdminSection() : null, // app-shell: embedding (views/embed-admin.js)
   ));
   await refresh();
 }

@@ -249,7 +249,7 @@ export async function roomView(ctx) {
           'aria-label': `Invite ${name} to speak`,
           dataset: { key: `hand-inv-${p.user_id}` },
           onclick: () => act(() => Api.inviteToSpeak(roomId, p.user_id)),
-        }, 'Invite to speak'));
+        }, 'Invite')); // visible text inside the accessible name (axe: label-content-name-mismatch)
   }
 
   function renderInvite() {

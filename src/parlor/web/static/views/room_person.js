@@ -117,7 +117,7 @@ export class PersonSheet {
     if (!p.username) return null;
     const link = h('a', {
       class: 'btn btn-small', href: `/people/${encodeURIComponent(p.username)}`, target: '_blank', rel: 'noopener',
-      'aria-label': `${name}'s profile (opens in a new tab)`, dataset: { key: 'profile' },
+      'aria-label': `View profile of ${name} (opens in a new tab)`, dataset: { key: 'profile' },
     }, 'View profile');
     let follow = null;
     const profile = this.profile;
@@ -138,7 +138,7 @@ export class PersonSheet {
         onclick: () => this.run(async () => {
           this.profile = following ? await del(path) : await post(path);
         }),
-      }, following ? 'Following' : 'Follow');
+      }, following ? 'Unfollow' : 'Follow');
     }
     return h('div', { class: 'row sheet-social' }, link, follow);
   }
@@ -166,17 +166,17 @@ export class PersonSheet {
     const buttons = [];
     if (stage) {
       if (p.mute_locked) {
-        buttons.push(b('Allow unmute', `Allow ${name} to unmute`, 'unlock', () => Api.unlockMute(r, id)));
+        buttons.push(b('Allow unmute', `Allow unmute for ${name}`, 'unlock', () => Api.unlockMute(r, id)));
       } else {
         buttons.push(b('Mute', `Mute ${name}`, 'mute', () => Api.muteSpeaker(r, id, false), { disabled: p.self_muted }));
-        buttons.push(b('Lock mic', `Lock ${name}'s mic`, 'lock', () => Api.muteSpeaker(r, id, true)));
+        buttons.push(b('Lock mic', `Lock mic for ${name}`, 'lock', () => Api.muteSpeaker(r, id, true)));
       }
-      buttons.push(b('Move to audience', `Move ${name} to audience`, 'audience', () => Api.toAudience(r, id)));
+      buttons.push(b('To audience', `Move ${name} to audience`, 'audience', () => Api.toAudience(r, id)));
       buttons.push(p.role === 'speaker'
-        ? b('Make moderator', `Make ${name} moderator`, 'make-mod', () => Api.makeModerator(r, id))
+        ? b('Make moderator', `Make moderator: ${name}`, 'make-mod', () => Api.makeModerator(r, id))
         : b('Revoke moderator', `Revoke moderator for ${name}`, 'revoke-mod', () => Api.revokeModerator(r, id)));
     } else if (!p.speak_invite) {
-      buttons.push(b('Invite to speak', `Invite ${name} to speak`, 'invite', () => Api.inviteToSpeak(r, id), { cls: 'btn btn-primary btn-small' }));
+      buttons.push(b('Invite', `Invite ${name} to speak`, 'invite', () => Api.inviteToSpeak(r, id), { cls: 'btn btn-primary btn-small' }));
     }
     buttons.push(b('Remove', `Remove ${name}`, 'remove', () => Api.remove(r, id, false), { cls: 'btn btn-danger-ghost btn-small', closeAfter: true }));
     buttons.push(h('button', {

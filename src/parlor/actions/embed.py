@@ -1,0 +1,105 @@
+"""Embedding rooms on other sites (docs/API.md, Embedding).
+
+Which sites may frame `/embed/room/<id>`: the admin's list (the instance fact
+`embed_origins`, a JSON list) when one was set, else the `embed_origins` setting;
+an empty list turns embedding off. Only open rooms are embeddable, and a page
+that is not signed in sees a preview (title, stage, listener count) of them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from parlor.actions.growth import check_admin
+from parlor.actions.room_lookup import check_room
+from parlor.actions.rooms import person_view
+from parlor.actions.services import Services
+from parlor.domain.embedding import MAX_ORIGINS, parse_origins
+from parlor.domain.rooms import RoomKind
+from parlor.domain.users import User
+from parlor.errors import Code, ParlorError, bad_input
+from parlor.storage import accounts as account_store
+from parlor.storage import rooms as room_store
+
+logger = logging.getLogger(__name__)
+
+ORIGINS_KEY = "embed_origins"
+
+
+async def _fact(s: Services) -> tuple[str, ...] | None:
+    async with s.db.engine.connect() as conn:
+        raw = await account_store.get_fact(conn, ORIGINS_KEY)
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return parse_origins([str(v) for v in value]) if isinstance(value, list) else None
+
+
+async def allowed_origins(s: Services) -> tuple[str, ...]:
+    """The sites that may embed rooms now (empty: embedding is off)."""
+    fact = await _fact(s)
+    return s.settings.embed_origins if fact is None else fact
+
+
+async def embed_settings(s: Services, actor: User) -> dict[str, Any]:
+    check_admin(actor)
+    fact = await _fact(s)
+    return {
+        "origins": list(s.settings.embed_origins if fact is None else fact),
+        "source": "setting" if fact is None else "admin",
+        "setting": list(s.settings.embed_origins),
+    }
+
+
+async def do_set_origins(s: Services, actor: User, origins: list[str] | None) -> dict[str, Any]:
+    """Set the list (an empty list turns embedding off), or None: back to the setting."""
+    check_admin(actor)
+    parsed = None if origins is None else parse_origins(origins)
+    if origins is not None and parsed is None:
+        raise bad_input(f"List at most {MAX_ORIGINS} origins like https://example.org (no path, no wildcard).")
+    async with s.db.engine.begin() as conn:
+        if parsed is None:
+            await account_store.delete_fact(conn, ORIGINS_KEY)
+        else:
+            await account_store.set_fact(conn, ORIGINS_KEY, json.dumps(list(parsed)))
+        await room_store.audit(conn, now=s.clock(), actor_id=actor.id, action="embed_origins.set")
+    logger.info("embed origins set by %s (%s)", actor.id, "reset" if parsed is None else f"{len(parsed)} sites")
+    return await embed_settings(s, actor)
+
+
+async def page_status(s: Services, room_id: str) -> tuple[tuple[str, ...], int]:
+    """For serving the embed page: who may frame it, and its HTTP status (the page
+    itself explains a missing or ended room)."""
+    origins = await allowed_origins(s)
+    try:
+        await check_room(s, room_id)
+    except ParlorError as exc:
+        return origins, exc.status
+    return origins, 200
+
+
+async def room_preview(s: Services, room_id: str) -> dict[str, Any]:
+    """What an embed shows before (and while) its viewer takes part, and the origins
+    it may post events to. Public: the room must be open and embedding on."""
+    origins = await allowed_origins(s)
+    if not origins:
+        raise ParlorError(403, Code.EMBEDDING_OFF, "Embedding rooms is off on this instance.")
+    room = await check_room(s, room_id)
+    if room.kind is not RoomKind.OPEN:
+        raise ParlorError(403, Code.ROOM_NOT_EMBEDDABLE, "Only open rooms can be embedded.")
+    stage = sorted((p for p in room.participants.values() if p.on_stage), key=lambda p: (p.joined_at, p.user_id))
+    return {
+        "room": {
+            "id": room.id,
+            "title": room.title,
+            "hand_raise": room.hand_raise.value,
+            "listener_count": sum(1 for p in room.participants.values() if not p.on_stage),
+            "stage": [person_view(s, p) for p in stage],
+        },
+        "origins": list(origins),
+    }

@@ -1,0 +1,80 @@
+"""Embedding routes: the embed page, its public room preview, signing in inside an
+embed, and the admin's list of sites that may embed (docs/API.md, Embedding)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from parlor.actions import accounts, embed
+from parlor.transport.http.auth import (
+    EMBED_COOKIE,
+    CurrentUser,
+    MaybeUser,
+    ServicesDep,
+    check_same_origin,
+    clear_embed_cookie,
+    set_embed_cookie,
+)
+from parlor.transport.http.headers import frame_ancestors
+from parlor.transport.http.pages import NO_CACHE, STATIC
+
+router = APIRouter(tags=["embedding"])
+
+_Text = Field(max_length=300)
+
+
+class LoginBody(BaseModel):
+    username: str = _Text
+    password: str = _Text
+
+
+class OriginsBody(BaseModel):
+    # null: back to the PARLOR_EMBED_ORIGINS setting; []: embedding off.
+    origins: list[Annotated[str, Field(max_length=300)]] | None = Field(max_length=100)
+
+
+@router.get("/embed/room/{room_id}", include_in_schema=False)
+async def embed_page(room_id: str, s: ServicesDep) -> FileResponse:
+    """The compact room page; only the listed sites may frame it. A missing or ended
+    room gets its status (404, 410) and the page says so."""
+    origins, status = await embed.page_status(s, room_id)
+    return FileResponse(STATIC / "embed.html", status_code=status, headers={**NO_CACHE, **frame_ancestors(origins)})
+
+
+@router.get("/api/embed/rooms/{room_id}")
+async def room_preview(room_id: str, s: ServicesDep) -> dict[str, Any]:
+    return await embed.room_preview(s, room_id)
+
+
+@router.post("/api/embed/login")
+async def embed_login(body: LoginBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
+    """Sign in inside an embed: sets the partitioned `parlor_embed` cookie only."""
+    check_same_origin(request)
+    user = await accounts.do_login(s, body.username, body.password)
+    secret = await accounts.do_start_session(s, user)
+    set_embed_cookie(response, secret, s.settings.session_days * 86400)
+    return user.to_dict()
+
+
+@router.post("/api/embed/logout", status_code=204)
+async def embed_logout(request: Request, _user: MaybeUser, s: ServicesDep) -> Response:
+    secret = request.cookies.get(EMBED_COOKIE)
+    if secret:
+        await accounts.do_end_session(s, secret)
+    response = Response(status_code=204)
+    clear_embed_cookie(response)
+    return response
+
+
+@router.get("/api/admin/embed-origins")
+async def get_origins(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
+    return await embed.embed_settings(s, user)
+
+
+@router.put("/api/admin/embed-origins")
+async def set_origins(body: OriginsBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
+    return await embed.do_set_origins(s, user, body.origins)

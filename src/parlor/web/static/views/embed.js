@@ -1,0 +1,371 @@
+// The embeddable room, /embed/room/<id> (docs/API.md, Embedding): title, stage with
+// speaking rings, listener count, join/leave, raise hand, audio; for an iframe on a
+// site the admin lists. Runs as its own page (embed.html), not inside the app's router.
+//
+// Signing in: inside a frame on another site the app's SameSite cookie is not sent, so
+// the embed signs in with POST /api/embed/login, which sets a partitioned cookie that
+// only frames on that same site get. "Open in Parlor" is always there too.
+//
+// Events to the embedding page, posted only to its origin and only when that origin is
+// in the list the server gave (never '*'):
+//   {type: 'parlor.embed', version: 1, event: 'joined', room_id}
+//   {type: 'parlor.embed', version: 1, event: 'left', room_id, reason: 'left' | 'removed' | 'ended'}
+//   {type: 'parlor.embed', version: 1, event: 'speaking', room_id, speakers: [{user_id, display_name}]}
+//   {type: 'parlor.embed', version: 1, event: 'hand', room_id, raised: bool}
+import { Api, ApiError, get, post } from '../api.js';
+import { h, avatar, alertBox, icon, field } from '../dom.js';
+import { ParlorSocket } from '../socket.js';
+import { RoomMedia } from '../media.js';
+
+const SPEAKING_LEVEL = 0.05;
+const SPEAKING_HOLD_MS = 700;
+const PREVIEW_EVERY_MS = 5000;
+
+const onStage = (p) => p.role === 'moderator' || p.role === 'speaker';
+const isMuted = (p) => p.self_muted || p.mute_locked;
+const nameOf = (p) => p.display_name || p.username || 'Someone';
+
+/** The embedding page's origin, if the server lists it; null otherwise (then nothing is posted). */
+export function parentOrigin(allowed) {
+  if (window.parent === window) return null;
+  let origin = null;
+  if (location.ancestorOrigins && location.ancestorOrigins.length) origin = location.ancestorOrigins[0];
+  else if (document.referrer) {
+    try { origin = new URL(document.referrer).origin; } catch { origin = null; }
+  }
+  return origin && allowed.includes(origin) ? origin : null;
+}
+
+async function main() {
+  const outlet = document.getElementById('main');
+  const match = location.pathname.match(/^\/embed\/room\/([^/]+)\/?$/);
+  const roomId = match ? decodeURIComponent(match[1]) : '';
+  const roomUrl = `${location.origin}/rooms/${encodeURIComponent(roomId)}`;
+
+  let preview;
+  try {
+    preview = await get(`/embed/rooms/${encodeURIComponent(roomId)}`);
+  } catch (err) {
+    outlet.replaceChildren(message(err));
+    return;
+  }
+  const target = parentOrigin(preview.origins);
+  const tell = (event, extra = {}) => {
+    if (target) window.parent.postMessage({ type: 'parlor.embed', version: 1, event, room_id: roomId, ...extra }, target);
+  };
+
+  // --- skeleton ------------------------------------------------------------
+  const titleEl = h('h1', { class: 'embed-title' });
+  const countEl = h('p', { class: 'muted embed-count' });
+  const stageList = h('ul', { class: 'people embed-stage', 'aria-label': 'Stage' });
+  const alert = alertBox();
+  const status = h('p', { class: 'sr-only', role: 'status' });
+  const controls = h('div', { class: 'embed-controls', role: 'group', 'aria-label': 'Your controls' });
+  const sink = h('div', { class: 'audio-sink', hidden: true, 'aria-hidden': 'true' });
+  const openLink = h('a', { class: 'embed-open', href: roomUrl, target: '_blank', rel: 'noopener' }, 'Open in Parlor');
+  outlet.replaceChildren(h('section', { class: 'embed-room', 'aria-labelledby': 'embed-title' },
+    h('header', { class: 'embed-head' },
+      h('img', { src: '/static/icon.svg', alt: '', width: 24, height: 24 }),
+      h('div', { class: 'embed-head-text' }, titleEl, countEl)),
+    stageList, alert.el, status, controls,
+    h('footer', { class: 'embed-foot' }, openLink), sink));
+  titleEl.id = 'embed-title';
+
+  const state = { room: null, mine: null, me: null, joined: false, leaving: false, busy: false, speaking: '' };
+  const levels = new Map();
+  let socket = null;
+  let media = null;
+  let previewTimer = null;
+
+  // --- rendering -----------------------------------------------------------
+  function renderRoom() {
+    const room = state.room;
+    titleEl.textContent = room.title;
+    document.title = `${room.title} · Parlor`;
+    const count = room.listener_count ?? 0;
+    countEl.textContent = `${count} ${count === 1 ? 'listener' : 'listeners'}`;
+    const stage = (room.stage || room.participants.filter(onStage))
+      .slice().sort((a, b) => a.joined_at - b.joined_at);
+    stageList.replaceChildren(...stage.map((p) => h('li', {
+      class: 'person on-stage', dataset: { userId: p.user_id, muted: String(isMuted(p)), speaking: 'false' },
+    },
+    h('span', { class: 'ring' }, avatar(p, 'md')),
+    h('span', { class: 'person-name' }, nameOf(p)),
+    h('span', { class: 'marks' },
+      p.role === 'moderator' ? h('span', { class: 'badge badge-mod' }, 'moderator') : null,
+      isMuted(p) ? h('span', { class: 'mark mark-muted' }, icon('micOff'), 'muted') : null,
+      h('span', { class: 'sr-only speaking-now', hidden: true }, 'speaking now')))));
+    renderSpeaking();
+    renderControls();
+  }
+
+  function renderSpeaking() {
+    const now = performance.now();
+    const speakers = [];
+    for (const li of stageList.querySelectorAll('li[data-user-id]')) {
+      const at = levels.get(li.dataset.userId);
+      const speaking = at !== undefined && now - at < SPEAKING_HOLD_MS && li.dataset.muted !== 'true';
+      if (speaking) speakers.push(li.dataset.userId);
+      if ((li.dataset.speaking === 'true') !== speaking) {
+        li.dataset.speaking = String(speaking);
+        li.classList.toggle('is-speaking', speaking);
+        li.querySelector('.speaking-now').hidden = !speaking;
+      }
+    }
+    const key = speakers.join(',');
+    if (state.joined && key !== state.speaking) {
+      state.speaking = key;
+      const stage = state.room ? (state.room.stage || state.room.participants) : [];
+      const named = (id) => {
+        const p = stage.find((x) => x.user_id === id);
+        return { user_id: id, display_name: p ? nameOf(p) : '' };
+      };
+      tell('speaking', { speakers: speakers.map(named) });
+    }
+  }
+
+  function button(label, key, onclick, cls = 'btn btn-small', ico = null, extra = {}) {
+    return h('button', { type: 'button', class: cls, dataset: { key }, onclick, ...extra }, ico ? icon(ico) : null, label);
+  }
+
+  function renderControls() {
+    const focused = document.activeElement && controls.contains(document.activeElement)
+      ? document.activeElement.dataset.key : null;
+    const items = [];
+    if (!state.me) {
+      items.push(signInForm());
+    } else if (!state.joined) {
+      items.push(button('Join the room', 'join', () => join(), 'btn btn-primary btn-small'));
+      items.push(button('Sign out', 'sign-out', () => signOut(), 'btn btn-ghost btn-small'));
+    } else {
+      const mine = state.mine;
+      if (mine && mine.role === 'listener' && mine.speak_invite) {
+        items.push(h('p', { class: 'embed-note' }, 'You are invited to speak.'));
+        items.push(button('Accept invitation to speak', 'accept', () => act(() => Api.acceptInvite(roomId)), 'btn btn-primary btn-small'));
+        items.push(button('Decline', 'decline', () => act(() => Api.declineInvite(roomId))));
+      }
+      if (mine && onStage(mine)) {
+        const muted = isMuted(mine);
+        items.push(button(muted ? 'Unmute' : 'Mute', 'mute', () => toggleMute(),
+          muted ? 'btn btn-small btn-mic is-muted' : 'btn btn-small btn-mic', muted ? 'micOff' : 'mic',
+          { disabled: mine.mute_locked }));
+      } else if (mine && state.room.hand_raise !== 'off') {
+        items.push(mine.hand_raised
+          ? button('Lower hand', 'hand', () => setHand(false), 'btn btn-small btn-hand is-raised', 'hand')
+          : button('Raise hand', 'hand', () => setHand(true), 'btn btn-small btn-hand', 'hand'));
+      }
+      if (media && media.audioBlocked) items.push(button('Play audio', 'play', () => media.resumeAudio(), 'btn btn-primary btn-small'));
+      items.push(button('Leave', 'leave', () => leave(), 'btn btn-small btn-leave', 'leave'));
+    }
+    controls.replaceChildren(...items);
+    if (focused) {
+      const again = controls.querySelector(`[data-key="${focused}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  function signInForm() {
+    const user = field('Username', { name: 'username', autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false', required: true });
+    const pass = field('Password', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+    const form = h('form', { class: 'embed-signin', 'aria-label': 'Sign in to join' },
+      h('p', { class: 'embed-note' }, 'Sign in with your Parlor account to listen and take part.'),
+      user.field, pass.field,
+      h('button', { type: 'submit', class: 'btn btn-primary btn-small' }, 'Sign in and join'));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      alert.clear();
+      try {
+        state.me = await post('/embed/login', { username: user.input.value.trim(), password: pass.input.value });
+      } catch (err) {
+        alert.show(err.message);
+        return;
+      }
+      try {
+        await join();
+      } catch (err) {
+        console.error(err);
+        alert.show(err.message || String(err));
+      }
+    });
+    return form;
+  }
+
+  // --- actions ---------------------------------------------------------------
+  async function act(call) {
+    if (state.busy) return null;
+    state.busy = true;
+    alert.clear();
+    try {
+      const snap = await call();
+      if (snap && snap.id === roomId) applySnapshot(snap);
+      return snap;
+    } catch (err) {
+      if (err.code === 'room_ended') ended();
+      else alert.show(err.message);
+      return null;
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  async function join() {
+    let snap = null;
+    try {
+      snap = await Api.join(roomId);
+    } catch (err) {
+      if (err.code === 'room_ended') return ended();
+      if (err.code !== 'already_in_room') {
+        alert.show(err.message);
+        renderControls();
+        return null;
+      }
+      snap = await Api.room(roomId);
+    }
+    clearInterval(previewTimer);
+    state.joined = true;
+    state.mine = snap.participants.find((p) => p.user_id === state.me.id) || null;
+    follow();
+    applySnapshot(snap);
+    status.textContent = 'You joined the room.';
+    tell('joined');
+    return snap;
+  }
+
+  async function setHand(raised) {
+    const snap = await act(() => Api.hand(roomId, raised));
+    if (snap) status.textContent = raised ? 'Hand raised.' : 'Hand lowered.';
+  }
+
+  async function toggleMute() {
+    if (!state.mine) return;
+    const muted = isMuted(state.mine);
+    if (!muted && media) media.setStage(true, true);
+    await act(() => Api.mute(roomId, !muted));
+  }
+
+  async function leave() {
+    state.leaving = true; // room.you (null) may arrive before the answer
+    try { await Api.leave(roomId); } catch { /* out already */ }
+    stopFollowing('left');
+    state.leaving = false;
+    status.textContent = 'You left the room.';
+    refreshPreview();
+    previewTimer = setInterval(refreshPreview, PREVIEW_EVERY_MS);
+  }
+
+  async function signOut() {
+    try { await post('/embed/logout'); } catch { /* signed out anyway */ }
+    state.me = null;
+    renderControls();
+  }
+
+  function ended() {
+    stopFollowing('ended');
+    clearInterval(previewTimer);
+    outlet.replaceChildren(message(new ApiError(410, 'room_ended', 'This room has ended.')));
+  }
+
+  // --- live updates ------------------------------------------------------------
+  function applySnapshot(snap) {
+    if (snap.ended) return ended();
+    if (state.room && state.room.version !== undefined && snap.version < state.room.version) return;
+    state.room = snap;
+    const mine = snap.participants.find((p) => state.me && p.user_id === state.me.id);
+    if (mine) setMine(mine);
+    renderRoom();
+  }
+
+  function setMine(mine) {
+    const before = state.mine;
+    state.mine = mine;
+    if (media) media.setStage(onStage(mine), isMuted(mine));
+    if (before && before.hand_raised !== mine.hand_raised) tell('hand', { raised: mine.hand_raised });
+    else if (!before && mine.hand_raised) tell('hand', { raised: true });
+  }
+
+  function follow() {
+    socket = new ParlorSocket();
+    media = new RoomMedia(socket, roomId, sink);
+    media.addEventListener('change', () => renderControls());
+    socket.addEventListener('welcome', () => media.start());
+    socket.addEventListener('event', (e) => {
+      const msg = e.detail;
+      if (msg.name === 'room.state' && msg.data.id === roomId) applySnapshot(msg.data);
+      else if (msg.name === 'room.you' && msg.data.room_id === roomId) {
+        if (!msg.data.participant) {
+          if (state.joined) {
+            stopFollowing(state.leaving ? 'left' : 'removed');
+            status.textContent = 'You are no longer in this room.';
+            refreshPreview();
+          }
+        } else {
+          setMine(msg.data.participant);
+          renderControls();
+        }
+      } else if (msg.name === 'room.ended' && msg.data.room_id === roomId) ended();
+    });
+    socket.addEventListener('speaking', (e) => {
+      if (e.detail.room_id !== roomId) return;
+      const now = performance.now();
+      for (const [userId, level] of Object.entries(e.detail.levels || {})) {
+        if (level > SPEAKING_LEVEL) levels.set(userId, now);
+      }
+      renderSpeaking();
+    });
+    socket.connect();
+    socket.subscribe(roomId);
+    state.speakingTimer = setInterval(renderSpeaking, 250);
+  }
+
+  function stopFollowing(reason) {
+    if (!state.joined) return;
+    state.joined = false;
+    state.mine = null;
+    state.speaking = '';
+    clearInterval(state.speakingTimer);
+    if (media) media.stop();
+    if (socket) socket.close();
+    media = null;
+    socket = null;
+    tell('left', { reason });
+    renderControls();
+  }
+
+  async function refreshPreview() {
+    try {
+      const next = await get(`/embed/rooms/${encodeURIComponent(roomId)}`);
+      if (!state.joined) {
+        state.room = next.room;
+        renderRoom();
+      }
+    } catch (err) {
+      if (err.code === 'room_ended' || err.status === 404) ended();
+    }
+  }
+
+  // --- start -------------------------------------------------------------------
+  state.room = preview.room;
+  try {
+    state.me = await Api.me();
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 401) alert.show(err.message);
+    state.me = null;
+  }
+  renderRoom();
+  previewTimer = setInterval(refreshPreview, PREVIEW_EVERY_MS);
+  window.parlor = Object.assign(window.parlor || {}, { embed: state });
+}
+
+function message(err) {
+  const title = err.status === 404 ? 'Room not found'
+    : err.code === 'room_ended' ? 'This room has ended'
+      : err.code === 'embedding_off' ? 'Embedding is off'
+        : err.code === 'room_not_embeddable' ? 'This room cannot be embedded'
+          : 'Cannot show this room';
+  return h('section', { class: 'embed-message' },
+    h('h1', {}, title),
+    h('p', { role: 'status' }, err.message),
+    h('a', { href: '/', target: '_blank', rel: 'noopener' }, 'Open Parlor'));
+}
+
+main();

@@ -1,0 +1,208 @@
+"""What a listener receives on a slot, packet by packet (issue 15), on both fan-out loops.
+
+Real aiortc listeners over loopback; the speakers' packets are written by the test
+(RTP with the audio-level extension and an Opus payload) and handed to the SFU where
+the speaker's DTLS transport hands it decrypted packets, so the levels, numbering and
+timing are exactly the test's. A speaker's timestamps advance with real time, as a
+real sender's do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+import time
+from itertools import pairwise
+from pathlib import Path
+
+import httpx
+import pytest
+from media_helpers import LOOPBACK, ROOM, connected, join, wait_for
+from tests.conftest import make_settings
+from tests.live import live_server
+
+from parlor.client.media import MediaSession, RtpRecord
+from parlor.media import aiortc_private as priv
+from parlor.media.sfu import Sfu
+
+pytestmark = pytest.mark.media
+
+OPUS_TOC = 0x78  # hybrid, full band, 20 ms, one frame
+LOUD, QUIET, SILENCE = 20, 70, 127
+
+
+class Sender:
+    """A speaker's packets: its own SSRC, sequence numbers and a 48 kHz clock."""
+
+    def __init__(self, sfu: Sfu, user_id: str) -> None:
+        self.sfu = sfu
+        self.user_id = user_id
+        self.ssrc = random.getrandbits(32)
+        self.seq = random.getrandbits(16)
+        self.ts0 = random.getrandbits(32)
+        self.t0 = time.monotonic()
+        self.sent: list[float] = []  # when each packet was handed over
+
+    def packet(self, level: int, *, pt: int | None = None, payload: bytes | None = None) -> bytes:
+        peer = self.sfu._peer(ROOM, self.user_id)
+        assert peer is not None
+        now = time.monotonic()
+        ts = (self.ts0 + round((now - self.t0) * 48000)) & 0xFFFFFFFF
+        self.seq = (self.seq + 1) & 0xFFFF
+        header = struct.pack("!BBHII", 0x90, peer.upstream_pt if pt is None else pt, self.seq, ts, self.ssrc)
+        ext = bytes((0xBE, 0xDE, 0, 1, priv.AUDIO_LEVEL_EXT_ID << 4, 0x80 | level, 0, 0))
+        return header + ext + (bytes([OPUS_TOC]) + bytes(60) if payload is None else payload)
+
+    def send(self, level: int, **kw: object) -> None:
+        data = self.packet(level, **kw)  # type: ignore[arg-type]
+        peer = self.sfu._peer(ROOM, self.user_id)
+        self.sent.append(time.monotonic())
+        self.sfu._on_rtp(peer, data)  # where the speaker's DTLS transport hands it over
+
+    async def talk(self, packets: int, level: int) -> None:
+        for _ in range(packets):
+            self.send(level)
+            await asyncio.sleep(0.02)
+
+    def restart(self) -> None:
+        """A sender that starts over (a replaced track in some stacks): new SSRC and clock."""
+        self.ssrc = random.getrandbits(32)
+        self.seq = random.getrandbits(16)
+        self.ts0 = random.getrandbits(32)
+        self.t0 = time.monotonic()
+
+
+def assert_real_time(log: list[RtpRecord], sent: list[float], tolerance_s: float = 0.03) -> None:
+    """One SSRC; sequence numbers +1 packet to packet; timestamps advancing as the time
+    between the packets' hand-over did (no jump a jitter buffer must stretch over)."""
+    assert len(log) == len(sent), (len(log), len(sent))
+    assert len({r.ssrc for r in log}) == 1
+    for (a, ta), (b, tb) in pairwise(zip(log, sent, strict=True)):
+        assert (b.seq - a.seq) & 0xFFFF == 1, (a, b)
+        step = ((b.ts - a.ts) & 0xFFFFFFFF) / 48000
+        assert abs(step - (tb - ta)) < tolerance_s, (a, b, step, tb - ta)
+
+
+@pytest.fixture(params=["c", "python"])
+async def one_slot(request: pytest.FixtureRequest) -> Sfu:
+    server = Sfu(ice_hosts=LOOPBACK, slots=1, fanout=request.param)
+    yield server  # type: ignore[misc]
+    await server.close()
+
+
+async def test_talk_spurts_reach_the_listener_whole_and_in_real_time(
+    one_slot: Sfu, clients: list[MediaSession]
+) -> None:
+    sfu = one_slot
+    sfu.set_audible(ROOM, frozenset({"ann", "bob"}))
+    listener = await join(sfu, clients, "listener", record_rtp=True)
+    await join(sfu, clients, "ann")
+    await join(sfu, clients, "bob")
+    await connected(listener)
+    ann, bob = Sender(sfu, "ann"), Sender(sfu, "bob")
+    sent: list[float] = []
+
+    # 1. ann's spurt takes the free slot; she talks quietly for 0.8 s (past the min hold)
+    await ann.talk(40, QUIET)
+    # 2. bob's spurt takes the slot from the quieter ann, at its first packet
+    await bob.talk(15, LOUD)
+    sent += ann.sent + bob.sent
+    # 3. bob stops; 0.8 s later (his peak has fallen by 10 dB) ann speaks up again and
+    # takes the slot back at her first packet
+    await asyncio.sleep(0.8)
+    ann.sent.clear()
+    await ann.talk(10, LOUD)
+    # 4. ann's sender restarts its numbering mid-spurt: the slot is re-based on real time
+    ann.restart()
+    await ann.talk(10, LOUD)
+    sent += ann.sent
+    await wait_for(lambda: len(listener.rtp_log) >= len(sent), within=3.0)
+    await asyncio.sleep(0.1)
+    assert sfu.room_counters(ROOM)["dropped"] == 0  # every packet, each spurt's first included
+    assert_real_time(listener.rtp_log, sent)
+
+    # 5. ann is muted mid-spurt: the listener gets one DTX packet closing her spurt, in
+    # the stream's numbering and in real time, so its jitter buffer plays comfort noise
+    # instead of concealing a loss until the next speaker
+    await asyncio.sleep(0.1)
+    sent.append(time.monotonic())
+    sfu.set_audible(ROOM, frozenset({"bob"}))
+    await wait_for(lambda: len(listener.rtp_log) == len(sent))
+    assert_real_time(listener.rtp_log, sent)
+    # and bob's next spurt continues the same stream, again in real time
+    await asyncio.sleep(0.3)
+    bob.sent.clear()
+    await bob.talk(5, LOUD)
+    sent += bob.sent
+    await wait_for(lambda: len(listener.rtp_log) == len(sent))
+    assert_real_time(listener.rtp_log, sent)
+
+
+async def test_new_listener_receives_a_silent_speaker_at_once(sfu: Sfu, clients: list[MediaSession]) -> None:
+    sfu.set_audible(ROOM, frozenset({"ann"}))
+    await join(sfu, clients, "ann")
+    early = await join(sfu, clients, "early")
+    await connected(early)
+    ann = Sender(sfu, "ann")
+    await ann.talk(10, SILENCE)  # on stage, not a sound (DTX comfort noise)
+    late = await join(sfu, clients, "late", record_rtp=True)
+    await connected(late)
+    connected_at = len(ann.sent)
+    await ann.talk(10, SILENCE)
+    await wait_for(lambda: late.packets_received >= 10)
+    assert early.packets_received == len(ann.sent)
+    # from the moment it is connected (its route may be ready a packet or two later)
+    assert late.packets_received >= len(ann.sent) - connected_at - 2
+    assert sfu.room_counters(ROOM)["dropped"] == 0
+
+
+BAD = {
+    "wrong payload type": lambda s: s.packet(LOUD, pt=(s.sfu._peer(ROOM, s.user_id).upstream_pt + 1) & 0x7F),
+    "empty payload": lambda s: s.packet(LOUD, payload=b""),
+    "code 1, odd length": lambda s: s.packet(LOUD, payload=bytes([OPUS_TOC | 1]) + bytes(3)),
+    "code 2, first frame past the end": lambda s: s.packet(LOUD, payload=bytes([OPUS_TOC | 2, 200]) + bytes(10)),
+    "code 3, no frames": lambda s: s.packet(LOUD, payload=bytes([OPUS_TOC | 3, 0x00]) + bytes(10)),
+    "code 3, 160 ms": lambda s: s.packet(LOUD, payload=bytes([OPUS_TOC | 3, 8]) + bytes(16)),
+    "frame over 1275 bytes": lambda s: s.packet(LOUD, payload=bytes([OPUS_TOC]) + bytes(1276)),
+    "truncated header": lambda s: s.packet(LOUD)[:9],
+    "extension past the end": lambda s: s.packet(LOUD)[:12] + bytes((0xBE, 0xDE, 0, 9)),
+    "padding past the end": lambda s: bytes([s.packet(LOUD)[0] | 0x20]) + s.packet(LOUD)[1:-1] + bytes([250]),
+    "not RTP": lambda s: bytes([0x40]) + s.packet(LOUD)[1:],
+}
+
+
+async def test_bad_packets_are_dropped_counted_and_harm_nobody(sfu: Sfu, clients: list[MediaSession]) -> None:
+    sfu.set_audible(ROOM, frozenset({"good", "bad"}))
+    listener = await join(sfu, clients, "listener", record_rtp=True)
+    await join(sfu, clients, "good")
+    await join(sfu, clients, "bad")
+    await connected(listener)
+    good, bad = Sender(sfu, "good"), Sender(sfu, "bad")
+    for make in list(BAD.values()) * 3:
+        good.send(LOUD)
+        sfu._on_rtp(sfu._peer(ROOM, "bad"), make(bad))
+        await asyncio.sleep(0.02)
+    await wait_for(lambda: len(listener.rtp_log) >= len(good.sent))
+    await asyncio.sleep(0.1)
+    counters = sfu.room_counters(ROOM)
+    assert counters["malformed"] == 3 * len(BAD)
+    assert sfu.totals()["malformed"] == 3 * len(BAD)
+    assert sfu.slot_holders(ROOM).count("bad") == 0  # a bad packet never takes a slot
+    assert_real_time(listener.rtp_log, good.sent)  # the good speaker's stream, whole
+    # the same speaker's well-formed packets still go through
+    bad.send(LOUD)
+    await wait_for(lambda: len(listener.rtp_log) == len(good.sent) + 1)
+
+
+async def test_malformed_packets_are_counted_in_metrics(tmp_path: Path, clients: list[MediaSession]) -> None:
+    async with live_server(make_settings(tmp_path / "data")) as server:
+        sfu = server.app.state.services.media
+        sfu.set_audible(ROOM, frozenset({"bad"}))
+        await join(sfu, clients, "bad")
+        bad = Sender(sfu, "bad")
+        for make in BAD.values():
+            sfu._on_rtp(sfu._peer(ROOM, "bad"), make(bad))
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            text = (await http.get("/metrics")).text
+        assert f"parlor_media_packets_malformed_total {len(BAD)}" in text.splitlines()
