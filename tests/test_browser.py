@@ -70,16 +70,26 @@ async def test_two_people_talk_through_the_stage(server: LiveServer, pw: Playwri
         await sign_in(a, server.url, "alice")
         await sign_in(b, server.url, "bob")
 
-        # A starts a room: on stage, unmuted from the start.
+        # A starts a room: on stage, muted, with a clear "Unmute" (nobody is live by surprise).
         await start_room(a, "Tea and tones")
         await expect(a.get_by_role("list", name="Stage")).to_contain_text("Alice")
-        await expect(a.get_by_role("button", name="Mute", exact=True)).to_be_visible()
+        a_unmute = a.get_by_role("button", name="Unmute", exact=True)
+        await expect(a_unmute).to_be_visible()
+        await expect(a.get_by_text("You're muted: nobody hears you until you unmute.")).to_be_visible()
+        await expect(a.get_by_role("list", name="Stage").locator("li", has_text="Alice")).to_contain_text("muted")
 
-        # B joins from the hallway, as a listener, and hears A.
+        # B joins from the hallway, as a listener, and hears nothing of A yet.
         await expect(b.get_by_role("link", name="Join Tea and tones")).to_be_visible()
         await join_from_hallway(b, "Tea and tones")
         await expect(b.get_by_role("list", name="Audience")).to_contain_text("Bob")
         await expect(b.get_by_role("button", name="Raise hand")).to_be_visible()
+        await poll(lambda: inbound_audio(b), lambda s: s["pc"] == "connected", what="B's media connection")
+        before = await inbound_delta(b, 1.5)
+        assert before["bytesReceived"] == 0 and before["totalAudioEnergy"] < 1e-3, before
+
+        # A unmutes: now B hears A.
+        await a_unmute.click()
+        await expect(a.get_by_role("button", name="Mute", exact=True)).to_be_visible()
 
         await poll(
             lambda: inbound_delta(b, 1.0),
@@ -183,9 +193,16 @@ async def test_usable_on_phone_and_desktop(
         hands = a.get_by_role("list", name="Raised hands")
         await within_viewport(a, hands.get_by_role("button", name="Invite Bartholomew to speak"))
         await within_viewport(a, a.get_by_role("status", name="Connection"))
-        for name in ("Mute", "Leave the stage", "Leave quietly", "End room"):
+        for name in ("Unmute", "Leave the stage", "Leave quietly", "End room"):
             await within_viewport(a, a.get_by_role("button", name=name, exact=True))
-        await within_viewport(a, a.get_by_role("button", name="Remove Bartholomew"))
+        # Moderator actions are in the person's sheet, opened from their tile.
+        await a.get_by_role("button", name="Bartholomew", exact=True).click()
+        sheet = a.get_by_role("dialog", name="Bartholomew")
+        for name in ("Invite Bartholomew to speak", "Remove Bartholomew", "Remove and block Bartholomew"):
+            await within_viewport(a, sheet.get_by_role("button", name=name))
+        await no_horizontal_overflow(a)
+        await a.screenshot(path=str(tmp_path / f"room-sheet-{width}.png"), full_page=False)
+        await sheet.get_by_role("button", name="Close").click()
         await no_horizontal_overflow(a)
         await a.screenshot(path=str(tmp_path / f"room-moderator-{width}.png"), full_page=True)
 
@@ -206,8 +223,12 @@ async def test_usable_on_phone_and_desktop(
         await invite.get_by_role("button", name="Accept invitation to speak").click()
         for name in ("Unmute", "Leave the stage", "Leave quietly"):
             await within_viewport(b, b.get_by_role("button", name=name, exact=True))
-        for name in ("Mute Bartholomew", "Move Bartholomew to audience", "Make Bartholomew moderator"):
-            await within_viewport(a, a.get_by_role("button", name=name))
+        await a.get_by_role("list", name="Stage").get_by_role("button", name="Bartholomew", exact=True).click()
+        sheet = a.get_by_role("dialog", name="Bartholomew")
+        for name in ("Mute Bartholomew", "Lock mic for Bartholomew", "Move Bartholomew to audience",
+                     "Make moderator: Bartholomew"):
+            await within_viewport(a, sheet.get_by_role("button", name=name))
+        await sheet.get_by_role("button", name="Close").click()
         await no_horizontal_overflow(a)
         await no_horizontal_overflow(b)
         await a.screenshot(path=str(tmp_path / f"room-two-speakers-{width}.png"), full_page=True)

@@ -61,6 +61,7 @@ async def test_chromium_decodes_through_slot_switches(tmp_path: Path) -> None:
             try:
                 room = await ann.create_room("Switchboard")
                 ann_room = await ann.join_room(room["id"], send_wav=alternating)
+                await ann_room.post("mute", {"muted": False})  # the creator comes on stage muted
                 bob_room = await bob.join_room(room["id"])
                 await bob_room.post("hand", {"raised": True})
                 await ann_room.post("speak-invites", {"user_id": bob.user_id})

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parlor.domain import rooms as d
-from parlor.domain.rooms import HandRaise, Role
+from parlor.domain.rooms import HandRaise, Role, RoomKind
 from parlor.errors import Code, ParlorError
 
 
@@ -29,11 +29,13 @@ def refused(code: Code, fn, *args, **kwargs) -> None:  # type: ignore[no-untyped
     assert info.value.code is code
 
 
-def test_creator_is_moderator_on_stage_and_audible() -> None:
+def test_creator_is_moderator_on_stage_muted_until_they_unmute() -> None:
     room = d.create("r1", "  Morning   chat ", "mod", 0.0)
     assert room.title == "Morning chat"
-    assert room.get("mod") is not None and room.get("mod").role is Role.MODERATOR  # type: ignore[union-attr]
-    assert room.audible_speakers == {"mod"}
+    mod = room.get("mod")
+    assert mod is not None and mod.role is Role.MODERATOR and mod.on_stage and mod.self_muted
+    assert room.audible_speakers == frozenset()
+    assert d.set_self_muted(room, "mod", False).audible_speakers == {"mod"}
 
 
 @pytest.mark.parametrize("title", ["", "   ", "x" * (d.TITLE_MAX + 1)])
@@ -141,6 +143,87 @@ def test_ended_room_refuses_everything() -> None:
     refused(Code.ROOM_ENDED, d.join, room, "bob", 1.0)
 
 
+# ---- room kinds: who may come in -------------------------------------------------
+# (kind, invited, followed by a moderator) -> the refusal's code, or None: they join.
+ADMISSION = [
+    (RoomKind.OPEN, False, False, None),
+    (RoomKind.OPEN, True, True, None),
+    (RoomKind.SOCIAL, False, False, Code.NOT_FOLLOWED_BY_MODERATOR),
+    (RoomKind.SOCIAL, False, True, None),
+    (RoomKind.SOCIAL, True, False, None),
+    (RoomKind.CLOSED, False, False, Code.ROOM_CLOSED),
+    (RoomKind.CLOSED, False, True, Code.ROOM_CLOSED),
+    (RoomKind.CLOSED, True, False, None),
+]
+
+
+@pytest.mark.parametrize(("kind", "invited", "followed", "code"), ADMISSION)
+def test_who_may_join_each_kind(kind: RoomKind, invited: bool, followed: bool, code: Code | None) -> None:
+    room = d.create("r1", "Kinds", "mod", 0.0, kind=kind)
+    if invited:
+        room = d.invite_member(room, "mod", "ann") if kind is not RoomKind.OPEN else room
+    assert d.kind_admits(room, "ann", followed_by_moderator=followed) is (code is None)
+    if code is None:
+        assert d.join(room, "ann", 1.0, followed_by_moderator=followed).get("ann") is not None
+    else:
+        refused(code, d.join, room, "ann", 1.0, followed_by_moderator=followed)
+        assert d.admission_refusal(room, "ann", followed_by_moderator=followed).code is code  # type: ignore[union-attr]
+    # A block beats an invitation and a follow, whatever the kind.
+    refused(Code.BLOCKED_FROM_ROOM, d.join, room, "ann", 1.0, followed_by_moderator=followed, blocked_by_moderator=True)
+
+
+@pytest.mark.parametrize("kind", [RoomKind.SOCIAL, RoomKind.CLOSED])
+def test_removed_with_a_block_loses_the_invitation(kind: RoomKind) -> None:
+    room = d.invite_member(d.create("r1", "Kinds", "mod", 0.0, kind=kind), "mod", "ann")
+    room = d.remove(d.join(room, "ann", 1.0), "mod", "ann", block=True)
+    assert "ann" not in room.invited
+    refused(Code.BLOCKED_FROM_ROOM, d.join, room, "ann", 2.0, followed_by_moderator=True)
+    refused(Code.INVALID_TARGET, d.invite_member, room, "mod", "ann")
+    # A plain removal keeps it: they may come back.
+    room = d.invite_member(d.create("r2", "Kinds", "mod", 0.0, kind=kind), "mod", "bob")
+    room = d.remove(d.join(room, "bob", 1.0), "mod", "bob")
+    assert d.join(room, "bob", 2.0).get("bob") is not None
+
+
+# (room kind, who invites, whom) -> refusal code
+INVITE_REFUSALS = {
+    "an open room needs no invitation": (RoomKind.OPEN, "mod", "zed", Code.ROOM_IS_OPEN),
+    "a listener cannot invite": (RoomKind.CLOSED, "ann", "zed", Code.NOT_MODERATOR),
+    "an outsider cannot invite": (RoomKind.CLOSED, "zed", "yan", Code.NOT_IN_ROOM),
+    "someone already in the room": (RoomKind.CLOSED, "mod", "ann", Code.ALREADY_IN_THAT_ROOM),
+}
+
+
+@pytest.mark.parametrize("case", list(INVITE_REFUSALS))
+def test_invitation_refusals_change_nothing(case: str) -> None:
+    kind, actor, target, code = INVITE_REFUSALS[case]
+    room = d.create("r1", "Kinds", "mod", 0.0, kind=kind)
+    room = d.join(room, "ann", 1.0, followed_by_moderator=True) if kind is RoomKind.OPEN else d.join(
+        d.invite_member(room, "mod", "ann"), "ann", 1.0
+    )
+    before = room
+    refused(code, d.invite_member, room, actor, target)
+    assert room == before
+
+
+def test_inviting_twice_is_one_invitation() -> None:
+    room = d.invite_member(d.create("r1", "Closed", "mod", 0.0, kind=RoomKind.CLOSED), "mod", "ann")
+    assert d.invite_member(room, "mod", "ann") is room
+
+
+def test_closing_a_room_lets_whoever_is_in_it_come_back() -> None:
+    room = room_with("ann", "bob")
+    room = d.update_settings(room, "mod", kind=RoomKind.CLOSED)
+    assert room.kind is RoomKind.CLOSED and {"mod", "ann", "bob"} <= room.invited
+    room = d.leave(room, "ann")
+    assert d.join(room, "ann", 5.0).get("ann") is not None
+    refused(Code.ROOM_CLOSED, d.join, room, "cat", 5.0)
+    # Opened up again: anyone.
+    room = d.update_settings(room, "mod", kind=RoomKind.OPEN)
+    assert d.join(room, "cat", 6.0).get("cat") is not None
+    refused(Code.NOT_MODERATOR, d.update_settings, room, "bob", kind=RoomKind.CLOSED)
+
+
 # ---- invariants under random play -------------------------------------------------
 
 PEOPLE = ["mod", "ann", "bob", "cat", "dan"]
@@ -161,6 +244,9 @@ op = st.one_of(
     st.tuples(st.just("revoke_mod"), who, who),
     st.tuples(st.just("remove"), who, who, st.booleans()),
     st.tuples(st.just("hands"), who, st.sampled_from(list(HandRaise))),
+    st.tuples(st.just("kind"), who, st.sampled_from(list(RoomKind))),
+    st.tuples(st.just("invite_member"), who, who),
+    st.tuples(st.just("join_followed"), who),
     st.tuples(st.just("end"), who),
 )
 
@@ -198,6 +284,12 @@ def apply(room: d.Room, step: tuple, now: float) -> d.Room:  # type: ignore[type
             return d.remove(room, args[0], args[1], block=args[2])
         case "hands":
             return d.update_settings(room, args[0], hand_raise=args[1])
+        case "kind":
+            return d.update_settings(room, args[0], kind=args[1])
+        case "invite_member":
+            return d.invite_member(room, args[0], args[1])
+        case "join_followed":
+            return d.join(room, args[0], now, followed_by_moderator=True)
         case "end":
             return d.end(room, args[0])
     raise AssertionError(kind)
@@ -213,6 +305,7 @@ def check_invariants(room: d.Room) -> None:
         else:
             assert not p.self_muted and not p.mute_locked and p.stage_since is None
         assert p.user_id not in room.blocked
+    assert not room.invited & room.blocked, "a block voids an invitation"
     assert room.audible_speakers <= {p.user_id for p in room.participants.values() if p.on_stage}
 
 
@@ -229,6 +322,11 @@ def test_random_play_keeps_invariants_and_refusals_change_nothing(steps: list[tu
             assert exc.status in (400, 403, 404, 409, 410)
             continue
         assert room.version >= before.version
+        if step[0] in ("join", "join_followed"):
+            # Let in only by the kind's rule.
+            assert room.kind is RoomKind.OPEN or step[1] in before.invited or (
+                room.kind is RoomKind.SOCIAL and step[0] == "join_followed"
+            )
         check_invariants(room)
         if room.ended:
             break

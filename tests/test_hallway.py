@@ -117,14 +117,17 @@ async def test_hallway_ranking(instance: Instance, case: str) -> None:
     for card in cards:
         mod, stage, audience = spec[card["title"]]
         assert set(card) == {
-            "id", "title", "speakers", "speaker_count", "listener_count", "followed_on_stage", "followed_in_room"
+            "id", "title", "kind", "speakers", "speaker_count", "listener_count", "followed_on_stage",
+            "followed_in_room",
         }
+        assert card["kind"] == "open"
         assert (card["speaker_count"], card["listener_count"]) == (1 + len(stage), len(audience))
         # people you follow are named first
         named = [s["username"] for s in card["speakers"]]
         assert sorted(named) == sorted([mod, *stage])
         assert named == sorted(named, key=lambda n: n not in follows)
-        assert set(card["speakers"][0]) == {"id", "username", "display_name"}
+        assert set(card["speakers"][0]) == {"id", "username", "display_name", "avatar_url"}
+        assert card["speakers"][0]["avatar_url"] is None  # nobody here has one
 
 
 # -- block rules, table-driven -------------------------------------------------------------------
@@ -192,7 +195,7 @@ async def test_the_hallway_needs_a_member(instance: Instance) -> None:
     assert r.status_code == 401 and error_code(r) == "not_authenticated"
 
 
-# -- room kinds (no API makes social or closed rooms yet: the pure ranking) ----------------------
+# -- room kinds: the pure rule (over HTTP: tests/test_room_kinds.py) ------------------------------
 
 
 def _user(uid: str) -> User:
@@ -200,25 +203,29 @@ def _user(uid: str) -> User:
 
 
 @pytest.mark.parametrize(
-    ("kind", "viewer_follows_host", "viewer_in_room", "shown"),
+    ("kind", "host_follows_viewer", "viewer_follows_host", "viewer_in_room", "shown"),
     [
-        (RoomKind.OPEN, False, False, True),
-        (RoomKind.SOCIAL, False, False, False),
-        (RoomKind.SOCIAL, True, False, True),
-        (RoomKind.SOCIAL, False, True, True),
-        (RoomKind.CLOSED, True, False, False),
-        (RoomKind.CLOSED, False, True, True),
+        (RoomKind.OPEN, False, False, False, True),
+        (RoomKind.SOCIAL, False, False, False, False),
+        (RoomKind.SOCIAL, False, True, False, False),  # following a moderator is not being followed
+        (RoomKind.SOCIAL, True, False, False, True),
+        (RoomKind.SOCIAL, False, False, True, True),
+        (RoomKind.CLOSED, True, True, False, False),
+        (RoomKind.CLOSED, False, False, True, True),
     ],
 )
-def test_social_rooms_show_to_followers_of_a_speaker_and_closed_rooms_to_participants(
-    kind: RoomKind, viewer_follows_host: bool, viewer_in_room: bool, shown: bool
+def test_social_rooms_show_to_people_a_moderator_follows_and_closed_rooms_to_the_invited(
+    kind: RoomKind, host_follows_viewer: bool, viewer_follows_host: bool, viewer_in_room: bool, shown: bool
 ) -> None:
     room = domain.create("r1", "Kinds", "host", 1.0, kind=kind)
     if viewer_in_room:
-        room = domain.join(room, "viewer", 2.0)
+        room = domain.join(room, "viewer", 2.0, followed_by_moderator=True) if kind is not RoomKind.CLOSED else (
+            domain.join(domain.invite_member(room, "host", "viewer"), "viewer", 2.0)
+        )
     followed = {"host"} if viewer_follows_host else set()
+    followers = {"host"} if host_follows_viewer else set()
     profiles = {u: _user(u) for u in ("host", "viewer")}
-    cards = hallway.cards([room], "viewer", followed, set(), profiles)
+    cards = hallway.cards([room], "viewer", followed, set(), profiles, followers=followers)
     assert [c["id"] for c in cards] == (["r1"] if shown else [])
 
 

@@ -65,6 +65,7 @@ async def test_listeners_hear_the_speaker_and_a_tampering_listener_is_heard_by_n
     try:
         room = await ann.create_room("Tamper-proof")
         ann_room = await ann.join_room(room["id"], send_wav=ann_tone)
+        await ann_room.post("mute", {"muted": False})  # the creator comes on stage muted
         bob_room = await bob.join_room(room["id"])
         # carl is a listener whose client sends audio anyway
         carl_room = await carl.join_room(room["id"], send_wav=carl_tone)
@@ -135,7 +136,7 @@ async def test_bad_sdp_gets_an_error_and_the_room_keeps_playing(server: LiveServ
     ann, bob, eve = [await bot(server, n) for n in ("ann", "bob", "eve")]
     try:
         room = await ann.create_room("Robust")
-        await ann.join_room(room["id"], send_wav=tone)
+        await (await ann.join_room(room["id"], send_wav=tone)).post("mute", {"muted": False})
         bob_room = await bob.join_room(room["id"])
         await eventually(lambda: packets(bob_room.media) > 20)
         await eve.join_room(room["id"], media=False)
@@ -156,7 +157,7 @@ async def test_no_audio_is_written_to_disk(server: LiveServer, tmp_path: Path) -
     ann, bob = await bot(server, "ann"), await bot(server, "bob")
     try:
         room = await ann.create_room("Ephemeral")
-        await ann.join_room(room["id"], send_wav=tone)
+        await (await ann.join_room(room["id"], send_wav=tone)).post("mute", {"muted": False})
         bob_room = await bob.join_room(room["id"])
         await eventually(lambda: packets(bob_room.media) > 150)
         await ann.call("POST", f"/api/rooms/{room['id']}/end")

@@ -58,13 +58,18 @@ async def set_muted(who: Person, **muted: bool) -> dict[str, Any]:
 
 async def produce_every_kind(inst: Instance, ann: Person, bob: Person) -> str:
     """Bob gives ann one notification of each kind, oldest first: new_follower,
-    room_started, ping, waitlist_joined. Returns bob's room."""
+    room_started, ping, waitlist_joined, room_invite. Returns bob's (open) room."""
     await follow(ann, "bob")
     await follow(bob, "ann")
     room_id = await start(bob, "Bob's room")
     r = await ping(bob, room_id, ann)
     assert r.status_code == 204, r.text
     await notifications.notify(inst.services, ann.id, "waitlist_joined", actor_id=bob.id)
+    # A closed room tells nobody it started; an invitation into it is news.
+    r = await bob.post("/api/rooms", json={"title": "Bob's club", "kind": "closed"})
+    assert r.status_code == 201, r.text
+    r = await bob.post(f"/api/rooms/{r.json()['id']}/invites", json={"username": "ann"})
+    assert r.status_code == 200, r.text
     return room_id
 
 
@@ -76,13 +81,14 @@ async def test_every_kind_lands_in_the_inbox_newest_first(instance: Instance) ->
     room_id = await produce_every_kind(instance, ann, bob)
     body = await inbox(ann)
     assert summary(body) == [
+        ("room_invite", "bob", "Bob's club", False),
         ("waitlist_joined", "bob", None, False),
         ("ping", "bob", "Bob's room", False),
         ("room_started", "bob", "Bob's room", False),
         ("new_follower", "bob", None, False),
     ]
-    assert body["unread_count"] == 4 and body["next_before"] is None
-    first = body["notifications"][1]
+    assert body["unread_count"] == 5 and body["next_before"] is None
+    first = body["notifications"][2]
     assert set(first) == {"id", "kind", "actor", "room", "created_at", "read"}
     assert first["actor"] == {"id": bob.id, "username": "bob", "display_name": "Bob"}
     assert first["room"] == {"id": room_id, "title": "Bob's room", "live": True}
@@ -92,7 +98,7 @@ async def test_every_kind_lands_in_the_inbox_newest_first(instance: Instance) ->
     assert summary(await inbox(bob)) == [("new_follower", "ann", None, False)]
     # once the room ends, its notifications say so
     assert (await bob.post(f"/api/rooms/{room_id}/end")).status_code == 200
-    assert [n["room"]["live"] for n in (await inbox(ann))["notifications"] if n["room"]] == [False, False]
+    assert [n["room"]["live"] for n in (await inbox(ann))["notifications"] if n["room"]] == [True, False, False]
 
 
 async def test_room_started_reaches_every_follower_who_has_not_muted_it(instance: Instance) -> None:
@@ -156,15 +162,15 @@ async def test_mark_one_read_then_all(instance: Instance) -> None:
     items = (await inbox(ann))["notifications"]
     r = await ann.post(f"/api/notifications/{items[1]['id']}/read")
     assert r.status_code == 200, r.text
-    assert r.json()["notification"]["read"] is True and r.json()["unread_count"] == 3
+    assert r.json()["notification"]["read"] is True and r.json()["unread_count"] == 4
     again = await ann.post(f"/api/notifications/{items[1]['id']}/read")  # idempotent
-    assert again.status_code == 200 and again.json()["unread_count"] == 3
-    assert [n["read"] for n in (await inbox(ann))["notifications"]] == [False, True, False, False]
+    assert again.status_code == 200 and again.json()["unread_count"] == 4
+    assert [n["read"] for n in (await inbox(ann))["notifications"]] == [False, True, False, False, False]
 
     # "all up to what I saw": the newest stays unread
     r = await ann.post("/api/notifications/read-all", json={"up_to": items[1]["id"]})
     assert r.status_code == 200 and r.json() == {"unread_count": 1}
-    assert [n["read"] for n in (await inbox(ann))["notifications"]] == [False, True, True, True]
+    assert [n["read"] for n in (await inbox(ann))["notifications"]] == [False, True, True, True, True]
     r = await ann.post("/api/notifications/read-all")
     assert r.status_code == 200 and r.json() == {"unread_count": 0}
     assert (await inbox(ann))["unread_count"] == 0
@@ -182,9 +188,9 @@ async def test_a_muted_kind_is_not_stored(instance: Instance, muted: str) -> Non
     await produce_every_kind(instance, ann, bob)
     body = await inbox(ann)
     assert [n["kind"] for n in body["notifications"]] == [
-        k for k in ("waitlist_joined", "ping", "room_started", "new_follower") if k != muted
+        k for k in ("room_invite", "waitlist_joined", "ping", "room_started", "new_follower") if k != muted
     ]
-    assert body["unread_count"] == 3
+    assert body["unread_count"] == 4
     # unmuted: stored again
     assert (await set_muted(ann, **{muted: False}))["muted"][muted] is False
     await notifications.notify(instance.services, ann.id, muted, actor_id=bob.id)

@@ -360,6 +360,7 @@ async def test_audience_pages_in_join_order(instance: Instance) -> None:
         "user_id": people[0].id,
         "username": "crowd00000",
         "display_name": "Crowd 0",
+        "avatar_url": None,
         "role": "listener",
         "hand_raised": False,
         "self_muted": False,

@@ -73,6 +73,7 @@ ACTIONS: dict[str, tuple[str, str, dict[str, Any] | None, set[str]]] = {
     # each case blocks a newcomer of its own.
     "remove and block": ("POST", "/remove", {"user_id": "{victim}", "block": True}, {"moderator"}),
     "change settings": ("PATCH", "", {"title": "New title", "hand_raise": "off"}, {"moderator"}),
+    "change kind": ("PATCH", "", {"kind": "closed"}, {"moderator"}),
     "end room": ("POST", "/end", None, {"moderator"}),
     "leave": ("POST", "/leave", None, {"moderator", "speaker", "listener"}),
 }

@@ -10,8 +10,9 @@ async def test_room_life_cycle_over_http(instance: Instance) -> None:
     ann, bob, cat = await instance.member("ann"), await instance.member("bob"), await instance.member("cat")
     room = (await ann.post("/api/rooms", json={"title": "  Coffee   talk "})).json()
     assert room["title"] == "Coffee talk"
-    assert [(p["username"], p["role"], p["self_muted"]) for p in room["participants"]] == [
-        ("ann", "moderator", False)
+    # On stage and muted: nobody is live by surprise.
+    assert [(p["username"], p["role"], p["self_muted"], p["avatar_url"]) for p in room["participants"]] == [
+        ("ann", "moderator", True, None)
     ]
     rid = room["id"]
     for who in (bob, cat):

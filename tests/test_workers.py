@@ -60,6 +60,7 @@ async def speaker_and_listeners(
     clients = [await bot(server, n) for n in ("ann", "bob", "carl", "dan")]
     room = await clients[0].create_room("Spread out")
     speaker = await clients[0].join_room(room["id"], send_wav=tone)
+    await speaker.post("mute", {"muted": False})  # the creator comes on stage muted
     listeners = [await c.join_room(room["id"]) for c in clients[1:]]
     return str(room["id"]), clients, speaker, listeners
 

@@ -39,6 +39,9 @@ class Code(StrEnum):
     MUTE_LOCKED = "mute_locked"
     TARGET_NOT_IN_ROOM = "target_not_in_room"
     INVALID_TARGET = "invalid_target"
+    ROOM_CLOSED = "room_closed"
+    NOT_FOLLOWED_BY_MODERATOR = "not_followed_by_moderator"
+    ROOM_IS_OPEN = "room_is_open"
     # media / socket
     INVALID_SDP = "invalid_sdp"
     MEDIA_UNAVAILABLE = "media_unavailable"

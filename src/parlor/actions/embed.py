@@ -13,7 +13,8 @@ import logging
 from typing import Any
 
 from parlor.actions.growth import check_admin
-from parlor.actions.rooms import check_room, person_view
+from parlor.actions.room_lookup import check_room
+from parlor.actions.rooms import person_view
 from parlor.actions.services import Services
 from parlor.domain.embedding import MAX_ORIGINS, parse_origins
 from parlor.domain.rooms import RoomKind

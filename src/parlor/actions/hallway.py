@@ -4,10 +4,13 @@ Ranked by how many people the viewer follows are on stage, then in the room at
 all, then the rest by size and recency. A room never shows when its creator or
 one of its moderators and the viewer are blocked either way (the viewer could not
 join it: `actions.rooms.do_join`), nor a room the viewer was removed from with a
-block. Social rooms show to followers of a speaker, closed rooms to participants.
+block. A social room shows to people one of its moderators follows, a closed room
+to people invited into it (and to anyone in either): exactly who may join
+(`domain.rooms.kind_admits`).
 
 Cheap per request: the rooms are the in-memory live rooms; the database is asked
-once, for the viewer's follows and blocks (`storage.hallway.viewer_graph`).
+once for the viewer's follows and blocks (`storage.hallway.viewer_graph`), and, only
+when social rooms are live, once more: which of their moderators follow the viewer.
 
 Live updates: every client gets `hallway.changed` (coalesced, ≤1/s) and refetches,
 so what a client sees is always this filtered list. A room started by someone you
@@ -17,11 +20,14 @@ which the socket sends `hallway.changed` at once (`transport/ws/endpoint.py`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from parlor.actions.services import Services
-from parlor.domain.rooms import Participant, Room, RoomKind
+from parlor.domain.rooms import Participant, Room, RoomKind, kind_admits
 from parlor.domain.users import User
 from parlor.storage import hallway as store
 
@@ -29,33 +35,50 @@ from parlor.storage import hallway as store
 SPEAKERS_SHOWN = 5
 
 
-def visible(room: Room, viewer_id: str, blocked: set[str], followed_on_stage: int) -> bool:
+def visible(room: Room, viewer_id: str, blocked: set[str], followers: Collection[str]) -> bool:
+    """`followers`: people who follow the viewer (only moderators of live rooms matter)."""
     if room.ended or viewer_id in room.blocked:
         return False
     if room.created_by in blocked or any(p.user_id in blocked for p in room.moderators):
         return False
-    if room.kind is RoomKind.CLOSED:
-        return viewer_id in room.participants
-    if room.kind is RoomKind.SOCIAL:
-        return viewer_id in room.participants or followed_on_stage > 0
-    return True
+    followed_by_moderator = any(p.user_id in followers for p in room.moderators)
+    return kind_admits(room, viewer_id, followed_by_moderator=followed_by_moderator)
+
+
+async def moderators_following(conn: AsyncConnection, viewer_id: str, rooms: Collection[Room]) -> set[str]:
+    """Moderators of the social rooms the viewer is not already let into who follow them."""
+    asked = {
+        p.user_id
+        for room in rooms
+        if room.kind is RoomKind.SOCIAL and viewer_id not in room.participants and viewer_id not in room.invited
+        for p in room.moderators
+    }
+    return await store.followers_among(conn, viewer_id, asked) if asked else set()
 
 
 def cards(
-    rooms: Iterable[Room], viewer_id: str, followed: set[str], blocked: set[str], profiles: Mapping[str, User]
+    rooms: Iterable[Room],
+    viewer_id: str,
+    followed: set[str],
+    blocked: set[str],
+    profiles: Mapping[str, User],
+    *,
+    followers: Collection[str] = (),
+    avatars: Mapping[str, str | None] = MappingProxyType({}),
 ) -> list[dict[str, Any]]:
     """The hallway for one viewer, ranked (pure: tested directly and over HTTP)."""
     ranked: list[tuple[tuple[int, int, int, float, str], dict[str, Any]]] = []
     for room in rooms:
+        if not visible(room, viewer_id, blocked, followers):
+            continue
         stage = [p for p in room.participants.values() if p.on_stage]
         on_stage = sum(1 for p in stage if p.user_id in followed)
-        if not visible(room, viewer_id, blocked, on_stage):
-            continue
         in_room = len(followed.intersection(room.participants))
         card = {
             "id": room.id,
             "title": room.title,
-            "speakers": _speakers(stage, followed, blocked, profiles),
+            "kind": room.kind.value,
+            "speakers": _speakers(stage, followed, blocked, profiles, avatars),
             "speaker_count": len(stage),
             "listener_count": len(room.participants) - len(stage),
             "followed_on_stage": on_stage,
@@ -67,8 +90,12 @@ def cards(
 
 
 def _speakers(
-    stage: list[Participant], followed: set[str], blocked: set[str], profiles: Mapping[str, User]
-) -> list[dict[str, str]]:
+    stage: list[Participant],
+    followed: set[str],
+    blocked: set[str],
+    profiles: Mapping[str, User],
+    avatars: Mapping[str, str | None],
+) -> list[dict[str, str | None]]:
     """A few names for the card: people you follow first, then by time on stage; never
     someone blocked either way with you."""
     shown = sorted(
@@ -76,7 +103,7 @@ def _speakers(
         key=lambda p: (p.user_id not in followed, p.stage_since or 0.0, p.user_id),
     )
     return [
-        {"id": u.id, "username": u.username, "display_name": u.display_name}
+        {"id": u.id, "username": u.username, "display_name": u.display_name, "avatar_url": avatars.get(u.id)}
         for u in (profiles[p.user_id] for p in shown[:SPEAKERS_SHOWN])
     ]
 
@@ -85,6 +112,8 @@ async def hallway(s: Services, viewer: User) -> list[dict[str, Any]]:
     """GET /api/rooms: the viewer's hallway."""
     if not s.live.rooms:
         return []
+    rooms = list(s.live.rooms.values())
     async with s.db.engine.connect() as conn:
         followed, blocked = await store.viewer_graph(conn, viewer.id)
-    return cards(list(s.live.rooms.values()), viewer.id, followed, blocked, s.live.profiles)
+        followers = await moderators_following(conn, viewer.id, rooms)
+    return cards(rooms, viewer.id, followed, blocked, s.live.profiles, followers=followers, avatars=s.live.avatars)

@@ -28,12 +28,19 @@ class LiveRooms:
     presence: dict[tuple[str, str], Presence] = field(default_factory=dict)
     # Names shown in snapshots, for people currently in a live room.
     profiles: dict[str, User] = field(default_factory=dict)
+    # Their avatars' URLs (None: initials), kept beside the names.
+    avatars: dict[str, str | None] = field(default_factory=dict)
 
     def lock(self, room_id: str) -> asyncio.Lock:
         lock = self.locks.get(room_id)
         if lock is None:
             lock = self.locks[room_id] = asyncio.Lock()
         return lock
+
+    def avatar_changed(self, user_id: str, url: str | None) -> None:
+        """Someone changed their avatar: later snapshots show the new one."""
+        if user_id in self.avatars:
+            self.avatars[user_id] = url
 
     def get(self, room_id: str) -> Room | None:
         return self.rooms.get(room_id)

@@ -1,8 +1,9 @@
 """Notifications and pings (DESIGN §5): the inbox, per-kind mutes, live delivery.
 
 Kinds: `ping` (a member in a live room asks one of their followers to join them),
-`room_started` (someone you follow started a room), `new_follower`, and
-`waitlist_joined` (someone you let in from the waitlist finished signing up).
+`room_started` (someone you follow started a room), `new_follower`,
+`waitlist_joined` (someone you let in from the waitlist finished signing up), and
+`room_invite` (a moderator invited you into a social or closed room).
 
 Rules: a muted kind is neither stored nor delivered; nothing is stored or
 delivered about someone blocked either way with you, and the inbox hides what
@@ -17,10 +18,10 @@ import logging
 from typing import Any
 
 from parlor.actions.paging import check_limit
-from parlor.actions.rooms import check_room
+from parlor.actions.room_lookup import check_room
 from parlor.actions.services import Services
 from parlor.bus.base import user_channel
-from parlor.domain.rooms import Room
+from parlor.domain.rooms import Room, RoomKind
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
 from parlor.storage import accounts as account_store
@@ -29,7 +30,7 @@ from parlor.storage import social as social_store
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("ping", "room_started", "new_follower", "waitlist_joined")
+KINDS = ("ping", "room_started", "new_follower", "waitlist_joined", "room_invite")
 PAGE_DEFAULT, PAGE_MAX = 30, 100
 # One ping per pinger and target per this many seconds.
 PING_INTERVAL_S = 60.0
@@ -99,12 +100,20 @@ async def notify(
 
 
 async def do_room_started(s: Services, creator: User, room: Room) -> None:
-    """Fan out `room_started` to every follower of the creator: one INSERT … SELECT,
-    then one publish per recipient (cheap with the in-process bus; no per-row query)."""
+    """Fan out `room_started` to the creator's followers who may join: all of them for an
+    open room, those the creator follows back for a social room, nobody for a closed one.
+    One INSERT … SELECT, then one publish per recipient (no per-row query)."""
+    if room.kind is RoomKind.CLOSED:
+        return
     now = s.clock()
     async with s.db.engine.begin() as conn:
         made = await store.insert_for_followers(
-            conn, followee_id=creator.id, kind="room_started", room_id=room.id, now=now
+            conn,
+            followee_id=creator.id,
+            kind="room_started",
+            room_id=room.id,
+            now=now,
+            followed_back=room.kind is RoomKind.SOCIAL,
         )
     actor = {"id": creator.id, "username": creator.username, "display_name": creator.display_name}
     room_ref = {"id": room.id, "title": room.title, "live": True}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from parlor.actions.rooms import check_room, do_leave
+from parlor.actions.room_lookup import check_room
+from parlor.actions.rooms import do_leave
 from parlor.actions.services import Services
 from parlor.domain.rooms import Room
 from parlor.errors import Code, ParlorError

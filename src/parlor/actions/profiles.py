@@ -165,6 +165,7 @@ async def do_set_avatar(s: Services, user: User, data: bytes) -> dict[str, Any]:
     digest = hashlib.sha256(encoded).hexdigest()
     async with s.db.engine.begin() as conn:
         await store.put_avatar(conn, user.id, digest, encoded, s.clock())
+    s.live.avatar_changed(user.id, avatar_url(user.id, digest))  # room snapshots show it
     return dict(await _my_profile(s, user))
 
 
@@ -172,6 +173,7 @@ async def do_delete_avatar(s: Services, user: User) -> dict[str, Any]:
     """Remove your avatar (idempotent). Answers your profile."""
     async with s.db.engine.begin() as conn:
         await store.delete_avatar(conn, user.id)
+    s.live.avatar_changed(user.id, None)
     return dict(await _my_profile(s, user))
 
 

@@ -14,15 +14,20 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from parlor.actions import speaking
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from parlor.actions import notifications, speaking
 from parlor.actions.ids import new_id
+from parlor.actions.profiles import avatar_url
+from parlor.actions.room_lookup import check_room
 from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
 from parlor.domain import rooms as domain
-from parlor.domain.rooms import HandRaise, Participant, Room
+from parlor.domain.rooms import HandRaise, Participant, Room, RoomKind
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
 from parlor.storage import hallway as hallway_store
+from parlor.storage import profiles as profile_store
 from parlor.storage import rooms as store
 from parlor.storage import social as social_store
 
@@ -51,6 +56,7 @@ def person_view(s: Services, p: Participant) -> dict[str, Any]:
         "user_id": p.user_id,
         "username": profile.username if profile else "",
         "display_name": profile.display_name if profile else "a former member",
+        "avatar_url": s.live.avatars.get(p.user_id),
         "role": p.role.value,
         "hand_raised": p.hand_raised,
         "self_muted": p.self_muted,
@@ -103,19 +109,8 @@ async def audience_page(s: Services, user: User, room_id: str, offset: int, limi
     }
 
 
-async def check_room(s: Services, room_id: str) -> Room:
-    room = s.live.get(room_id)
-    if room is not None:
-        return room
-    async with s.db.engine.connect() as conn:
-        existed = await store.room_exists(conn, room_id)
-    if existed:
-        raise ParlorError(410, Code.ROOM_ENDED, "This room has ended.")
-    raise ParlorError(404, Code.ROOM_NOT_FOUND, "There is no such room.")
-
-
 def _hallway_changed(old: Room | None, new: Room) -> bool:
-    if old is None or new.ended or old.title != new.title:
+    if old is None or new.ended or (old.title, old.kind, old.invited) != (new.title, new.kind, new.invited):
         return True
     # Moderators too: whether a room shows to someone depends on blocks with its moderators.
     return len(old.participants) != len(new.participants) or {
@@ -205,36 +200,100 @@ async def _transition(
     return new
 
 
-async def do_create_room(s: Services, user: User, title: str) -> Room:
+async def _remember_avatar(s: Services, conn: AsyncConnection, user_id: str) -> None:
+    """Snapshots show avatars from the live cache (actions/profiles.py keeps it current)."""
+    sha = (await profile_store.profile_row(conn, user_id)).avatar_sha256
+    s.live.avatars[user_id] = avatar_url(user_id, sha) if sha else None
+
+
+async def do_create_room(
+    s: Services, user: User, title: str, kind: RoomKind = RoomKind.OPEN, hand_raise: HandRaise = HandRaise.EVERYONE
+) -> Room:
     now = s.clock()
-    room = domain.create(new_id("r"), title, user.id, now, capacity=s.settings.room_capacity)
+    room = domain.create(
+        new_id("r"), title, user.id, now, kind=kind, hand_raise=hand_raise, capacity=s.settings.room_capacity
+    )
     async with s.db.engine.begin() as conn:
         await store.insert_room(conn, room.id, room.title, user.id, now)
         await store.audit(conn, now=now, actor_id=user.id, action="room.create", room_id=room.id)
+        await _remember_avatar(s, conn, user.id)
     s.live.profiles[user.id] = user
     s.live.put(room)
     s.live.arrived(room.id, user.id, now)
     await _announce(s, None, room)
-    # Imported here: notifications uses this module's check_room.
-    from parlor.actions import notifications
-
     await notifications.do_room_started(s, user, room)
     return room
 
 
-async def do_join(s: Services, user: User, room_id: str) -> Room:
-    room = await check_room(s, room_id)
+async def _admission_facts(s: Services, conn: AsyncConnection, user_id: str, room: Room) -> dict[str, bool]:
+    """What `domain.admission_refusal` needs from the database about `user_id` and `room`."""
     moderators = [p.user_id for p in room.moderators]
+    blocked = await store.blocked_by_any(conn, user_id, moderators)
+    # DESIGN §5: a user block either way keeps them out of each other's rooms.
+    blocked = blocked or await social_store.blocked_either_way(conn, user_id, moderators)
+    followed = False
+    if room.kind is RoomKind.SOCIAL and user_id not in room.invited:
+        followed = await hallway_store.followed_by_any(conn, user_id, moderators)
+    return {"blocked_by_moderator": blocked, "followed_by_moderator": followed}
+
+
+async def room_for(s: Services, user: User, room_id: str) -> Room:
+    """GET /api/rooms/{id}: the room, for someone in it or who may join it.
+
+    Anyone else is told why not (the same refusal joining would give), and sees
+    nothing of a room they cannot enter.
+    """
+    room = await check_room(s, room_id)
+    if user.id in room.participants:
+        return room
     async with s.db.engine.connect() as conn:
-        blocked = await store.blocked_by_any(conn, user.id, moderators)
-        # DESIGN §5: a user block either way keeps them out of each other's rooms.
-        blocked = blocked or await social_store.blocked_either_way(conn, user.id, moderators)
+        facts = await _admission_facts(s, conn, user.id, room)
+    refusal = domain.admission_refusal(room, user.id, **facts)
+    if refusal is not None:
+        raise refusal
+    return room
+
+
+async def do_join(s: Services, user: User, room_id: str) -> Room:
+    # The facts are read before taking the room's lock: a change of moderators in
+    # between is judged on the room the joiner saw.
+    room = await check_room(s, room_id)
+    async with s.db.engine.connect() as conn:
+        facts = await _admission_facts(s, conn, user.id, room)
+        await _remember_avatar(s, conn, user.id)
     s.live.profiles[user.id] = user
     now = s.clock()
-    new = await _transition(
-        s, room_id, user.id, "room.join", lambda r: domain.join(r, user.id, now, blocked_by_moderator=blocked)
-    )
+    new = await _transition(s, room_id, user.id, "room.join", lambda r: domain.join(r, user.id, now, **facts))
     s.live.arrived(room_id, user.id, now)
+    return new
+
+
+async def do_invite_member(s: Services, user: User, room_id: str, username: str) -> Room:
+    """A moderator lets a member into a social or closed room; they are told (`room_invite`)."""
+    room = await check_room(s, room_id)
+    async with s.db.engine.connect() as conn:
+        target = await social_store.user_by_username(conn, username.strip().lower().removeprefix("@"))
+        if target is None:
+            raise ParlorError(404, Code.USER_NOT_FOUND, "There is no member with that username.")
+        rel = await social_store.relation(conn, user.id, target.id)
+        facts = await _admission_facts(s, conn, target.id, room)
+    if rel["blocks_you"]:
+        raise ParlorError(403, Code.BLOCKED_BY_USER, "This person has blocked you.")
+    if rel["blocked_by_you"]:
+        raise ParlorError(403, Code.USER_BLOCKED, "You blocked this person: unblock them first.")
+    if facts["blocked_by_moderator"]:
+        raise ParlorError(409, Code.INVALID_TARGET, "They cannot join this room: a moderator and they are blocked.")
+    already = target.id in room.invited
+    new = await _transition(
+        s,
+        room_id,
+        user.id,
+        "room.invite",
+        lambda r: domain.invite_member(r, user.id, target.id),
+        target_id=target.id,
+    )
+    if not already and target.id in new.invited:
+        await notifications.notify(s, target.id, "room_invite", actor_id=user.id, room_id=room_id)
     return new
 
 
@@ -332,14 +391,19 @@ async def do_remove(s: Services, user: User, room_id: str, target: str, block: b
 
 
 async def do_update_settings(
-    s: Services, user: User, room_id: str, title: str | None, hand_raise: HandRaise | None
+    s: Services,
+    user: User,
+    room_id: str,
+    title: str | None,
+    hand_raise: HandRaise | None,
+    kind: RoomKind | None = None,
 ) -> Room:
     return await _transition(
         s,
         room_id,
         user.id,
         "room.settings",
-        lambda r: domain.update_settings(r, user.id, title=title, hand_raise=hand_raise),
+        lambda r: domain.update_settings(r, user.id, title=title, hand_raise=hand_raise, kind=kind),
     )
 
 

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from parlor.actions import growth, ids, notifications, profiles
+from parlor.actions import growth, hallway, ids, notifications, profiles
 from parlor.actions.accounts import USERNAME
 from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
 from parlor.actions.services import Services
@@ -202,10 +202,18 @@ async def search(s: Services, viewer: User, q: str, limit: int = SEARCH_DEFAULT)
         people = await store.search_people(conn, viewer.id, text.removeprefix("@"), text, limit)
         hidden: set[str] = set()
         followed: set[str] = set()
+        followers: set[str] = set()
         if candidates:
             present = [uid for room in candidates for uid in room.participants]
             followed, hidden = await store.relations_among(conn, viewer.id, present)
-    rooms = [room for room in candidates if not hidden & {p.user_id for p in room.moderators}]
+            followers = await hallway.moderators_following(conn, viewer.id, candidates)
+    # Only rooms the viewer may join: never a closed or social room that is not for them.
+    rooms = [
+        room
+        for room in candidates
+        if not hidden & {p.user_id for p in room.moderators}
+        and hallway.visible(room, viewer.id, set(), followers)
+    ]
     rooms.sort(key=lambda r: (-len(followed & set(r.participants)), -len(r.participants), -r.created_at, r.id))
     return {
         "people": [_person(user, is_followed, avatar) for user, is_followed, avatar in people],

@@ -113,6 +113,7 @@ async def _stage(http: httpx.AsyncClient, speakers: list[Member]) -> str:
         await post(m, f"/api/rooms/{room_id}/join")
         await post(moderator, f"/api/rooms/{room_id}/speak-invites", {"user_id": m.user_id})
         await post(m, f"/api/rooms/{room_id}/speak-invite/accept")
+    for m in speakers:  # everyone comes on stage muted, the room's creator too
         await post(m, f"/api/rooms/{room_id}/mute", {"muted": False})
     return room_id
 

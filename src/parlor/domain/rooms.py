@@ -73,6 +73,9 @@ class Room:
     )
     # Removed with "block": may not come back to this room.
     blocked: frozenset[str] = frozenset()
+    # Let into a social or closed room by a moderator (and whoever was in it when it
+    # stopped being open), whatever the kind's rule says.
+    invited: frozenset[str] = frozenset()
     ended: bool = False
     # Increases with every transition, so clients can drop stale snapshots.
     version: int = 0
@@ -155,7 +158,8 @@ def create(
     hand_raise: HandRaise = HandRaise.EVERYONE,
     capacity: int = 5000,
 ) -> Room:
-    first = Participant(creator, Role.MODERATOR, joined_at=now, stage_since=now)
+    # On stage muted, like everyone who comes up: nobody is live by surprise.
+    first = Participant(creator, Role.MODERATOR, joined_at=now, stage_since=now, self_muted=True)
     return Room(
         id=room_id,
         title=clean_title(title),
@@ -169,16 +173,71 @@ def create(
     )
 
 
-def join(room: Room, user_id: str, now: float, *, blocked_by_moderator: bool = False) -> Room:
-    """Enter as a listener. `blocked_by_moderator`: a moderator here blocked them."""
+def admission_refusal(
+    room: Room, user_id: str, *, blocked_by_moderator: bool = False, followed_by_moderator: bool = False
+) -> ParlorError | None:
+    """Why `user_id` may not come into the room, or None. Says nothing of capacity.
+
+    `blocked_by_moderator`: a moderator here blocked them (or they and a moderator are
+    blocked either way); `followed_by_moderator`: a moderator follows them (what a
+    social room asks). Both are facts the caller read from the database.
+    """
+    if room.ended:
+        return _refuse(Code.ROOM_ENDED, "This room has ended.", 410)
+    if user_id in room.participants:
+        return None
+    if user_id in room.blocked:
+        return _refuse(Code.BLOCKED_FROM_ROOM, "A moderator removed you from this room: you cannot rejoin it.")
+    if blocked_by_moderator:
+        return _refuse(Code.BLOCKED_FROM_ROOM, "You cannot join this room.")
+    if room.kind is RoomKind.OPEN or user_id in room.invited:
+        return None
+    if room.kind is RoomKind.CLOSED:
+        return _refuse(Code.ROOM_CLOSED, "This room is closed: only people a moderator invited can join.")
+    if not followed_by_moderator:
+        return _refuse(
+            Code.NOT_FOLLOWED_BY_MODERATOR,
+            "This is a social room: only people its moderators follow, or invite, can join.",
+        )
+    return None
+
+
+def kind_admits(room: Room, user_id: str, *, followed_by_moderator: bool) -> bool:
+    """The room's kind lets `user_id` in (blocks aside): the hallway and search show it to them."""
+    if room.kind is RoomKind.OPEN or user_id in room.participants or user_id in room.invited:
+        return True
+    return room.kind is RoomKind.SOCIAL and followed_by_moderator
+
+
+def join(
+    room: Room, user_id: str, now: float, *, blocked_by_moderator: bool = False, followed_by_moderator: bool = False
+) -> Room:
+    """Enter as a listener (see `admission_refusal` for the facts the caller passes)."""
     _live(room)
     if user_id in room.participants:
         raise _refuse(Code.ALREADY_IN_ROOM, "You are already in this room.", 409)
-    if user_id in room.blocked or blocked_by_moderator:
-        raise _refuse(Code.BLOCKED_FROM_ROOM, "You cannot join this room.")
+    refusal = admission_refusal(
+        room, user_id, blocked_by_moderator=blocked_by_moderator, followed_by_moderator=followed_by_moderator
+    )
+    if refusal is not None:
+        raise refusal
     if len(room.participants) >= room.capacity:
         raise _refuse(Code.ROOM_FULL, "This room is full.", 409)
     return _with(room, Participant(user_id, Role.LISTENER, joined_at=now))
+
+
+def invite_member(room: Room, actor: str, target: str) -> Room:
+    """A moderator lets someone into a social or closed room (they join when they like)."""
+    _moderator(room, actor)
+    if room.kind is RoomKind.OPEN:
+        raise _refuse(Code.ROOM_IS_OPEN, "Anyone can join an open room: share its link instead.", 409)
+    if target in room.participants:
+        raise _refuse(Code.ALREADY_IN_THAT_ROOM, "They are already in this room.", 409)
+    if target in room.blocked:
+        raise _refuse(Code.INVALID_TARGET, "They were removed from this room with a block.", 409)
+    if target in room.invited:
+        return room
+    return replace(room, invited=room.invited | {target}, version=room.version + 1)
 
 
 def _succession(room: Room) -> Room:
@@ -342,7 +401,7 @@ def remove(room: Room, actor: str, target: str, *, block: bool = False) -> Room:
     _target(room, target)
     out = _with(room, removed=(target,))
     if block:
-        out = replace(out, blocked=room.blocked | {target})
+        out = replace(out, blocked=room.blocked | {target}, invited=room.invited - {target})
     return _succession(out)
 
 
@@ -352,15 +411,21 @@ def update_settings(
     *,
     title: str | None = None,
     hand_raise: HandRaise | None = None,
+    kind: RoomKind | None = None,
 ) -> Room:
     _moderator(room, actor)
     changed = replace(
         room,
         title=clean_title(title) if title is not None else room.title,
         hand_raise=hand_raise if hand_raise is not None else room.hand_raise,
+        kind=kind if kind is not None else room.kind,
     )
     if changed == room:
         return room
+    if changed.kind is not RoomKind.OPEN and changed.kind is not room.kind:
+        # Whoever is in the room when it closes may come back (a dropped connection,
+        # a step out): they count as invited.
+        changed = replace(changed, invited=changed.invited | set(changed.participants))
     hands_off = changed.hand_raise is HandRaise.OFF
     people = [replace(p, hand_raised=False) for p in changed.participants.values() if hands_off and p.hand_raised]
     return _with(changed, *people)

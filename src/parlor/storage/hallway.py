@@ -40,3 +40,15 @@ async def followed_by_any(conn: AsyncConnection, user_id: str, others: list[str]
         .limit(1)
     )
     return row.first() is not None
+
+
+async def followers_among(conn: AsyncConnection, user_id: str, others: set[str]) -> set[str]:
+    """Which of `others` follow `user_id` (one index range per candidate)."""
+    if not others:
+        return set()
+    rows = await conn.execute(
+        sa.select(follows.c.follower_id).where(
+            follows.c.followee_id == user_id, follows.c.follower_id.in_(sorted(others))
+        )
+    )
+    return {row.follower_id for row in rows}

@@ -99,11 +99,20 @@ async def insert(
 
 
 async def insert_for_followers(
-    conn: AsyncConnection, *, followee_id: str, kind: str, room_id: str | None, now: float
+    conn: AsyncConnection,
+    *,
+    followee_id: str,
+    kind: str,
+    room_id: str | None,
+    now: float,
+    followed_back: bool = False,
 ) -> list[tuple[int, str]]:
     """One notification about `followee_id` to each of their followers who has not muted
-    the kind (nor is blocked either way). Returns (notification id, recipient) pairs."""
+    the kind (nor is blocked either way); with `followed_back`, only to followers whom
+    `followee_id` follows too. Returns (notification id, recipient) pairs."""
     follower = follows.c.follower_id
+    back = follows.alias("back")
+    followed_back_clause = sa.exists().where(back.c.follower_id == followee_id, back.c.followee_id == follower)
     source = sa.select(
         follower,
         sa.literal(kind, sa.String),
@@ -114,6 +123,7 @@ async def insert_for_followers(
         follows.c.followee_id == followee_id,
         ~_muted(follower, kind),
         ~_blocked_either_way(follower, followee_id),
+        followed_back_clause if followed_back else sa.true(),
     )
     statement = (
         notifications.insert()

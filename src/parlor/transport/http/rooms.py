@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from parlor.actions import hallway as hallway_actions
 from parlor.actions import rooms
-from parlor.domain.rooms import HandRaise, Room
+from parlor.domain.rooms import HandRaise, Room, RoomKind
 from parlor.transport.http.auth import CurrentUser, ServicesDep
 
 router = APIRouter(prefix="/api/rooms", tags=["rooms"])
@@ -19,6 +19,12 @@ _Id = Field(min_length=1, max_length=64)
 
 class CreateBody(BaseModel):
     title: str = Field(max_length=1000)
+    kind: RoomKind = RoomKind.OPEN
+    hand_raise: HandRaise = HandRaise.EVERYONE
+
+
+class InviteBody(BaseModel):
+    username: str = Field(min_length=1, max_length=40)
 
 
 class HandBody(BaseModel):
@@ -46,6 +52,7 @@ class RemoveBody(BaseModel):
 class SettingsBody(BaseModel):
     title: str | None = Field(default=None, max_length=1000)
     hand_raise: HandRaise | None = None
+    kind: RoomKind | None = None
 
 
 Snapshot = dict[str, Any]
@@ -63,12 +70,13 @@ async def hallway(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
 
 @router.post("", status_code=201)
 async def create(body: CreateBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
-    return _view(s, await rooms.do_create_room(s, user, body.title))
+    return _view(s, await rooms.do_create_room(s, user, body.title, body.kind, body.hand_raise))
 
 
 @router.get("/{room_id}")
-async def get(room_id: str, _user: CurrentUser, s: ServicesDep) -> Snapshot:
-    return _view(s, await rooms.check_room(s, room_id))
+async def get(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    """The snapshot, for someone in the room or who may join it; others get the refusal."""
+    return _view(s, await rooms.room_for(s, user, room_id))
 
 
 @router.get("/{room_id}/audience")
@@ -85,7 +93,13 @@ async def audience(
 
 @router.patch("/{room_id}")
 async def update(room_id: str, body: SettingsBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
-    return _view(s, await rooms.do_update_settings(s, user, room_id, body.title, body.hand_raise))
+    return _view(s, await rooms.do_update_settings(s, user, room_id, body.title, body.hand_raise, body.kind))
+
+
+@router.post("/{room_id}/invites")
+async def invite(room_id: str, body: InviteBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    """A moderator invites a member (by username) into a social or closed room."""
+    return _view(s, await rooms.do_invite_member(s, user, room_id, body.username))
 
 
 @router.post("/{room_id}/join")

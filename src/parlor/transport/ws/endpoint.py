@@ -216,9 +216,9 @@ class ClientSocket:
                 queue.send(SIGNED_OUT)
                 return
             queue.push_event(name, data)
-            if name == "notification" and data.get("kind") == "room_started":
-                # Someone this user follows started a room: their hallway changes now,
-                # not after the coalescing delay (actions/hallway.py).
+            if name == "notification" and data.get("kind") in ("room_started", "room_invite"):
+                # Someone this user follows started a room, or they were invited into one:
+                # their hallway changes now, not after the coalescing delay (actions/hallway.py).
                 hallway.now("hallway.changed", "{}")
             if name == "room.you" and data["participant"] is None:
                 # Left, removed or ended: stop following the room.

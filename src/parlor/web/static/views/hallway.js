@@ -2,7 +2,7 @@
 // `hallway.changed` and every 10 s), start a room,
 // links to your places (profile, search, invites, contacts, inbox, settings), sign out.
 // Signed out: a welcome with sign in / sign up links.
-import { Api, get } from '../api.js';
+import { Api, get, post } from '../api.js';
 import { h, field, fill, alertBox, avatar, nameOf, rerender } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe, session, signOut } from '../session.js';
@@ -34,23 +34,48 @@ async function signedOutView({ outlet, signal }) {
   ));
 }
 
-function signedInView({ outlet, signal, onCleanup }, me) {
-  const alert = alertBox();
+/** Who can join a room you start (docs/API.md, Rooms: kinds). */
+const ROOM_KINDS = [
+  ['open', 'Open', 'Anyone can join'],
+  ['social', 'Social', 'People you follow'],
+  ['closed', 'Closed', 'Only people you invite'],
+];
+
+/** The start-a-room form: a title and who can join (a radio group with short explanations). */
+function startRoomForm(alert) {
   const title = field('Room title', { name: 'title', maxlength: 120, autocomplete: 'off', placeholder: 'What do you want to talk about?' });
+  const kinds = h('fieldset', { class: 'kind-picker' },
+    h('legend', {}, 'Who can join'),
+    ROOM_KINDS.map(([value, name, explain], i) => {
+      const id = `start-kind-${value}`;
+      return h('div', { class: 'kind-option' },
+        h('input', { type: 'radio', name: 'kind', id, value, checked: i === 0, 'aria-describedby': `${id}-hint` }),
+        h('label', { for: id },
+          h('span', { class: 'kind-name' }, name),
+          h('span', { class: 'kind-hint', id: `${id}-hint` }, explain)));
+    }));
   const startButton = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Start a room');
-  const startForm = h('form', { class: 'start-room', novalidate: true }, title.field, startButton);
-  startForm.addEventListener('submit', async (event) => {
+  const form = h('form', { class: 'start-room', novalidate: true },
+    title.field, h('div', { class: 'start-row' }, kinds, startButton));
+  form.addEventListener('submit', async (event) => {
     event.preventDefault();
     alert.clear();
     startButton.disabled = true;
+    const kind = (form.querySelector('input[name="kind"]:checked') || {}).value || 'open';
     try {
-      const room = await Api.createRoom(title.input.value);
+      const room = await post('/rooms', { title: title.input.value, kind });
       navigate(`/rooms/${encodeURIComponent(room.id)}`);
     } catch (err) {
       alert.show(err.message);
       startButton.disabled = false;
     }
   });
+  return form;
+}
+
+function signedInView({ outlet, signal, onCleanup }, me) {
+  const alert = alertBox();
+  const startForm = startRoomForm(alert);
 
   const list = h('ul', { class: 'room-list', 'aria-label': 'Live rooms' });
   const listStatus = h('p', { class: 'muted empty' }, 'Looking for live rooms…');

@@ -13,6 +13,7 @@ const KIND_LABELS = {
   room_started: 'Mute rooms started by people you follow',
   new_follower: 'Mute new followers',
   waitlist_joined: 'Mute sign-ups of people you let in',
+  room_invite: 'Mute invitations into rooms',
 };
 
 export const Notes = {
@@ -43,6 +44,7 @@ export function describe(n) {
     case 'room_started': return `${who} started ${title}`;
     case 'new_follower': return `${who} followed you`;
     case 'waitlist_joined': return `${who}, whom you let in, has joined`;
+    case 'room_invite': return `${who} invited you into ${title}`;
     default: return `${who}: ${n.kind}`;
   }
 }
@@ -149,7 +151,7 @@ export async function inboxView({ outlet, signal, onCleanup }) {
 
   function itemRow(n) {
     const text = describe(n);
-    const join = n.room && n.room.live && (n.kind === 'ping' || n.kind === 'room_started')
+    const join = n.room && n.room.live && ['ping', 'room_started', 'room_invite'].includes(n.kind)
       ? h('a', {
         class: 'btn btn-primary btn-small',
         href: `/rooms/${encodeURIComponent(n.room.id)}`,

@@ -4,12 +4,19 @@
 // Snapshots of a big room list the stage, raised hands and the first few listeners
 // only (docs/API.md): your own standing comes from `room.you`, the rest of the
 // audience from GET /audience ("Show more").
-import { Api } from '../api.js';
+//
+// Every person's tile is a button that opens their sheet (room_person.js: profile,
+// follow, moderator actions); moderators' settings and the sole moderator's "Leave
+// quietly" are dialogs (room_dialogs.js). A polite live region ("Announcements")
+// says what changed for you: invited to speak, on stage, hands raised.
+import { Api, patch, post } from '../api.js';
 import { h, avatar, alertBox, rerender, icon } from '../dom.js';
 import { navigate } from '../router.js';
 import { hook, loadMe, session } from '../session.js';
 import { RoomMedia } from '../media.js';
 import { pingPanel } from './inbox.js';
+import { KIND_NAMES, KINDS, roomSettings, soleModeratorLeave } from './room_dialogs.js';
+import { PersonSheet } from './room_person.js';
 
 const SPEAKING_LEVEL = 0.05;
 const SPEAKING_HOLD_MS = 700;
@@ -57,8 +64,19 @@ export async function roomView(ctx) {
 
   // --- page skeleton -------------------------------------------------------
   const titleEl = h('h1', { class: 'room-title' });
-  const countEl = h('p', { class: 'muted room-count' });
+  const kindEl = h('span', { class: 'badge badge-kind' });
+  const countEl = h('span', { class: 'room-count' });
   const connection = h('p', { class: 'connection', role: 'status', 'aria-label': 'Connection' });
+  const shareStatus = h('p', { class: 'share-status', role: 'status', 'aria-label': 'Share' });
+  // Polite announcements for screen readers (DESIGN §7): invited to speak, on stage, hands.
+  const announcer = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite', 'aria-label': 'Announcements' });
+  const shareButton = h('button', {
+    type: 'button', class: 'btn btn-small', dataset: { key: 'share' }, onclick: () => share(),
+  }, 'Share');
+  const settingsButton = h('button', {
+    type: 'button', class: 'btn btn-small', hidden: true, 'aria-haspopup': 'dialog', dataset: { key: 'settings' },
+    onclick: () => openSettings(),
+  }, 'Room settings');
   const alert = alertBox();
   const inviteSlot = h('div', { class: 'invite-slot' });
   const stageList = h('ul', { class: 'people stage-list', 'aria-label': 'Stage' });
@@ -78,9 +96,12 @@ export async function roomView(ctx) {
   const sink = h('div', { class: 'audio-sink', hidden: true, 'aria-hidden': 'true' });
 
   const page = h('section', { class: 'room' },
-    h('div', { class: 'room-head' },
-      h('div', { class: 'room-head-text' }, titleEl, countEl),
-      connection),
+    h('div', { class: 'room-head' }, titleEl, connection),
+    h('div', { class: 'room-subhead' },
+      h('p', { class: 'muted room-meta' }, kindEl, countEl),
+      h('div', { class: 'row room-tools' }, shareButton, settingsButton)),
+    shareStatus,
+    announcer,
     alert.el,
     inviteSlot,
     h('section', { class: 'stage card', 'aria-labelledby': 'stage-h' },
@@ -105,6 +126,7 @@ export async function roomView(ctx) {
     confirmEnd: false,
     busy: false,
     invitedBefore: false,
+    hands: null, // user ids with a raised hand, as last seen by a moderator (for announcements)
   };
   const levels = new Map(); // user_id -> last time heard above the threshold
   // A `speaking` message is the whole picture and comes only when it changes: whoever
@@ -114,6 +136,10 @@ export async function roomView(ctx) {
   const media = new RoomMedia(socket, roomId, sink);
   media.addEventListener('change', () => { renderConnection(); renderControls(); });
   media.addEventListener('error', (e) => alert.show(`Audio problem: ${e.detail && e.detail.message ? e.detail.message : e.detail}`));
+  const sheet = new PersonSheet({ host: page, roomId, me, apply: (snapshot) => apply(snapshot), nameOf });
+  // The fixed control bar grows (notes, wrapped rows): keep the page's end clear of it.
+  const barSize = new ResizeObserver(() => page.style.setProperty('--controls-h', `${controls.offsetHeight}px`));
+  barSize.observe(controls);
 
   // --- rendering -----------------------------------------------------------
   function renderConnection() {
@@ -130,8 +156,12 @@ export async function roomView(ctx) {
     const amMod = Boolean(mine) && mine.role === 'moderator';
     titleEl.textContent = room.title;
     document.title = `${room.title} · Parlor`;
+    kindEl.textContent = KIND_NAMES[room.kind] || 'Open';
+    kindEl.title = (KINDS.find(([k]) => k === room.kind) || KINDS[0])[2];
+    kindEl.dataset.kind = room.kind;
     const count = room.listener_count ?? room.participants.filter((p) => p.role === 'listener').length;
     countEl.textContent = `${count} ${count === 1 ? 'listener' : 'listeners'}`;
+    settingsButton.hidden = !amMod;
 
     const people = [...room.participants].sort(
       (a, b) => ROLE_RANK[a.role] - ROLE_RANK[b.role] || a.joined_at - b.joined_at);
@@ -143,9 +173,9 @@ export async function roomView(ctx) {
     const audience = [...listed, ...state.paged.filter((p) => !known.has(p.user_id))]
       .sort((a, b) => a.joined_at - b.joined_at);
 
-    rerender(stageList, stage.map((p) => stageTile(p, amMod)));
+    rerender(stageList, stage.map((p) => tile(p, true)));
     audienceHeading.textContent = `Audience (${count})`;
-    rerender(audienceList, audience.map((p) => audienceTile(p, amMod)));
+    rerender(audienceList, audience.map((p) => tile(p, false)));
     audienceEmpty.hidden = audience.length > 0;
     const more = Math.max(0, count - audience.length);
     audienceMore.textContent = more ? `and ${more} more` : '';
@@ -157,79 +187,56 @@ export async function roomView(ctx) {
     if (amMod) {
       rerender(handsList, hands.map((p) => handTile(p)));
       handsEmpty.hidden = hands.length > 0;
+      announceHands(hands);
+    } else {
+      state.hands = null;
+    }
+    if (sheet.userId) {
+      const shown = sheet.userId;
+      sheet.update(room.participants.find((p) => p.user_id === shown)
+        || state.paged.find((p) => p.user_id === shown)
+        || (room.audience_complete === false ? sheet.person : null), amMod);
     }
     renderInvite();
     renderControls();
     renderSpeaking();
   }
 
-  function personHead(p, { stage }) {
+  /** A person on stage or in the audience: a button that opens their sheet, and their marks. */
+  function tile(p, stage) {
     const you = p.user_id === me.id;
-    return [
-      h('span', { class: 'ring' }, avatar(p, stage ? 'lg' : 'md')),
-      h('span', { class: 'person-name' }, nameOf(p), you ? h('span', { class: 'you' }, ' (you)') : null),
-      h('span', { class: 'marks' },
-        p.role === 'moderator' ? h('span', { class: 'badge badge-mod' }, 'moderator') : null,
-        stage && isMuted(p)
-          ? h('span', { class: 'mark mark-muted', title: p.mute_locked ? 'Muted by a moderator' : 'Muted' }, icon('micOff'), 'muted')
-          : null,
-        stage && p.mute_locked ? h('span', { class: 'mark mark-locked' }, 'locked') : null,
-        !stage && p.hand_raised
-          ? h('span', { class: 'mark mark-hand' }, icon('hand'), 'hand raised')
-          : null,
-        !stage && p.speak_invite ? h('span', { class: 'mark mark-invited' }, 'invited to speak') : null,
-        stage ? h('span', { class: 'sr-only speaking-now', hidden: true }, 'speaking now') : null),
-    ];
-  }
-
-  function modButton(label, ariaLabel, key, action, { danger = false, disabled = false } = {}) {
-    return h('button', {
+    const name = nameOf(p);
+    const marksId = `marks-${p.user_id}`;
+    const button = h('button', {
       type: 'button',
-      class: `chip${danger ? ' chip-danger' : ''}`,
-      'aria-label': ariaLabel,
-      disabled,
-      dataset: { key },
-      onclick: () => act(action),
-    }, label);
+      class: 'person-button',
+      'aria-haspopup': 'dialog',
+      'aria-describedby': marksId,
+      dataset: { key: `tile-${p.user_id}` },
+      onclick: () => openSheet(p),
+    },
+    h('span', { class: 'ring' }, avatar(p, stage ? 'lg' : 'md')),
+    h('span', { class: 'person-name' }, name, you ? h('span', { class: 'you' }, ' (you)') : null));
+    const marks = h('span', { class: 'marks', id: marksId },
+      p.role === 'moderator' ? h('span', { class: 'badge badge-mod' }, 'moderator') : null,
+      stage && isMuted(p)
+        ? h('span', { class: 'mark mark-muted', title: p.mute_locked ? 'Muted by a moderator' : 'Muted' }, icon('micOff'), 'muted')
+        : null,
+      stage && p.mute_locked ? h('span', { class: 'mark mark-locked' }, 'locked') : null,
+      !stage && p.hand_raised ? h('span', { class: 'mark mark-hand' }, icon('hand'), 'hand raised') : null,
+      !stage && p.speak_invite ? h('span', { class: 'mark mark-invited' }, 'invited to speak') : null,
+      stage ? h('span', { class: 'sr-only speaking-now', hidden: true }, 'speaking now') : null);
+    return h('li', {
+      class: stage ? 'person on-stage' : 'person listener',
+      dataset: stage
+        ? { userId: p.user_id, role: p.role, muted: String(isMuted(p)), speaking: 'false' }
+        : { userId: p.user_id, role: p.role, handRaised: String(p.hand_raised) },
+    }, button, marks);
   }
 
-  function stageTile(p, amMod) {
-    const name = nameOf(p);
-    const id = p.user_id;
-    let actions = null;
-    if (amMod && id !== me.id) {
-      actions = h('div', { class: 'person-actions' },
-        modButton('To audience', `Move ${name} to audience`, `aud-${id}`, () => Api.toAudience(roomId, id)),
-        p.mute_locked
-          ? modButton('Allow unmute', `Allow ${name} to unmute`, `unlock-${id}`, () => Api.unlockMute(roomId, id))
-          : modButton('Mute', `Mute ${name}`, `mute-${id}`, () => Api.muteSpeaker(roomId, id, false), { disabled: p.self_muted }),
-        p.role === 'speaker'
-          ? modButton('Moderator', `Make ${name} moderator`, `mod-${id}`, () => Api.makeModerator(roomId, id))
-          : modButton('Revoke moderator', `Revoke moderator for ${name}`, `unmod-${id}`, () => Api.revokeModerator(roomId, id)),
-        modButton('Remove', `Remove ${name}`, `rm-${id}`, () => Api.remove(roomId, id, false), { danger: true }));
-    }
-    return h('li', {
-      class: 'person on-stage',
-      dataset: { userId: id, role: p.role, muted: String(isMuted(p)), speaking: 'false' },
-    }, personHead(p, { stage: true }), actions);
-  }
-
-  function audienceTile(p, amMod) {
-    const name = nameOf(p);
-    const id = p.user_id;
-    let actions = null;
-    if (amMod && id !== me.id) {
-      actions = h('div', { class: 'person-actions' },
-        // People with a raised hand are invited from the "Raised hands" list.
-        !p.hand_raised && !p.speak_invite
-          ? modButton('Invite', `Invite ${name} to speak`, `inv-${id}`, () => Api.inviteToSpeak(roomId, id))
-          : null,
-        modButton('Remove', `Remove ${name}`, `rm-${id}`, () => Api.remove(roomId, id, false), { danger: true }));
-    }
-    return h('li', {
-      class: 'person listener',
-      dataset: { userId: id, role: p.role, handRaised: String(p.hand_raised) },
-    }, personHead(p, { stage: false }), actions);
+  function openSheet(p) {
+    const amMod = Boolean(state.mine) && state.mine.role === 'moderator';
+    sheet.open(p, amMod);
   }
 
   function handTile(p) {
@@ -272,7 +279,8 @@ export async function roomView(ctx) {
     h('h2', { id: 'invite-h' }, 'You are invited to speak'),
     h('p', { id: 'invite-d' }, 'A moderator asked you to join the stage. You will come up muted.'),
     h('div', { class: 'row' }, accept, decline)));
-    accept.focus();
+    // Not while a dialog is open: it keeps the focus it has.
+    if (!page.querySelector('dialog[open]')) accept.focus();
   }
 
   function renderControls() {
@@ -287,7 +295,7 @@ export async function roomView(ctx) {
       const muted = isMuted(mine);
       buttons.push(btn(muted ? 'Unmute' : 'Mute', 'mute', () => toggleMute(), muted ? 'btn btn-mic is-muted' : 'btn btn-mic', {
         disabled: mine.mute_locked,
-        title: mine.mute_locked ? 'A moderator muted you' : null,
+        'aria-describedby': mine.mute_locked ? 'mic-note' : null,
       }, muted ? 'micOff' : 'mic'));
       buttons.push(btn('Leave the stage', 'step-down', () => act(() => Api.toAudience(roomId, me.id))));
     } else if (room.hand_raise !== 'off') {
@@ -308,7 +316,11 @@ export async function roomView(ctx) {
       }
     }
     const notes = [];
-    if (onStage(mine) && mine.mute_locked) notes.push(h('p', { class: 'muted note' }, 'A moderator muted you.'));
+    if (onStage(mine) && mine.mute_locked) {
+      notes.push(h('p', { class: 'note warn', id: 'mic-note' }, 'A moderator muted you and locked your mic: you cannot unmute until they allow it.'));
+    } else if (onStage(mine) && mine.self_muted) {
+      notes.push(h('p', { class: 'muted note' }, "You're muted: nobody hears you until you unmute."));
+    }
     if (onStage(mine) && media.micError) {
       notes.push(h('p', { class: 'note warn' }, `Microphone unavailable: ${media.micError.message || media.micError.name}`));
     }
@@ -333,6 +345,39 @@ export async function roomView(ctx) {
         if (sr) sr.hidden = !speaking;
       }
     }
+  }
+
+  // --- announcements -------------------------------------------------------
+  let announceTimer = null;
+  function announce(text) {
+    // Emptied first, so that the same words said twice are read twice.
+    announcer.textContent = '';
+    clearTimeout(announceTimer);
+    announceTimer = setTimeout(() => { announcer.textContent = text; }, 50);
+  }
+
+  function announceMine(before, after) {
+    if (!after) return;
+    if (!before) {
+      if (onStage(after)) announce(isMuted(after) ? "You're on stage, muted. Unmute when you want to talk." : "You're on stage.");
+      return;
+    }
+    if (!onStage(before) && onStage(after)) announce("You're on stage. You're muted until you unmute.");
+    else if (onStage(before) && !onStage(after)) announce("You're in the audience now.");
+    else if (!before.speak_invite && after.speak_invite) announce("You're invited to speak.");
+    else if (!before.mute_locked && after.mute_locked) announce('A moderator muted you and locked your mic.');
+    else if (before.mute_locked && !after.mute_locked) announce('A moderator allows you to unmute again.');
+    else if (before.role !== 'moderator' && after.role === 'moderator') announce("You're a moderator now.");
+  }
+
+  function announceHands(hands) {
+    const now = new Set(hands.map((p) => p.user_id));
+    if (state.hands) {
+      const fresh = hands.filter((p) => !state.hands.has(p.user_id) && p.user_id !== me.id);
+      if (fresh.length === 1) announce(`${nameOf(fresh[0])} raised a hand.`);
+      else if (fresh.length > 1) announce(`${fresh.length} people raised a hand.`);
+    }
+    state.hands = now;
   }
 
   // --- state changes -------------------------------------------------------
@@ -360,6 +405,7 @@ export async function roomView(ctx) {
   }
 
   function setMine(mine, version) {
+    announceMine(state.mine, mine);
     state.mine = mine;
     state.mineVersion = version;
     if (mine.role !== 'moderator') state.confirmEnd = false;
@@ -423,7 +469,72 @@ export async function roomView(ctx) {
     }
   }
 
+  // --- share ---------------------------------------------------------------
+  let shareTimer = null;
+  function shared(text) {
+    shareStatus.textContent = text;
+    clearTimeout(shareTimer);
+    shareTimer = setTimeout(() => { shareStatus.textContent = ''; }, 4000);
+  }
+
+  async function share() {
+    const url = `${location.origin}/rooms/${encodeURIComponent(roomId)}`;
+    // Phones and tablets: the system share sheet. Elsewhere (and if it fails): copy.
+    if (navigator.share && matchMedia('(pointer: coarse)').matches) {
+      try {
+        await navigator.share({ title: state.room ? state.room.title : 'Parlor room', url });
+        return;
+      } catch (err) {
+        if (err && err.name === 'AbortError') return;
+      }
+    }
+    try {
+      await navigator.clipboard.writeText(url);
+      shared('Link copied');
+    } catch {
+      shared(`Copy this link: ${url}`);
+    }
+  }
+
+  // --- moderators' dialogs -------------------------------------------------
+  function openSettings() {
+    if (!state.room) return;
+    roomSettings(page, {
+      room: state.room,
+      save: async (changes) => apply(await patch(`/rooms/${encodeURIComponent(roomId)}`, changes)),
+      invite: async (username) => apply(await post(`/rooms/${encodeURIComponent(roomId)}/invites`, { username })),
+      returnFocus: () => settingsButton,
+    });
+  }
+
   async function leaveQuietly() {
+    const mine = state.mine;
+    const room = state.room;
+    if (mine && room && mine.role === 'moderator') {
+      const moderators = room.participants.filter((p) => p.role === 'moderator');
+      if (moderators.length === 1 && moderators[0].user_id === me.id) {
+        // The only moderator: say what leaving does, and offer a hand-over.
+        const speakers = room.participants.filter((p) => p.role === 'speaker');
+        soleModeratorLeave(page, {
+          speakers,
+          nameOf,
+          handOver: async (userId) => {
+            apply(await Api.makeModerator(roomId, userId));
+            await leaveNow();
+          },
+          endRoom: async () => {
+            await Api.end(roomId);
+            showEnded();
+          },
+          returnFocus: () => controls.querySelector('[data-key="leave"]'),
+        });
+        return;
+      }
+    }
+    await leaveNow();
+  }
+
+  async function leaveNow() {
     state.leaving = true;
     stopFollowing();
     try {
@@ -436,8 +547,12 @@ export async function roomView(ctx) {
     if (state.gone) return;
     state.gone = true;
     media.stop();
+    sheet.close();
+    barSize.disconnect();
     socket.unsubscribe(roomId);
     clearInterval(speakingTimer);
+    clearTimeout(announceTimer);
+    clearTimeout(shareTimer);
     socket.removeEventListener('event', onEvent);
     socket.removeEventListener('speaking', onSpeaking);
     socket.removeEventListener('welcome', onWelcome);
@@ -459,6 +574,7 @@ export async function roomView(ctx) {
       h('h1', {}, state.room ? state.room.title : 'Room'),
       h('p', { role: 'alert' }, 'You are no longer in this room.'),
       h('div', { class: 'row' }, again, h('a', { class: 'btn', href: '/' }, 'Back to the hallway'))));
+    again.focus();
   }
 
   // --- socket --------------------------------------------------------------
