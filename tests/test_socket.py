@@ -217,3 +217,33 @@ async def test_deleting_your_account_closes_your_open_sockets(server: LiveServer
             assert ws.close_code == 1008 and ws.close_reason == "signed out"
         with pytest.raises(websockets.InvalidStatus):
             await connect(server, token)
+
+
+async def closed_signed_out(sock: Sock) -> None:
+    with pytest.raises(websockets.ConnectionClosed):
+        async with asyncio.timeout(5):
+            while True:
+                await sock.ws.recv()
+    assert sock.ws.close_code == 1008 and sock.ws.close_reason == "signed out"
+
+
+async def test_signing_out_closes_only_the_sockets_that_session_opened(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        _, token = await make_member(server, http, "ann")
+        other_token = (await http.post("/api/tokens", json={"name": "second"})).json()["token"]
+        mine, _ = await connect(server, token)
+        other, _ = await connect(server, other_token)
+        # A bearer client signing out revokes its token and closes its socket...
+        r = await http.post("/api/logout", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 204
+        await closed_signed_out(mine)
+        assert (await http.get("/api/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+        # ...and the other token's socket carries on.
+        await other.send({"type": "ping"})
+        assert (await other.recv_until(lambda m: m["type"] == "pong"))["type"] == "pong"
+        # The browser session (cookie) signing out closes nothing else either.
+        r = await http.post("/api/logout")
+        assert r.status_code == 204
+        await other.send({"type": "ping"})
+        assert (await other.recv_until(lambda m: m["type"] == "pong"))["type"] == "pong"
+        assert (await http.get("/api/me", headers={"Authorization": f"Bearer {other_token}"})).status_code == 200

@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from parlor.actions.ids import digest, new_id, new_secret
 from parlor.actions.services import Services
+from parlor.bus.base import user_channel
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
 from parlor.storage import accounts as store
@@ -153,8 +154,26 @@ async def do_start_session(s: Services, user: User) -> str:
 
 
 async def do_end_session(s: Services, secret: str) -> None:
+    secret_hash = digest(secret)
     async with s.db.engine.begin() as conn:
-        await store.delete_session(conn, digest(secret))
+        user_id = await store.delete_session(conn, secret_hash)
+    if user_id is not None:
+        await _close_sockets(s, user_id, [secret_hash])
+
+
+async def do_end_sessions(s: Services, user_id: str, *, keep_secret: str | None = None) -> int:
+    """End every session and token of a user (but the one in use, if given) and close
+    the sockets they opened. Returns how many ended."""
+    async with s.db.engine.begin() as conn:
+        ended = await store.delete_sessions_of(conn, user_id, keep_hash=digest(keep_secret) if keep_secret else None)
+    if ended:
+        await _close_sockets(s, user_id, ended)
+    return len(ended)
+
+
+async def _close_sockets(s: Services, user_id: str, secret_hashes: list[str]) -> None:
+    # Every node closes the sockets those sessions opened (transport/ws/endpoint.py).
+    await s.bus.publish(user_channel(user_id), {"name": "account.signed_out", "data": {"sessions": secret_hashes}})
 
 
 async def do_create_token(s: Services, user: User, name: str) -> str:

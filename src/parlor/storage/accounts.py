@@ -118,8 +118,21 @@ async def user_for_session(conn: AsyncConnection, secret_hash: str, kind: str, n
     return _user(row) if row else None
 
 
-async def delete_session(conn: AsyncConnection, secret_hash: str) -> None:
-    await conn.execute(sessions.delete().where(sessions.c.secret_hash == secret_hash))
+async def delete_session(conn: AsyncConnection, secret_hash: str) -> str | None:
+    """Delete one session or token; returns whose it was."""
+    query = sessions.delete().where(sessions.c.secret_hash == secret_hash).returning(sessions.c.user_id)
+    row = await conn.execute(query)
+    found = row.first()
+    return str(found.user_id) if found else None
+
+
+async def delete_sessions_of(conn: AsyncConnection, user_id: str, *, keep_hash: str | None = None) -> list[str]:
+    """Delete every session and token of a user but `keep_hash`; returns the deleted hashes."""
+    query = sessions.delete().where(sessions.c.user_id == user_id)
+    if keep_hash is not None:
+        query = query.where(sessions.c.secret_hash != keep_hash)
+    rows = await conn.execute(query.returning(sessions.c.secret_hash))
+    return [str(r.secret_hash) for r in rows]
 
 
 # -- invites -------------------------------------------------------------------

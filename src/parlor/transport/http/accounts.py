@@ -14,6 +14,7 @@ from parlor.transport.http.auth import (
     CurrentUser,
     MaybeUser,
     ServicesDep,
+    bearer,
     check_same_origin,
     set_session_cookie,
 )
@@ -83,7 +84,9 @@ async def login(body: LoginBody, request: Request, response: Response, s: Servic
 
 @router.post("/logout", status_code=204)
 async def logout(request: Request, _user: MaybeUser, s: ServicesDep) -> Response:
-    secret = request.cookies.get(COOKIE)
+    # Signing out ends what the request was made with: a bearer client's token, else the
+    # cookie's session. Either way the sockets it opened close.
+    secret = bearer(request) or request.cookies.get(COOKIE)
     if secret:
         await accounts.do_end_session(s, secret)
     response = Response(status_code=204)

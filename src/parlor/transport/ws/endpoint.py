@@ -24,6 +24,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from parlor import protocol as p
 from parlor.actions import accounts, presence, speaking
+from parlor.actions.ids import digest
 from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
 from parlor.domain.users import User
@@ -52,8 +53,10 @@ class State(Enum):
 
 
 class ClientSocket:
-    def __init__(self, ws: WebSocket, s: Services, registry: QueueRegistry, user: User) -> None:
+    def __init__(self, ws: WebSocket, s: Services, registry: QueueRegistry, user: User, session_hash: str) -> None:
         self.ws = ws
+        # Which session or token opened this socket: ending it closes the socket.
+        self.session_hash = session_hash
         self.s = s
         self.registry = registry
         self.user = user
@@ -151,6 +154,7 @@ class ClientSocket:
         if queue is None:
             queue = self.registry.create(self.user.id, self.s.clock())
             self._follow_user(queue)
+        queue.session_hash = self.session_hash
         self.queue = queue
         self._to(State.OPEN)
         self.send(
@@ -214,6 +218,10 @@ class ClientSocket:
             if name == "account.deleted":
                 # Its sessions are gone: this socket must not outlive them.
                 queue.send(SIGNED_OUT)
+                return
+            if name == "account.signed_out":
+                if queue.session_hash in data["sessions"]:
+                    queue.send(SIGNED_OUT)
                 return
             queue.push_event(name, data)
             if name == "notification" and data.get("kind") in ("room_started", "room_invite"):
@@ -319,7 +327,8 @@ async def client_socket(ws: WebSocket) -> None:
             await ws.close(CLOSE_POLICY, "cross-origin")
             return
     await ws.accept()
-    socket = ClientSocket(ws, s, registry, user)
+    assert found is not None
+    socket = ClientSocket(ws, s, registry, user, digest(found[0]))
     try:
         await socket.run()
     except Exception:
