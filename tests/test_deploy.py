@@ -139,7 +139,9 @@ async def test_the_nginx_example_proxies_pages_and_the_socket_over_tls(
         page = await http.get(f"https://127.0.0.1:{https_port}/login")
         assert page.status_code == 200 and "<html" in page.text.lower()
         assert (await http.get(f"https://127.0.0.1:{https_port}/metrics")).status_code == 404
-    await socket_works(f"wss://127.0.0.1:{https_port}/ws?token={token}", ssl=no_verify())
+    await socket_works(
+        f"wss://127.0.0.1:{https_port}/ws", ssl=no_verify(), additional_headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 # -- Caddy --------------------------------------------------------------------------------------
@@ -170,4 +172,4 @@ async def test_the_caddy_example_is_valid_and_proxies_pages_and_the_socket(
         health = await http.get("/healthz")
         assert health.status_code == 200 and health.json()["status"] == "ok"
         assert (await http.get("/metrics")).status_code == 404
-    await socket_works(f"ws://127.0.0.1:{port}/ws?token={token}")
+    await socket_works(f"ws://127.0.0.1:{port}/ws", additional_headers={"Authorization": f"Bearer {token}"})

@@ -19,6 +19,7 @@ from parlor.bus.base import Bus
 from parlor.media.base import MediaServer
 from parlor.settings import Settings
 from parlor.storage.db import Database
+from parlor.transport.http import account_safety as account_safety_routes
 from parlor.transport.http import accounts as account_routes
 from parlor.transport.http import contacts as contact_routes
 from parlor.transport.http import embed as embed_routes
@@ -49,6 +50,7 @@ PAGES = (
     # profiles and your data
     "/people/{username}",
     "/settings",
+    "/settings/security",
     # contacts
     "/contacts",
     # notifications
@@ -151,6 +153,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     # Unknown paths: the not-found page for browsers, JSON for the API and other clients.
     app.add_exception_handler(404, pages.not_found)
     app.include_router(account_routes.router)
+    app.include_router(account_safety_routes.router)
     app.include_router(room_routes.router)
     app.include_router(social_routes.router)
     app.include_router(growth_routes.router)

@@ -24,6 +24,8 @@ class Code(StrEnum):
     USERNAME_TAKEN = "username_taken"
     SETUP_DONE = "setup_done"
     INVALID_SETUP_TOKEN = "invalid_setup_token"
+    SESSION_NOT_FOUND = "session_not_found"
+    TOKEN_NOT_FOUND = "token_not_found"
     # rooms
     ROOM_NOT_FOUND = "room_not_found"
     ROOM_ENDED = "room_ended"

@@ -60,6 +60,8 @@ POLICY: dict[str, Policy] = {
     "notifications.user_id": Policy.DELETE,
     "notifications.actor_id": Policy.DELETE,
     "notification_mutes.user_id": Policy.DELETE,
+    # account safety: their sign-in history
+    "sign_ins.user_id": Policy.DELETE,
 }
 
 # Rows deleted before POLICY applies, although their column's policy is NULL.

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from parlor.actions import accounts, embed
+from parlor.actions import accounts, embed, sign_ins
+from parlor.domain.sessions import client_label
 from parlor.transport.http.auth import (
     EMBED_COOKIE,
     CurrentUser,
@@ -54,8 +55,9 @@ async def room_preview(room_id: str, s: ServicesDep) -> dict[str, Any]:
 async def embed_login(body: LoginBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
     """Sign in inside an embed: sets the partitioned `parlor_embed` cookie only."""
     check_same_origin(request)
-    user = await accounts.do_login(s, body.username, body.password)
-    secret = await accounts.do_start_session(s, user)
+    client = client_label(request.headers.get("user-agent"))
+    user = await sign_ins.do_sign_in(s, body.username, body.password, client)
+    secret = await accounts.do_start_session(s, user, client)
     set_embed_cookie(response, secret, s.settings.session_days * 86400)
     return user.to_dict()
 
