@@ -21,7 +21,8 @@ from parlor.storage.tables import audit_log, sessions, sign_ins
 DAY = 86400.0
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 CHROME_ANDROID = (
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36"
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Mobile Safari/537.36"
 )
 
 
@@ -385,4 +386,3 @@ async def test_the_session_cookie_is_secure_over_https(
         cookie = await cookie_of(inst, base_url)
     assert cookie.startswith("parlor_session=") and "httponly" in cookie and "samesite=lax" in cookie
     assert ("; secure" in cookie) is secure, cookie
-

@@ -59,4 +59,3 @@ async def change_password(body: PasswordBody, request: Request, user: CurrentUse
 @router.get("/me/sign-ins")
 async def my_sign_ins(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await sign_ins.history(s, user)
-
