@@ -102,6 +102,8 @@ async def test_security_page_tokens_password_and_history(server: LiveServer, pw:
             await page.get_by_role("button", name="Revoke tests").focus()
             await page.keyboard.press("Enter")
             await expect(tokens.get_by_role("button", name="Revoke tests")).to_have_count(0)
+            # its button went with it: focus is on the section's heading, not lost
+            await expect(page.get_by_role("heading", name="Tokens", exact=True)).to_be_focused()
             gone = await http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
             assert gone.status_code == 401
 

@@ -25,7 +25,7 @@ const moment = (t) => (t ? new Date(t * 1000).toLocaleString(undefined, { dateSt
 const clientOf = (item, fallback) => text(item && item.client, fallback);
 
 function section(id, title, ...children) {
-  return h('section', { class: 'card narrow stack', 'aria-labelledby': id }, h('h2', { id }, title), ...children);
+  return h('section', { class: 'card narrow stack', 'aria-labelledby': id }, h('h2', { id, tabindex: -1 }, title), ...children);
 }
 
 export async function securityView({ outlet, signal }) {
@@ -60,6 +60,7 @@ export async function securityView({ outlet, signal }) {
     try {
       const { ended } = await post('/me/password', { current_password: current.input.value, new_password: fresh.input.value });
       for (const f of [current, fresh, again]) f.input.value = '';
+      made.hidden = true; // a token made before is signed out too
       passwordDone.textContent = ended === 1
         ? 'Password changed. 1 other session or token was signed out.'
         : `Password changed. ${ended} other sessions and tokens were signed out.`;
@@ -74,7 +75,7 @@ export async function securityView({ outlet, signal }) {
   // -- sessions ------------------------------------------------------------------------------
   const sessionsAlert = alertBox();
   const sessionsDone = h('p', { class: 'muted', role: 'status' });
-  const sessionList = h('ul', { class: 'security-list', 'aria-label': 'Where you are signed in' });
+  const sessionList = h('ul', { class: 'security-list', 'aria-label': 'Where you are signed in', dataset: { heading: 'security-sessions' } });
   const othersButton = h('button', { type: 'button', class: 'btn btn-danger-ghost' }, 'Sign out everywhere else');
   othersButton.addEventListener('click', () => act(sessionsAlert, async () => {
     const { ended } = await post('/me/sessions/end-others');
@@ -93,14 +94,14 @@ export async function securityView({ outlet, signal }) {
       class: 'btn btn-small btn-danger-ghost',
       'aria-label': `Sign out ${label}, signed in ${date(s.created_at)}`,
       dataset: { key: `session-${s.id}` },
-      onclick: () => act(sessionsAlert, () => del(`/me/sessions/${encodeURIComponent(s.id)}`)),
+      onclick: () => act(sessionsAlert, () => del(`/me/sessions/${encodeURIComponent(s.id)}`), sessionList),
     }, 'Sign out');
     return h('li', { class: 'security-item' }, h('span', { class: 'security-text' }, lines), button);
   }
 
   // -- tokens --------------------------------------------------------------------------------
   const tokensAlert = alertBox();
-  const tokenList = h('ul', { class: 'security-list', 'aria-label': 'Your tokens' });
+  const tokenList = h('ul', { class: 'security-list', 'aria-label': 'Your tokens', dataset: { heading: 'security-tokens' } });
   const made = h('div', { class: 'stack', hidden: true });
   const tokenName = field('Token name', { name: 'name', maxlength: 60, autocomplete: 'off', placeholder: 'e.g. my room bot' });
   const expiryId = 'token-expiry';
@@ -144,7 +145,7 @@ export async function securityView({ outlet, signal }) {
         class: 'btn btn-small btn-danger-ghost',
         'aria-label': `Revoke ${name}`,
         dataset: { key: `token-${t.id}` },
-        onclick: () => act(tokensAlert, () => del(`/tokens/${encodeURIComponent(t.id)}`)),
+        onclick: () => act(tokensAlert, () => del(`/tokens/${encodeURIComponent(t.id)}`), tokenList),
       }, 'Revoke'));
   }
 
@@ -167,12 +168,18 @@ export async function securityView({ outlet, signal }) {
       h('td', {}, result + times));
   }
 
-  async function act(alert, fn) {
+  // `list`: when the button that acted is gone with its item, focus goes to the list's
+  // section heading rather than being lost.
+  async function act(alert, fn, list = null) {
     alert.clear();
     sessionsDone.textContent = '';
     try {
       await fn();
       await refresh();
+      if (list && (!document.activeElement || document.activeElement === document.body)) {
+        const heading = document.getElementById(list.dataset.heading);
+        if (heading) heading.focus();
+      }
     } catch (err) {
       alert.show(err.message);
     }
