@@ -171,8 +171,9 @@ async def do_end_session(s: Services, secret: str) -> None:
 async def do_end_sessions(
     s: Services, user_id: str, *, keep_secret: str | None = None, kind: str | None = None
 ) -> int:
-    """End every session and token of a user (only browser sessions with kind="cookie";
-    but the one in use, if given) and close the sockets they opened. Returns how many ended."""
+    """End every session and token of a user and close the sockets they opened. Keeps the
+    one in use (`keep_secret`), if given; with `kind`, ends only those of that kind
+    ("cookie": browser sessions). Returns how many ended."""
     keep_hash = digest(keep_secret) if keep_secret else None
     async with s.db.engine.begin() as conn:
         ended = await store.delete_sessions_of(conn, user_id, keep_hash=keep_hash, kind=kind)
