@@ -25,9 +25,9 @@ def redis_server(work_dir: Path) -> Iterator[str]:
     assert binary, "redis-server is not installed (Debian package redis-server; .ci/run installs it)"
     port = _free_port()
     work_dir.mkdir(parents=True, exist_ok=True)
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(work_dir)]
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(work_dir)],  # fmt: skip
+        [binary, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
