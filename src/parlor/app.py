@@ -164,6 +164,11 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.state.services = s
     app.state.queues = registry
     app.add_middleware(headers.SecurityHeaders)
+    if settings.public_url.startswith("https://") and not settings.trusted_proxies:
+        logger.warning(
+            "PARLOR_PUBLIC_URL is https but PARLOR_TRUSTED_PROXIES is empty: behind a TLS proxy, "
+            "list it (docs/DEPLOY.md), or sign-ins through it are refused as cross-origin"
+        )
     if settings.trusted_proxies:
         # The client's address and scheme from X-Forwarded-For/-Proto, believed only from
         # these peers (`parlor serve` turns uvicorn's own handling off: this is the one place).
