@@ -109,14 +109,14 @@ def main(args: argparse.Namespace) -> int:
 
     if args.bench_command == "social":
         return social.run(args)
-    if args.bench_command == "login-flood":
-        from parlor.bench import login_flood
-
-        return login_flood.main(args)
     for noisy in ("httpx", "aioice", "aiortc", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.bench_command == "idle":
         return idle.main(args)
+    if args.bench_command == "login-flood":
+        from parlor.bench import login_flood
+
+        return login_flood.main(args)
     if args.bench_command == "quality":
         return quality_bench.main(args)
     base = _config(args)
