@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workers", type=int, help="media worker processes, 0 = one per core (PARLOR_WORKERS)")
     serve.add_argument("--media-engine", choices=("fast", "relay"), help="forwarding engine (PARLOR_MEDIA_ENGINE)")
+    serve.add_argument("--redis-url", help="Redis shared by several nodes, for rate limits (PARLOR_REDIS_URL)")
     _add_common(serve)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database, then exit")
@@ -95,6 +96,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "workers",
             "media_engine",
             "udp_ports",
+            "redis_url",
         )
     }
     return settings_module.load(**overrides)
@@ -126,6 +128,8 @@ def serve(settings: Settings) -> None:
         log_config=None,  # keep ours (parlor.logs), which strips secrets from access lines
         ws_max_size=64 * 1024,
         timeout_graceful_shutdown=5,
+        # X-Forwarded-For is believed only from PARLOR_TRUSTED_PROXIES, in the app (parlor.app).
+        proxy_headers=False,
     )
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, then runs our lifespan's
     # shutdown (rooms ended, peers closed, database closed).

@@ -11,6 +11,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from parlor.actions import limits
 from parlor.actions.ids import digest, looks_like_id, new_id, new_secret
 from parlor.actions.services import Services
 from parlor.bus.base import user_channel
@@ -123,8 +124,11 @@ async def do_create_invite(s: Services, actor: User | None) -> str:
 # -- sessions ------------------------------------------------------------------------
 
 
-async def do_login(s: Services, username: str, password: str) -> User:
+async def do_login(s: Services, username: str, password: str, *, address: str | None = None) -> User:
+    """Sign-in, throttled per username and per `address` (the client's) before any hashing:
+    a loop of wrong passwords would otherwise hold the CPU (argon2) for everyone."""
     name = username.strip().lower()
+    await limits.check_sign_in(s, name, address)
     async with s.db.engine.connect() as conn:
         found = await store.credentials(conn, name) if USERNAME.match(name) else None
     if found is None:
@@ -133,6 +137,7 @@ async def do_login(s: Services, username: str, password: str) -> User:
     user, password_hash = found
     if not await _verify(password_hash, password):
         raise ParlorError(401, Code.BAD_CREDENTIALS, "Wrong username or password.")
+    await limits.signed_in(s, name, address)
     if _hasher.check_needs_rehash(password_hash):
         async with s.db.engine.begin() as conn:
             await store.set_password_hash(conn, user.id, await hash_password(password))

@@ -14,7 +14,7 @@ from parlor.actions import accounts
 from parlor.actions.services import Services
 from parlor.domain.sessions import SIGN_IN_KEEP_DAYS, SIGN_IN_MERGE_S
 from parlor.domain.users import User
-from parlor.errors import ParlorError
+from parlor.errors import Code, ParlorError
 from parlor.storage import accounts as account_store
 from parlor.storage import sign_ins as store
 
@@ -22,12 +22,16 @@ HISTORY_LIMIT = 100
 OK = "ok"
 
 
-async def do_sign_in(s: Services, username: str, password: str, client: str | None) -> User:
-    """accounts.do_login, recorded in the account's history either way."""
+async def do_sign_in(
+    s: Services, username: str, password: str, client: str | None, *, address: str | None = None
+) -> User:
+    """accounts.do_login, recorded in the account's history either way (but attempts
+    refused by the back-off: a flood must not cost a write per request)."""
     try:
-        user = await accounts.do_login(s, username, password)
+        user = await accounts.do_login(s, username, password, address=address)
     except ParlorError as exc:
-        await _record_failure(s, username, client, exc.code.value)
+        if exc.code is not Code.RATE_LIMITED:
+            await _record_failure(s, username, client, exc.code.value)
         raise
     await _record(s, user.id, client, OK)
     return user

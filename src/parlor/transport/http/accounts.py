@@ -19,6 +19,7 @@ from parlor.transport.http.auth import (
     check_same_origin,
     set_session_cookie,
 )
+from parlor.transport.http.client_address import ClientAddress
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -70,18 +71,24 @@ async def setup(body: SetupBody, request: Request, response: Response, s: Servic
 
 
 @router.post("/signup", status_code=201)
-async def signup(body: SignupBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
+async def signup(
+    body: SignupBody, request: Request, response: Response, s: ServicesDep, address: ClientAddress
+) -> dict[str, Any]:
     check_same_origin(request)
-    user = await growth.do_signup(s, body.invite_code, body.username, body.display_name, body.password)
+    user = await growth.do_signup(
+        s, body.invite_code, body.username, body.display_name, body.password, address=address
+    )
     await sign_in(request, response, s, user)
     return user.to_dict()
 
 
 @router.post("/login")
-async def login(body: LoginBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
+async def login(
+    body: LoginBody, request: Request, response: Response, s: ServicesDep, address: ClientAddress
+) -> dict[str, Any]:
     check_same_origin(request)
     client = client_label(request.headers.get("user-agent"))
-    user = await sign_ins.do_sign_in(s, body.username, body.password, client)
+    user = await sign_ins.do_sign_in(s, body.username, body.password, client, address=address)
     await sign_in(request, response, s, user)
     return user.to_dict()
 
