@@ -191,16 +191,16 @@ BAD = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("case", "body", "status", "code"), BAD, ids=[b[0] for b in BAD])
-async def test_bad_reports_are_refused_and_store_nothing(
-    inst: Instance, case: str, body: Any, status: int, code: str
-) -> None:
+async def test_bad_reports_are_refused_and_store_nothing(inst: Instance) -> None:
+    """The whole table on one instance (each case checks that nothing was stored)."""
     ann, bob, cat = [await inst.member(n) for n in ("ann", "bob", "cat")]
     await ok(await report(ann, "person", cat.id, "spam"), 201)  # for "already reported"
+    ids = {"ann": ann.id, "bob": bob.id, "cat": cat.id}
     before = await stored(inst)
-    r = await ann.post("/api/reports", json=body({"ann": ann.id, "bob": bob.id, "cat": cat.id}))
-    assert (r.status_code, error_code(r)) == (status, code), r.text
-    assert await stored(inst) == before
+    for case, body, status, code in BAD:
+        r = await ann.post("/api/reports", json=body(ids))
+        assert (r.status_code, error_code(r)) == (status, code), (case, r.text)
+        assert await stored(inst) == before, case
 
 
 async def test_a_handled_report_can_be_made_again_and_others_may_report_the_same(inst: Instance) -> None:
