@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from tests.browser_helpers import expect_connected, launch, new_page, sign_in, s
 from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
 from tests.people import ADMIN
+from tests.test_browser_a11y import axe
 
 pytestmark = pytest.mark.browser
 
@@ -76,6 +78,8 @@ async def test_a_report_from_the_room_reaches_the_queue_and_its_outcome_the_repo
         await expect(dialog).to_contain_text("Parlor records no audio")
         reasons = dialog.get_by_role("group", name="What is wrong?")
         await expect(reasons.get_by_role("radio")).to_have_count(9)
+        found: dict[str, list[dict[str, Any]]] = {}
+        await axe(ann, "report dialog", found)
         # sending without a reason says what is missing and sends nothing
         await dialog.get_by_role("button", name="Send report").click()
         await expect(dialog.get_by_role("alert")).to_have_text("Choose what is wrong.")
@@ -91,6 +95,29 @@ async def test_a_report_from_the_room_reaches_the_queue_and_its_outcome_the_repo
         await expect(dialog).to_be_hidden()
         # focus goes back to Bob's tile
         await expect(ann.get_by_role("list", name="Stage").get_by_role("button", name="Bob", exact=True)).to_be_focused()
+        # the same again says it is already reported
+        await ann.get_by_role("list", name="Stage").get_by_role("button", name="Bob", exact=True).click()
+        await sheet.get_by_role("button", name="Report Bob").click()
+        await dialog.get_by_role("radio", name="Spam or scams").check()
+        await dialog.get_by_role("button", name="Send report").click()
+        await expect(dialog.get_by_role("alert")).to_contain_text("You already reported this")
+        await dialog.get_by_role("button", name="Cancel").click()
+        # the room itself, from the room page; Bob's profile, from his profile page
+        await ann.get_by_role("button", name="Report room").click()
+        room_dialog = ann.get_by_role("dialog", name="Report room “Trains at night”")
+        await room_dialog.get_by_role("radio", name="Hate speech").check()
+        await room_dialog.get_by_role("button", name="Send report").click()
+        await expect(room_dialog.get_by_role("status")).to_contain_text("your report was sent")
+        await room_dialog.get_by_role("button", name="Done").click()
+        await expect(ann.get_by_role("button", name="Report room")).to_be_focused()
+        _, ann_profile = await new_page(browser)
+        await sign_in(ann_profile, server.url, "ann")
+        await ann_profile.goto(f"{server.url}/people/bob")
+        await ann_profile.get_by_role("button", name="Report profile").click()
+        profile_dialog = ann_profile.get_by_role("dialog", name="Report profile Bob")
+        await profile_dialog.get_by_role("radio", name="Pretending to be someone else").check()
+        await profile_dialog.get_by_role("button", name="Send report").click()
+        await expect(profile_dialog.get_by_role("status")).to_contain_text("your report was sent")
 
         # the admin: the queue shows it with its context
         _, admin = await new_page(browser)
@@ -113,9 +140,15 @@ async def test_a_report_from_the_room_reaches_the_queue_and_its_outcome_the_repo
         await expect(item.get_by_role("link", name="View person: Bob")).to_have_attribute(
             "href", f"/admin/people/{bob_id}"
         )
+        await expect(queue.get_by_role("article", name="Room: Trains at night")).to_contain_text("Hate speech")
+        await expect(queue.get_by_role("article", name="Profile: Bob (@bob)")).to_contain_text(
+            "Pretending to be someone else"
+        )
+        await axe(admin, "report queue", found)
         await item.get_by_role("button", name="Dismiss report about Bob (@bob)").click()
         await expect(admin.get_by_role("status")).to_contain_text("Dismissed: report about Bob (@bob)")
-        await expect(queue.get_by_role("article")).to_have_count(0)
+        await expect(queue.get_by_role("article")).to_have_count(2)
+        await expect(queue.get_by_role("article", name="Person: Bob (@bob)")).to_have_count(0)
         await admin.get_by_role("tab", name="Handled").click()
         handled = admin.get_by_role("list", name="Handled reports").get_by_role("article", name="Person: Bob (@bob)")
         await expect(handled).to_contain_text("Dismissed by Root (@root)")
@@ -130,5 +163,6 @@ async def test_a_report_from_the_room_reaches_the_queue_and_its_outcome_the_repo
         text = await notes.inner_text()
         assert "Root" not in text and "root" not in text
         assert errors == []
+        assert found == {"report dialog": [], "report queue": []}
     finally:
         await browser.close()
