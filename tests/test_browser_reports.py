@@ -94,7 +94,9 @@ async def test_a_report_from_the_room_reaches_the_queue_and_its_outcome_the_repo
         await ann.keyboard.press("Enter")
         await expect(dialog).to_be_hidden()
         # focus goes back to Bob's tile
-        await expect(ann.get_by_role("list", name="Stage").get_by_role("button", name="Bob", exact=True)).to_be_focused()
+        await expect(
+            ann.get_by_role("list", name="Stage").get_by_role("button", name="Bob", exact=True)
+        ).to_be_focused()
         # the same again says it is already reported
         await ann.get_by_role("list", name="Stage").get_by_role("button", name="Bob", exact=True).click()
         await sheet.get_by_role("button", name="Report Bob").click()

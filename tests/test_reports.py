@@ -71,7 +71,7 @@ async def room_with_stage(inst: Instance) -> tuple[Person, Person, Person, str]:
 
 async def test_a_member_reports_a_person_a_profile_and_a_room(inst: Instance) -> None:
     admin = await inst.admin()
-    ann, bob, cat, room_id = await room_with_stage(inst)
+    _ann, bob, cat, room_id = await room_with_stage(inst)
     await ok(await bob.http.patch("/api/me/profile", json={"bio": "Talks about trains"}))
 
     made = await ok(await report(cat, "person", bob.id, "harassment", note="Shouted at me", room_id=room_id), 201)
@@ -313,7 +313,7 @@ async def test_resolving_tells_the_reporter_the_outcome_only(inst: Instance) -> 
     assert (r.status_code, error_code(r)) == (409, "report_already_handled")
     await ok(await admin.post(f"/api/admin/reports/{on_cat['id']}/resolve", json={"outcome": "dismissed"}))
 
-    body = (await ok(await ann.http.get("/api/notifications")))
+    body = await ok(await ann.http.get("/api/notifications"))
     assert [n["kind"] for n in body["notifications"]] == ["report_handled", "report_handled"]
     newest, oldest = body["notifications"]
     assert oldest["report"] == {

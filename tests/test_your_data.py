@@ -277,7 +277,9 @@ async def test_deleting_your_account_leaves_no_trace(instance: Instance) -> None
     ]
     # the report zed made stays for moderators, by "a former member"; the one about zed is gone
     left = (await every_row(instance))["reports"]
-    assert [(r["reporter_id"], r["target_label"], r["note"]) for r in left] == [(None, "Ann (@ann)", "Sold me a bridge")]
+    assert [(r["reporter_id"], r["target_label"], r["note"]) for r in left] == [
+        (None, "Ann (@ann)", "Sold me a bridge")
+    ]
 
 
 async def test_a_wrong_password_deletes_nothing(instance: Instance) -> None:

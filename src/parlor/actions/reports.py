@@ -210,8 +210,7 @@ def _item(row: ReportRow, stage: list[StageRow], audit: list[store.AuditRow]) ->
                 for p in stage
             ],
             "audit": [
-                {"at": e.at, "action": e.action, "actor": _person(e.actor), "target": _person(e.target)}
-                for e in audit
+                {"at": e.at, "action": e.action, "actor": _person(e.actor), "target": _person(e.target)} for e in audit
             ],
         }
     return {

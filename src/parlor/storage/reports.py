@@ -87,9 +87,7 @@ async def insert(conn: AsyncConnection, values: dict[str, Any], stage: list[Stag
         )
 
 
-async def resolve(
-    conn: AsyncConnection, report_id: str, *, outcome: str, by: str, at: float, note: str | None
-) -> bool:
+async def resolve(conn: AsyncConnection, report_id: str, *, outcome: str, by: str, at: float, note: str | None) -> bool:
     """Mark an open report handled. False when it is not open (handled meanwhile, or none)."""
     result = await conn.execute(
         reports.update()

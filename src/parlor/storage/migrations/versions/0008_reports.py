@@ -67,9 +67,7 @@ def upgrade() -> None:
     # (without reflecting the tables it refers to, whose expression indexes it cannot read).
     with op.batch_alter_table("notifications", reflect_kwargs=_NO_FK_TABLES) as batch:
         batch.add_column(sa.Column("report_id", sa.String(32), nullable=True))
-        batch.create_foreign_key(
-            "fk_notifications_report_id", "reports", ["report_id"], ["id"], ondelete="SET NULL"
-        )
+        batch.create_foreign_key("fk_notifications_report_id", "reports", ["report_id"], ["id"], ondelete="SET NULL")
 
 
 def downgrade() -> None:
