@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
-from tests.conftest import Instance, Person, error_code, running_instance
+from tests.conftest import BASE, Instance, Person, error_code, running_instance
+from tests.people import signup_body
 
-from parlor.actions import reports as report_actions
 from parlor.domain.reports import SUPPORTED, Reason, TargetKind
 from parlor.storage.tables import audit_log, notifications, report_stage, reports
 
@@ -214,21 +215,37 @@ async def test_a_handled_report_can_be_made_again_and_others_may_report_the_same
     assert len((await queue(admin))["items"]) == 3
 
 
-async def test_reports_are_rate_limited_per_reporter(inst: Instance, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(report_actions, "REPORTS_PER_HOUR", 2)
-    ann, bob, cat = [await inst.member(n) for n in ("ann", "bob", "cat")]
-    room_id = await start(bob, "Noisy")
-    await ok(await report(ann, "person", bob.id), 201)
-    await ok(await report(ann, "profile", bob.id), 201)
-    before = await stored(inst)
-    r = await report(ann, "room", room_id)
-    assert (r.status_code, error_code(r)) == (429, "rate_limited")
-    assert await stored(inst) == before
-    await ok(await report(cat, "room", room_id), 201)  # others are not limited by ann
-    # an hour later ann may report again
-    clock = inst.services.clock
-    monkeypatch.setattr(inst.services, "clock", lambda: clock() + 3601)
-    await ok(await report(ann, "room", room_id), 201)
+async def test_reports_are_rate_limited_per_account_and_address(tmp_path: Path, database_url: str) -> None:
+    async with running_instance(tmp_path / "data", database_url=database_url, limits=("reports=2/3600",)) as inst:
+        ann, bob = await inst.member("ann"), await inst.member("bob")
+        room_id = await start(bob, "Noisy")
+        await ok(await report(ann, "person", bob.id), 201)
+        # bad input spends nothing
+        assert error_code(await report(ann, "person", bob.id, "rude")) == "unknown_reason"
+        await ok(await report(ann, "profile", bob.id), 201)
+        before = await stored(inst)
+        r = await report(ann, "room", room_id)
+        assert (r.status_code, error_code(r)) == (429, "rate_limited")
+        assert int(r.headers["retry-after"]) > 0
+        assert await stored(inst) == before
+        # cat, elsewhere, is not limited by ann; ann from elsewhere still is (her account)
+        elsewhere = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=inst.app, client=("192.0.2.7", 4000)), base_url=BASE
+        )
+        try:
+            code = await inst.invite_code()
+            cat = await elsewhere.post("/api/signup", json=signup_body(code, "cat"))
+            assert cat.status_code == 201, cat.text
+            r = await elsewhere.post("/api/reports", json={"target": {"kind": "room", "id": room_id}, "reason": "spam"})
+            assert r.status_code == 201, r.text
+        finally:
+            await elsewhere.aclose()
+        r = await report(ann, "room", room_id)
+        assert (r.status_code, error_code(r)) == (429, "rate_limited")
+        # the bucket refills: 2 an hour is one every 30 minutes
+        clock = inst.services.clock
+        inst.services.clock = lambda: clock() + 1801
+        await ok(await report(ann, "room", room_id), 201)
 
 
 # -- who may do what ----------------------------------------------------------------------------

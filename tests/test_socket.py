@@ -71,6 +71,25 @@ async def test_unauthenticated_socket_is_refused(server: LiveServer) -> None:
             pass
 
 
+async def test_a_token_in_the_socket_url_is_refused(server: LiveServer) -> None:
+    """The query string lands in access logs: a token there is refused, even a good one
+    (and even beside a good header); the Authorization header is the way."""
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        _, token = await make_member(server, http, "ann")
+    for url, headers in (
+        (f"{server.ws_url}?token={token}", {}),
+        (f"{server.ws_url}?token={token}", {"Authorization": f"Bearer {token}"}),
+        (f"{server.ws_url}?token=", {"Authorization": f"Bearer {token}"}),
+    ):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(url, additional_headers=headers):
+                pass
+        assert refused.value.response.status_code == 403
+    sock, welcome = await connect(server, token)
+    assert welcome["type"] == "welcome"
+    await sock.ws.close()
+
+
 async def test_hello_must_come_first(server: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=server.url) as http:
         _, token = await make_member(server, http, "ann")

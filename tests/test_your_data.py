@@ -83,6 +83,10 @@ async def rich_user(instance: Instance) -> World:
     # notifications: a mute setting; zed has an inbox (ann followed zed)
     await ok(await zed.http.put("/api/notifications/settings", json={"muted": {"room_started": True}}))
     assert (await ok(await zed.http.get("/api/notifications")))["notifications"]
+    # account safety: a failed sign-in is in zed's sign-in history (a successful one would
+    # add a session)
+    wrong = await instance.client().post("/api/login", json={"username": ZED_NAME, "password": "not zed's"})
+    assert wrong.status_code == 401
     # reports: zed reports ann from the live room (zed is on its stage), an admin handles it
     # (zed is told: report_handled); dan reports zed's profile
     body = {"target": {"kind": "person", "id": ann.id}, "reason": "spam", "note": "Sold me a bridge", "room_id": live}

@@ -11,14 +11,18 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parlor import __version__
 from parlor.actions import accounts, presence, rooms
 from parlor.actions.services import Services
 from parlor.bus.base import Bus
+from parlor.limits import policies
+from parlor.limits.base import Limiter
 from parlor.media.base import MediaServer
 from parlor.settings import Settings
 from parlor.storage.db import Database
+from parlor.transport.http import account_safety as account_safety_routes
 from parlor.transport.http import accounts as account_routes
 from parlor.transport.http import contacts as contact_routes
 from parlor.transport.http import embed as embed_routes
@@ -50,6 +54,7 @@ PAGES = (
     # profiles and your data
     "/people/{username}",
     "/settings",
+    "/settings/security",
     # contacts
     "/contacts",
     # notifications
@@ -70,6 +75,16 @@ def _build_bus(settings: Settings) -> Bus:
     from parlor.bus.memory import MemoryBus
 
     return MemoryBus()
+
+
+def _build_limiter(settings: Settings) -> Limiter:
+    if settings.redis_url:
+        from parlor.limits.redis import RedisLimiter
+
+        return RedisLimiter(settings.redis_url)
+    from parlor.limits.memory import MemoryLimiter
+
+    return MemoryLimiter()
 
 
 def _build_media(settings: Settings, services: Callable[[], Services]) -> MediaServer:
@@ -107,6 +122,8 @@ def build_services(settings: Settings) -> Services:
         db=Database(settings.effective_database_url),
         bus=_build_bus(settings),
         media=media,
+        limiter=_build_limiter(settings),
+        limits=policies.table(settings.limits, settings.contact_prefix_budget),
     )
     holder.append(s)
     return s
@@ -129,6 +146,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
         await s.db.migrate()
         await rooms.do_close_stale_rooms(s)
         await s.bus.start()
+        await s.limiter.start()
         await s.media.start()
         token = await accounts.do_issue_setup_token(s)
         housekeeping = asyncio.create_task(_housekeeping(s, registry))
@@ -143,6 +161,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
             await rooms.do_end_all(s)
             await s.media.close()
             await s.bus.close()
+            await s.limiter.close()
             await s.db.close()
             logger.info("stopped cleanly")
 
@@ -150,10 +169,20 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.state.services = s
     app.state.queues = registry
     app.add_middleware(headers.SecurityHeaders)
+    if settings.public_url.startswith("https://") and not settings.trusted_proxies:
+        logger.warning(
+            "PARLOR_PUBLIC_URL is https but PARLOR_TRUSTED_PROXIES is empty: behind a TLS proxy, "
+            "list it (docs/DEPLOY.md), or sign-ins through it are refused as cross-origin"
+        )
+    if settings.trusted_proxies:
+        # The client's address and scheme from X-Forwarded-For/-Proto, believed only from
+        # these peers (`parlor serve` turns uvicorn's own handling off: this is the one place).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     errors.install(app)
     # Unknown paths: the not-found page for browsers, JSON for the API and other clients.
     app.add_exception_handler(404, pages.not_found)
     app.include_router(account_routes.router)
+    app.include_router(account_safety_routes.router)
     app.include_router(room_routes.router)
     app.include_router(social_routes.router)
     app.include_router(growth_routes.router)

@@ -1,4 +1,4 @@
-"""`parlor serve | admin invite | migrate`.
+"""`parlor serve | admin invite | admin reset-password | migrate`.
 
 Mistakes an operator can make (a busy port, an unwritable data dir, a bad or unreachable
 database, a data dir with no instance) end the command with one line on stderr that
@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workers", type=int, help="media worker processes, 0 = one per core (PARLOR_WORKERS)")
     serve.add_argument("--media-engine", choices=("fast", "relay"), help="forwarding engine (PARLOR_MEDIA_ENGINE)")
+    serve.add_argument("--redis-url", help="Redis shared by several nodes, for rate limits (PARLOR_REDIS_URL)")
     _add_common(serve)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database, then exit")
@@ -68,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_common(invite)
     _add_address(invite)
+    reset = admin_sub.add_parser(
+        "reset-password",
+        help="set a new password for a user (asked twice, or one line on stdin); ends all their sessions and tokens",
+    )
+    reset.add_argument("username")
+    reset.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
+    _add_common(reset)
 
     from parlor.bench.cli import add_parser as add_bench_parser
 
@@ -88,6 +96,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "workers",
             "media_engine",
             "udp_ports",
+            "redis_url",
         )
     }
     return settings_module.load(**overrides)
@@ -119,6 +128,8 @@ def serve(settings: Settings) -> None:
         log_config=None,  # keep ours (parlor.logs), which strips secrets from access lines
         ws_max_size=64 * 1024,
         timeout_graceful_shutdown=5,
+        # X-Forwarded-For is believed only from PARLOR_TRUSTED_PROXIES, in the app (parlor.app).
+        proxy_headers=False,
     )
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, then runs our lifespan's
     # shutdown (rooms ended, peers closed, database closed).
@@ -141,10 +152,7 @@ def _invite_base_url(settings: Settings) -> str:
         return settings.base_url
 
 
-async def _invite(settings: Settings) -> str:
-    from parlor.actions import accounts
-    from parlor.app import build_services
-
+async def _require_instance(settings: Settings) -> None:
     if not await preflight.database_exists(settings):
         where = preflight.sqlite_file(settings) or preflight.safe_url(settings.effective_database_url)
         raise StartupError(
@@ -152,9 +160,45 @@ async def _invite(settings: Settings) -> str:
             "or start the instance once with `parlor serve`"
         )
     await preflight.migrate(settings)
+
+
+async def _invite(settings: Settings) -> str:
+    from parlor.actions import accounts
+    from parlor.app import build_services
+
+    await _require_instance(settings)
     s = build_services(settings)
     try:
         return await accounts.do_create_invite(s, None)
+    finally:
+        await s.media.close()
+        await s.db.close()
+
+
+def _new_password(from_stdin: bool) -> str:
+    """The new password: one line of stdin, or typed twice at a prompt that does not echo.
+    It is never printed or logged."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("New password again: ") != first:
+        raise StartupError("the two passwords differ: nothing changed")
+    return first
+
+
+async def _reset_password(settings: Settings, username: str, password: str) -> int:
+    from parlor.actions import passwords
+    from parlor.app import build_services
+    from parlor.errors import ParlorError
+
+    await _require_instance(settings)
+    s = build_services(settings)
+    try:
+        return await passwords.do_reset_password(s, username, password)
+    except ParlorError as exc:
+        raise StartupError(f"{exc.message} Nothing changed.") from None
     finally:
         await s.media.close()
         await s.db.close()
@@ -181,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "admin" and args.admin_command == "invite":
             code = asyncio.run(_invite(settings))
             print(f"{_invite_base_url(settings)}/invite/{code}")
+        elif args.command == "admin" and args.admin_command == "reset-password":
+            password = _new_password(args.password_stdin)
+            ended = asyncio.run(_reset_password(settings, args.username, password))
+            print(f"Password reset for {args.username.strip().lower()}; {ended} sessions and tokens ended.")
     except StartupError as exc:
         print(f"parlor: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ everything else is a bug and becomes a 500 (or a socket close 1011).
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 
@@ -24,6 +25,8 @@ class Code(StrEnum):
     USERNAME_TAKEN = "username_taken"
     SETUP_DONE = "setup_done"
     INVALID_SETUP_TOKEN = "invalid_setup_token"
+    SESSION_NOT_FOUND = "session_not_found"
+    TOKEN_NOT_FOUND = "token_not_found"
     # rooms
     ROOM_NOT_FOUND = "room_not_found"
     ROOM_ENDED = "room_ended"
@@ -102,11 +105,13 @@ class Code(StrEnum):
 class ParlorError(Exception):
     """An error the client caused and should be told about."""
 
-    def __init__(self, status: int, code: Code, message: str) -> None:
+    def __init__(self, status: int, code: Code, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        # Seconds before trying again is worth it (HTTP `Retry-After`), for 429s.
+        self.retry_after = retry_after
 
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code.value, "message": self.message}
@@ -122,3 +127,8 @@ def not_found(code: Code, message: str) -> ParlorError:
 
 def forbidden(code: Code, message: str) -> ParlorError:
     return ParlorError(403, code, message)
+
+
+def rate_limited(wait_s: float, message: str) -> ParlorError:
+    """429 with `Retry-After`: whole seconds, rounded up, at least 1."""
+    return ParlorError(429, Code.RATE_LIMITED, message, retry_after=max(1, math.ceil(wait_s)))

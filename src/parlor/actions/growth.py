@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from parlor.actions import accounts, notifications
-from parlor.actions.ids import digest, new_id, new_secret
+from parlor.actions import accounts, limits, notifications
+from parlor.actions.ids import digest, looks_like_id, new_id, new_secret
 from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
 from parlor.actions.services import Services
 from parlor.domain.users import User
@@ -121,6 +121,8 @@ async def _check_spend(s: Services, conn: Any, actor: User | None) -> int | None
 
 async def do_create_invite(s: Services, actor: User | None) -> dict[str, Any]:
     """A new invite: `{id, code, remaining}`. The code is shown only here (only its hash is kept)."""
+    if actor is not None:  # the operator's CLI is not limited
+        await limits.check(s, "invites", account=actor.id)
     code = new_secret()[:22]
     now = s.clock()
     async with s.db.engine.begin() as conn:
@@ -229,10 +231,13 @@ async def _insert_member(
     return user
 
 
-async def do_signup(s: Services, invite_code: str, username: str, display_name: str, password: str) -> User:
+async def do_signup(
+    s: Services, invite_code: str, username: str, display_name: str, password: str, *, address: str | None = None
+) -> User:
     """Sign up with an invite code, or without one when the instance is open."""
     name, shown = accounts.check_username(username), accounts.check_display_name(display_name)
     accounts.check_password(password)
+    await limits.check(s, "signup", address=address)
     code = invite_code.strip()
     if len(code) > INVITE_CODE_MAX:
         raise _invite_refusal(None)
@@ -304,9 +309,13 @@ async def _entry_views(s: Services, entries: list[WaitlistEntry], *, admin: bool
     return [_entry_view(e, admitters, admin=admin) for e in entries]
 
 
-async def do_join_waitlist(s: Services, username: str, display_name: str) -> dict[str, Any]:
+async def do_join_waitlist(
+    s: Services, username: str, display_name: str, *, address: str | None = None
+) -> dict[str, Any]:
     """Join with a username and display name: `{token, entry}`. The token is shown only here."""
     name, shown = accounts.check_username(username), accounts.check_display_name(display_name)
+    # Names are kept for whoever holds the place: without a limit they can be squatted.
+    await limits.check(s, "waitlist", address=address)
     token = "pw_" + new_secret()
     async with s.db.engine.begin() as conn:
         if await _mode(s, conn) == "closed":
@@ -413,6 +422,19 @@ async def do_admit(s: Services, actor: User, username: str | None, entry_id: str
     if entry is None:
         raise _not_waiting()
     return await admit_waitlisted(s, actor, entry.id, "admin" if actor.is_admin else "username")
+
+
+async def do_delete_waitlist_entry(s: Services, actor: User, entry_id: str) -> None:
+    """Admins only: take a place off the waitlist (a squatted name, say). Its name is free
+    again, its findable identifiers go with it, and a let-in it held is given back."""
+    check_admin(actor)
+    if not looks_like_id(entry_id):
+        raise _not_waiting()
+    async with s.db.engine.begin() as conn:
+        if not await store.delete_entry(conn, entry_id):
+            raise _not_waiting()
+        await room_store.audit(conn, now=s.clock(), actor_id=actor.id, action="waitlist.delete", target_id=entry_id)
+    logger.info("waitlist entry %s deleted by %s", entry_id, actor.id)
 
 
 async def waitlist(s: Services, actor: User, limit: int, cursor: str | None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from parlor.actions import limits
 from parlor.actions.paging import check_limit
 from parlor.actions.room_lookup import check_room
 from parlor.actions.services import Services
@@ -26,6 +27,7 @@ from parlor.bus.base import user_channel
 from parlor.domain.rooms import Room, RoomKind
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
+from parlor.limits.policies import DEFAULTS
 from parlor.storage import accounts as account_store
 from parlor.storage import notifications as store
 from parlor.storage import social as social_store
@@ -36,12 +38,8 @@ KINDS = ("ping", "room_started", "new_follower", "waitlist_joined", "room_invite
 # Kinds that cannot be muted: what the instance's moderators tell you.
 UNMUTABLE_KINDS = ("report_handled",)
 PAGE_DEFAULT, PAGE_MAX = 30, 100
-# One ping per pinger and target per this many seconds.
-PING_INTERVAL_S = 60.0
-
-# (pinger, target) -> when the last ping went out. In memory: one node holds the
-# rooms, and a forgotten entry (restart) only allows one more ping.
-_last_ping: dict[tuple[str, str], float] = {}
+# One ping per pinger and target per this many seconds (the "ping" limit's default).
+PING_INTERVAL_S = DEFAULTS["ping"].window_s
 
 
 def check_kind(kind: str) -> str:
@@ -180,20 +178,8 @@ async def do_ping(s: Services, pinger: User, room_id: str, target_id: str) -> No
         raise ParlorError(403, Code.NOT_A_FOLLOWER, "You can only ping people who follow you.")
     if target.id in room.participants:
         raise ParlorError(409, Code.ALREADY_IN_THAT_ROOM, "They are already in this room.")
-    now = s.clock()
-    key = (pinger.id, target.id)
-    last = _last_ping.get(key)
-    if last is not None and now - last < PING_INTERVAL_S:
-        raise ParlorError(429, Code.RATE_LIMITED, "You pinged them a moment ago: give them a minute.")
-    _forget_old_pings(now)
-    _last_ping[key] = now
+    await limits.check(s, "ping", account=f"{pinger.id}>{target.id}")
     await notify(s, target.id, "ping", actor_id=pinger.id, room_id=room.id)
-
-
-def _forget_old_pings(now: float) -> None:
-    if len(_last_ping) > 10_000:
-        for key in [k for k, at in _last_ping.items() if now - at >= PING_INTERVAL_S]:
-            del _last_ping[key]
 
 
 # -- the inbox ---------------------------------------------------------------------------------

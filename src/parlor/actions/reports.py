@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from parlor.actions import notifications
+from parlor.actions import limits, notifications
 from parlor.actions.growth import check_admin
 from parlor.actions.ids import looks_like_id, new_id
 from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
@@ -40,10 +40,6 @@ PAGE_DEFAULT, PAGE_MAX = 50, 100
 # The room's audit trail a report keeps: entries of the last 15 minutes, at most 50.
 AUDIT_WINDOW_S = 15 * 60
 AUDIT_MAX = 50
-# Reports one member may send in an hour. A stop-gap kept in the database; the
-# instance's rate limiter (policy `reports`) takes over where it exists.
-REPORTS_PER_HOUR = 20
-_HOUR = 3600.0
 FORMER_MEMBER: dict[str, Any] = {"id": None, "username": None, "display_name": "a former member"}
 
 
@@ -57,18 +53,6 @@ def _label(user: User) -> str:
 
 
 # -- making a report -------------------------------------------------------------------------
-
-
-async def _check_rate(s: Services, reporter: User, now: float) -> None:
-    # limiter: reports — where the rate limiter exists (s.limiter), this is
-    #     await limits.check(s, "reports", account=reporter.id, address=address)
-    async with s.db.engine.connect() as conn:
-        sent, oldest = await store.sent_since(conn, reporter.id, now - _HOUR)
-    if sent >= REPORTS_PER_HOUR:
-        wait = max(1, round((oldest or now) + _HOUR - now))
-        raise ParlorError(
-            429, Code.RATE_LIMITED, f"You have sent many reports in a short time: try again in {wait} seconds."
-        )
 
 
 async def _room_context(s: Services, conn: Any, room_id: str, now: float) -> tuple[dict[str, Any], list[StageRow]]:
@@ -108,14 +92,16 @@ async def do_report(
     reason: str,
     note: str | None = None,
     room_id: str | None = None,
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Report a person, a profile or a room. `room_id`: where a person was reported from
-    (the room's context is kept with the report). Answers the report as its reporter sees it."""
+    (the room's context is kept with the report). Answers the report as its reporter sees it.
+    Rate limited (policy `reports`, per account and per address) once the input is valid."""
     target_kind = domain.check_target_kind(kind)
     why = domain.check_reason(reason)
     text = domain.check_note(note)
+    await limits.check(s, "reports", account=reporter.id, address=address)
     now = s.clock()
-    await _check_rate(s, reporter, now)
     if not looks_like_id(target_id):
         raise _target_not_found(target_kind)
     if target_kind is TargetKind.ROOM:

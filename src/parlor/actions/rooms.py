@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parlor.actions import notifications, speaking
+from parlor.actions import limits, notifications, speaking
 from parlor.actions.ids import new_id
 from parlor.actions.profiles import avatar_url
 from parlor.actions.room_lookup import check_room
@@ -207,12 +207,19 @@ async def _remember_avatar(s: Services, conn: AsyncConnection, user_id: str) -> 
 
 
 async def do_create_room(
-    s: Services, user: User, title: str, kind: RoomKind = RoomKind.OPEN, hand_raise: HandRaise = HandRaise.EVERYONE
+    s: Services,
+    user: User,
+    title: str,
+    kind: RoomKind = RoomKind.OPEN,
+    hand_raise: HandRaise = HandRaise.EVERYONE,
+    *,
+    address: str | None = None,
 ) -> Room:
     now = s.clock()
     room = domain.create(
         new_id("r"), title, user.id, now, kind=kind, hand_raise=hand_raise, capacity=s.settings.room_capacity
     )
+    await limits.check(s, "room_create", account=user.id, address=address)
     async with s.db.engine.begin() as conn:
         await store.insert_room(conn, room.id, room.title, user.id, now)
         await store.audit(conn, now=now, actor_id=user.id, action="room.create", room_id=room.id)
@@ -255,6 +262,7 @@ async def room_for(s: Services, user: User, room_id: str) -> Room:
 
 
 async def do_join(s: Services, user: User, room_id: str) -> Room:
+    await limits.check(s, "room_join", account=user.id)
     # The facts are read before taking the room's lock: a change of moderators in
     # between is judged on the room the joiner saw.
     room = await check_room(s, room_id)
@@ -271,6 +279,7 @@ async def do_join(s: Services, user: User, room_id: str) -> Room:
 async def do_invite_member(s: Services, user: User, room_id: str, username: str) -> Room:
     """A moderator lets a member into a social or closed room; they are told (`room_invite`)."""
     room = await check_room(s, room_id)
+    await limits.check(s, "room_invite", account=user.id)
     async with s.db.engine.connect() as conn:
         target = await social_store.user_by_username(conn, username.strip().lower().removeprefix("@"))
         if target is None:

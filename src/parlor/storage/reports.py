@@ -112,18 +112,6 @@ async def open_duplicate(conn: AsyncConnection, reporter_id: str, kind: str, tar
     return row.first() is not None
 
 
-async def sent_since(conn: AsyncConnection, reporter_id: str, since: float) -> tuple[int, float | None]:
-    """How many reports `reporter_id` made after `since`, and when the oldest of them was."""
-    row = (
-        await conn.execute(
-            sa.select(sa.func.count(), sa.func.min(reports.c.created_at)).where(
-                reports.c.reporter_id == reporter_id, reports.c.created_at > since
-            )
-        )
-    ).one()
-    return int(row[0]), (None if row[1] is None else float(row[1]))
-
-
 async def audit_window(conn: AsyncConnection, room_id: str, since: float, most: int) -> tuple[int, int] | None:
     """The id range of the room's newest `most` audit entries made after `since`, or None."""
     newest = (

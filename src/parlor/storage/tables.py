@@ -30,6 +30,14 @@ sessions = sa.Table(
     sa.Column("name", sa.String(60), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=True),
+    # added by migration 0007 (account safety): the id the API names a session or token by
+    # (never the secret's hash); always set, though nullable in the schema (as invites.id)
+    sa.Column("id", sa.String(32), nullable=True),
+    # when it was last used, written at most hourly (domain/sessions.py TOUCH_INTERVAL_S),
+    # and a coarse client label ("Firefox on Linux"): never the User-Agent, never an address
+    sa.Column("last_used_at", sa.Float, nullable=True),
+    sa.Column("client", sa.String(40), nullable=True),
+    sa.Index("ix_sessions_id", "id", unique=True),
 )
 
 invites = sa.Table(
@@ -222,6 +230,27 @@ notification_mutes = sa.Table(
     sa.Column("kind", sa.String(20), primary_key=True),
 )
 
+# -- account safety: sign-in history (migration 0007) ----------------------------------
+
+# A member's own sign-in attempts, kept SIGN_IN_KEEP_DAYS (domain/sessions.py). No address,
+# not even a truncated one (docs/API.md, Account safety). Repeated failures from the same
+# kind of client within SIGN_IN_MERGE_S are one row with a count.
+sign_ins = sa.Table(
+    "sign_ins",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),  # the latest attempt of the row
+    sa.Column("client", sa.String(40), nullable=True),
+    # "ok", or the error code the attempt was refused with ("bad_credentials", …)
+    sa.Column("result", sa.String(40), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    # one member's history, newest first
+    sa.Index("ix_sign_ins_user", "user_id", "at"),
+    # pruning
+    sa.Index("ix_sign_ins_at", "at"),
+)
+
 # -- reports (migration 0008) ----------------------------------------------------------------
 
 # A report and the context a moderator needs, captured when it was made (docs/API.md,
@@ -275,8 +304,6 @@ reports = sa.Table(
         sqlite_where=sa.text("state = 'open'"),
         postgresql_where=sa.text("state = 'open'"),
     ),
-    # how many reports someone sent lately (a rate limit)
-    sa.Index("ix_reports_reporter_created", "reporter_id", "created_at"),
 )
 
 # Who was on stage in the room when it (or someone in it) was reported.

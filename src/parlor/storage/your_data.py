@@ -60,6 +60,8 @@ POLICY: dict[str, Policy] = {
     "notifications.user_id": Policy.DELETE,
     "notifications.actor_id": Policy.DELETE,
     "notification_mutes.user_id": Policy.DELETE,
+    # account safety: their sign-in history
+    "sign_ins.user_id": Policy.DELETE,
     # reports: those they made stay for moderators, by "a former member"; those about them
     # go with them (with the profile text they captured); so do their places on a stage
     "reports.reporter_id": Policy.NULL,

@@ -16,13 +16,16 @@ logger = logging.getLogger(__name__)
 _HTTP_CODES = {401: Code.NOT_AUTHENTICATED, 403: Code.FORBIDDEN, 404: Code.NOT_FOUND}
 
 
-def error_response(status: int, code: Code | str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": str(code), "message": message}}, status_code=status)
+def error_response(
+    status: int, code: Code | str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": {"code": str(code), "message": message}}, status_code=status, headers=headers)
 
 
 async def _parlor_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ParlorError)
-    return error_response(exc.status, exc.code, exc.message)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return error_response(exc.status, exc.code, exc.message, headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from parlor.actions import growth
 from parlor.transport.http.accounts import sign_in
 from parlor.transport.http.auth import CurrentUser, ServicesDep, check_same_origin
+from parlor.transport.http.client_address import ClientAddress
 
 router = APIRouter(prefix="/api", tags=["growth"])
 
@@ -80,9 +81,9 @@ async def revoke_invite(invite_id: str, user: CurrentUser, s: ServicesDep) -> di
 
 
 @router.post("/waitlist", status_code=201)
-async def join_waitlist(body: JoinBody, request: Request, s: ServicesDep) -> dict[str, Any]:
+async def join_waitlist(body: JoinBody, request: Request, s: ServicesDep, address: ClientAddress) -> dict[str, Any]:
     check_same_origin(request)
-    return await growth.do_join_waitlist(s, body.username, body.display_name)
+    return await growth.do_join_waitlist(s, body.username, body.display_name, address=address)
 
 
 @router.get("/waitlist/me")
@@ -117,3 +118,10 @@ async def admin_waitlist(
     user: CurrentUser, s: ServicesDep, limit: Limit = growth.PAGE_DEFAULT, cursor: Cursor = None
 ) -> dict[str, Any]:
     return await growth.waitlist(s, user, limit, cursor)
+
+
+@router.delete("/admin/waitlist/{entry_id}", status_code=204)
+async def delete_waitlist_entry(entry_id: str, user: CurrentUser, s: ServicesDep) -> Response:
+    """Admins only: take a place off the waitlist (audited)."""
+    await growth.do_delete_waitlist_entry(s, user, entry_id)
+    return Response(status_code=204)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parlor.actions import reports
 from parlor.transport.http.auth import CurrentUser, ServicesDep
+from parlor.transport.http.client_address import ClientAddress
 
 router = APIRouter(prefix="/api", tags=["reports"])
 
@@ -45,7 +46,7 @@ class ResolveBody(BaseModel):
 
 
 @router.post("/reports", status_code=201)
-async def make_report(body: ReportBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
+async def make_report(body: ReportBody, user: CurrentUser, s: ServicesDep, address: ClientAddress) -> dict[str, Any]:
     return await reports.do_report(
         s,
         user,
@@ -54,6 +55,7 @@ async def make_report(body: ReportBody, user: CurrentUser, s: ServicesDep) -> di
         reason=body.reason,
         note=body.note,
         room_id=body.room_id,
+        address=address,
     )
 
 

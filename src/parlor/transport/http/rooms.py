@@ -11,6 +11,7 @@ from parlor.actions import hallway as hallway_actions
 from parlor.actions import rooms
 from parlor.domain.rooms import HandRaise, Room, RoomKind
 from parlor.transport.http.auth import CurrentUser, ServicesDep
+from parlor.transport.http.client_address import ClientAddress
 
 router = APIRouter(prefix="/api/rooms", tags=["rooms"])
 
@@ -69,8 +70,8 @@ async def hallway(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
 
 
 @router.post("", status_code=201)
-async def create(body: CreateBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
-    return _view(s, await rooms.do_create_room(s, user, body.title, body.kind, body.hand_raise))
+async def create(body: CreateBody, user: CurrentUser, s: ServicesDep, address: ClientAddress) -> Snapshot:
+    return _view(s, await rooms.do_create_room(s, user, body.title, body.kind, body.hand_raise, address=address))
 
 
 @router.get("/{room_id}")

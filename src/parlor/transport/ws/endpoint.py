@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 HEARTBEAT_S = 20.0
+# How often (on a ping) a socket asks the database whether its session still exists.
+SESSION_CHECK_S = 300.0
 MAX_BAD_MESSAGES = 20
 # At most one audience-only room snapshot per this many seconds per queue and room,
 # and one hallway.changed per queue (DESIGN §3 "Presence at scale").
@@ -53,10 +55,22 @@ class State(Enum):
 
 
 class ClientSocket:
-    def __init__(self, ws: WebSocket, s: Services, registry: QueueRegistry, user: User, session_hash: str) -> None:
+    def __init__(
+        self,
+        ws: WebSocket,
+        s: Services,
+        registry: QueueRegistry,
+        user: User,
+        session_hash: str,
+        expires_at: float | None = None,
+    ) -> None:
         self.ws = ws
-        # Which session or token opened this socket: ending it closes the socket.
+        # Which session or token opened this socket: ending it closes the socket (a bus
+        # message), and so does its expiry, or its end seen by a check now and then (ended
+        # where the bus does not reach, e.g. `parlor admin reset-password` on another process).
         self.session_hash = session_hash
+        self.expires_at = expires_at
+        self.session_checked_at = s.clock()
         self.s = s
         self.registry = registry
         self.user = user
@@ -182,6 +196,9 @@ class ClientSocket:
         user_id = self.user.id
         match message:
             case p.Ping():
+                if not await self._session_still_valid():
+                    self.send_signed_out()
+                    return
                 self.send(p.Pong())
             case p.Bye():
                 self.said_bye = True
@@ -205,6 +222,18 @@ class ClientSocket:
                 raise ParlorError(400, Code.BAD_MESSAGE, "Already said hello.")
             case _:  # pragma: no cover - parse_client only yields the types above
                 raise ParlorError(400, Code.BAD_MESSAGE, "Unexpected message.")
+
+    async def _session_still_valid(self) -> bool:
+        now = self.s.clock()
+        if self.expires_at is not None and now >= self.expires_at:
+            return False
+        if now - self.session_checked_at < SESSION_CHECK_S:
+            return True
+        self.session_checked_at = now
+        return await accounts.session_alive(self.s, self.session_hash)
+
+    def send_signed_out(self) -> None:
+        self.outbox.put_nowait(SIGNED_OUT)
 
     def _follow_user(self, queue: EventQueue) -> None:
         """A new queue gets the hallway (coalesced) and the user's own channel (`room.you`,
@@ -296,10 +325,8 @@ def _compact(data: dict[str, Any]) -> str:
 
 
 def _authenticate_ws(ws: WebSocket) -> tuple[str, str] | None:
-    """(secret, kind) from the socket handshake, or None."""
-    token = ws.query_params.get("token")
-    if token:
-        return token, "bearer"
+    """(secret, kind) from the socket handshake, or None. Never from the URL: a token in
+    the query string ends up in access logs (clients send the Authorization header)."""
     header = ws.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -314,11 +341,15 @@ def _authenticate_ws(ws: WebSocket) -> tuple[str, str] | None:
 async def client_socket(ws: WebSocket) -> None:
     s: Services = ws.app.state.services
     registry: QueueRegistry = ws.app.state.queues
+    if "token" in ws.query_params:
+        await ws.close(CLOSE_POLICY, "no tokens in the URL: send the Authorization header")
+        return
     found = _authenticate_ws(ws)
-    user = await accounts.authenticate(s, *found) if found else None
-    if user is None:
+    session = await accounts.authenticate_session(s, *found, ws.headers.get("user-agent")) if found else None
+    if session is None:
         await ws.close(CLOSE_POLICY, "not authenticated")
         return
+    user = session[0]
     if found and found[1] == "cookie":
         # Cross-site WebSocket hijacking: browsers send the cookie from any page.
         origin = ws.headers.get("origin")
@@ -328,7 +359,7 @@ async def client_socket(ws: WebSocket) -> None:
             return
     await ws.accept()
     assert found is not None
-    socket = ClientSocket(ws, s, registry, user, digest(found[0]))
+    socket = ClientSocket(ws, s, registry, user, digest(found[0]), session[1].expires_at)
     try:
         await socket.run()
     except Exception:

@@ -20,6 +20,9 @@ import { profileView } from './views/profile.js';
 import { settingsView } from './views/settings.js';
 route(/^\/people\/(?<username>[^/]+)$/, profileView);
 route(/^\/settings$/, settingsView);
+// account safety: /settings/security
+import { securityView } from './views/security.js';
+route(/^\/settings\/security$/, securityView);
 // contacts: /contacts
 route(/^\/contacts$/, contactsView);
 // notifications: /inbox

@@ -1,14 +1,14 @@
 """Reports: the report queue, who was on stage, and the reporter's `report_handled` notification.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -54,7 +54,6 @@ def upgrade() -> None:
         sqlite_where=_OPEN,
         postgresql_where=_OPEN,
     )
-    op.create_index("ix_reports_reporter_created", "reports", ["reporter_id", "created_at"])
     op.create_table(
         "report_stage",
         sa.Column("report_id", sa.String(32), sa.ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
@@ -76,7 +75,6 @@ def downgrade() -> None:
         batch.drop_column("report_id")
     op.drop_table("report_stage")
     for name in (
-        "ix_reports_reporter_created",
         "uq_reports_open_per_reporter",
         "ix_reports_reported_user",
         "ix_reports_state_handled",

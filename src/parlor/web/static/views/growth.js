@@ -176,8 +176,26 @@ function adminSection(signal, refreshInvites) {
     const status = entry.status === 'admitted'
       ? `let in${entry.admitted_by ? ` by ${at(entry.admitted_by)}` : ''}, not signed up yet`
       : `waiting since ${when(entry.created_at)}`;
+    // Remove: for a squatted or unwanted name; it is free again and a let-in given back.
+    const remove = h('button', {
+      type: 'button',
+      class: 'btn btn-small btn-danger-ghost',
+      'aria-label': `Remove ${at(entry)} from the waitlist`,
+      dataset: { key: `remove-${entry.id}` },
+      onclick: async () => {
+        alert.clear();
+        try {
+          await del(`/admin/waitlist/${encodeURIComponent(entry.id)}`);
+          await load(true);
+          await refreshInvites();
+        } catch (err) {
+          alert.show(err.message);
+        }
+      },
+    }, 'Remove');
     return h('li', { class: 'invite-item row' },
       h('span', {}, h('strong', {}, nameOf(entry)), ` ${at(entry)} `, h('span', { class: 'muted' }, status)),
+      remove,
       entry.status === 'waiting'
         ? h('button', {
           type: 'button',
