@@ -31,6 +31,7 @@ from parlor.transport.http import growth as growth_routes
 from parlor.transport.http import media as media_routes
 from parlor.transport.http import notifications as notification_routes
 from parlor.transport.http import profiles as profile_routes
+from parlor.transport.http import reports as report_routes
 from parlor.transport.http import rooms as room_routes
 from parlor.transport.http import social as social_routes
 from parlor.transport.http import your_data as your_data_routes
@@ -62,6 +63,8 @@ PAGES = (
     "/search",
     "/people/{username}/followers",
     "/people/{username}/following",
+    # reports: the admins' queue on its own, until the admin console (/admin) shows it
+    "/admin/reports",
 )
 
 # Called once the instance serves: (settings, setup token or None once claimed).
@@ -187,6 +190,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.include_router(contact_routes.router)
     app.include_router(notification_routes.router)
     app.include_router(your_data_routes.router)
+    app.include_router(report_routes.router)
     app.include_router(media_routes.router)
     app.include_router(embed_routes.router)
     app.include_router(endpoint.router)

@@ -92,6 +92,14 @@ class Code(StrEnum):
     # embedding rooms on other sites
     EMBEDDING_OFF = "embedding_off"
     ROOM_NOT_EMBEDDABLE = "room_not_embeddable"
+    # reports
+    UNKNOWN_REASON = "unknown_reason"
+    UNSUPPORTED_REPORT_TARGET = "unsupported_report_target"
+    REPORT_TARGET_NOT_FOUND = "report_target_not_found"
+    CANNOT_REPORT_SELF = "cannot_report_self"
+    ALREADY_REPORTED = "already_reported"
+    REPORT_NOT_FOUND = "report_not_found"
+    REPORT_ALREADY_HANDLED = "report_already_handled"
 
 
 class ParlorError(Exception):

@@ -2,8 +2,10 @@
 
 Kinds: `ping` (a member in a live room asks one of their followers to join them),
 `room_started` (someone you follow started a room), `new_follower`,
-`waitlist_joined` (someone you let in from the waitlist finished signing up), and
-`room_invite` (a moderator invited you into a social or closed room).
+`waitlist_joined` (someone you let in from the waitlist finished signing up),
+`room_invite` (a moderator invited you into a social or closed room), and
+`report_handled` (a report you made was handled: its outcome, never who handled it
+nor what happened to anyone; it cannot be muted).
 
 Rules: a muted kind is neither stored nor delivered; nothing is stored or
 delivered about someone blocked either way with you, and the inbox hides what
@@ -33,6 +35,8 @@ from parlor.storage import social as social_store
 logger = logging.getLogger(__name__)
 
 KINDS = ("ping", "room_started", "new_follower", "waitlist_joined", "room_invite")
+# Kinds that cannot be muted: what the instance's moderators tell you.
+UNMUTABLE_KINDS = ("report_handled",)
 PAGE_DEFAULT, PAGE_MAX = 30, 100
 # One ping per pinger and target per this many seconds (the "ping" limit's default).
 PING_INTERVAL_S = DEFAULTS["ping"].window_s
@@ -52,13 +56,28 @@ def item(row: store.Row, s: Services) -> dict[str, Any]:
     room = None
     if row.room_id is not None:
         room = {"id": row.room_id, "title": row.room_title or "", "live": row.room_id in s.live.rooms}
-    return {
+    out: dict[str, Any] = {
         "id": row.id,
         "kind": row.kind,
         "actor": actor,
         "room": room,
         "created_at": row.created_at,
         "read": row.read_at is not None,
+    }
+    if row.kind == "report_handled":
+        out["report"] = _report_ref(row)
+    return out
+
+
+def _report_ref(row: store.Row) -> dict[str, Any] | None:
+    """What a reporter is told of their handled report: the outcome, nothing of who or how."""
+    if row.report_id is None or row.report_outcome is None:
+        return None
+    return {
+        "id": row.report_id,
+        "target": {"kind": row.report_target_kind, "label": row.report_target_label},
+        "reason": row.report_reason,
+        "outcome": row.report_outcome,
     }
 
 
@@ -70,7 +89,13 @@ async def _publish(s: Services, user_id: str, data: dict[str, Any]) -> None:
 
 
 async def notify(
-    s: Services, user_id: str, kind: str, *, actor_id: str | None = None, room_id: str | None = None
+    s: Services,
+    user_id: str,
+    kind: str,
+    *,
+    actor_id: str | None = None,
+    room_id: str | None = None,
+    report_id: str | None = None,
 ) -> None:
     """Tell `user_id` something: store it in their inbox and deliver it live.
 
@@ -78,9 +103,10 @@ async def notify(
     waitlist: `notify(s, inviter_id, "waitlist_joined", actor_id=new_user_id)`).
     Does nothing when the kind is muted by the user or when the actor and the user
     are blocked either way; a repeated unread `new_follower` from one actor is kept
-    once. `kind` must be one of KINDS (anything else is a programming error).
+    once. `kind` must be one of KINDS or UNMUTABLE_KINDS (anything else is a
+    programming error).
     """
-    if kind not in KINDS:
+    if kind not in KINDS and kind not in UNMUTABLE_KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     async with s.db.engine.begin() as conn:
         notification_id = await store.insert(
@@ -91,6 +117,7 @@ async def notify(
             room_id=room_id,
             now=s.clock(),
             once_unread=kind == "new_follower",
+            report_id=report_id,
         )
         row = await store.get(conn, user_id, notification_id) if notification_id is not None else None
     if row is not None:

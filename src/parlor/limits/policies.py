@@ -39,8 +39,8 @@ DEFAULTS: Mapping[str, Rate] = {
     "room_invite": Rate(100, 3600),  # members invited into rooms, per moderator
     CONTACT_LOOKUP: Rate(5000, 86400),  # hash prefixes, per account (PARLOR_CONTACT_PREFIX_BUDGET)
     "ping": Rate(1, 60),  # "join me" pings, per (pinger, person pinged)
-    # for features to come: named here so they use the same limiter and settings
     "reports": Rate(20, 3600),  # per account and per address
+    # for features to come: named here so they use the same limiter and settings
     "chat": Rate(30, 60),  # messages, per account
 }
 

@@ -204,12 +204,19 @@ notifications = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
-    # "ping" | "room_started" | "new_follower" | "waitlist_joined"
+    # "ping" | "room_started" | "new_follower" | "waitlist_joined" | "room_invite" | "report_handled"
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("actor_id", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
     sa.Column("room_id", sa.String(32), sa.ForeignKey("rooms.id"), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("read_at", sa.Float, nullable=True),
+    # `report_handled`: the reporter's report (migration 0008); NULL once the report is gone
+    sa.Column(
+        "report_id",
+        sa.String(32),
+        sa.ForeignKey("reports.id", ondelete="SET NULL", name="fk_notifications_report_id"),
+        nullable=True,
+    ),
     # one user's inbox, newest first, and their unread count
     sa.Index("ix_notifications_user", "user_id", "id"),
     sa.Index("ix_notifications_unread", "user_id", "read_at"),
@@ -242,4 +249,70 @@ sign_ins = sa.Table(
     sa.Index("ix_sign_ins_user", "user_id", "at"),
     # pruning
     sa.Index("ix_sign_ins_at", "at"),
+)
+
+# -- reports (migration 0008) ----------------------------------------------------------------
+
+# A report and the context a moderator needs, captured when it was made (docs/API.md,
+# Reports): the profile text of a reported person, the room's title and kind, who was
+# on stage (report_stage) and the room's audit entries around then. Parlor records no
+# audio: that, the audit log and what moderators saw themselves is what there is.
+# The audit entries are not copied: the report keeps the id range of the room's
+# entries it saw, so that deleting an account anonymises them there as everywhere.
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    # NULL once the reporter deleted their account (the report stays for moderators)
+    sa.Column("reporter_id", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("target_kind", sa.String(10), nullable=False),  # domain/reports.py TargetKind
+    sa.Column("target_id", sa.String(32), nullable=False),
+    # the person a person or profile report is about (their account going deletes the report)
+    sa.Column("reported_user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
+    # the reported room, or where a reported person was reported from
+    sa.Column("room_id", sa.String(32), sa.ForeignKey("rooms.id"), nullable=True),
+    sa.Column("reason", sa.String(20), nullable=False),
+    sa.Column("note", sa.String(500), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),  # "open" | "handled"
+    sa.Column("outcome", sa.String(10), nullable=True),  # "actioned" | "dismissed"
+    sa.Column("handled_by", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("handled_at", sa.Float, nullable=True),
+    sa.Column("resolution_note", sa.String(500), nullable=True),
+    # -- context, as it was at report time
+    sa.Column("target_label", sa.String(200), nullable=False),  # "Name (@username)" or the room title
+    sa.Column("profile_username", sa.String(30), nullable=True),
+    sa.Column("profile_display_name", sa.String(50), nullable=True),
+    sa.Column("profile_bio", sa.String(160), nullable=True),
+    sa.Column("room_title", sa.String(120), nullable=True),
+    sa.Column("room_kind", sa.String(10), nullable=True),  # NULL: the room had ended
+    sa.Column("room_live", sa.Boolean, nullable=True),
+    sa.Column("audit_from_id", sa.Integer, nullable=True),
+    sa.Column("audit_to_id", sa.Integer, nullable=True),
+    # the queue: open oldest first, handled newest first
+    sa.Index("ix_reports_state_created", "state", "created_at", "id"),
+    sa.Index("ix_reports_state_handled", "state", "handled_at", "id"),
+    # reports against a person, newest first
+    sa.Index("ix_reports_reported_user", "reported_user_id", "created_at", "id"),
+    # one open report per reporter and target (a race between two cannot store both)
+    sa.Index(
+        "uq_reports_open_per_reporter",
+        "reporter_id",
+        "target_kind",
+        "target_id",
+        unique=True,
+        sqlite_where=sa.text("state = 'open'"),
+        postgresql_where=sa.text("state = 'open'"),
+    ),
+)
+
+# Who was on stage in the room when it (or someone in it) was reported.
+report_stage = sa.Table(
+    "report_stage",
+    metadata,
+    sa.Column("report_id", sa.String(32), sa.ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("username", sa.String(30), nullable=False),
+    sa.Column("display_name", sa.String(50), nullable=False),
+    sa.Column("role", sa.String(10), nullable=False),  # "moderator" | "speaker"
 )

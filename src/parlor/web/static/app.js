@@ -36,5 +36,8 @@ route(/^\/search$/, searchView);
 route(/^\/people\/(?<username>[^/]+)\/followers$/, followersView);
 route(/^\/people\/(?<username>[^/]+)\/following$/, followingView);
 mountSearchLink();
+// reports: the admins' queue on its own (the admin console at /admin shows it too)
+import { adminReportsView } from './views/admin_reports.js';
+route(/^\/admin\/reports$/, adminReportsView);
 
 start(document.getElementById('main'));
