@@ -7,6 +7,7 @@ everything else is a bug and becomes a 500 (or a socket close 1011).
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class Code(StrEnum):
@@ -89,6 +90,13 @@ class Code(StrEnum):
     # embedding rooms on other sites
     EMBEDDING_OFF = "embedding_off"
     ROOM_NOT_EMBEDDABLE = "room_not_embeddable"
+    # admins: sanctions and the console
+    SUSPENDED = "suspended"
+    BANNED = "banned"
+    CANNOT_SANCTION_SELF = "cannot_sanction_self"
+    CANNOT_SANCTION_ADMIN = "cannot_sanction_admin"
+    ALREADY_BANNED = "already_banned"
+    NOT_SANCTIONED = "not_sanctioned"
 
 
 class ParlorError(Exception):
@@ -100,8 +108,19 @@ class ParlorError(Exception):
         self.code = code
         self.message = message
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return {"code": self.code.value, "message": self.message}
+
+
+class SanctionedError(ParlorError):
+    """Sign-in refused: the account is suspended (until a time) or banned (`until` None)."""
+
+    def __init__(self, code: Code, message: str, until: float | None) -> None:
+        super().__init__(403, code, message)
+        self.until = until
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "until": self.until}
 
 
 def bad_input(message: str) -> ParlorError:

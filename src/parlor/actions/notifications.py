@@ -2,8 +2,9 @@
 
 Kinds: `ping` (a member in a live room asks one of their followers to join them),
 `room_started` (someone you follow started a room), `new_follower`,
-`waitlist_joined` (someone you let in from the waitlist finished signing up), and
-`room_invite` (a moderator invited you into a social or closed room).
+`waitlist_joined` (someone you let in from the waitlist finished signing up),
+`room_invite` (a moderator invited you into a social or closed room), and `warned`
+(an admin's warning, with their message as `text`; it cannot be muted).
 
 Rules: a muted kind is neither stored nor delivered; nothing is stored or
 delivered about someone blocked either way with you, and the inbox hides what
@@ -31,6 +32,8 @@ from parlor.storage import social as social_store
 logger = logging.getLogger(__name__)
 
 KINDS = ("ping", "room_started", "new_follower", "waitlist_joined", "room_invite")
+# Kinds nobody can mute: what the instance's admins have to tell a member.
+UNMUTABLE = ("warned",)
 PAGE_DEFAULT, PAGE_MAX = 30, 100
 # One ping per pinger and target per this many seconds.
 PING_INTERVAL_S = 60.0
@@ -61,6 +64,7 @@ def item(row: store.Row, s: Services) -> dict[str, Any]:
         "room": room,
         "created_at": row.created_at,
         "read": row.read_at is not None,
+        "text": row.text,
     }
 
 
@@ -72,7 +76,13 @@ async def _publish(s: Services, user_id: str, data: dict[str, Any]) -> None:
 
 
 async def notify(
-    s: Services, user_id: str, kind: str, *, actor_id: str | None = None, room_id: str | None = None
+    s: Services,
+    user_id: str,
+    kind: str,
+    *,
+    actor_id: str | None = None,
+    room_id: str | None = None,
+    text: str | None = None,
 ) -> None:
     """Tell `user_id` something: store it in their inbox and deliver it live.
 
@@ -80,9 +90,9 @@ async def notify(
     waitlist: `notify(s, inviter_id, "waitlist_joined", actor_id=new_user_id)`).
     Does nothing when the kind is muted by the user or when the actor and the user
     are blocked either way; a repeated unread `new_follower` from one actor is kept
-    once. `kind` must be one of KINDS (anything else is a programming error).
+    once. `kind` must be one of KINDS or UNMUTABLE (anything else is a programming error).
     """
-    if kind not in KINDS:
+    if kind not in KINDS and kind not in UNMUTABLE:
         raise ValueError(f"unknown notification kind {kind!r}")
     async with s.db.engine.begin() as conn:
         notification_id = await store.insert(
@@ -93,6 +103,7 @@ async def notify(
             room_id=room_id,
             now=s.clock(),
             once_unread=kind == "new_follower",
+            text=text,
         )
         row = await store.get(conn, user_id, notification_id) if notification_id is not None else None
     if row is not None:
@@ -125,6 +136,7 @@ async def do_room_started(s: Services, creator: User, room: Room) -> None:
             "room": room_ref,
             "created_at": now,
             "read": False,
+            "text": None,
         }
         await _publish(s, user_id, data)
 

@@ -23,3 +23,5 @@ class Services:
     live: LiveRooms = field(default_factory=LiveRooms)
     speaking: SpeakingBoard = field(default_factory=SpeakingBoard)
     clock: Callable[[], float] = time.time
+    # The last sanction this node has applied to its rooms and sockets (actions/sanctions.py).
+    sanctions_seen: int | None = None

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlor.domain.users import User
+from parlor.storage.sanctions import in_force
 from parlor.storage.tables import instance, invites, sessions, users
 
 _USER_COLUMNS = (users.c.id, users.c.username, users.c.display_name, users.c.is_admin, users.c.created_at)
@@ -113,6 +114,9 @@ async def user_for_session(conn: AsyncConnection, secret_hash: str, kind: str, n
         .join(sessions, sessions.c.user_id == users.c.id)
         .where(sessions.c.secret_hash == secret_hash, sessions.c.kind == kind)
         .where(sa.or_(sessions.c.expires_at.is_(None), sessions.c.expires_at > now))
+        # Suspended or banned: their sessions are deleted, and one that slipped past
+        # (a sign-in racing the suspension) does not count either.
+        .where(~in_force(users.c.id, now))
     )
     row = (await conn.execute(query)).first()
     return _user(row) if row else None

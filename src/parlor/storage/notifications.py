@@ -31,6 +31,8 @@ class Row:
     actor_display_name: str | None
     room_id: str | None
     room_title: str | None
+    # what an admin wrote (kind "warned"), else None
+    text: str | None = None
 
 
 def _blocked_either_way(a: Any, b: Any) -> sa.ColumnElement[bool]:
@@ -63,6 +65,7 @@ async def insert(
     room_id: str | None,
     now: float,
     once_unread: bool = False,
+    text: str | None = None,
 ) -> int | None:
     """Store one notification unless the kind is muted or the actor is blocked either way.
 
@@ -88,10 +91,11 @@ async def insert(
         sa.literal(actor_id, sa.String),
         sa.literal(room_id, sa.String),
         sa.literal(now, sa.Float),
+        sa.literal(text, sa.String),
     ).where(*conditions)
     statement = (
         notifications.insert()
-        .from_select(["user_id", "kind", "actor_id", "room_id", "created_at"], source)
+        .from_select(["user_id", "kind", "actor_id", "room_id", "created_at", "text"], source)
         .returning(notifications.c.id)
     )
     row = (await conn.execute(statement)).first()
@@ -189,6 +193,7 @@ def _rows_query(user_id: str) -> sa.Select[Any]:
             actor.c.display_name.label("actor_display_name"),
             notifications.c.room_id,
             rooms.c.title.label("room_title"),
+            notifications.c.text,
         )
         .select_from(
             notifications.outerjoin(actor, actor.c.id == notifications.c.actor_id).outerjoin(
@@ -210,6 +215,7 @@ def _row(row: Any) -> Row:
         actor_display_name=row.actor_display_name,
         room_id=row.room_id,
         room_title=row.room_title,
+        text=row.text,
     )
 
 

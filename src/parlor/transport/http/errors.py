@@ -22,7 +22,8 @@ def error_response(status: int, code: Code | str, message: str) -> JSONResponse:
 
 async def _parlor_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ParlorError)
-    return error_response(exc.status, exc.code, exc.message)
+    # to_dict: some errors carry more than code and message (a suspension's `until`).
+    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
