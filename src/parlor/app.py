@@ -128,6 +128,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await s.db.migrate()
         await rooms.do_close_stale_rooms(s)
+        await sanctions.do_enforce_recorded(s)  # notes where the log stands (nothing to apply yet)
         await s.bus.start()
         await s.media.start()
         token = await accounts.do_issue_setup_token(s)
