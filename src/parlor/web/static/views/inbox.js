@@ -45,6 +45,7 @@ export function describe(n) {
     case 'new_follower': return `${who} followed you`;
     case 'waitlist_joined': return `${who}, whom you let in, has joined`;
     case 'room_invite': return `${who} invited you into ${title}`;
+    case 'warned': return `A warning from the admins: ${n.text || 'mind the rules of this server.'}`;
     default: return `${who}: ${n.kind}`;
   }
 }
