@@ -91,11 +91,6 @@ async def search(conn: AsyncConnection, prefix: str, limit: int, now: float) -> 
     return list(found.values())[:limit]
 
 
-async def restricted(conn: AsyncConnection, user_id: str, now: float) -> str | None:
-    row = (await conn.execute(sa.select(_restricted(now)).select_from(users).where(users.c.id == user_id))).first()
-    return None if row is None else row[0]
-
-
 async def rooms_hosted(conn: AsyncConnection, user_id: str, limit: int) -> tuple[list[Any], int]:
     """Rooms the person started, newest first (id, title, created_at, ended_at), and how many in all."""
     mine = rooms.c.created_by == user_id
