@@ -83,6 +83,8 @@ async def rich_user(instance: Instance) -> World:
     # notifications: a mute setting; zed has an inbox (ann followed zed)
     await ok(await zed.http.put("/api/notifications/settings", json={"muted": {"room_started": True}}))
     assert (await ok(await zed.http.get("/api/notifications")))["notifications"]
+    # an admin warned zed: a sanction, an admin audit entry about zed, a `warned` notification
+    await ok(await admin.post(f"/api/admin/users/{zed.id}/warn", json={"message": "Mind the teapots."}), 201)
     assert admin.id != zed.id
     return World(zed, ann, cat, live, ended, token)
 
