@@ -94,6 +94,8 @@ async def rich_user(instance: Instance) -> World:
     await ok(await admin.post(f"/api/admin/reports/{mine['id']}/resolve", json={"outcome": "dismissed", "note": "ok"}))
     body = {"target": {"kind": "profile", "id": zed.id}, "reason": "impersonation", "note": "Not the real Zelda"}
     await ok(await dan.post("/api/reports", json=body), 201)
+    # an admin warned zed: a sanction, an admin audit entry about zed, a `warned` notification
+    await ok(await admin.post(f"/api/admin/users/{zed.id}/warn", json={"message": "Mind the teapots."}), 201)
     assert admin.id != zed.id
     return World(zed, ann, cat, live, ended, token)
 

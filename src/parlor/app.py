@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parlor import __version__
-from parlor.actions import accounts, presence, rooms
+from parlor.actions import accounts, presence, rooms, sanctions
 from parlor.actions.services import Services
 from parlor.bus.base import Bus
 from parlor.limits import policies
@@ -24,6 +24,7 @@ from parlor.settings import Settings
 from parlor.storage.db import Database
 from parlor.transport.http import account_safety as account_safety_routes
 from parlor.transport.http import accounts as account_routes
+from parlor.transport.http import admin as admin_routes
 from parlor.transport.http import contacts as contact_routes
 from parlor.transport.http import embed as embed_routes
 from parlor.transport.http import errors, headers, pages
@@ -66,6 +67,8 @@ PAGES = (
     # reports: the admins' queue on its own, until the admin console (/admin) shows it
     "/admin/reports",
 )
+# The admin console: the page for admins, the not-found page for other members.
+ADMIN_PAGES = ("/admin", "/admin/{section}", "/admin/people/{user_id}")
 
 # Called once the instance serves: (settings, setup token or None once claimed).
 ReadyCallback = Callable[[Settings, str | None], None]
@@ -145,6 +148,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await s.db.migrate()
         await rooms.do_close_stale_rooms(s)
+        await sanctions.do_enforce_recorded(s)  # notes where the log stands (nothing to apply yet)
         await s.bus.start()
         await s.limiter.start()
         await s.media.start()
@@ -193,6 +197,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.include_router(report_routes.router)
     app.include_router(media_routes.router)
     app.include_router(embed_routes.router)
+    app.include_router(admin_routes.router)
     app.include_router(endpoint.router)
 
     @app.get("/healthz", tags=["operations"])
@@ -227,6 +232,8 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
 
     for path in PAGES:
         app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
+    for path in ADMIN_PAGES:
+        app.add_api_route(path, pages.admin_page, methods=["GET"], include_in_schema=False)
 
     # The service worker lives at the root so that its scope is the whole app.
     worker = pages.service_worker()
@@ -245,5 +252,7 @@ async def _housekeeping(s: Services, registry: QueueRegistry) -> None:
         try:
             registry.collect(s.clock())
             await rooms.do_reap_absent(s)
+            # Suspensions and bans made by the CLI (another process) take effect here.
+            await sanctions.do_enforce_recorded(s)
         except Exception:
             logger.exception("housekeeping failed")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
+from typing import Any
 
 
 class Code(StrEnum):
@@ -100,6 +101,13 @@ class Code(StrEnum):
     ALREADY_REPORTED = "already_reported"
     REPORT_NOT_FOUND = "report_not_found"
     REPORT_ALREADY_HANDLED = "report_already_handled"
+    # admins: sanctions and the console
+    SUSPENDED = "suspended"
+    BANNED = "banned"
+    CANNOT_SANCTION_SELF = "cannot_sanction_self"
+    CANNOT_SANCTION_ADMIN = "cannot_sanction_admin"
+    ALREADY_BANNED = "already_banned"
+    NOT_SANCTIONED = "not_sanctioned"
 
 
 class ParlorError(Exception):
@@ -113,8 +121,19 @@ class ParlorError(Exception):
         # Seconds before trying again is worth it (HTTP `Retry-After`), for 429s.
         self.retry_after = retry_after
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return {"code": self.code.value, "message": self.message}
+
+
+class SanctionedError(ParlorError):
+    """Sign-in refused: the account is suspended (until a time) or banned (`until` None)."""
+
+    def __init__(self, code: Code, message: str, until: float | None) -> None:
+        super().__init__(403, code, message)
+        self.until = until
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "until": self.until}
 
 
 def bad_input(message: str) -> ParlorError:

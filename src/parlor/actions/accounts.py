@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from parlor.actions import limits
 from parlor.actions.ids import digest, looks_like_id, new_id, new_secret
 from parlor.actions.services import Services
+from parlor.actions.standing import check_standing
 from parlor.bus.base import user_channel
 from parlor.domain.sessions import TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX, Session, client_label
 from parlor.domain.users import User
@@ -138,6 +139,8 @@ async def do_login(s: Services, username: str, password: str, *, address: str | 
     if not await _verify(password_hash, password):
         raise ParlorError(401, Code.BAD_CREDENTIALS, "Wrong username or password.")
     await limits.signed_in(s, name, address)
+    # Only once the password is right: a suspension is nobody else's business.
+    await check_standing(s, user)
     if _hasher.check_needs_rehash(password_hash):
         async with s.db.engine.begin() as conn:
             await store.set_password_hash(conn, user.id, await hash_password(password))

@@ -23,6 +23,7 @@ from parlor.actions.services import Services
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
 from parlor.storage import accounts as account_store
+from parlor.storage import admin_audit
 from parlor.storage import contacts as contact_store
 from parlor.storage import growth as store
 from parlor.storage import rooms as room_store
@@ -87,6 +88,7 @@ async def do_set_signup_mode(s: Services, actor: User, mode: str) -> dict[str, A
     async with s.db.engine.begin() as conn:
         await account_store.set_fact(conn, store.MODE_KEY, mode)
         await room_store.audit(conn, now=s.clock(), actor_id=actor.id, action=f"signup_mode.{mode}")
+        await admin_audit.record(conn, now=s.clock(), actor_id=actor.id, action="signup_mode.set", detail=mode)
     logger.info("sign-up mode set to %s by %s", mode, actor.id)
     return {"mode": mode}
 
@@ -94,11 +96,13 @@ async def do_set_signup_mode(s: Services, actor: User, mode: str) -> dict[str, A
 # -- invites ----------------------------------------------------------------------------------
 
 
-def _quota(s: Services, actor: User | None) -> int | None:
-    """None: unlimited (admins, and the operator's CLI as `None`)."""
+async def _quota(s: Services, conn: Any, actor: User | None) -> int | None:
+    """None: unlimited (admins, and the operator's CLI as `None`). An admin may have
+    changed the PARLOR_INVITES_PER_MEMBER setting (actions/instance_settings.py)."""
     if actor is None or actor.is_admin:
         return None
-    return s.settings.invites_per_member
+    quota = await store.invite_quota(conn)
+    return s.settings.invites_per_member if quota is None else quota
 
 
 def _out_of_invites(quota: int) -> ParlorError:
@@ -110,7 +114,7 @@ async def _check_spend(s: Services, conn: Any, actor: User | None) -> int | None
 
     Returns what is left (None: unlimited). Callers take `store.lock_quota` first.
     """
-    quota = _quota(s, actor)
+    quota = await _quota(s, conn, actor)
     if quota is None or actor is None:
         return None
     left = quota - await store.spent(conn, actor.id)
@@ -139,10 +143,10 @@ async def do_create_invite(s: Services, actor: User | None) -> dict[str, Any]:
 
 
 async def allowance(s: Services, actor: User) -> dict[str, Any]:
-    quota = _quota(s, actor)
-    if quota is None:
-        return {"quota": None, "remaining": None}
     async with s.db.engine.connect() as conn:
+        quota = await _quota(s, conn, actor)
+        if quota is None:
+            return {"quota": None, "remaining": None}
         return {"quota": quota, "remaining": max(0, quota - await store.spent(conn, actor.id))}
 
 
@@ -398,6 +402,8 @@ async def admit_waitlisted(s: Services, actor: User, entry_id: str, via: str) ->
         if admitted:
             left = await _check_spend(s, conn, actor)
             await room_store.audit(conn, now=now, actor_id=actor.id, action=f"waitlist.admit.{via}", target_id=entry_id)
+            if via == "admin":
+                await admin_audit.record(conn, now=now, actor_id=actor.id, action="waitlist.admit", detail=entry_id)
         entry = await store.entry_by_id(conn, entry_id)
         if entry is None:
             raise _not_waiting()

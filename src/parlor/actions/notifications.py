@@ -3,9 +3,10 @@
 Kinds: `ping` (a member in a live room asks one of their followers to join them),
 `room_started` (someone you follow started a room), `new_follower`,
 `waitlist_joined` (someone you let in from the waitlist finished signing up),
-`room_invite` (a moderator invited you into a social or closed room), and
+`room_invite` (a moderator invited you into a social or closed room),
 `report_handled` (a report you made was handled: its outcome, never who handled it
-nor what happened to anyone; it cannot be muted).
+nor what happened to anyone) and `warned` (an admin's warning, with their message as
+`text`). The last two cannot be muted.
 
 Rules: a muted kind is neither stored nor delivered; nothing is stored or
 delivered about someone blocked either way with you, and the inbox hides what
@@ -35,8 +36,8 @@ from parlor.storage import social as social_store
 logger = logging.getLogger(__name__)
 
 KINDS = ("ping", "room_started", "new_follower", "waitlist_joined", "room_invite")
-# Kinds that cannot be muted: what the instance's moderators tell you.
-UNMUTABLE_KINDS = ("report_handled",)
+# Kinds nobody can mute: what the instance's admins and moderators have to tell a member.
+UNMUTABLE = ("report_handled", "warned")
 PAGE_DEFAULT, PAGE_MAX = 30, 100
 # One ping per pinger and target per this many seconds (the "ping" limit's default).
 PING_INTERVAL_S = DEFAULTS["ping"].window_s
@@ -63,6 +64,7 @@ def item(row: store.Row, s: Services) -> dict[str, Any]:
         "room": room,
         "created_at": row.created_at,
         "read": row.read_at is not None,
+        "text": row.text,
     }
     if row.kind == "report_handled":
         out["report"] = _report_ref(row)
@@ -96,6 +98,7 @@ async def notify(
     actor_id: str | None = None,
     room_id: str | None = None,
     report_id: str | None = None,
+    text: str | None = None,
 ) -> None:
     """Tell `user_id` something: store it in their inbox and deliver it live.
 
@@ -103,10 +106,9 @@ async def notify(
     waitlist: `notify(s, inviter_id, "waitlist_joined", actor_id=new_user_id)`).
     Does nothing when the kind is muted by the user or when the actor and the user
     are blocked either way; a repeated unread `new_follower` from one actor is kept
-    once. `kind` must be one of KINDS or UNMUTABLE_KINDS (anything else is a
-    programming error).
+    once. `kind` must be one of KINDS or UNMUTABLE (anything else is a programming error).
     """
-    if kind not in KINDS and kind not in UNMUTABLE_KINDS:
+    if kind not in KINDS and kind not in UNMUTABLE:
         raise ValueError(f"unknown notification kind {kind!r}")
     async with s.db.engine.begin() as conn:
         notification_id = await store.insert(
@@ -118,6 +120,7 @@ async def notify(
             now=s.clock(),
             once_unread=kind == "new_follower",
             report_id=report_id,
+            text=text,
         )
         row = await store.get(conn, user_id, notification_id) if notification_id is not None else None
     if row is not None:
@@ -150,6 +153,7 @@ async def do_room_started(s: Services, creator: User, room: Room) -> None:
             "room": room_ref,
             "created_at": now,
             "read": False,
+            "text": None,
         }
         await _publish(s, user_id, data)
 

@@ -420,6 +420,22 @@ async def do_end(s: Services, user: User, room_id: str) -> Room:
     return await _transition(s, room_id, user.id, "room.end", lambda r: domain.end(r, user.id))
 
 
+# -- admins (actions/admin.py, actions/sanctions.py check who may) ---------------------
+
+
+async def do_admin_end(s: Services, actor_id: str | None, room_id: str) -> Room:
+    """An admin (or the operator, `actor_id` None) ends a live room."""
+    return await _transition(s, room_id, actor_id, "room.end.admin", domain.end_now)
+
+
+async def do_remove_sanctioned(s: Services, actor_id: str | None, room_id: str, user_id: str) -> Room:
+    """A suspended or banned person leaves the room now; as when anyone leaves, their
+    moderation passes to the longest-standing speaker, or the room ends (domain.leave)."""
+    return await _transition(
+        s, room_id, actor_id, "room.sanction", lambda r: domain.leave(r, user_id), target_id=user_id
+    )
+
+
 # -- presence and shutdown ------------------------------------------------------------
 
 

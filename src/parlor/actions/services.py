@@ -29,3 +29,5 @@ class Services:
     # Rate limits (actions/limits.py): the store, and every named policy's rate.
     limiter: Limiter = field(default_factory=MemoryLimiter)
     limits: Mapping[str, Rate] = field(default_factory=lambda: dict(DEFAULTS))
+    # The last sanction this node has applied to its rooms and sockets (actions/sanctions.py).
+    sanctions_seen: int | None = None

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlor.domain.sessions import Session
 from parlor.domain.users import User
+from parlor.storage.sanctions import in_force
 from parlor.storage.tables import instance, invites, sessions, users
 
 _USER_COLUMNS = (users.c.id, users.c.username, users.c.display_name, users.c.is_admin, users.c.created_at)
@@ -146,6 +147,9 @@ async def session_for(conn: AsyncConnection, secret_hash: str, kind: str, now: f
         .join(sessions, sessions.c.user_id == users.c.id)
         .where(sessions.c.secret_hash == secret_hash, sessions.c.kind == kind)
         .where(sa.or_(sessions.c.expires_at.is_(None), sessions.c.expires_at > now))
+        # Suspended or banned: their sessions are deleted, and one that slipped past
+        # (a sign-in racing the suspension) does not count either.
+        .where(~in_force(users.c.id, now))
     )
     row = (await conn.execute(query)).first()
     return (_user(row), session_from_row(row)) if row else None

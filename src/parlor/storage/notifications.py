@@ -37,6 +37,8 @@ class Row:
     report_target_label: str | None = None
     report_reason: str | None = None
     report_outcome: str | None = None
+    # what an admin wrote (kind "warned"), else None
+    text: str | None = None
 
 
 def _blocked_either_way(a: Any, b: Any) -> sa.ColumnElement[bool]:
@@ -70,6 +72,7 @@ async def insert(
     now: float,
     once_unread: bool = False,
     report_id: str | None = None,
+    text: str | None = None,
 ) -> int | None:
     """Store one notification unless the kind is muted or the actor is blocked either way.
 
@@ -96,10 +99,11 @@ async def insert(
         sa.literal(room_id, sa.String),
         sa.literal(now, sa.Float),
         sa.literal(report_id, sa.String),
+        sa.literal(text, sa.String),
     ).where(*conditions)
     statement = (
         notifications.insert()
-        .from_select(["user_id", "kind", "actor_id", "room_id", "created_at", "report_id"], source)
+        .from_select(["user_id", "kind", "actor_id", "room_id", "created_at", "report_id", "text"], source)
         .returning(notifications.c.id)
     )
     row = (await conn.execute(statement)).first()
@@ -202,6 +206,7 @@ def _rows_query(user_id: str) -> sa.Select[Any]:
             reports.c.target_label.label("report_target_label"),
             reports.c.reason.label("report_reason"),
             reports.c.outcome.label("report_outcome"),
+            notifications.c.text,
         )
         .select_from(
             notifications.outerjoin(actor, actor.c.id == notifications.c.actor_id)
@@ -228,6 +233,7 @@ def _row(row: Any) -> Row:
         report_target_label=row.report_target_label,
         report_reason=row.report_reason,
         report_outcome=row.report_outcome,
+        text=row.text,
     )
 
 

@@ -72,6 +72,8 @@ rooms = sa.Table(
     sa.Column("created_by", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("ended_at", sa.Float, nullable=True),
+    # added by migration 0009: the rooms someone hosted (the admins' person page)
+    sa.Index("ix_rooms_created_by", "created_by", "created_at"),
 )
 
 # "A user blocked by a moderator cannot join that moderator's rooms."
@@ -217,6 +219,8 @@ notifications = sa.Table(
         sa.ForeignKey("reports.id", ondelete="SET NULL", name="fk_notifications_report_id"),
         nullable=True,
     ),
+    # added by migration 0009: what an admin wrote to the person (kind "warned"), else NULL
+    sa.Column("text", sa.String(500), nullable=True),
     # one user's inbox, newest first, and their unread count
     sa.Index("ix_notifications_user", "user_id", "id"),
     sa.Index("ix_notifications_unread", "user_id", "read_at"),
@@ -315,4 +319,42 @@ report_stage = sa.Table(
     sa.Column("username", sa.String(30), nullable=False),
     sa.Column("display_name", sa.String(50), nullable=False),
     sa.Column("role", sa.String(10), nullable=False),  # "moderator" | "speaker"
+)
+
+# -- sanctions and the admin audit log (migration 0009) --------------------------------
+
+# Warnings, suspensions, bans and their lifting, per person: the history admins see.
+# A suspension or ban is in force while `ended_at` is NULL and (for a suspension)
+# `until` is still ahead; lifting it, or a newer one replacing it, sets `ended_at`.
+sanctions = sa.Table(
+    "sanctions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),  # "warn" | "suspend" | "ban" | "lift"
+    # The admin's reason (for a warning: the message the person reads).
+    sa.Column("reason", sa.String(500), nullable=False),
+    # NULL: the operator (by_operator), or an admin whose account was deleted since.
+    sa.Column("actor_id", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("by_operator", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("until", sa.Float, nullable=True),
+    sa.Column("ended_at", sa.Float, nullable=True),
+    # a person's history, newest first; and whether they are sanctioned now (sign-in, every request)
+    sa.Index("ix_sanctions_user", "user_id", "id"),
+)
+
+# What admins (and the operator's CLI) did, instance-wide. Like audit_log, it holds user
+# ids without foreign keys: it outlives the people in it (storage/your_data.py).
+admin_audit = sa.Table(
+    "admin_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("actor_id", sa.String(32), nullable=True),
+    sa.Column("by_operator", sa.Boolean, nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("target_id", sa.String(32), nullable=True),
+    sa.Column("room_id", sa.String(32), nullable=True),
+    sa.Column("detail", sa.String(500), nullable=True),
 )

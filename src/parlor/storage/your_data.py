@@ -22,7 +22,9 @@ from parlor.storage.tables import metadata, sessions, users
 HASH_MARKER = "(stored only as a hash)"
 
 # Columns that hold a user id without a foreign key (the audit log outlives the people in it).
-SOFT_REFERENCES = frozenset({"audit_log.actor_id", "audit_log.target_id"})
+SOFT_REFERENCES = frozenset(
+    {"audit_log.actor_id", "audit_log.target_id", "admin_audit.actor_id", "admin_audit.target_id"}
+)
 
 
 class Policy(Enum):
@@ -60,6 +62,12 @@ POLICY: dict[str, Policy] = {
     "notifications.user_id": Policy.DELETE,
     "notifications.actor_id": Policy.DELETE,
     "notification_mutes.user_id": Policy.DELETE,
+    # sanctions: their own history goes with them; those they gave as an admin stay, by nobody
+    "sanctions.user_id": Policy.DELETE,
+    "sanctions.actor_id": Policy.NULL,
+    # the admin audit log outlives the people in it, as audit_log does
+    "admin_audit.actor_id": Policy.NULL,
+    "admin_audit.target_id": Policy.NULL,
     # account safety: their sign-in history
     "sign_ins.user_id": Policy.DELETE,
     # reports: those they made stay for moderators, by "a former member"; those about them

@@ -244,8 +244,9 @@ class ClientSocket:
 
         def on_user(message: dict[str, Any]) -> None:
             name, data = message["name"], message["data"]
-            if name == "account.deleted":
-                # Its sessions are gone: this socket must not outlive them.
+            if name in ("account.deleted", "account.sanctioned"):
+                # Deleted, suspended or banned: its sessions are gone (maybe ended by another
+                # process, the CLI), so this socket must not outlive them.
                 queue.send(SIGNED_OUT)
                 return
             if name == "account.signed_out":

@@ -36,8 +36,12 @@ route(/^\/search$/, searchView);
 route(/^\/people\/(?<username>[^/]+)\/followers$/, followersView);
 route(/^\/people\/(?<username>[^/]+)\/following$/, followingView);
 mountSearchLink();
-// reports: the admins' queue on its own (the admin console at /admin shows it too)
-import { adminReportsView } from './views/admin_reports.js';
-route(/^\/admin\/reports$/, adminReportsView);
+// the admin console: /admin, /admin/:section, /admin/people/:id
+import { adminView, mountAdminLink } from './views/admin.js';
+import { adminPersonView } from './views/admin_person.js';
+route(/^\/admin$/, adminView);
+route(/^\/admin\/people\/(?<id>[^/]+)$/, adminPersonView);
+route(/^\/admin\/(?<section>[^/]+)$/, adminView);
+mountAdminLink();
 
 start(document.getElementById('main'));

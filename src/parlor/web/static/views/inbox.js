@@ -46,6 +46,7 @@ export function describe(n) {
     case 'waitlist_joined': return `${who}, whom you let in, has joined`;
     case 'room_invite': return `${who} invited you into ${title}`;
     case 'report_handled': return reportHandled(n.report);
+    case 'warned': return `A warning from the admins: ${n.text || 'mind the rules of this server.'}`;
     default: return `${who}: ${n.kind}`;
   }
 }
