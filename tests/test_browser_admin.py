@@ -1,10 +1,11 @@
-"""The admin console in Debian's Chromium: the admin finds a member who misbehaves in a
-room, warns and suspends them from the console; they are removed from the room (their
-page says so) and cannot sign in. Also: members get the not-found page, the console's
-pages at phone width, with no data and with some, and axe finds nothing serious.
+"""The admin console in Debian's Chromium: a member reports another who misbehaves in a
+room; the admin finds the report in the console's queue, opens the person from it,
+warns and suspends them; they are removed from the room (their page says so) and cannot
+sign in. Also: members get the not-found page, the console's pages at phone width, with
+no data and with some, and axe finds nothing serious.
 
-The report itself is made through the reports API when this server has it; the admin
-then finds the person through People either way.
+(The report is made through the API here; tests/test_browser_reports.py makes one from
+the room's person sheet.)
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ async def test_an_admin_suspends_a_member_who_is_removed_from_the_room_and_canno
     server: LiveServer, pw: Playwright
 ) -> None:
     async with httpx.AsyncClient(base_url=server.url) as http:
-        await make_member(server, http, "ann")
+        _, ann_token = await make_member(server, http, "ann")
         bob_id, _ = await make_member(server, http, "bob")
     found: dict[str, list[dict[str, Any]]] = {}
     browser = await launch(pw)
@@ -66,12 +67,21 @@ async def test_an_admin_suspends_a_member_who_is_removed_from_the_room_and_canno
         _, bob = await context(browser, 390, 844)
         _, root = await context(browser, 390, 844)  # the admin, on a phone
         await sign_in(ann, server.url, "ann")
-        await start_room(ann, "Town hall")
+        room_id = (await start_room(ann, "Town hall")).rstrip("/").rsplit("/", 1)[-1]
         await sign_in(bob, server.url, "bob")
         await join_from_hallway(bob, "Town hall")
         await expect_connected(bob)
         people_in_room = ann.get_by_role("list", name="Audience")
         await expect(people_in_room).to_contain_text("Bob")
+        async with httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {ann_token}"}) as http:
+            body = {
+                "target": {"kind": "person", "id": bob_id},
+                "reason": "harassment",
+                "note": "Shouting over everyone",
+                "room_id": room_id,
+            }
+            r = await http.post("/api/reports", json=body)
+            assert r.status_code == 201, r.text
 
         # The console: the "Admin" link in the top bar, empty sections first.
         await sign_in(root, server.url, ADMIN["username"], ADMIN["password"])
@@ -79,7 +89,9 @@ async def test_an_admin_suspends_a_member_who_is_removed_from_the_room_and_canno
         await root.wait_for_url("**/admin")
         tabs = root.get_by_role("navigation", name="Admin sections")
         await expect(tabs.get_by_role("link", name="Reports")).to_have_attribute("aria-current", "page")
-        await expect(root.get_by_text("Reports will appear here.")).to_be_visible()
+        queue = root.get_by_role("list", name="Open reports")
+        await expect(queue).to_contain_text("Bob")
+        await expect(queue).to_contain_text("Shouting over everyone")
         await axe(root, "admin: reports", found)
         await tabs.get_by_role("link", name="Audit log").click()
         await expect(root.get_by_text("No admin has done anything yet.")).to_be_visible()
@@ -94,11 +106,13 @@ async def test_an_admin_suspends_a_member_who_is_removed_from_the_room_and_canno
         await expect(root.get_by_label("Sign-up mode")).to_be_visible()
         await axe(root, "admin: sign-ups", found)
 
-        # People: find bob, open his page.
+        # People finds bob; the report in the queue opens his page.
         await tabs.get_by_role("link", name="People").click()
         await root.get_by_label("Find people").fill("bo")
         people = root.get_by_role("list", name="People")
-        await people.get_by_role("link", name="Bob").click()
+        await expect(people.get_by_role("link", name="Bob")).to_be_visible()
+        await tabs.get_by_role("link", name="Reports").click()
+        await queue.get_by_role("link", name="View person: Bob").click()
         await root.wait_for_url(f"**/admin/people/{bob_id}")
         await expect(root.get_by_role("heading", name="Bob")).to_be_visible()
         await expect(root.get_by_text("In good standing.")).to_be_visible()
