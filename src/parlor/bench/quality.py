@@ -159,6 +159,10 @@ async def _sign_in(ctx: Any, url: str, member: Member) -> None:
     await page.close()
 
 
+class StageFailed(RuntimeError):
+    """A run could not be set up or measured: which run, which stage, and what each page saw."""
+
+
 async def _until(probe: Any, ok: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -182,8 +186,10 @@ class _Bench:
         self.listener = listener
         self.speaker_ctxs = speaker_ctxs
         self.listener_ctx = listener_ctx
+        self.stage = ""  # what the current run is doing, for a failure message
 
     async def run(self, mode: str, index: int) -> dict[str, Any]:
+        self.stage = "open the pages"
         pages = [await ctx.new_page() for ctx in self.speaker_ctxs]
         listener = await self.listener_ctx.new_page()
         try:
@@ -193,6 +199,11 @@ class _Bench:
                     return await self._measure(mode, listener, toggle)
             toggle = await self._connect_direct(pages, listener)
             return await self._measure(mode, listener, toggle)
+        except Exception as exc:
+            raise StageFailed(
+                f"{mode} run {index + 1}: {self.stage}: {exc}\n"
+                f"speaker pages: {await _diagnose(pages)}\nlistener page: {await _diagnose([listener])}"
+            ) from exc
         finally:
             for page in [*pages, listener]:
                 await page.close()
@@ -206,31 +217,42 @@ class _Bench:
             r.raise_for_status()
             return r.json()
 
+        self.stage = "create the room"
         room = await post(self.speakers[0], "/api/rooms", {"title": f"Quality {index}"})
         base = f"/api/rooms/{room['id']}"
-        for page in [*pages, listener]:
+        for who, page in enumerate([*pages, listener]):
+            self.stage = f"open the room page ({'listener' if page is listener else f'speaker {who + 1}'})"
             await page.goto(f"{self.node.url}/rooms/{room['id']}")
             await page.get_by_role("status", name="Connection").filter(has_text="Connected").wait_for()
         for other in self.speakers[1:]:
+            self.stage = "bring the second speaker on stage"
             await post(other, base + "/hand", {"raised": True})
             await post(self.speakers[0], base + "/speak-invites", {"user_id": other.user_id})
             await post(other, base + "/speak-invite/accept")  # on stage, muted
-        await _until(lambda: listener.evaluate(js.CONNECTED, "parlor"), bool, 15, "the listener's media")
 
         async def toggle(on: int) -> None:
             await asyncio.gather(
                 *(post(m, base + "/mute", {"muted": i != on}) for i, m in enumerate(self.speakers))
             )
 
+        # everyone comes on stage muted (the room's creator too): the first speaker talks
+        self.stage = "unmute the first speaker"
+        await toggle(0)
+        await _until(lambda: pages[0].evaluate(js.MIC_LIVE), bool, 15, "the first speaker's live microphone")
+        self.stage = "connect the listener's media"
+        await _until(lambda: listener.evaluate(js.CONNECTED, "parlor"), bool, 15, "the listener's media")
         return toggle
 
     async def _connect_direct(self, pages: list[Any], listener: Any) -> Any:
+        self.stage = "open the pages (/healthz)"
         for page in [*pages, listener]:
             await page.goto(f"{self.node.url}/healthz")
-        for page in pages:
+        for who, page in enumerate(pages):
+            self.stage = f"signal the direct call (speaker {who + 1})"
             offer = await page.evaluate(js.SPEAK_OFFER)
             answer = await listener.evaluate(js.LISTEN, offer)
             await page.evaluate(js.SPEAK_ANSWERED, answer)
+        self.stage = "connect the direct call"
         await _until(lambda: listener.evaluate(js.CONNECTED, "direct"), bool, 15, "the direct call")
 
         async def toggle(on: int) -> None:
@@ -241,10 +263,12 @@ class _Bench:
         return toggle
 
     async def _measure(self, mode: str, listener: Any, toggle: Any) -> dict[str, Any]:
+        self.stage = "wait for audio at the listener"
         await _until(
             lambda: listener.evaluate(js.STATS, mode), lambda s: s["packetsReceived"] > 25, 15, "audio at the listener"
         )
         await asyncio.sleep(SETTLE_S)
+        self.stage = "record and score"
         pids = procs.descendants(self.node.pid)
         before = await listener.evaluate(js.STATS, mode)
         cpu0, t0 = procs.cpu_seconds(pids), time.monotonic()
@@ -285,6 +309,16 @@ class _Bench:
             "load": round(os.getloadavg()[0], 2),
             **{_snake(k): v for k, v in delta.items()},
         }
+
+
+async def _diagnose(pages: list[Any]) -> list[Any]:
+    out = []
+    for page in pages:
+        try:
+            out.append(await page.evaluate(js.DIAGNOSE))
+        except Exception as exc:  # a page that crashed or never loaded says so
+            out.append(repr(exc))
+    return out
 
 
 def _windows(marks: list[tuple[int, int]], who: int, end: int, skip_s: float) -> list[tuple[int, int]]:
@@ -349,5 +383,10 @@ def main(args: Any) -> int:
         if not args.json:
             print(json.dumps(result), file=sys.stderr, flush=True)
 
-    print(json.dumps(run_quality(cfg, progress)), flush=True)
+    try:
+        result = run_quality(cfg, progress)
+    except StageFailed as exc:
+        print(f"parlor bench quality: {exc}", file=sys.stderr, flush=True)
+        return 1
+    print(json.dumps(result), flush=True)
     return 0
