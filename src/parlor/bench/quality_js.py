@@ -101,7 +101,12 @@ SPEAK_OFFER = (
 
 SPEAK_ANSWERED = "async (sdp) => { await window.__speak.pc.setRemoteDescription({type: 'answer', sdp}); }"
 
-SPEAK_ENABLE = "(on) => { window.__speak.track.enabled = on; }"
+# A speaker falls silent (on=false) or talks again: its microphone track off / on, on
+# the direct call's connection or the web client's (which is left unmuted).
+MIC_ENABLE = """(on) => {
+  const pcs = [window.__speak && window.__speak.pc, window.parlor && window.parlor.pc].filter(Boolean);
+  for (const pc of pcs) for (const s of pc.getSenders()) if (s.track) s.track.enabled = on;
+}"""
 
 # A direct call's listener: answers an offer, plays what it receives in an <audio>.
 LISTEN = (
