@@ -67,7 +67,14 @@ def add_parser(sub: Any) -> None:
     quality.add_argument(
         "--node-nice", type=int, default=-10, help="the node's nice value (0: as the bench; negative needs root)"
     )
-    quality.add_argument("--keep", action="store_true", help="keep the work dir (speech, node log)")
+    quality.add_argument(
+        "--turn-by", choices=("voice", "mute"), default="voice",
+        help="two speakers: each falls silent in the other's turn (voice), or the bench mutes them (mute)",
+    )
+    quality.add_argument(
+        "--slots", type=int, default=None, help="the node's listener slots (default: 1 with two speakers)"
+    )
+    quality.add_argument("--keep", action="store_true", help="keep the work dir (speech, node log, recordings)")
     quality.add_argument("--json", action="store_true", help="print only the JSON result")
     login_flood = bench_sub.add_parser(
         "login-flood", help="hallway latency for a member, before and during a wrong-password flood"
