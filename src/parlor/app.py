@@ -16,13 +16,14 @@ from parlor import __version__
 from parlor.actions import accounts, presence, rooms
 from parlor.actions.services import Services
 from parlor.bus.base import Bus
+from parlor.errors import Code
 from parlor.media.base import MediaServer
 from parlor.settings import Settings
 from parlor.storage.db import Database
 from parlor.transport.http import accounts as account_routes
+from parlor.transport.http import body_limit, errors, headers, pages
 from parlor.transport.http import contacts as contact_routes
 from parlor.transport.http import embed as embed_routes
-from parlor.transport.http import errors, headers, pages
 from parlor.transport.http import growth as growth_routes
 from parlor.transport.http import media as media_routes
 from parlor.transport.http import notifications as notification_routes
@@ -146,6 +147,14 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app = FastAPI(title="Parlor", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = s
     app.state.queues = registry
+    app.add_middleware(
+        body_limit.BodyLimit,
+        default=body_limit.Limit(settings.body_max_bytes),
+        routes={
+            ("PUT", "/api/me/avatar"): body_limit.Limit(settings.avatar_max_bytes, Code.IMAGE_TOO_LARGE, "An avatar"),
+        },
+    )
+    # Added last, so outermost: even a refused body's 413 carries the policy headers.
     app.add_middleware(headers.SecurityHeaders)
     errors.install(app)
     # Unknown paths: the not-found page for browsers, JSON for the API and other clients.

@@ -18,6 +18,9 @@ class Code(StrEnum):
     FORBIDDEN = "forbidden"
     CROSS_ORIGIN = "cross_origin"
     NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    BODY_TOO_LARGE = "body_too_large"
+    BAD_TEXT = "bad_text"
     # accounts
     BAD_CREDENTIALS = "bad_credentials"
     INVALID_INVITE = "invalid_invite"

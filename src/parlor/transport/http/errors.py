@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from parlor.errors import Code, ParlorError
+from parlor.transport.http.body_limit import BodyTooLarge, handle_too_large
 
 logger = logging.getLogger(__name__)
 
@@ -44,3 +45,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ParlorError, _parlor_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(BodyTooLarge, handle_too_large)
