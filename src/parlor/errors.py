@@ -20,7 +20,6 @@ class Code(StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     BODY_TOO_LARGE = "body_too_large"
-    BAD_TEXT = "bad_text"
     # accounts
     BAD_CREDENTIALS = "bad_credentials"
     INVALID_INVITE = "invalid_invite"

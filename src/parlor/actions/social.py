@@ -9,7 +9,6 @@ Joining rooms across a block is refused in `actions.rooms.do_join`.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +17,9 @@ from parlor.actions.accounts import USERNAME
 from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
 from parlor.actions.services import Services
 from parlor.domain.rooms import Room
+from parlor.domain.text import clean_text
 from parlor.domain.users import User
-from parlor.errors import Code, ParlorError, bad_input
+from parlor.errors import Code, ParlorError
 from parlor.storage import accounts as account_store
 from parlor.storage import profiles as profile_store
 from parlor.storage import rooms as room_store
@@ -178,10 +178,7 @@ def _person(user: User, followed: bool, avatar_sha256: str | None) -> dict[str, 
 
 
 def normalize_query(q: str) -> str:
-    text = " ".join(unicodedata.normalize("NFC", q).split()).lower()
-    if not text or len(text) > SEARCH_QUERY_MAX:
-        raise bad_input(f"A search is 1 to {SEARCH_QUERY_MAX} characters.")
-    return text
+    return clean_text(q, "A search", min_len=1, max_len=SEARCH_QUERY_MAX).lower()
 
 
 def title_matches(title: str, q: str) -> bool:

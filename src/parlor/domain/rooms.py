@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
+from parlor.domain.text import clean_text
 from parlor.errors import Code, ParlorError
 
 TITLE_MAX = 120
@@ -102,13 +103,9 @@ def _refuse(code: Code, message: str, status: int = 403) -> ParlorError:
 
 
 def clean_title(title: str) -> str:
-    cleaned = " ".join(title.split())
+    cleaned = clean_text(title, "A room title", max_len=TITLE_MAX)
     if not cleaned:
         raise _refuse(Code.INVALID_INPUT, "A room needs a title.", 400)
-    if len(cleaned) > TITLE_MAX:
-        raise _refuse(
-            Code.INVALID_INPUT, f"A room title is at most {TITLE_MAX} characters.", 400
-        )
     return cleaned
 
 
