@@ -21,7 +21,7 @@ from parlor.media.base import MediaServer
 from parlor.settings import Settings
 from parlor.storage.db import Database
 from parlor.transport.http import accounts as account_routes
-from parlor.transport.http import body_limit, errors, headers, pages
+from parlor.transport.http import body_limit, errors, headers, openapi, pages
 from parlor.transport.http import contacts as contact_routes
 from parlor.transport.http import embed as embed_routes
 from parlor.transport.http import growth as growth_routes
@@ -31,6 +31,7 @@ from parlor.transport.http import profiles as profile_routes
 from parlor.transport.http import rooms as room_routes
 from parlor.transport.http import social as social_routes
 from parlor.transport.http import your_data as your_data_routes
+from parlor.transport.http.auth import optional_user
 from parlor.transport.ws import endpoint
 from parlor.transport.ws.queues import QueueRegistry
 
@@ -157,6 +158,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     # Added last, so outermost: even a refused body's 413 carries the policy headers.
     app.add_middleware(headers.SecurityHeaders)
     errors.install(app)
+    openapi.install(app, auth=optional_user)
     # Unknown paths: the not-found page for browsers, JSON for the API and other clients.
     app.add_exception_handler(404, pages.not_found)
     app.include_router(account_routes.router)

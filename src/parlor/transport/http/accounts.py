@@ -17,6 +17,7 @@ from parlor.transport.http.auth import (
     check_same_origin,
     set_session_cookie,
 )
+from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -57,7 +58,7 @@ async def setup_status(s: ServicesDep) -> dict[str, bool]:
     return {"needed": await accounts.setup_needed(s)}
 
 
-@router.post("/setup", status_code=201)
+@router.post("/setup", status_code=201, responses=errors(403, 409))
 async def setup(body: SetupBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
     check_same_origin(request)
     user = await accounts.do_setup(s, body.token, body.username, body.display_name, body.password)
@@ -65,7 +66,7 @@ async def setup(body: SetupBody, request: Request, response: Response, s: Servic
     return user.to_dict()
 
 
-@router.post("/signup", status_code=201)
+@router.post("/signup", status_code=201, responses=errors(403, 404, 409))
 async def signup(body: SignupBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
     check_same_origin(request)
     user = await growth.do_signup(s, body.invite_code, body.username, body.display_name, body.password)
@@ -73,7 +74,7 @@ async def signup(body: SignupBody, request: Request, response: Response, s: Serv
     return user.to_dict()
 
 
-@router.post("/login")
+@router.post("/login", responses=errors(401, 403))
 async def login(body: LoginBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
     check_same_origin(request)
     user = await accounts.do_login(s, body.username, body.password)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from parlor.actions import growth
 from parlor.transport.http.accounts import sign_in
 from parlor.transport.http.auth import CurrentUser, ServicesDep, check_same_origin
+from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["growth"])
 
@@ -71,7 +72,7 @@ async def list_invites(
     return await growth.list_invites(s, user, limit, cursor)
 
 
-@router.delete("/invites/{invite_id}")
+@router.delete("/invites/{invite_id}", responses=errors(409))
 async def revoke_invite(invite_id: str, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await growth.do_revoke_invite(s, user, invite_id)
 
@@ -79,25 +80,25 @@ async def revoke_invite(invite_id: str, user: CurrentUser, s: ServicesDep) -> di
 # -- the waitlist -----------------------------------------------------------------------------
 
 
-@router.post("/waitlist", status_code=201)
+@router.post("/waitlist", status_code=201, responses=errors(403, 409))
 async def join_waitlist(body: JoinBody, request: Request, s: ServicesDep) -> dict[str, Any]:
     check_same_origin(request)
     return await growth.do_join_waitlist(s, body.username, body.display_name)
 
 
-@router.get("/waitlist/me")
+@router.get("/waitlist/me", responses=errors(401, 404))
 async def waitlist_status(s: ServicesDep, token: WaitlistToken = "") -> dict[str, Any]:
     return await growth.waitlist_status(s, token)
 
 
-@router.delete("/waitlist/me", status_code=204)
+@router.delete("/waitlist/me", status_code=204, responses=errors(401, 404))
 async def leave_waitlist(request: Request, s: ServicesDep, token: WaitlistToken = "") -> Response:
     check_same_origin(request)
     await growth.do_leave_waitlist(s, token)
     return Response(status_code=204)
 
 
-@router.post("/waitlist/me/signup", status_code=201)
+@router.post("/waitlist/me/signup", status_code=201, responses=errors(401, 403, 404, 409))
 async def finish_signup(
     body: FinishBody, request: Request, response: Response, s: ServicesDep, token: WaitlistToken = ""
 ) -> dict[str, Any]:
@@ -107,12 +108,12 @@ async def finish_signup(
     return user.to_dict()
 
 
-@router.post("/waitlist/admit")
+@router.post("/waitlist/admit", responses=errors(404, 409))
 async def admit(body: AdmitBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await growth.do_admit(s, user, body.username, body.entry_id)
 
 
-@router.get("/admin/waitlist")
+@router.get("/admin/waitlist", responses=errors(403))
 async def admin_waitlist(
     user: CurrentUser, s: ServicesDep, limit: Limit = growth.PAGE_DEFAULT, cursor: Cursor = None
 ) -> dict[str, Any]:

@@ -30,7 +30,16 @@ async def update_profile(body: ProfileBody, user: CurrentUser, s: ServicesDep) -
     return await profiles.do_update_profile(s, user, display_name=body.display_name, bio=body.bio)
 
 
-@router.put("/me/avatar")
+# The avatar is the raw body: documented as such (its Content-Type is not looked at).
+_IMAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.put("/me/avatar", openapi_extra=_IMAGE_BODY)
 async def put_avatar(request: Request, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     """The image is the raw body (PNG, JPEG, WebP or GIF; its Content-Type is ignored)."""
     # Bounded before it is read: past PARLOR_AVATAR_MAX_BYTES the body-limit middleware
@@ -44,7 +53,14 @@ async def delete_avatar(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await profiles.do_delete_avatar(s, user)
 
 
-@router.get("/users/id/{user_id}/avatar", response_class=Response)
+@router.get(
+    "/users/id/{user_id}/avatar",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/webp": {"schema": {"type": "string", "format": "binary"}}}, "description": "WebP"},
+        304: {"description": "Not modified (If-None-Match)."},
+    },
+)
 async def get_avatar(user_id: str, request: Request, _user: CurrentUser, s: ServicesDep) -> Response:
     sha256, image = await profiles.avatar(s, user_id)
     etag = f'"{sha256}"'
