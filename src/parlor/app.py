@@ -19,7 +19,7 @@ from parlor.bus.base import Bus
 from parlor.errors import Code
 from parlor.media.base import MediaServer
 from parlor.settings import Settings
-from parlor.storage.db import Database
+from parlor.storage.db import Database, private_dir
 from parlor.transport.http import accounts as account_routes
 from parlor.transport.http import body_limit, errors, headers, openapi, pages
 from parlor.transport.http import contacts as contact_routes
@@ -112,7 +112,7 @@ def build_services(settings: Settings) -> Services:
 
 
 def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> FastAPI:
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(settings.data_dir)
     s = build_services(settings)
 
     def client_gone(queue_user: str, room_id: str, since: float) -> None:
