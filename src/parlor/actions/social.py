@@ -190,7 +190,8 @@ def title_matches(title: str, q: str) -> bool:
 async def search(s: Services, viewer: User, q: str, limit: int = SEARCH_DEFAULT) -> dict[str, Any]:
     """People (username or display name prefix) and live rooms (title), people you follow first.
 
-    Nobody blocked either way with the viewer appears, nor a live room one of them moderates.
+    Nobody blocked either way with the viewer appears, nor a live room one of them moderates,
+    nor one whose moderator removed the viewer with a block (it is not there for them).
     """
     check_limit(limit, SEARCH_MAX)
     text = normalize_query(q)
@@ -200,16 +201,18 @@ async def search(s: Services, viewer: User, q: str, limit: int = SEARCH_DEFAULT)
         hidden: set[str] = set()
         followed: set[str] = set()
         followers: set[str] = set()
+        keep_out: set[str] = set()
         if candidates:
             present = [uid for room in candidates for uid in room.participants]
             followed, hidden = await store.relations_among(conn, viewer.id, present)
             followers = await hallway.moderators_following(conn, viewer.id, candidates)
+            keep_out = await room_store.moderators_keeping_out(conn, viewer.id)
     # Only rooms the viewer may join: never a closed or social room that is not for them.
     rooms = [
         room
         for room in candidates
-        if not hidden & {p.user_id for p in room.moderators}
-        and hallway.visible(room, viewer.id, set(), followers)
+        if not (hidden | keep_out) & {p.user_id for p in room.moderators}
+        and hallway.visible(room, viewer.id, keep_out, followers)
     ]
     rooms.sort(key=lambda r: (-len(followed & set(r.participants)), -len(r.participants), -r.created_at, r.id))
     return {

@@ -183,10 +183,10 @@ def admission_refusal(
         return _refuse(Code.ROOM_ENDED, "This room has ended.", 410)
     if user_id in room.participants:
         return None
-    if user_id in room.blocked:
-        return _refuse(Code.BLOCKED_FROM_ROOM, "A moderator removed you from this room: you cannot rejoin it.")
-    if blocked_by_moderator:
-        return _refuse(Code.BLOCKED_FROM_ROOM, "You cannot join this room.")
+    if user_id in room.blocked or blocked_by_moderator:
+        # Removed with a block, or kept out by a moderator: to them the room is not
+        # there at all (by id, as in the hallway and search), not "there but closed".
+        return _refuse(Code.ROOM_NOT_FOUND, "There is no such room.", 404)
     if room.kind is RoomKind.OPEN or user_id in room.invited:
         return None
     if room.kind is RoomKind.CLOSED:
