@@ -107,11 +107,11 @@ def test_moderator_stepping_down_as_last_moderator_triggers_succession() -> None
 def test_remove_with_block_keeps_them_out() -> None:
     room = d.remove(room_with("ann"), "mod", "ann", block=True)
     assert room.get("ann") is None
-    refused(Code.BLOCKED_FROM_ROOM, d.join, room, "ann", 9.0)
+    refused(Code.ROOM_NOT_FOUND, d.join, room, "ann", 9.0)
 
 
 def test_blocked_by_a_moderator_cannot_join() -> None:
-    refused(Code.BLOCKED_FROM_ROOM, d.join, room_with(), "ann", 1.0, blocked_by_moderator=True)
+    refused(Code.ROOM_NOT_FOUND, d.join, room_with(), "ann", 1.0, blocked_by_moderator=True)
 
 
 def test_capacity() -> None:
@@ -169,7 +169,7 @@ def test_who_may_join_each_kind(kind: RoomKind, invited: bool, followed: bool, c
         refused(code, d.join, room, "ann", 1.0, followed_by_moderator=followed)
         assert d.admission_refusal(room, "ann", followed_by_moderator=followed).code is code  # type: ignore[union-attr]
     # A block beats an invitation and a follow, whatever the kind.
-    refused(Code.BLOCKED_FROM_ROOM, d.join, room, "ann", 1.0, followed_by_moderator=followed, blocked_by_moderator=True)
+    refused(Code.ROOM_NOT_FOUND, d.join, room, "ann", 1.0, followed_by_moderator=followed, blocked_by_moderator=True)
 
 
 @pytest.mark.parametrize("kind", [RoomKind.SOCIAL, RoomKind.CLOSED])
@@ -177,7 +177,7 @@ def test_removed_with_a_block_loses_the_invitation(kind: RoomKind) -> None:
     room = d.invite_member(d.create("r1", "Kinds", "mod", 0.0, kind=kind), "mod", "ann")
     room = d.remove(d.join(room, "ann", 1.0), "mod", "ann", block=True)
     assert "ann" not in room.invited
-    refused(Code.BLOCKED_FROM_ROOM, d.join, room, "ann", 2.0, followed_by_moderator=True)
+    refused(Code.ROOM_NOT_FOUND, d.join, room, "ann", 2.0, followed_by_moderator=True)
     refused(Code.INVALID_TARGET, d.invite_member, room, "mod", "ann")
     # A plain removal keeps it: they may come back.
     room = d.invite_member(d.create("r2", "Kinds", "mod", 0.0, kind=kind), "mod", "bob")

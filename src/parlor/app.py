@@ -17,17 +17,18 @@ from parlor import __version__
 from parlor.actions import accounts, presence, rooms, sanctions
 from parlor.actions.services import Services
 from parlor.bus.base import Bus
+from parlor.errors import Code
 from parlor.limits import policies
 from parlor.limits.base import Limiter
 from parlor.media.base import MediaServer
 from parlor.settings import Settings
-from parlor.storage.db import Database
+from parlor.storage.db import Database, private_dir
 from parlor.transport.http import account_safety as account_safety_routes
 from parlor.transport.http import accounts as account_routes
 from parlor.transport.http import admin as admin_routes
+from parlor.transport.http import body_limit, errors, headers, openapi, pages
 from parlor.transport.http import contacts as contact_routes
 from parlor.transport.http import embed as embed_routes
-from parlor.transport.http import errors, headers, pages
 from parlor.transport.http import growth as growth_routes
 from parlor.transport.http import media as media_routes
 from parlor.transport.http import notifications as notification_routes
@@ -36,6 +37,7 @@ from parlor.transport.http import reports as report_routes
 from parlor.transport.http import rooms as room_routes
 from parlor.transport.http import social as social_routes
 from parlor.transport.http import your_data as your_data_routes
+from parlor.transport.http.auth import optional_user
 from parlor.transport.ws import endpoint
 from parlor.transport.ws.queues import QueueRegistry
 
@@ -133,7 +135,7 @@ def build_services(settings: Settings) -> Services:
 
 
 def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> FastAPI:
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(settings.data_dir)
     s = build_services(settings)
 
     def client_gone(queue_user: str, room_id: str, since: float) -> None:
@@ -172,6 +174,14 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app = FastAPI(title="Parlor", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = s
     app.state.queues = registry
+    app.add_middleware(
+        body_limit.BodyLimit,
+        default=body_limit.Limit(settings.body_max_bytes),
+        routes={
+            ("PUT", "/api/me/avatar"): body_limit.Limit(settings.avatar_max_bytes, Code.IMAGE_TOO_LARGE, "An avatar"),
+        },
+    )
+    # Added last, so outermost: even a refused body's 413 carries the policy headers.
     app.add_middleware(headers.SecurityHeaders)
     if settings.public_url.startswith("https://") and not settings.trusted_proxies:
         logger.warning(
@@ -183,6 +193,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
         # these peers (`parlor serve` turns uvicorn's own handling off: this is the one place).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     errors.install(app)
+    openapi.install(app, auth=optional_user)
     # Unknown paths: the not-found page for browsers, JSON for the API and other clients.
     app.add_exception_handler(404, pages.not_found)
     app.include_router(account_routes.router)

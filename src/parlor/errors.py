@@ -20,6 +20,8 @@ class Code(StrEnum):
     FORBIDDEN = "forbidden"
     CROSS_ORIGIN = "cross_origin"
     NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    BODY_TOO_LARGE = "body_too_large"
     # accounts
     BAD_CREDENTIALS = "bad_credentials"
     INVALID_INVITE = "invalid_invite"

@@ -23,8 +23,10 @@ class StartupError(Exception):
 
 
 def check_data_dir(data_dir: Path) -> None:
+    from parlor.storage.db import private_dir  # sqlalchemy: only once serving
+
     try:
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(data_dir)
         probe = data_dir / f".parlor-write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()

@@ -214,6 +214,11 @@ def _check(name: str, hint: Any, value: Any) -> Any:
         if isinstance(value, str):
             if len(value) > MAX_SDP_BYTES:
                 raise ProtocolError(f"field {name!r} is too long")
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON)
+                    raise ProtocolError(f"field {name!r} is not valid Unicode text") from None
             return value
     raise ProtocolError(f"field {name!r} has the wrong type")
 
@@ -241,6 +246,9 @@ def _parse(text: str | bytes, allowed: dict[str, type[Message]]) -> Message:
         obj = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError("not JSON") from exc
+    except RecursionError:
+        # Nested deeper than the parser goes; no message is nested at all.
+        raise ProtocolError("nested too deeply") from None
     if not isinstance(obj, dict):
         raise ProtocolError("a message is a JSON object")
     kind = obj.get("type")

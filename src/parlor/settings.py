@@ -67,6 +67,9 @@ class Settings:
     embed_origins: tuple[str, ...] = ()
     # Profiles: the most bytes an avatar upload may have (before re-encoding).
     avatar_max_bytes: int = 2_000_000
+    # The most bytes any other request body may have (JSON bodies are small; the
+    # largest, a contact lookup of 1,000 prefixes, is under 10 kB).
+    body_max_bytes: int = 65_536
     # Contact matching: the fewest findable identifiers an average hash bucket should
     # hold (sets the prefix length), and the hash prefixes one member may look up a day.
     contact_bucket_min: int = 32
@@ -134,6 +137,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "contact_bucket_min": ("PARLOR_CONTACT_BUCKET_MIN", int),
     "contact_prefix_budget": ("PARLOR_CONTACT_PREFIX_BUDGET", int),
     "avatar_max_bytes": ("PARLOR_AVATAR_MAX_BYTES", int),
+    "body_max_bytes": ("PARLOR_BODY_MAX_BYTES", int),
     "invites_per_member": ("PARLOR_INVITES_PER_MEMBER", int),
     "signup_mode": ("PARLOR_SIGNUP_MODE", str),
     "embed_origins": ("PARLOR_EMBED_ORIGINS", tuple),
@@ -217,6 +221,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError("contact_prefix_budget must be at least 1")
     if not 1024 <= s.avatar_max_bytes <= 50_000_000:
         raise SettingsError("avatar_max_bytes must be 1024 to 50000000")
+    if not 4096 <= s.body_max_bytes <= 10_000_000:
+        raise SettingsError("body_max_bytes must be 4096 to 10000000")
     if s.invites_per_member < 0:
         raise SettingsError("invites_per_member must not be negative")
     for url in s.turn_urls:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import unicodedata
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -17,6 +16,7 @@ from parlor.actions.services import Services
 from parlor.actions.standing import check_standing
 from parlor.bus.base import user_channel
 from parlor.domain.sessions import TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX, Session, client_label
+from parlor.domain.text import bad_text, clean_text, has_bad_characters
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
 from parlor.storage import accounts as store
@@ -49,6 +49,8 @@ async def _verify(password_hash: str, password: str) -> bool:
 
 
 def check_username(username: str) -> str:
+    if has_bad_characters(username):
+        raise bad_text("A username")
     name = username.strip().lower()
     if not USERNAME.match(name):
         raise bad_input("A username is 3 to 30 letters, digits or underscores.")
@@ -56,12 +58,7 @@ def check_username(username: str) -> str:
 
 
 def check_display_name(display_name: str) -> str:
-    name = " ".join(unicodedata.normalize("NFC", display_name).split())
-    if not name or len(name) > DISPLAY_NAME_MAX:
-        raise bad_input(f"A display name is 1 to {DISPLAY_NAME_MAX} characters.")
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
-        raise bad_input("A display name cannot contain control characters.")
-    return name
+    return clean_text(display_name, "A display name", min_len=1, max_len=DISPLAY_NAME_MAX)
 
 
 def check_password(password: str) -> None:
@@ -221,9 +218,7 @@ async def do_create_token(
 ) -> dict[str, Any]:
     """A bearer token for a bot or script; the secret is in the answer and nowhere else.
     It expires after `expires_in_days` (None: never, which the page warns about)."""
-    label = " ".join(name.split())
-    if not label or len(label) > 60:
-        raise bad_input("A token name is 1 to 60 characters.")
+    label = clean_text(name, "A token name", min_len=1, max_len=60)
     days = check_token_days(expires_in_days)
     secret = "pt_" + new_secret()
     token_id = new_id("s")

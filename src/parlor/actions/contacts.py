@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parlor.actions import growth, limits
-from parlor.actions.ids import new_id
+from parlor.actions.ids import looks_like_id, new_id
 from parlor.actions.services import Services
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
@@ -134,7 +134,7 @@ async def do_add_identifier(s: Services, owner: Owner, kind: str, hash_hex: str)
 async def do_remove_identifier(s: Services, owner: Owner, identifier_id: str) -> None:
     """Opt out: the keyed hash is deleted, so it can never be matched again."""
     async with s.db.engine.begin() as conn:
-        if len(identifier_id) > 32 or not await store.remove(conn, owner, identifier_id):
+        if not looks_like_id(identifier_id) or not await store.remove(conn, owner, identifier_id):
             raise ParlorError(404, Code.IDENTIFIER_NOT_FOUND, "You have no such findable identifier.")
     _memory(s).bits = None
 

@@ -180,7 +180,7 @@ async def list_invites(s: Services, actor: User, limit: int, cursor: str | None)
 async def do_revoke_invite(s: Services, actor: User, invite_id: str) -> dict[str, Any]:
     """Revoke an unused invite of yours (admins: anyone's); idempotent. Gives it back."""
     missing = ParlorError(404, Code.INVITE_NOT_FOUND, "You have no such invite.")
-    if len(invite_id) > 32:
+    if not looks_like_id(invite_id):
         raise missing
     async with s.db.engine.begin() as conn:
         row = await store.invite_by_id(conn, invite_id)

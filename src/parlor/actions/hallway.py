@@ -4,8 +4,9 @@ Ranked by how many people the viewer follows are on stage, then in the room at
 all, then the rest by size and recency. A room never shows when its creator or
 one of its moderators and the viewer are blocked either way (the viewer could not
 join it: `actions.rooms.do_join`), nor a room the viewer was removed from with a
-block. A social room shows to people one of its moderators follows, a closed room
-to people invited into it (and to anyone in either): exactly who may join
+block, nor any room of a moderator who did that (by id too, such a room is 404).
+A social room shows to people one of its moderators follows, a closed room to
+people invited into it (and to anyone in either): exactly who may join
 (`domain.rooms.kind_admits`).
 
 Cheap per request: the rooms are the in-memory live rooms; the database is asked

@@ -16,7 +16,6 @@ import io
 import logging
 import re
 import threading
-import unicodedata
 import warnings
 from typing import Any
 
@@ -24,6 +23,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from parlor.actions.accounts import check_display_name
 from parlor.actions.services import Services
+from parlor.domain.text import clean_text
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
 from parlor.storage import profiles as store
@@ -53,18 +53,11 @@ warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 # Shown wherever a person is named by an account that was deleted.
 FORMER_MEMBER: dict[str, Any] = {"id": None, "username": None, "display_name": "a former member"}
-# Allowed although they are format characters: emoji sequences and some scripts need them.
-_JOINERS = {"\u200c", "\u200d"}
 
 
 def check_bio(bio: str) -> str:
     """Plain text: whitespace runs become one space; no control characters; ≤ BIO_MAX."""
-    text = " ".join(unicodedata.normalize("NFC", bio).split())
-    if len(text) > BIO_MAX:
-        raise bad_input(f"A bio is at most {BIO_MAX} characters.")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in _JOINERS for ch in text):
-        raise bad_input("A bio cannot contain control characters.")
-    return text
+    return clean_text(bio, "A bio", max_len=BIO_MAX)
 
 
 def avatar_url(user_id: str, sha256: str) -> str:

@@ -7,6 +7,7 @@ presence) can import it without importing the others: imports run one way
 
 from __future__ import annotations
 
+from parlor.actions.ids import looks_like_id
 from parlor.actions.services import Services
 from parlor.domain.rooms import Room
 from parlor.errors import Code, ParlorError
@@ -17,6 +18,8 @@ async def check_room(s: Services, room_id: str) -> Room:
     room = s.live.get(room_id)
     if room is not None:
         return room
+    if not looks_like_id(room_id):
+        raise ParlorError(404, Code.ROOM_NOT_FOUND, "There is no such room.")
     async with s.db.engine.connect() as conn:
         existed = await store.room_exists(conn, room_id)
     if existed:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlor.actions import limits, notifications, speaking
+from parlor.actions.accounts import USERNAME
 from parlor.actions.ids import new_id
 from parlor.actions.profiles import avatar_url
 from parlor.actions.room_lookup import check_room
@@ -280,8 +281,10 @@ async def do_invite_member(s: Services, user: User, room_id: str, username: str)
     """A moderator lets a member into a social or closed room; they are told (`room_invite`)."""
     room = await check_room(s, room_id)
     await limits.check(s, "room_invite", account=user.id)
+    name = username.strip().lower().removeprefix("@")
     async with s.db.engine.connect() as conn:
-        target = await social_store.user_by_username(conn, username.strip().lower().removeprefix("@"))
+        # Anything that is not a username names nobody (and never reaches the database).
+        target = await social_store.user_by_username(conn, name) if USERNAME.match(name) else None
         if target is None:
             raise ParlorError(404, Code.USER_NOT_FOUND, "There is no member with that username.")
         rel = await social_store.relation(conn, user.id, target.id)

@@ -9,7 +9,6 @@ Joining rooms across a block is refused in `actions.rooms.do_join`.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +17,9 @@ from parlor.actions.accounts import USERNAME
 from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
 from parlor.actions.services import Services
 from parlor.domain.rooms import Room
+from parlor.domain.text import clean_text
 from parlor.domain.users import User
-from parlor.errors import Code, ParlorError, bad_input
+from parlor.errors import Code, ParlorError
 from parlor.storage import accounts as account_store
 from parlor.storage import profiles as profile_store
 from parlor.storage import rooms as room_store
@@ -178,10 +178,7 @@ def _person(user: User, followed: bool, avatar_sha256: str | None) -> dict[str, 
 
 
 def normalize_query(q: str) -> str:
-    text = " ".join(unicodedata.normalize("NFC", q).split()).lower()
-    if not text or len(text) > SEARCH_QUERY_MAX:
-        raise bad_input(f"A search is 1 to {SEARCH_QUERY_MAX} characters.")
-    return text
+    return clean_text(q, "A search", min_len=1, max_len=SEARCH_QUERY_MAX).lower()
 
 
 def title_matches(title: str, q: str) -> bool:
@@ -193,7 +190,8 @@ def title_matches(title: str, q: str) -> bool:
 async def search(s: Services, viewer: User, q: str, limit: int = SEARCH_DEFAULT) -> dict[str, Any]:
     """People (username or display name prefix) and live rooms (title), people you follow first.
 
-    Nobody blocked either way with the viewer appears, nor a live room one of them moderates.
+    Nobody blocked either way with the viewer appears, nor a live room one of them moderates,
+    nor one whose moderator removed the viewer with a block (it is not there for them).
     """
     check_limit(limit, SEARCH_MAX)
     text = normalize_query(q)
@@ -203,16 +201,18 @@ async def search(s: Services, viewer: User, q: str, limit: int = SEARCH_DEFAULT)
         hidden: set[str] = set()
         followed: set[str] = set()
         followers: set[str] = set()
+        keep_out: set[str] = set()
         if candidates:
             present = [uid for room in candidates for uid in room.participants]
             followed, hidden = await store.relations_among(conn, viewer.id, present)
             followers = await hallway.moderators_following(conn, viewer.id, candidates)
+            keep_out = await room_store.moderators_keeping_out(conn, viewer.id)
     # Only rooms the viewer may join: never a closed or social room that is not for them.
     rooms = [
         room
         for room in candidates
-        if not hidden & {p.user_id for p in room.moderators}
-        and hallway.visible(room, viewer.id, set(), followers)
+        if not (hidden | keep_out) & {p.user_id for p in room.moderators}
+        and hallway.visible(room, viewer.id, keep_out, followers)
     ]
     rooms.sort(key=lambda r: (-len(followed & set(r.participants)), -len(r.participants), -r.created_at, r.id))
     return {

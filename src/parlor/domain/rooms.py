@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
+from parlor.domain.text import clean_text
 from parlor.errors import Code, ParlorError
 
 TITLE_MAX = 120
@@ -102,13 +103,9 @@ def _refuse(code: Code, message: str, status: int = 403) -> ParlorError:
 
 
 def clean_title(title: str) -> str:
-    cleaned = " ".join(title.split())
+    cleaned = clean_text(title, "A room title", max_len=TITLE_MAX)
     if not cleaned:
         raise _refuse(Code.INVALID_INPUT, "A room needs a title.", 400)
-    if len(cleaned) > TITLE_MAX:
-        raise _refuse(
-            Code.INVALID_INPUT, f"A room title is at most {TITLE_MAX} characters.", 400
-        )
     return cleaned
 
 
@@ -186,10 +183,10 @@ def admission_refusal(
         return _refuse(Code.ROOM_ENDED, "This room has ended.", 410)
     if user_id in room.participants:
         return None
-    if user_id in room.blocked:
-        return _refuse(Code.BLOCKED_FROM_ROOM, "A moderator removed you from this room: you cannot rejoin it.")
-    if blocked_by_moderator:
-        return _refuse(Code.BLOCKED_FROM_ROOM, "You cannot join this room.")
+    if user_id in room.blocked or blocked_by_moderator:
+        # Removed with a block, or kept out by a moderator: to them the room is not
+        # there at all (by id, as in the hallway and search), not "there but closed".
+        return _refuse(Code.ROOM_NOT_FOUND, "There is no such room.", 404)
     if room.kind is RoomKind.OPEN or user_id in room.invited:
         return None
     if room.kind is RoomKind.CLOSED:

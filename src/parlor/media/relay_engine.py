@@ -33,7 +33,7 @@ from parlor.media import aiortc_private as priv
 from parlor.media import levels
 from parlor.media.base import LevelsCallback, MediaError, MediaServer
 from parlor.media.rtp import RTP_HEADER, forward_template, opus_dtx
-from parlor.media.sdp import with_opus_fmtp
+from parlor.media.sdp import answer_problem, with_opus_fmtp
 from parlor.media.slots import DEFAULT_IDLE_S, SlotRouter
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,9 @@ class RelayEngine(MediaServer):
         if peer.answered:
             raise MediaError("answer already applied")
         try:
+            problem = answer_problem(sdp)
+            if problem is not None:
+                raise MediaError(f"invalid SDP answer: {problem}")
             await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
             dtls = peer.upstream.receiver.transport
             if any(t.receiver.transport is not dtls for t in peer.slot_transceivers):

@@ -26,3 +26,30 @@ def with_opus_fmtp(sdp: str, params: str = OPUS_FMTP) -> str:
         if m:
             out.append(f"a=fmtp:{m.group(1)} {params}")
     return "\r\n".join(out) + "\r\n"
+
+
+def answer_problem(sdp: str) -> str | None:
+    """What makes an SDP answer unusable before aiortc sees it, or None.
+
+    aiortc accepts an answer without a DTLS fingerprint or ICE credentials and fails
+    later, in a background task (an assertion nobody handles): refuse it here instead.
+    Each is needed at session level or in every media section.
+    """
+    session: list[str] = []
+    sections: list[list[str]] = []
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            sections.append([])
+        (sections[-1] if sections else session).append(line)
+    if not sections:
+        return "no media section"
+    for needed, name in (
+        ("a=fingerprint:", "DTLS fingerprint"),
+        ("a=ice-ufrag:", "ICE credentials"),
+        ("a=ice-pwd:", "ICE credentials"),
+    ):
+        if any(line.startswith(needed) for line in session):
+            continue
+        if not all(any(line.startswith(needed) for line in section) for section in sections):
+            return f"no {name}"
+    return None

@@ -56,7 +56,7 @@ from parlor.media import aiortc_private as priv
 from parlor.media import levels
 from parlor.media.base import LevelsCallback, MediaError, MediaServer
 from parlor.media.rtp import STAMP, dtx_template, forward_template, opus_dtx, opus_ok, rtp_payload
-from parlor.media.sdp import OPUS_FMTP, OPUS_FMTP_NO_DTX, with_opus_fmtp
+from parlor.media.sdp import OPUS_FMTP, OPUS_FMTP_NO_DTX, answer_problem, with_opus_fmtp
 from parlor.media.slots import DEFAULT_IDLE_S, SlotRouter
 
 try:  # the C inner loop (media/_fanout.c); the Python loop below does the same, slower
@@ -298,6 +298,9 @@ class Sfu(MediaServer):
         if peer.answered:
             raise MediaError("answer already applied")
         try:
+            problem = answer_problem(sdp)
+            if problem is not None:
+                raise MediaError(f"invalid SDP answer: {problem}")
             await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
             dtls = peer.upstream.receiver.transport
             if any(t.receiver.transport is not dtls for t in peer.slot_transceivers):

@@ -8,6 +8,8 @@ storage modules read the same on both.
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,31 @@ def async_url(url: str) -> str:
     return url
 
 
+def private_dir(path: Path) -> None:
+    """Create `path` (and parents) or take an existing one: either way, mode 0700.
+    mkdir's mode says nothing about a directory that already exists."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if stat.S_IMODE(path.stat().st_mode) != 0o700:
+        path.chmod(0o700)
+
+
+def private_sqlite_file(url: str) -> None:
+    """The SQLite file (and its WAL and shared-memory files) readable by us only, 0600.
+
+    Created here, empty and 0600, before SQLite opens it: SQLite would create it with
+    0644 (0666 less the usual umask), and gives the -wal and -shm files the database
+    file's mode. A file left 0644 by an older version is tightened."""
+    path = sa.engine.make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    db = Path(path)
+    private_dir(db.parent)
+    os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if file.exists() and stat.S_IMODE(file.stat().st_mode) != 0o600:
+            file.chmod(0o600)
+
+
 def _alembic_config(connection: Connection) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -58,6 +85,7 @@ class Database:
             raise ValueError(f"unsupported database URL (SQLite or PostgreSQL): {url.split(':', 1)[0]}:…")
         self.engine: AsyncEngine = create_async_engine(self.url, **({} if self.is_sqlite else {"pool_pre_ping": True}))
         if self.is_sqlite:
+            private_sqlite_file(self.url)
             sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
     @property

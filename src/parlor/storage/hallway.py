@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parlor.storage.tables import follows, user_blocks
+from parlor.storage.tables import follows, room_blocks, user_blocks
 
 _GRAPH = sa.union_all(
     sa.select(follows.c.followee_id.label("other"), sa.literal("follows").label("how")).where(
@@ -17,12 +17,16 @@ _GRAPH = sa.union_all(
     sa.select(user_blocks.c.blocker_id.label("other"), sa.literal("blocks").label("how")).where(
         user_blocks.c.blocked_id == sa.bindparam("viewer")
     ),
+    # Moderators who keep the viewer out of their rooms (removed with a block).
+    sa.select(room_blocks.c.moderator_id.label("other"), sa.literal("blocks").label("how")).where(
+        room_blocks.c.blocked_id == sa.bindparam("viewer")
+    ),
 )
 
 
 async def viewer_graph(conn: AsyncConnection, viewer_id: str) -> tuple[set[str], set[str]]:
-    """In one round trip, three index ranges: everyone the viewer follows, and everyone
-    blocked either way with them."""
+    """In one round trip: everyone the viewer follows, and everyone blocked either way
+    with them or keeping them out of their rooms (`room_blocks`)."""
     followed: set[str] = set()
     blocked: set[str] = set()
     for row in await conn.execute(_GRAPH, {"viewer": viewer_id}):

@@ -51,6 +51,12 @@ async def block(conn: AsyncConnection, moderator_id: str, blocked_id: str, now: 
         )
 
 
+async def moderators_keeping_out(conn: AsyncConnection, user_id: str) -> set[str]:
+    """Moderators who removed `user_id` with a block: their rooms are not there for them."""
+    rows = await conn.execute(sa.select(room_blocks.c.moderator_id).where(room_blocks.c.blocked_id == user_id))
+    return {row.moderator_id for row in rows}
+
+
 async def blocked_by_any(conn: AsyncConnection, user_id: str, moderator_ids: list[str]) -> bool:
     if not moderator_ids:
         return False

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from parlor.actions import passwords, sessions, sign_ins
 from parlor.transport.http.auth import COOKIE, CurrentUser, ServicesDep, current_secret
+from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["account safety"])
 
@@ -24,7 +25,7 @@ async def my_sessions(request: Request, user: CurrentUser, s: ServicesDep) -> di
     return {"sessions": await sessions.list_mine(s, user, "cookie", current_secret(request))}
 
 
-@router.delete("/me/sessions/{session_id}", status_code=204)
+@router.delete("/me/sessions/{session_id}", status_code=204, responses=errors(404))
 async def end_session(session_id: str, request: Request, user: CurrentUser, s: ServicesDep) -> Response:
     response = Response(status_code=204)
     if await sessions.do_revoke(s, user, session_id, "cookie", current_secret(request)):
@@ -42,13 +43,13 @@ async def my_tokens(request: Request, user: CurrentUser, s: ServicesDep) -> dict
     return {"tokens": await sessions.list_mine(s, user, "bearer", current_secret(request))}
 
 
-@router.delete("/tokens/{token_id}", status_code=204)
+@router.delete("/tokens/{token_id}", status_code=204, responses=errors(404))
 async def revoke_token(token_id: str, request: Request, user: CurrentUser, s: ServicesDep) -> Response:
     await sessions.do_revoke(s, user, token_id, "bearer", current_secret(request))
     return Response(status_code=204)
 
 
-@router.post("/me/password")
+@router.post("/me/password", responses=errors(403, 429))
 async def change_password(body: PasswordBody, request: Request, user: CurrentUser, s: ServicesDep) -> dict[str, int]:
     ended = await passwords.do_change_password(
         s, user, body.current_password, body.new_password, current_secret(request)

@@ -20,6 +20,7 @@ from parlor.transport.http.auth import (
     set_session_cookie,
 )
 from parlor.transport.http.client_address import ClientAddress
+from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -62,7 +63,7 @@ async def setup_status(s: ServicesDep) -> dict[str, bool]:
     return {"needed": await accounts.setup_needed(s)}
 
 
-@router.post("/setup", status_code=201)
+@router.post("/setup", status_code=201, responses=errors(403, 409))
 async def setup(body: SetupBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
     check_same_origin(request)
     user = await accounts.do_setup(s, body.token, body.username, body.display_name, body.password)
@@ -70,7 +71,7 @@ async def setup(body: SetupBody, request: Request, response: Response, s: Servic
     return user.to_dict()
 
 
-@router.post("/signup", status_code=201)
+@router.post("/signup", status_code=201, responses=errors(403, 404, 409, 429))
 async def signup(
     body: SignupBody, request: Request, response: Response, s: ServicesDep, address: ClientAddress
 ) -> dict[str, Any]:
@@ -82,7 +83,7 @@ async def signup(
     return user.to_dict()
 
 
-@router.post("/login")
+@router.post("/login", responses=errors(401, 403, 429))
 async def login(
     body: LoginBody, request: Request, response: Response, s: ServicesDep, address: ClientAddress
 ) -> dict[str, Any]:

@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parlor.actions import admin, admin_people, instance_settings, sanctions
 from parlor.transport.http.auth import CurrentUser, ServicesDep
+from parlor.transport.http.openapi import errors
+
+# members get 403 not_admin; sanctions and room ends can conflict with the state (409, 410)
+_ADMIN = errors(403, 404, 409, 410)
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -50,7 +54,7 @@ class SettingsBody(BaseModel):
 # -- people ---------------------------------------------------------------------------------
 
 
-@router.get("/users")
+@router.get("/users", responses=_ADMIN)
 async def search_people(
     user: CurrentUser,
     s: ServicesDep,
@@ -60,7 +64,7 @@ async def search_people(
     return await admin_people.search(s, user, q, limit)
 
 
-@router.get("/users/{user_id}")
+@router.get("/users/{user_id}", responses=_ADMIN)
 async def person(user_id: str, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await admin_people.person(s, user, user_id)
 
@@ -68,27 +72,27 @@ async def person(user_id: str, user: CurrentUser, s: ServicesDep) -> dict[str, A
 # -- sanctions ------------------------------------------------------------------------------
 
 
-@router.post("/users/{user_id}/warn", status_code=201)
+@router.post("/users/{user_id}/warn", status_code=201, responses=_ADMIN)
 async def warn(user_id: str, body: WarnBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await sanctions.do_warn(s, user, user_id, body.message)
 
 
-@router.post("/users/{user_id}/suspend", status_code=201)
+@router.post("/users/{user_id}/suspend", status_code=201, responses=_ADMIN)
 async def suspend(user_id: str, body: SuspendBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await sanctions.do_suspend(s, user, user_id, body.days, body.reason)
 
 
-@router.post("/users/{user_id}/ban", status_code=201)
+@router.post("/users/{user_id}/ban", status_code=201, responses=_ADMIN)
 async def ban(user_id: str, body: ReasonBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await sanctions.do_ban(s, user, user_id, body.reason)
 
 
-@router.post("/users/{user_id}/lift", status_code=201)
+@router.post("/users/{user_id}/lift", status_code=201, responses=_ADMIN)
 async def lift(user_id: str, body: OptionalReasonBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await sanctions.do_lift(s, user, user_id, body.reason)
 
 
-@router.post("/users/{user_id}/avatar/remove")
+@router.post("/users/{user_id}/avatar/remove", responses=_ADMIN)
 async def remove_avatar(user_id: str, body: OptionalReasonBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await admin.do_remove_avatar(s, user, user_id, body.reason)
 
@@ -96,7 +100,7 @@ async def remove_avatar(user_id: str, body: OptionalReasonBody, user: CurrentUse
 # -- rooms ------------------------------------------------------------------------------------
 
 
-@router.post("/rooms/{room_id}/end")
+@router.post("/rooms/{room_id}/end", responses=_ADMIN)
 async def end_room(room_id: str, body: ReasonBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await admin.do_end_room(s, user, room_id, body.reason)
 
@@ -104,17 +108,17 @@ async def end_room(room_id: str, body: ReasonBody, user: CurrentUser, s: Service
 # -- instance settings and the audit log -------------------------------------------------------
 
 
-@router.get("/settings")
+@router.get("/settings", responses=_ADMIN)
 async def get_settings(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await instance_settings.settings(s, user)
 
 
-@router.patch("/settings")
+@router.patch("/settings", responses=_ADMIN)
 async def change_settings(body: SettingsBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await instance_settings.do_change(s, user, body.model_dump(exclude_none=True))
 
 
-@router.get("/audit")
+@router.get("/audit", responses=_ADMIN)
 async def audit_log(
     user: CurrentUser,
     s: ServicesDep,

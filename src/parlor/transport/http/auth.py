@@ -89,6 +89,15 @@ CurrentUser = Annotated[User, Depends(require_user)]
 MaybeUser = Annotated[User | None, Depends(optional_user)]
 
 
+def served_over_https(request: Request) -> bool:
+    """Whether the browser reached us over HTTPS: the request itself (uvicorn applies
+    `X-Forwarded-Proto` only from trusted proxies, FORWARDED_ALLOW_IPS, 127.0.0.1 by
+    default), or an https public URL (then a plain-http hop is the proxy's, not the
+    browser's)."""
+    s = services(request)
+    return request.url.scheme in ("https", "wss") or s.settings.base_url.startswith("https://")
+
+
 def set_session_cookie(request: Request, response: Response, secret: str, max_age: int) -> None:
     response.set_cookie(
         COOKIE,
@@ -96,9 +105,7 @@ def set_session_cookie(request: Request, response: Response, secret: str, max_ag
         max_age=max_age,
         httponly=True,
         samesite="lax",
-        # Secure when the instance is served over HTTPS: its public URL is https://, or
-        # this request came over HTTPS.
-        secure=request.url.scheme == "https" or services(request).settings.base_url.startswith("https://"),
+        secure=served_over_https(request),
         path="/",
     )
 

@@ -15,6 +15,7 @@ from parlor.actions import contacts
 from parlor.actions.contacts import Owner
 from parlor.errors import Code, ParlorError
 from parlor.transport.http.auth import CurrentUser, MaybeUser, ServicesDep
+from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api/contacts", tags=["contacts"])
 
@@ -44,7 +45,7 @@ class LetInBody(BaseModel):
     entry_id: str
 
 
-@router.get("/params")
+@router.get("/params", responses=errors(401))
 async def params(s: ServicesDep, user: MaybeUser, token: WaitlistToken = None) -> dict[str, Any]:
     """For members, and for waitlisted people (their token)."""
     if user is None:
@@ -57,7 +58,7 @@ async def identifiers(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await contacts.identifiers(s, contacts.member(user))
 
 
-@router.post("/identifiers", status_code=201)
+@router.post("/identifiers", status_code=201, responses=errors(409))
 async def add_identifier(body: IdentifierBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await contacts.do_add_identifier(s, contacts.member(user), body.kind, body.hash)
 
@@ -68,12 +69,12 @@ async def remove_identifier(identifier_id: str, user: CurrentUser, s: ServicesDe
     return Response(status_code=204)
 
 
-@router.post("/match")
+@router.post("/match", responses=errors(409, 429))
 async def match(body: MatchBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await contacts.match(s, user, body.prefix_bits, body.prefixes)
 
 
-@router.post("/let-in")
+@router.post("/let-in", responses=errors(404, 409))
 async def let_in(body: LetInBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await contacts.do_let_in(s, user, body.entry_id)
 
@@ -81,17 +82,17 @@ async def let_in(body: LetInBody, user: CurrentUser, s: ServicesDep) -> dict[str
 # -- waitlisted people's own findable identifiers -------------------------------------------
 
 
-@router.get("/waitlist/identifiers")
+@router.get("/waitlist/identifiers", responses=errors(401))
 async def waitlist_identifiers(owner: WaitlistOwner, s: ServicesDep) -> dict[str, Any]:
     return await contacts.identifiers(s, owner)
 
 
-@router.post("/waitlist/identifiers", status_code=201)
+@router.post("/waitlist/identifiers", status_code=201, responses=errors(401, 403, 409))
 async def waitlist_add_identifier(body: IdentifierBody, owner: WaitlistOwner, s: ServicesDep) -> dict[str, Any]:
     return await contacts.do_add_identifier(s, owner, body.kind, body.hash)
 
 
-@router.delete("/waitlist/identifiers/{identifier_id}", status_code=204)
+@router.delete("/waitlist/identifiers/{identifier_id}", status_code=204, responses=errors(401, 403))
 async def waitlist_remove_identifier(identifier_id: str, owner: WaitlistOwner, s: ServicesDep) -> Response:
     await contacts.do_remove_identifier(s, owner, identifier_id)
     return Response(status_code=204)

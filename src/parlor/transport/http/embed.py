@@ -22,6 +22,7 @@ from parlor.transport.http.auth import (
 )
 from parlor.transport.http.client_address import ClientAddress
 from parlor.transport.http.headers import frame_ancestors
+from parlor.transport.http.openapi import errors
 from parlor.transport.http.pages import NO_CACHE, STATIC
 
 router = APIRouter(tags=["embedding"])
@@ -47,12 +48,12 @@ async def embed_page(room_id: str, s: ServicesDep) -> FileResponse:
     return FileResponse(STATIC / "embed.html", status_code=status, headers={**NO_CACHE, **frame_ancestors(origins)})
 
 
-@router.get("/api/embed/rooms/{room_id}")
+@router.get("/api/embed/rooms/{room_id}", responses=errors(403, 410))
 async def room_preview(room_id: str, s: ServicesDep) -> dict[str, Any]:
     return await embed.room_preview(s, room_id)
 
 
-@router.post("/api/embed/login")
+@router.post("/api/embed/login", responses=errors(401, 403, 429))
 async def embed_login(
     body: LoginBody, request: Request, response: Response, s: ServicesDep, address: ClientAddress
 ) -> dict[str, Any]:
@@ -75,7 +76,7 @@ async def embed_logout(request: Request, _user: MaybeUser, s: ServicesDep) -> Re
     return response
 
 
-@router.get("/api/admin/embed-origins")
+@router.get("/api/admin/embed-origins", responses=errors(403))
 async def get_origins(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await embed.embed_settings(s, user)
 

@@ -15,6 +15,7 @@ from parlor.actions import growth
 from parlor.transport.http.accounts import sign_in
 from parlor.transport.http.auth import CurrentUser, ServicesDep, check_same_origin
 from parlor.transport.http.client_address import ClientAddress
+from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["growth"])
 
@@ -59,7 +60,7 @@ async def set_signup_mode(body: ModeBody, user: CurrentUser, s: ServicesDep) -> 
 # -- invites ----------------------------------------------------------------------------------
 
 
-@router.post("/invites", status_code=201)
+@router.post("/invites", status_code=201, responses=errors(403, 429))
 async def create_invite(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     made = await growth.do_create_invite(s, user)
     return {**made, "url": f"{s.settings.base_url}/invite/{made['code']}"}
@@ -72,7 +73,7 @@ async def list_invites(
     return await growth.list_invites(s, user, limit, cursor)
 
 
-@router.delete("/invites/{invite_id}")
+@router.delete("/invites/{invite_id}", responses=errors(409))
 async def revoke_invite(invite_id: str, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await growth.do_revoke_invite(s, user, invite_id)
 
@@ -80,25 +81,25 @@ async def revoke_invite(invite_id: str, user: CurrentUser, s: ServicesDep) -> di
 # -- the waitlist -----------------------------------------------------------------------------
 
 
-@router.post("/waitlist", status_code=201)
+@router.post("/waitlist", status_code=201, responses=errors(403, 409, 429))
 async def join_waitlist(body: JoinBody, request: Request, s: ServicesDep, address: ClientAddress) -> dict[str, Any]:
     check_same_origin(request)
     return await growth.do_join_waitlist(s, body.username, body.display_name, address=address)
 
 
-@router.get("/waitlist/me")
+@router.get("/waitlist/me", responses=errors(401, 404))
 async def waitlist_status(s: ServicesDep, token: WaitlistToken = "") -> dict[str, Any]:
     return await growth.waitlist_status(s, token)
 
 
-@router.delete("/waitlist/me", status_code=204)
+@router.delete("/waitlist/me", status_code=204, responses=errors(401, 404))
 async def leave_waitlist(request: Request, s: ServicesDep, token: WaitlistToken = "") -> Response:
     check_same_origin(request)
     await growth.do_leave_waitlist(s, token)
     return Response(status_code=204)
 
 
-@router.post("/waitlist/me/signup", status_code=201)
+@router.post("/waitlist/me/signup", status_code=201, responses=errors(401, 403, 404, 409, 429))
 async def finish_signup(
     body: FinishBody, request: Request, response: Response, s: ServicesDep, token: WaitlistToken = ""
 ) -> dict[str, Any]:
@@ -108,12 +109,12 @@ async def finish_signup(
     return user.to_dict()
 
 
-@router.post("/waitlist/admit")
+@router.post("/waitlist/admit", responses=errors(404, 409))
 async def admit(body: AdmitBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await growth.do_admit(s, user, body.username, body.entry_id)
 
 
-@router.get("/admin/waitlist")
+@router.get("/admin/waitlist", responses=errors(403))
 async def admin_waitlist(
     user: CurrentUser, s: ServicesDep, limit: Limit = growth.PAGE_DEFAULT, cursor: Cursor = None
 ) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from parlor.actions import notifications
 from parlor.transport.http.auth import CurrentUser, ServicesDep
+from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["notifications"])
 
@@ -63,7 +64,7 @@ async def put_mutes(body: MutesBody, user: CurrentUser, s: ServicesDep) -> dict[
     return await notifications.do_set_mutes(s, user, body.muted)
 
 
-@router.post("/pings", status_code=204)
+@router.post("/pings", status_code=204, responses=errors(404, 409, 410, 429))
 async def ping(body: PingBody, user: CurrentUser, s: ServicesDep) -> Response:
     await notifications.do_ping(s, user, body.room_id, body.user_id)
     return Response(status_code=204)

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlor.actions import profiles
-from parlor.errors import Code, ParlorError
 from parlor.transport.http.auth import CurrentUser, ServicesDep
 
 router = APIRouter(prefix="/api", tags=["profiles"])
@@ -31,26 +30,21 @@ async def update_profile(body: ProfileBody, user: CurrentUser, s: ServicesDep) -
     return await profiles.do_update_profile(s, user, display_name=body.display_name, bio=body.bio)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit` bytes."""
-    too_large = ParlorError(413, Code.IMAGE_TOO_LARGE, f"An avatar is at most {limit:,} bytes.")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+# The avatar is the raw body: documented as such (its Content-Type is not looked at).
+_IMAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
-@router.put("/me/avatar")
+@router.put("/me/avatar", openapi_extra=_IMAGE_BODY)
 async def put_avatar(request: Request, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     """The image is the raw body (PNG, JPEG, WebP or GIF; its Content-Type is ignored)."""
-    data = await read_body(request, s.settings.avatar_max_bytes)
+    # Bounded before it is read: past PARLOR_AVATAR_MAX_BYTES the body-limit middleware
+    # answers 413 image_too_large (transport/http/body_limit.py; app.py sets the limit).
+    data = await request.body()
     return await profiles.do_set_avatar(s, user, data)
 
 
@@ -59,7 +53,14 @@ async def delete_avatar(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await profiles.do_delete_avatar(s, user)
 
 
-@router.get("/users/id/{user_id}/avatar", response_class=Response)
+@router.get(
+    "/users/id/{user_id}/avatar",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/webp": {"schema": {"type": "string", "format": "binary"}}}, "description": "WebP"},
+        304: {"description": "Not modified (If-None-Match)."},
+    },
+)
 async def get_avatar(user_id: str, request: Request, _user: CurrentUser, s: ServicesDep) -> Response:
     sha256, image = await profiles.avatar(s, user_id)
     etag = f'"{sha256}"'

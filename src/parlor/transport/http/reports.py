@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from parlor.actions import reports
 from parlor.transport.http.auth import CurrentUser, ServicesDep
 from parlor.transport.http.client_address import ClientAddress
+from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["reports"])
 
@@ -45,7 +46,7 @@ class ResolveBody(BaseModel):
     note: str | None = _Note
 
 
-@router.post("/reports", status_code=201)
+@router.post("/reports", status_code=201, responses=errors(404, 409, 429))
 async def make_report(body: ReportBody, user: CurrentUser, s: ServicesDep, address: ClientAddress) -> dict[str, Any]:
     return await reports.do_report(
         s,
@@ -59,7 +60,7 @@ async def make_report(body: ReportBody, user: CurrentUser, s: ServicesDep, addre
     )
 
 
-@router.get("/admin/reports")
+@router.get("/admin/reports", responses=errors(403))
 async def report_queue(
     user: CurrentUser,
     s: ServicesDep,
@@ -70,17 +71,17 @@ async def report_queue(
     return await reports.queue(s, user, state, cursor, limit)
 
 
-@router.get("/admin/reports/{report_id}")
+@router.get("/admin/reports/{report_id}", responses=errors(403, 404))
 async def get_report(report_id: ReportId, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await reports.report(s, user, report_id)
 
 
-@router.post("/admin/reports/{report_id}/resolve")
+@router.post("/admin/reports/{report_id}/resolve", responses=errors(403, 404, 409))
 async def resolve_report(report_id: ReportId, body: ResolveBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await reports.do_resolve(s, user, report_id, body.outcome, body.note)
 
 
-@router.get("/admin/users/{user_id}/reports")
+@router.get("/admin/users/{user_id}/reports", responses=errors(403, 404))
 async def reports_against(
     user_id: Annotated[str, Path(max_length=64)],
     user: CurrentUser,

@@ -12,8 +12,13 @@ from parlor.actions import rooms
 from parlor.domain.rooms import HandRaise, Room, RoomKind
 from parlor.transport.http.auth import CurrentUser, ServicesDep
 from parlor.transport.http.client_address import ClientAddress
+from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api/rooms", tags=["rooms"])
+# A room route may be refused (403), name no room (404), clash with its state (409) or
+# come after it ended (410).
+_ROOM = errors(403, 404, 409, 410)
+_ROOM_LIMITED = errors(403, 404, 409, 410, 429)
 
 _Id = Field(min_length=1, max_length=64)
 
@@ -69,18 +74,18 @@ async def hallway(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return {"rooms": await hallway_actions.hallway(s, user)}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(429))
 async def create(body: CreateBody, user: CurrentUser, s: ServicesDep, address: ClientAddress) -> Snapshot:
     return _view(s, await rooms.do_create_room(s, user, body.title, body.kind, body.hand_raise, address=address))
 
 
-@router.get("/{room_id}")
+@router.get("/{room_id}", responses=_ROOM)
 async def get(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
     """The snapshot, for someone in the room or who may join it; others get the refusal."""
     return _view(s, await rooms.room_for(s, user, room_id))
 
 
-@router.get("/{room_id}/audience")
+@router.get("/{room_id}/audience", responses=_ROOM)
 async def audience(
     room_id: str,
     user: CurrentUser,
@@ -92,82 +97,82 @@ async def audience(
     return await rooms.audience_page(s, user, room_id, offset, limit)
 
 
-@router.patch("/{room_id}")
+@router.patch("/{room_id}", responses=_ROOM)
 async def update(room_id: str, body: SettingsBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_update_settings(s, user, room_id, body.title, body.hand_raise, body.kind))
 
 
-@router.post("/{room_id}/invites")
+@router.post("/{room_id}/invites", responses=_ROOM_LIMITED)
 async def invite(room_id: str, body: InviteBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
     """A moderator invites a member (by username) into a social or closed room."""
     return _view(s, await rooms.do_invite_member(s, user, room_id, body.username))
 
 
-@router.post("/{room_id}/join")
+@router.post("/{room_id}/join", responses=_ROOM_LIMITED)
 async def join(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_join(s, user, room_id))
 
 
-@router.post("/{room_id}/leave")
+@router.post("/{room_id}/leave", responses=_ROOM)
 async def leave(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_leave(s, user.id, room_id))
 
 
-@router.post("/{room_id}/hand")
+@router.post("/{room_id}/hand", responses=_ROOM)
 async def hand(room_id: str, body: HandBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_set_hand(s, user, room_id, body.raised))
 
 
-@router.post("/{room_id}/speak-invites")
+@router.post("/{room_id}/speak-invites", responses=_ROOM)
 async def invite_to_speak(room_id: str, body: TargetBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_invite_to_speak(s, user, room_id, body.user_id))
 
 
-@router.post("/{room_id}/speak-invite/accept")
+@router.post("/{room_id}/speak-invite/accept", responses=_ROOM)
 async def accept_invite(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_answer_speak_invite(s, user, room_id, accept=True))
 
 
-@router.post("/{room_id}/speak-invite/decline")
+@router.post("/{room_id}/speak-invite/decline", responses=_ROOM)
 async def decline_invite(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_answer_speak_invite(s, user, room_id, accept=False))
 
 
-@router.post("/{room_id}/audience")
+@router.post("/{room_id}/audience", responses=_ROOM)
 async def move_to_audience(room_id: str, body: TargetBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_move_to_audience(s, user, room_id, body.user_id))
 
 
-@router.post("/{room_id}/mute")
+@router.post("/{room_id}/mute", responses=_ROOM)
 async def mute(room_id: str, body: MuteBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_set_muted(s, user, room_id, body.muted))
 
 
-@router.post("/{room_id}/mute-speaker")
+@router.post("/{room_id}/mute-speaker", responses=_ROOM)
 async def mute_speaker(room_id: str, body: MuteSpeakerBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_mute_speaker(s, user, room_id, body.user_id, body.lock))
 
 
-@router.post("/{room_id}/unlock-mute")
+@router.post("/{room_id}/unlock-mute", responses=_ROOM)
 async def unlock_mute(room_id: str, body: TargetBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_unlock_mute(s, user, room_id, body.user_id))
 
 
-@router.post("/{room_id}/moderators")
+@router.post("/{room_id}/moderators", responses=_ROOM)
 async def make_moderator(room_id: str, body: TargetBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_make_moderator(s, user, room_id, body.user_id))
 
 
-@router.delete("/{room_id}/moderators/{target_id}")
+@router.delete("/{room_id}/moderators/{target_id}", responses=_ROOM)
 async def revoke_moderator(room_id: str, target_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_revoke_moderator(s, user, room_id, target_id))
 
 
-@router.post("/{room_id}/remove")
+@router.post("/{room_id}/remove", responses=_ROOM)
 async def remove(room_id: str, body: RemoveBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_remove(s, user, room_id, body.user_id, body.block))
 
 
-@router.post("/{room_id}/end")
+@router.post("/{room_id}/end", responses=_ROOM)
 async def end(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_end(s, user, room_id))

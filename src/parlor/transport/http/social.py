@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from parlor.actions import social
 from parlor.actions.social import UserRef
 from parlor.transport.http.auth import CurrentUser, ServicesDep
+from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["people"])
 
@@ -64,7 +65,11 @@ def _person_routes(path: str, by_id: bool) -> None:
     )
     for method, tail, endpoint in routes:
         router.add_api_route(
-            path + tail, endpoint, methods=[method], name=f"{endpoint.__name__}{suffix}_{method.lower()}"
+            path + tail,
+            endpoint,
+            methods=[method],
+            name=f"{endpoint.__name__}{suffix}_{method.lower()}",
+            responses=errors(403),  # blocked either way
         )
 
 

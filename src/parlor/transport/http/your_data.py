@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlor.actions import your_data
-from parlor.transport.http.auth import COOKIE, CurrentUser, ServicesDep
+from parlor.transport.http.auth import COOKIE, CurrentUser, ServicesDep, served_over_https
+from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["your_data"])
 
@@ -33,9 +34,9 @@ class DeleteBody(BaseModel):
     password: str = Field(max_length=1000)
 
 
-@router.delete("/me", status_code=204, response_class=Response)
+@router.delete("/me", status_code=204, response_class=Response, responses=errors(409))
 async def delete_account(body: DeleteBody, request: Request, user: CurrentUser, s: ServicesDep) -> Response:
     await your_data.do_delete_account(s, user, body.password)
     response = Response(status_code=204)
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=served_over_https(request))
     return response

@@ -1,8 +1,11 @@
 """The client socket: one per client, events and signalling as typed messages.
 
-States: AWAITING_HELLO → OPEN → CLOSED. A malformed message gets an `error`
-and the socket stays open; a client that keeps sending garbage is closed
-with 1003, one that is silent past the heartbeat with 1001.
+States: AWAITING_HELLO → OPEN → CLOSED. A malformed message (not JSON, nested too
+deep, a binary frame, a lone surrogate, the wrong shape) gets a `bad_message` error
+and the socket stays open; a client that keeps sending garbage is closed with 1003,
+one that is silent past the heartbeat with 1001. Each socket has a message budget
+(transport/ws/budget.py): past it, frames are dropped unread and the client gets a
+`rate_limited` error; a sustained flood is closed with 1008.
 
 A socket that closes after `bye` (its page closed or is reloading) leaves its
 rooms after `BYE_GRACE_S` instead of the reconnect grace: a reloaded page resumes
@@ -17,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from enum import Enum
 from typing import Any
 
@@ -30,6 +34,7 @@ from parlor.bus.base import HALLWAY, room_channel, user_channel
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
 from parlor.transport.http.auth import COOKIE, EMBED_COOKIE, _origin_of
+from parlor.transport.ws.budget import MessageBudget
 from parlor.transport.ws.queues import CLOSE, SIGNED_OUT, Coalescer, EventQueue, QueueRegistry
 
 logger = logging.getLogger(__name__)
@@ -78,6 +83,7 @@ class ClientSocket:
         self.queue: EventQueue | None = None
         self.outbox: asyncio.Queue[str] = asyncio.Queue()
         self.bad_messages = 0
+        self.budget = MessageBudget()
         self.said_bye = False
 
     def _to(self, state: State) -> None:
@@ -109,13 +115,23 @@ class ClientSocket:
         try:
             while True:
                 try:
-                    text = await asyncio.wait_for(self.ws.receive_text(), timeout=HEARTBEAT_S * 2.5)
+                    frame = await asyncio.wait_for(self.ws.receive(), timeout=HEARTBEAT_S * 2.5)
                 except TimeoutError:
                     await self.ws.close(CLOSE_GOING_AWAY, "no heartbeat")
                     return
-                if writer.done():
+                if frame["type"] == "websocket.disconnect" or writer.done():
                     return
-                if not await self.handle_text(text):
+                if not await self.within_budget():
+                    if self.budget.abusive:
+                        await self._drain_and_close(CLOSE_POLICY, "message rate exceeded")
+                        return
+                    continue
+                text = frame.get("text")
+                if text is None:
+                    ok = await self.bad_message("Send JSON in text frames, not binary.")
+                else:
+                    ok = await self.handle_text(text)
+                if not ok:
                     return
         except (WebSocketDisconnect, RuntimeError):
             return
@@ -128,17 +144,31 @@ class ClientSocket:
             if self.queue is not None:
                 self.queue.detach(self.outbox, self.s.clock())
 
+    async def within_budget(self) -> bool:
+        """Take this frame from the budget; over it, drop the frame (and say so, now and then)."""
+        now = time.monotonic()
+        if self.budget.allow(now):
+            return True
+        if self.budget.should_notice(now):
+            wait = self.budget.messages.wait_s()
+            self.send(p.Error(Code.RATE_LIMITED.value, f"Too many messages, some dropped: slow down ({wait:.2f} s)."))
+        return False
+
+    async def bad_message(self, why: str) -> bool:
+        """Tell the client; False (closed) once it has sent too much garbage."""
+        self.bad_messages += 1
+        self.send(p.Error(Code.BAD_MESSAGE.value, why))
+        if self.bad_messages > MAX_BAD_MESSAGES:
+            await self._drain_and_close(CLOSE_BAD_DATA, "too many malformed messages")
+            return False
+        return True
+
     async def handle_text(self, text: str) -> bool:
         """Handle one message; False means the socket was closed."""
         try:
             message = p.parse_client(text)
         except p.ProtocolError as exc:
-            self.bad_messages += 1
-            self.send(p.Error(Code.BAD_MESSAGE.value, str(exc)))
-            if self.bad_messages > MAX_BAD_MESSAGES:
-                await self._drain_and_close(CLOSE_BAD_DATA, "too many malformed messages")
-                return False
-            return True
+            return await self.bad_message(str(exc))
         if self.state is State.AWAITING_HELLO:
             if not isinstance(message, p.Hello):
                 self.send(p.Error(Code.BAD_MESSAGE.value, "Say hello first.", message.TYPE))

@@ -168,19 +168,67 @@ export function rerender(container, nodes) {
   }
 }
 
+// Each icon: its shapes as [tag, attributes]. Built with createElementNS, never parsed
+// from markup, so no HTML string reaches the DOM (a strict CSP and Trusted Types allow it).
 const ICONS = {
-  hand: '<path d="M8 13V5.5a1.5 1.5 0 0 1 3 0V12"/><path d="M11 11.5V4a1.5 1.5 0 0 1 3 0v7.5"/><path d="M14 11.5V5.5a1.5 1.5 0 0 1 3 0V13"/><path d="M17 9.5a1.5 1.5 0 0 1 3 0V15a7 7 0 0 1-7 7h-1a7 7 0 0 1-5.6-2.8L3.3 15.4a1.6 1.6 0 0 1 2.4-2.1L8 15.5"/>',
-  mic: '<rect x="9" y="2" width="6" height="12" rx="3"/><path d="M5 11a7 7 0 0 0 14 0"/><path d="M12 18v3"/>',
-  micOff: '<path d="M15 9.3V5a3 3 0 0 0-5.7-1.3"/><path d="M9 9v2a3 3 0 0 0 5.1 2.1"/><path d="M19 11a7 7 0 0 1-1.2 3.9"/><path d="M5 11a7 7 0 0 0 11.3 5.5"/><path d="M12 18v3"/><path d="M3 3l18 18"/>',
-  search: '<circle cx="11" cy="11" r="7"/><path d="M20 20l-3.5-3.5"/>',
-  leave: '<path d="M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3"/><path d="M10 17l-5-5 5-5"/><path d="M5 12h11"/>',
+  hand: [
+    ['path', { d: 'M8 13V5.5a1.5 1.5 0 0 1 3 0V12' }],
+    ['path', { d: 'M11 11.5V4a1.5 1.5 0 0 1 3 0v7.5' }],
+    ['path', { d: 'M14 11.5V5.5a1.5 1.5 0 0 1 3 0V13' }],
+    ['path', { d: 'M17 9.5a1.5 1.5 0 0 1 3 0V15a7 7 0 0 1-7 7h-1a7 7 0 0 1-5.6-2.8L3.3 15.4a1.6 1.6 0 0 1 2.4-2.1L8 15.5' }],
+  ],
+  mic: [
+    ['rect', { x: 9, y: 2, width: 6, height: 12, rx: 3 }],
+    ['path', { d: 'M5 11a7 7 0 0 0 14 0' }],
+    ['path', { d: 'M12 18v3' }],
+  ],
+  micOff: [
+    ['path', { d: 'M15 9.3V5a3 3 0 0 0-5.7-1.3' }],
+    ['path', { d: 'M9 9v2a3 3 0 0 0 5.1 2.1' }],
+    ['path', { d: 'M19 11a7 7 0 0 1-1.2 3.9' }],
+    ['path', { d: 'M5 11a7 7 0 0 0 11.3 5.5' }],
+    ['path', { d: 'M12 18v3' }],
+    ['path', { d: 'M3 3l18 18' }],
+  ],
+  search: [
+    ['circle', { cx: 11, cy: 11, r: 7 }],
+    ['path', { d: 'M20 20l-3.5-3.5' }],
+  ],
+  leave: [
+    ['path', { d: 'M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3' }],
+    ['path', { d: 'M10 17l-5-5 5-5' }],
+    ['path', { d: 'M5 12h11' }],
+  ],
+  bell: [
+    ['path', { d: 'M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9' }],
+    ['path', { d: 'M10.3 21a1.94 1.94 0 0 0 3.4 0' }],
+  ],
 };
 
-/** A decorative inline SVG icon (hidden from assistive technology). */
-export function icon(name) {
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function svgElement(tag, attrs) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
+  return el;
+}
+
+/** A decorative stroked SVG icon (hidden from assistive technology), `size` in CSS units. */
+export function icon(name, size = '1em') {
   const span = document.createElement('span');
   span.className = `icon icon-${name}`;
   span.setAttribute('aria-hidden', 'true');
-  span.innerHTML = `<svg viewBox="0 0 24 24" width="1em" height="1em" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">${ICONS[name]}</svg>`;
+  const svg = svgElement('svg', {
+    viewBox: '0 0 24 24',
+    width: size,
+    height: size,
+    fill: 'none',
+    stroke: 'currentColor',
+    'stroke-width': 2,
+    'stroke-linecap': 'round',
+    'stroke-linejoin': 'round',
+  });
+  for (const [tag, attrs] of ICONS[name]) svg.append(svgElement(tag, attrs));
+  span.append(svg);
   return span;
 }

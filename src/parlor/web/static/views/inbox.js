@@ -2,7 +2,7 @@
 // mark read, per-kind mute toggles, "Join" on pings and started rooms).
 // Live: every `notification` event on the tab's socket (docs/API.md).
 import { get, post, api } from '../api.js';
-import { h, fill, alertBox, avatar, checkbox, nameOf, rerender } from '../dom.js';
+import { h, fill, alertBox, avatar, checkbox, nameOf, rerender, icon } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe, onSessionChange, session } from '../session.js';
 
@@ -115,12 +115,8 @@ export function mountBell() {
 }
 
 function bellIcon() {
-  const span = document.createElement('span');
-  span.setAttribute('aria-hidden', 'true');
+  const span = icon('bell', '1.1em');
   span.className = 'icon';
-  span.innerHTML = '<svg viewBox="0 0 24 24" width="1.1em" height="1.1em" fill="none" stroke="currentColor"'
-    + ' stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9"/>'
-    + '<path d="M10.3 21a1.94 1.94 0 0 0 3.4 0"/></svg>';
   return span;
 }
 
