@@ -33,6 +33,7 @@ from parlor.actions import accounts, notifications, rooms
 from parlor.actions.growth import check_admin
 from parlor.actions.services import Services
 from parlor.bus.base import user_channel
+from parlor.domain.text import bad_text, has_bad_characters
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
 from parlor.storage import accounts as account_store
@@ -58,8 +59,8 @@ def clean_text(text: str, what: str, *, required: bool = True) -> str:
         raise bad_input(f"Give a {what}.")
     if len(cleaned) > TEXT_MAX:
         raise bad_input(f"A {what} is at most {TEXT_MAX} characters.")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\u200c\u200d" for ch in cleaned):
-        raise bad_input(f"A {what} cannot contain control characters.")
+    if has_bad_characters(text):  # the one text rule (domain/text.py)
+        raise bad_text(f"A {what}")
     return cleaned
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 from enum import StrEnum
 
+from parlor.domain.text import bad_text, has_bad_characters
 from parlor.errors import Code, ParlorError, bad_input
 
 NOTE_MAX = 500
@@ -101,8 +102,8 @@ def check_note(note: str | None, what: str = "A note") -> str | None:
     text = unicodedata.normalize("NFC", note.replace("\r\n", "\n").replace("\r", "\n")).strip()
     if len(text) > NOTE_MAX:
         raise bad_input(f"{what} is at most {NOTE_MAX} characters.")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in _ALLOWED for ch in text):
-        raise bad_input(f"{what} cannot contain control characters.")
+    if has_bad_characters(text):  # the one text rule (domain/text.py); newlines are kept
+        raise bad_text(what)
     return text or None
 
 
