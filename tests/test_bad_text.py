@@ -162,6 +162,14 @@ async def world(instance: Instance) -> tuple[httpx.AsyncClient, dict[str, str], 
         "invite_id": invite["id"],
         "identifier_id": "ci_nothing",
         "notification_id": "1",
+        # a real report, so that a bad resolution note reaches its action
+        "report_id": (
+            await client.post("/api/reports", json={"target": {"kind": "person", "id": ann.id}, "reason": "spam"})
+        ).json()["id"],
+        # ids nothing has: what these routes read from a body or a query is checked first
+        "session_id": "s_nothing",
+        "token_id": "s_nothing",
+        "entry_id": "w_nothing",
     }
     return client, values, {"ann": ann, "invite_code": (await client.post("/api/invites")).json()["code"]}
 

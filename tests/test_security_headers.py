@@ -111,10 +111,11 @@ async def test_the_session_cookie_is_secure_behind_an_https_public_url(tmp_path:
 
 
 async def test_the_session_cookie_is_secure_when_a_trusted_proxy_says_https(tmp_path: Path) -> None:
-    """uvicorn applies X-Forwarded-Proto from trusted proxies (127.0.0.1 by default)."""
+    """X-Forwarded-Proto is believed from the proxies PARLOR_TRUSTED_PROXIES lists."""
     from tests.conftest import make_settings
 
-    async with live_server(make_settings(tmp_path / "data")) as server, httpx.AsyncClient(base_url=server.url) as http:
+    settings = make_settings(tmp_path / "data", trusted_proxies=("127.0.0.1",))
+    async with live_server(settings) as server, httpx.AsyncClient(base_url=server.url) as http:
         await make_member(server, http, "ann")
         login = {"username": "ann", "password": "hunter2hunter2"}
         r = await http.post("/api/login", json=login)

@@ -133,6 +133,12 @@ async def database_exists(settings: Settings) -> bool:
     """Whether a Parlor database is already there (never creates one)."""
     from parlor.storage.db import Database
 
+    path = sqlite_file(settings)
+    if path is not None:
+        # Asked before a Database is made: making one creates the (private, empty) file,
+        # which is no instance either.
+        file = path
+        return await asyncio.to_thread(lambda: file.is_file() and file.stat().st_size > 0)
     db = open_database(settings)
     assert isinstance(db, Database)
     try:
