@@ -16,6 +16,7 @@ from parlor.actions.growth import check_admin
 from parlor.actions.paging import check_limit
 from parlor.actions.profiles import avatar_url, profile_fields
 from parlor.actions.services import Services
+from parlor.domain.text import bad_text, has_bad_characters
 from parlor.domain.users import User
 from parlor.errors import bad_input
 from parlor.storage import admin_people as store
@@ -30,6 +31,8 @@ _STATES = {"ban": "banned", "suspend": "suspended", None: "ok"}
 
 
 def _query(q: str) -> str:
+    if has_bad_characters(q):  # the one text rule (domain/text.py): a NUL is a 500 on PostgreSQL
+        raise bad_text("A search")
     text = " ".join(unicodedata.normalize("NFC", q).split()).lower().removeprefix("@")
     if len(text) > QUERY_MAX:
         raise bad_input(f"A search is at most {QUERY_MAX} characters.")
