@@ -41,6 +41,21 @@ def test_pesq_tells_clean_speech_from_damaged(sentence: speech.Speech) -> None:
     assert speech.score_windows(recording, ref, [(0, half)]) > 4.3
 
 
+def test_missing_speech_says_where_in_a_turn_speech_was_cut(sentence: speech.Speech) -> None:
+    ref = speech.looped(sentence.samples, 0, 3 * speech.RATE)
+    turns = [(0, speech.RATE), (speech.RATE, 2 * speech.RATE), (2 * speech.RATE, 3 * speech.RATE)]
+    bins = [(0.0, 0.25), (0.25, 0.5), (0.5, 1.0)]
+    whole = speech.missing_speech(ref, ref, turns, bins)
+    assert all(frames > 0 and missing == 0 for missing, frames in whole)
+    cut = ref.copy()
+    for start, _ in turns:  # the first 0.3 s of every turn lost, as a late slot hand-over would
+        cut[start : start + int(0.3 * speech.RATE)] = 0
+    first, second, rest = speech.missing_speech(cut, ref, turns, bins)
+    assert first[0] == first[1] > 0  # all of it
+    assert 0 < second[0] < second[1]  # 0.25-0.3 s of the 0.25-0.5 s
+    assert rest[0] == 0
+
+
 @pytest.mark.media
 @pytest.mark.browser
 def test_quality_bench_runs_end_to_end(tmp_path: Path) -> None:

@@ -72,6 +72,10 @@ def add_parser(sub: Any) -> None:
         help="two speakers: each falls silent in the other's turn (voice), or the bench mutes them (mute)",
     )
     quality.add_argument(
+        "--motion", choices=("reduce", "full"), default="reduce",
+        help="the pages' prefers-reduced-motion (full: the speaking ring pulses, painted in software)",
+    )
+    quality.add_argument(
         "--slots", type=int, default=None, help="the node's listener slots (default: 1 with two speakers)"
     )
     quality.add_argument("--keep", action="store_true", help="keep the work dir (speech, node log, recordings)")

@@ -80,6 +80,12 @@ class QualityConfig:
     # router hands the slot over on loudness; "mute", the bench mutes one and unmutes
     # the other through the API, so the mute frees the slot.
     turn_by: str = "voice"
+    # The pages ask for reduced motion: the room page's speaking ring then does not
+    # pulse. Unreduced, that animation (a box-shadow, repainted 60 times a second in
+    # software: no GPU here) in the three pages takes CPU from the audio threads of
+    # all of them on the shared cores; on a real network each page has a device of
+    # its own. `--motion full` measures with it.
+    reduced_motion: bool = True
     # The node's scheduling priority (nice value; root may lower it). On a real network
     # the node has a machine of its own; here it shares two cores with three Chromiums
     # (and whatever else runs), and a starved node delays packets in bursts that the
@@ -138,7 +144,7 @@ async def _run(cfg: QualityConfig, progress: Any) -> dict[str, Any]:
             try:
                 contexts = []
                 for browser, member in zip(browsers, [*members[1:], members[0]], strict=True):
-                    ctx = await browser.new_context()
+                    ctx = await browser.new_context(reduced_motion="reduce" if cfg.reduced_motion else "no-preference")
                     await ctx.grant_permissions(["microphone"])
                     await _sign_in(ctx, node.url, member)
                     contexts.append(ctx)
@@ -292,8 +298,11 @@ class _Bench:
         await asyncio.sleep(SETTLE_S)
         self.stage = "record and score"
         pids = procs.descendants(self.node.pid)
+        # the browsers (and Playwright's driver): everything this process started but the node
+        browser_pids = [p for p in procs.descendants(os.getpid()) if p not in pids and p != os.getpid()]
         before = await listener.evaluate(js.STATS, mode)
         cpu0, t0 = procs.cpu_seconds(pids), time.monotonic()
+        browser_cpu0 = procs.cpu_seconds(browser_pids)
         await listener.evaluate(js.RECORD_START, mode)
         marks: list[tuple[int, int]] = []
         if len(self.voices) == 1:
@@ -306,6 +315,7 @@ class _Bench:
         pcm = base64.b64decode(await listener.evaluate(js.RECORD_STOP))
         seconds = time.monotonic() - t0
         cpu = procs.cpu_seconds(pids) - cpu0
+        browser_cpu = procs.cpu_seconds(browser_pids) - browser_cpu0
         after = await listener.evaluate(js.STATS, mode)
         recording = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         delta = {k: after[k] - before[k] for k in STAT_KEYS}
@@ -332,7 +342,9 @@ class _Bench:
             "recorded_s": round(len(recording) / speech.RATE, 2),
             "packets_per_s": round(delta["packetsReceived"] / seconds, 1),
             "jitter_buffer_ms": None if jb_ms is None else round(jb_ms, 1),
+            "arrival_jitter_ms": round(1000 * after["jitter"], 1),  # the worst stream's, at the end
             "node_cpu_pct": round(100 * cpu / seconds, 1),
+            "browsers_cpu_pct": round(100 * browser_cpu / seconds, 1),
             "load": round(os.getloadavg()[0], 2),
             **{_snake(k): v for k, v in delta.items()},
             **({"speech_missing_by_position": position} if position else {}),
@@ -383,7 +395,8 @@ def _summary(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "bench": "quality", "runs": cfg.runs, "speakers": cfg.speakers, "sentences": cfg.sentences,
-        "dtx": cfg.dtx, "workers": cfg.workers, "turn_by": cfg.turn_by if cfg.speakers > 1 else None,
+        "dtx": cfg.dtx, "workers": cfg.workers, "reduced_motion": cfg.reduced_motion,
+        "turn_by": cfg.turn_by if cfg.speakers > 1 else None,
         "load_1m_before": round(load_before[0], 2), "load_1m_after": round(load_after[0], 2),
         "load_1m_max": max([r["load"] for r in results] + [load_before[0], load_after[0]]),
     }
@@ -411,6 +424,9 @@ def _summary(
             }
     parlor_cpu = [r["node_cpu_pct"] for r in results if r["mode"] == "parlor"]
     out["node_cpu_pct_median"] = round(statistics.median(parlor_cpu), 1)
+    for mode in ("parlor", "direct"):
+        browsers = [r["browsers_cpu_pct"] for r in results if r["mode"] == mode]
+        out[f"browsers_cpu_pct_{mode}_median"] = round(statistics.median(browsers), 1)
     out["accept"] = {
         "worst": out["pesq_parlor_min"] >= out["pesq_direct_min"] - 0.1,
         "median": out["pesq_parlor_median"] >= out["pesq_direct_median"] - 0.05,
@@ -429,7 +445,8 @@ def main(args: Any) -> int:
     dtx = Settings().opus_dtx if args.dtx is None else args.dtx == "on"
     cfg = QualityConfig(
         runs=args.runs, speakers=args.speakers, sentences=args.sentences, dtx=dtx, workers=args.workers,
-        node_nice=args.node_nice, slots=args.slots, turn_by=args.turn_by, keep=args.keep,
+        node_nice=args.node_nice, slots=args.slots, turn_by=args.turn_by, reduced_motion=args.motion == "reduce",
+        keep=args.keep,
     )
 
     def progress(result: dict[str, Any]) -> None:

@@ -12,13 +12,14 @@ STATS = (
   const keys = ['packetsReceived', 'packetsLost', 'concealedSamples', 'silentConcealedSamples',
                 'concealmentEvents', 'insertedSamplesForDeceleration', 'removedSamplesForAcceleration',
                 'jitterBufferDelay', 'jitterBufferEmittedCount', 'totalSamplesReceived'];
-  const out = {streams: 0};
+  const out = {streams: 0, jitter: 0};
   for (const k of keys) out[k] = 0;
   for (const pc of pcs) {
     (await pc.getStats()).forEach((s) => {
       if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
       out.streams += 1;
       for (const k of keys) out[k] += s[k] || 0;
+      out.jitter = Math.max(out.jitter, s.jitter || 0);  // RFC 3550 interarrival jitter, s
     });
   }
   return out;
