@@ -37,7 +37,8 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=64 * 1024)
+    # As `parlor serve`: forwarded headers only through the app's PARLOR_TRUSTED_PROXIES.
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=64 * 1024, proxy_headers=False)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     async with asyncio.timeout(15):

@@ -44,11 +44,13 @@ def test_pesq_tells_clean_speech_from_damaged(sentence: speech.Speech) -> None:
 @pytest.mark.media
 @pytest.mark.browser
 def test_quality_bench_runs_end_to_end(tmp_path: Path) -> None:
-    out = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "parlor.cli", "bench", "quality", "--runs", "1", "--sentences", "1", "--json"],
-        capture_output=True, text=True, timeout=240, check=True,
-    ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+        capture_output=True, text=True, timeout=240,
+    )
+    # on failure the bench's last lines say which run and stage failed and what each page saw
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["runs"] == 1
     for mode in ("parlor", "direct"):
         # speech was heard and scored on both paths (silence or garble scores ~1; a busy

@@ -22,6 +22,7 @@ import pytest
 import websockets
 from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
+from tests.people import ADMIN
 
 from parlor import protocol as p
 
@@ -49,7 +50,8 @@ def no_verify() -> ssl.SSLContext:
 
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[tuple[LiveServer, str]]:
-    async with live_server(make_settings(tmp_path / "data")) as server:
+    # As docs/DEPLOY.md's parlor.env: the proxy on this machine is trusted.
+    async with live_server(make_settings(tmp_path / "data", trusted_proxies="127.0.0.1")) as server:
         async with httpx.AsyncClient(base_url=server.url) as http:
             _, token = await make_member(server, http, "ann")
         yield server, token
@@ -139,7 +141,18 @@ async def test_the_nginx_example_proxies_pages_and_the_socket_over_tls(
         page = await http.get(f"https://127.0.0.1:{https_port}/login")
         assert page.status_code == 200 and "<html" in page.text.lower()
         assert (await http.get(f"https://127.0.0.1:{https_port}/metrics")).status_code == 404
-    await socket_works(f"wss://127.0.0.1:{https_port}/ws?token={token}", ssl=no_verify())
+        # a sign-in from the site's own page: the node sees https (X-Forwarded-Proto, trusted
+        # through PARLOR_TRUSTED_PROXIES), so the write is same-origin and the cookie Secure
+        signed_in = await http.post(
+            f"https://127.0.0.1:{https_port}/api/login",
+            json={"username": ADMIN["username"], "password": ADMIN["password"]},
+            headers={"Origin": "https://rooms.example.org"},
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        assert "secure" in signed_in.headers["set-cookie"].lower()
+    await socket_works(
+        f"wss://127.0.0.1:{https_port}/ws", ssl=no_verify(), additional_headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 # -- Caddy --------------------------------------------------------------------------------------
@@ -170,4 +183,4 @@ async def test_the_caddy_example_is_valid_and_proxies_pages_and_the_socket(
         health = await http.get("/healthz")
         assert health.status_code == 200 and health.json()["status"] == "ok"
         assert (await http.get("/metrics")).status_code == 404
-    await socket_works(f"ws://127.0.0.1:{port}/ws?token={token}")
+    await socket_works(f"ws://127.0.0.1:{port}/ws", additional_headers={"Authorization": f"Bearer {token}"})

@@ -631,6 +631,8 @@ async def test_browser_admin_sets_the_mode_and_lets_in_from_the_waitlist(server:
         await make_member(server, http, "ann")  # claims the admin account too
         r = await http.post("/api/waitlist", json={"username": "yan", "display_name": "Yan"})
         assert r.status_code == 201
+        r = await http.post("/api/waitlist", json={"username": "squat", "display_name": "Squat"})
+        assert r.status_code == 201
     async with async_playwright() as pw:
         browser = await launch(pw)
         try:
@@ -645,6 +647,9 @@ async def test_browser_admin_sets_the_mode_and_lets_in_from_the_waitlist(server:
             waitlist = root.get_by_role("list", name="Waitlist")
             await waitlist.get_by_role("button", name="Let @yan in").click()
             await expect(waitlist).to_contain_text("let in by @root, not signed up yet")
+            await waitlist.get_by_role("button", name="Remove @squat from the waitlist").click()
+            await expect(waitlist).not_to_contain_text("@squat")
+            await expect(waitlist).to_contain_text("@yan")
 
             await root.get_by_label("Sign-up mode").select_option("open")
             await expect(root.get_by_text("Saved.")).to_be_visible()

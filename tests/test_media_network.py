@@ -213,7 +213,8 @@ async def test_a_relay_only_listener_hears_the_speaker_through_coturn(
         bob = await bot(server, "bob", relay_only=True)
         try:
             room = await ann.create_room("Through the relay")
-            await ann.join_room(room["id"], send_wav=tone)
+            ann_room = await ann.join_room(room["id"], send_wav=tone)
+            await ann_room.post("mute", {"muted": False})  # the creator comes on stage muted
             bob_room = await bob.join_room(room["id"])
             assert proc.poll() is None
             media = bob_room.media

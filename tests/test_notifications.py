@@ -89,7 +89,8 @@ async def test_every_kind_lands_in_the_inbox_newest_first(instance: Instance) ->
     ]
     assert body["unread_count"] == 5 and body["next_before"] is None
     first = body["notifications"][2]
-    assert set(first) == {"id", "kind", "actor", "room", "created_at", "read"}
+    assert set(first) == {"id", "kind", "actor", "room", "created_at", "read", "text"}
+    assert first["text"] is None  # only admins' warnings carry a text
     assert first["actor"] == {"id": bob.id, "username": "bob", "display_name": "Bob"}
     assert first["room"] == {"id": room_id, "title": "Bob's room", "live": True}
     ids = [n["id"] for n in body["notifications"]]

@@ -30,7 +30,9 @@ class Cast:
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def cast(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cast]:
-    settings = make_settings(tmp_path_factory.mktemp("authz"))
+    # A fresh room for each case (68), made by one moderator and joined by the same people:
+    # far more than the rate limits let one person do in an hour.
+    settings = make_settings(tmp_path_factory.mktemp("authz"), limits="room_create=500/3600,room_join=500/600")
     seen: dict[str, str | None] = {}
     app = build_app(settings, on_ready=lambda _s, token: seen.update(token=token))
     async with app.router.lifespan_context(app):

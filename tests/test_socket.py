@@ -71,6 +71,25 @@ async def test_unauthenticated_socket_is_refused(server: LiveServer) -> None:
             pass
 
 
+async def test_a_token_in_the_socket_url_is_refused(server: LiveServer) -> None:
+    """The query string lands in access logs: a token there is refused, even a good one
+    (and even beside a good header); the Authorization header is the way."""
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        _, token = await make_member(server, http, "ann")
+    for url, headers in (
+        (f"{server.ws_url}?token={token}", {}),
+        (f"{server.ws_url}?token={token}", {"Authorization": f"Bearer {token}"}),
+        (f"{server.ws_url}?token=", {"Authorization": f"Bearer {token}"}),
+    ):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(url, additional_headers=headers):
+                pass
+        assert refused.value.response.status_code == 403
+    sock, welcome = await connect(server, token)
+    assert welcome["type"] == "welcome"
+    await sock.ws.close()
+
+
 async def test_hello_must_come_first(server: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=server.url) as http:
         _, token = await make_member(server, http, "ann")
@@ -217,3 +236,33 @@ async def test_deleting_your_account_closes_your_open_sockets(server: LiveServer
             assert ws.close_code == 1008 and ws.close_reason == "signed out"
         with pytest.raises(websockets.InvalidStatus):
             await connect(server, token)
+
+
+async def closed_signed_out(sock: Sock) -> None:
+    with pytest.raises(websockets.ConnectionClosed):
+        async with asyncio.timeout(5):
+            while True:
+                await sock.ws.recv()
+    assert sock.ws.close_code == 1008 and sock.ws.close_reason == "signed out"
+
+
+async def test_signing_out_closes_only_the_sockets_that_session_opened(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        _, token = await make_member(server, http, "ann")
+        other_token = (await http.post("/api/tokens", json={"name": "second"})).json()["token"]
+        mine, _ = await connect(server, token)
+        other, _ = await connect(server, other_token)
+        # A bearer client signing out revokes its token and closes its socket...
+        r = await http.post("/api/logout", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 204
+        await closed_signed_out(mine)
+        assert (await http.get("/api/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+        # ...and the other token's socket carries on.
+        await other.send({"type": "ping"})
+        assert (await other.recv_until(lambda m: m["type"] == "pong"))["type"] == "pong"
+        # The browser session (cookie) signing out closes nothing else either.
+        r = await http.post("/api/logout")
+        assert r.status_code == 204
+        await other.send({"type": "ping"})
+        assert (await other.recv_until(lambda m: m["type"] == "pong"))["type"] == "pong"
+        assert (await http.get("/api/me", headers={"Authorization": f"Bearer {other_token}"})).status_code == 200

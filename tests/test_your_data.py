@@ -83,6 +83,19 @@ async def rich_user(instance: Instance) -> World:
     # notifications: a mute setting; zed has an inbox (ann followed zed)
     await ok(await zed.http.put("/api/notifications/settings", json={"muted": {"room_started": True}}))
     assert (await ok(await zed.http.get("/api/notifications")))["notifications"]
+    # account safety: a failed sign-in is in zed's sign-in history (a successful one would
+    # add a session)
+    wrong = await instance.client().post("/api/login", json={"username": ZED_NAME, "password": "not zed's"})
+    assert wrong.status_code == 401
+    # reports: zed reports ann from the live room (zed is on its stage), an admin handles it
+    # (zed is told: report_handled); dan reports zed's profile
+    body = {"target": {"kind": "person", "id": ann.id}, "reason": "spam", "note": "Sold me a bridge", "room_id": live}
+    mine = await ok(await zed.post("/api/reports", json=body), 201)
+    await ok(await admin.post(f"/api/admin/reports/{mine['id']}/resolve", json={"outcome": "dismissed", "note": "ok"}))
+    body = {"target": {"kind": "profile", "id": zed.id}, "reason": "impersonation", "note": "Not the real Zelda"}
+    await ok(await dan.post("/api/reports", json=body), 201)
+    # an admin warned zed: a sanction, an admin audit entry about zed, a `warned` notification
+    await ok(await admin.post(f"/api/admin/users/{zed.id}/warn", json={"message": "Mind the teapots."}), 201)
     assert admin.id != zed.id
     return World(zed, ann, cat, live, ended, token)
 
@@ -101,15 +114,29 @@ def naming(rows: dict[str, list[dict[str, Any]]], user_id: str) -> dict[str, lis
     return {name: [r for r in table if user_id in r.values()] for name, table in rows.items()}
 
 
-def exported(table: str, row: dict[str, Any]) -> dict[str, Any]:
-    """A stored row as the export shows it (docs/API.md, Your data)."""
+# What an export withholds from the person it is for (docs/API.md, Your data), by the
+# column that names them: a reporter never sees who handled their report nor the
+# moderators' note; the person reported never sees who reported them nor what they wrote.
+WITHHELD = {
+    ("reports", "reporter_id"): {"handled_by", "resolution_note"},
+    ("reports", "reported_user_id"): {"reporter_id", "note", "handled_by", "resolution_note"},
+    ("reports", "handled_by"): set(),
+}
+
+
+def exported(table: str, row: dict[str, Any], user_id: str) -> dict[str, Any]:
+    """A stored row as `user_id`'s export shows it (docs/API.md, Your data)."""
     out = {}
     columns = tables.metadata.tables[table].c
+    hidden = [cols for (t, column), cols in WITHHELD.items() if t == table and row[column] == user_id]
+    withheld = set.intersection(*hidden) if hidden else set()
     for key, value in row.items():
         if value is not None and (key == "hash" or key.endswith("_hash") or columns[key].info.get("secret")):
             value = "(stored only as a hash)"
         elif isinstance(value, bytes | memoryview):
             value = base64.b64encode(bytes(value)).decode()
+        elif value is not None and key in withheld:
+            value = "(withheld to protect others)"
         out[key] = value
     return out
 
@@ -158,7 +185,7 @@ async def test_export_holds_every_row_about_you_and_nothing_else(instance: Insta
     assert {name for name, rows in held.items() if rows} == set(tables.metadata.tables) - {"instance"}
     for name, rows in held.items():
         got = sorted(map(_key, export["tables"].get(name, [])))
-        assert got == sorted(_key(exported(name, row)) for row in rows), name
+        assert got == sorted(_key(exported(name, row, w.zed.id)) for row in rows), name
 
     # spot checks of what a person would look for
     me = next(u for u in export["tables"]["users"] if u["id"] == w.zed.id)
@@ -171,6 +198,20 @@ async def test_export_holds_every_row_about_you_and_nothing_else(instance: Insta
         "bearer",
     }
     assert "$argon2" not in r.text and w.token not in r.text
+    # reports: zed's own shows the outcome, not who handled it; the one about zed not who made it
+    by_zed, about_zed = sorted(export["tables"]["reports"], key=lambda row: row["reporter_id"] != w.zed.id)
+    assert (by_zed["note"], by_zed["outcome"], by_zed["handled_by"], by_zed["resolution_note"]) == (
+        "Sold me a bridge",
+        "dismissed",
+        "(withheld to protect others)",
+        "(withheld to protect others)",
+    )
+    assert (about_zed["reporter_id"], about_zed["note"], about_zed["profile_bio"]) == (
+        "(withheld to protect others)",
+        "(withheld to protect others)",
+        ZED_BIO,
+    )
+    assert "Not the real Zelda" not in r.text
 
 
 async def test_export_is_yours_only(instance: Instance) -> None:
@@ -239,6 +280,11 @@ async def test_deleting_your_account_leaves_no_trace(instance: Instance) -> None
     waitlist = (await every_row(instance))["waitlist"]
     assert [(e["username"], e["admitted_by"], e["admitted_at"] is not None) for e in waitlist] == [
         ("wally", None, True)
+    ]
+    # the report zed made stays for moderators, by "a former member"; the one about zed is gone
+    left = (await every_row(instance))["reports"]
+    assert [(r["reporter_id"], r["target_label"], r["note"]) for r in left] == [
+        (None, "Ann (@ann)", "Sold me a bridge")
     ]
 
 

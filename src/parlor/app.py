@@ -11,16 +11,21 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parlor import __version__
-from parlor.actions import accounts, presence, rooms
+from parlor.actions import accounts, presence, rooms, sanctions
 from parlor.actions.services import Services
 from parlor.bus.base import Bus
 from parlor.errors import Code
+from parlor.limits import policies
+from parlor.limits.base import Limiter
 from parlor.media.base import MediaServer
 from parlor.settings import Settings
 from parlor.storage.db import Database, private_dir
+from parlor.transport.http import account_safety as account_safety_routes
 from parlor.transport.http import accounts as account_routes
+from parlor.transport.http import admin as admin_routes
 from parlor.transport.http import body_limit, errors, headers, openapi, pages
 from parlor.transport.http import contacts as contact_routes
 from parlor.transport.http import embed as embed_routes
@@ -28,6 +33,7 @@ from parlor.transport.http import growth as growth_routes
 from parlor.transport.http import media as media_routes
 from parlor.transport.http import notifications as notification_routes
 from parlor.transport.http import profiles as profile_routes
+from parlor.transport.http import reports as report_routes
 from parlor.transport.http import rooms as room_routes
 from parlor.transport.http import social as social_routes
 from parlor.transport.http import your_data as your_data_routes
@@ -51,6 +57,7 @@ PAGES = (
     # profiles and your data
     "/people/{username}",
     "/settings",
+    "/settings/security",
     # contacts
     "/contacts",
     # notifications
@@ -59,7 +66,11 @@ PAGES = (
     "/search",
     "/people/{username}/followers",
     "/people/{username}/following",
+    # reports: the admins' queue on its own, until the admin console (/admin) shows it
+    "/admin/reports",
 )
+# The admin console: the page for admins, the not-found page for other members.
+ADMIN_PAGES = ("/admin", "/admin/{section}", "/admin/people/{user_id}")
 
 # Called once the instance serves: (settings, setup token or None once claimed).
 ReadyCallback = Callable[[Settings, str | None], None]
@@ -69,6 +80,16 @@ def _build_bus(settings: Settings) -> Bus:
     from parlor.bus.memory import MemoryBus
 
     return MemoryBus()
+
+
+def _build_limiter(settings: Settings) -> Limiter:
+    if settings.redis_url:
+        from parlor.limits.redis import RedisLimiter
+
+        return RedisLimiter(settings.redis_url)
+    from parlor.limits.memory import MemoryLimiter
+
+    return MemoryLimiter()
 
 
 def _build_media(settings: Settings, services: Callable[[], Services]) -> MediaServer:
@@ -106,6 +127,8 @@ def build_services(settings: Settings) -> Services:
         db=Database(settings.effective_database_url),
         bus=_build_bus(settings),
         media=media,
+        limiter=_build_limiter(settings),
+        limits=policies.table(settings.limits, settings.contact_prefix_budget),
     )
     holder.append(s)
     return s
@@ -127,7 +150,9 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await s.db.migrate()
         await rooms.do_close_stale_rooms(s)
+        await sanctions.do_enforce_recorded(s)  # notes where the log stands (nothing to apply yet)
         await s.bus.start()
+        await s.limiter.start()
         await s.media.start()
         token = await accounts.do_issue_setup_token(s)
         housekeeping = asyncio.create_task(_housekeeping(s, registry))
@@ -142,6 +167,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
             await rooms.do_end_all(s)
             await s.media.close()
             await s.bus.close()
+            await s.limiter.close()
             await s.db.close()
             logger.info("stopped cleanly")
 
@@ -157,11 +183,21 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     )
     # Added last, so outermost: even a refused body's 413 carries the policy headers.
     app.add_middleware(headers.SecurityHeaders)
+    if settings.public_url.startswith("https://") and not settings.trusted_proxies:
+        logger.warning(
+            "PARLOR_PUBLIC_URL is https but PARLOR_TRUSTED_PROXIES is empty: behind a TLS proxy, "
+            "list it (docs/DEPLOY.md), or sign-ins through it are refused as cross-origin"
+        )
+    if settings.trusted_proxies:
+        # The client's address and scheme from X-Forwarded-For/-Proto, believed only from
+        # these peers (`parlor serve` turns uvicorn's own handling off: this is the one place).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     errors.install(app)
     openapi.install(app, auth=optional_user)
     # Unknown paths: the not-found page for browsers, JSON for the API and other clients.
     app.add_exception_handler(404, pages.not_found)
     app.include_router(account_routes.router)
+    app.include_router(account_safety_routes.router)
     app.include_router(room_routes.router)
     app.include_router(social_routes.router)
     app.include_router(growth_routes.router)
@@ -169,8 +205,10 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.include_router(contact_routes.router)
     app.include_router(notification_routes.router)
     app.include_router(your_data_routes.router)
+    app.include_router(report_routes.router)
     app.include_router(media_routes.router)
     app.include_router(embed_routes.router)
+    app.include_router(admin_routes.router)
     app.include_router(endpoint.router)
 
     @app.get("/healthz", tags=["operations"])
@@ -205,6 +243,8 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
 
     for path in PAGES:
         app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
+    for path in ADMIN_PAGES:
+        app.add_api_route(path, pages.admin_page, methods=["GET"], include_in_schema=False)
 
     # The service worker lives at the root so that its scope is the whole app.
     worker = pages.service_worker()
@@ -223,5 +263,7 @@ async def _housekeeping(s: Services, registry: QueueRegistry) -> None:
         try:
             registry.collect(s.clock())
             await rooms.do_reap_absent(s)
+            # Suspensions and bans made by the CLI (another process) take effect here.
+            await sanctions.do_enforce_recorded(s)
         except Exception:
             logger.exception("housekeeping failed")

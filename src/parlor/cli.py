@@ -1,4 +1,4 @@
-"""`parlor serve | admin invite | migrate`.
+"""`parlor serve | migrate | admin invite | admin reset-password | admin suspend|ban|lift|warn|audit`.
 
 Mistakes an operator can make (a busy port, an unwritable data dir, a bad or unreachable
 database, a data dir with no instance) end the command with one line on stderr that
@@ -13,11 +13,17 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from parlor import logs, preflight
 from parlor import settings as settings_module
+from parlor.errors import Code, ParlorError
 from parlor.preflight import StartupError
 from parlor.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from parlor.actions.services import Services
 
 # Written in the data dir by `parlor serve` once it serves: the URL it printed, which
 # `parlor admin invite` uses for its links unless told otherwise.
@@ -54,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workers", type=int, help="media worker processes, 0 = one per core (PARLOR_WORKERS)")
     serve.add_argument("--media-engine", choices=("fast", "relay"), help="forwarding engine (PARLOR_MEDIA_ENGINE)")
+    serve.add_argument("--redis-url", help="Redis shared by several nodes, for rate limits (PARLOR_REDIS_URL)")
     _add_common(serve)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database, then exit")
@@ -68,11 +75,43 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_common(invite)
     _add_address(invite)
+    reset = admin_sub.add_parser(
+        "reset-password",
+        help="set a new password for a user (asked twice, or one line on stdin); ends all their sessions and tokens",
+    )
+    reset.add_argument("username")
+    reset.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
+    _add_common(reset)
+    _add_sanction_parsers(admin_sub)
 
     from parlor.bench.cli import add_parser as add_bench_parser
 
     add_bench_parser(sub)
     return parser
+
+
+def _add_sanction_parsers(admin_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The operator's sanctions, as an admin would make them in the console (audited as
+    the operator); a running instance applies them within a second."""
+    who = "the member's username (or user id)"
+    suspend = admin_sub.add_parser("suspend", help="suspend a member for some days")
+    suspend.add_argument("user", help=who)
+    suspend.add_argument("--days", type=int, required=True, help="how long, in days (1-3650)")
+    suspend.add_argument("--reason", required=True, help="why (kept in the audit log)")
+    ban = admin_sub.add_parser("ban", help="ban a member")
+    ban.add_argument("user", help=who)
+    ban.add_argument("--reason", required=True, help="why (kept in the audit log)")
+    lift = admin_sub.add_parser("lift", help="lift a member's suspension or ban")
+    lift.add_argument("user", help=who)
+    lift.add_argument("--reason", default="", help="why (kept in the audit log)")
+    warn = admin_sub.add_parser("warn", help="warn a member (they get the message as a notification)")
+    warn.add_argument("user", help=who)
+    warn.add_argument("--message", "--reason", dest="message", required=True, help="what they read")
+    audit = admin_sub.add_parser("audit", help="print the admin audit log, newest first")
+    audit.add_argument("--limit", type=int, default=50, help="how many entries (1-200, default 50)")
+    audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    for p in (suspend, ban, lift, warn, audit):
+        _add_common(p)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -88,6 +127,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "workers",
             "media_engine",
             "udp_ports",
+            "redis_url",
         )
     }
     return settings_module.load(**overrides)
@@ -119,6 +159,8 @@ def serve(settings: Settings) -> None:
         log_config=None,  # keep ours (parlor.logs), which strips secrets from access lines
         ws_max_size=64 * 1024,
         timeout_graceful_shutdown=5,
+        # X-Forwarded-For is believed only from PARLOR_TRUSTED_PROXIES, in the app (parlor.app).
+        proxy_headers=False,
     )
     # uvicorn handles SIGINT/SIGTERM: it stops accepting, then runs our lifespan's
     # shutdown (rooms ended, peers closed, database closed).
@@ -141,10 +183,7 @@ def _invite_base_url(settings: Settings) -> str:
         return settings.base_url
 
 
-async def _invite(settings: Settings) -> str:
-    from parlor.actions import accounts
-    from parlor.app import build_services
-
+async def _require_instance(settings: Settings) -> None:
     if not await preflight.database_exists(settings):
         where = preflight.sqlite_file(settings) or preflight.safe_url(settings.effective_database_url)
         raise StartupError(
@@ -152,9 +191,117 @@ async def _invite(settings: Settings) -> str:
             "or start the instance once with `parlor serve`"
         )
     await preflight.migrate(settings)
-    s = build_services(settings)
+
+
+async def _services(settings: Settings) -> Services:
+    """The instance's services for a chore, once its database is found and migrated."""
+    from parlor.app import build_services
+
+    await _require_instance(settings)
+    return build_services(settings)
+
+
+async def _close(s: Services) -> None:
+    await s.media.close()
+    await s.db.close()
+
+
+async def _invite(settings: Settings) -> str:
+    from parlor.actions import accounts
+
+    s = await _services(settings)
     try:
         return await accounts.do_create_invite(s, None)
+    finally:
+        await _close(s)
+
+
+async def _sanction(settings: Settings, args: argparse.Namespace) -> str:
+    """Run one sanction as the operator; the line to print."""
+    from parlor.actions import sanctions
+    from parlor.storage import accounts as account_store
+    from parlor.storage import social as social_store
+
+    s = await _services(settings)
+    try:
+        ref = args.user.strip().lower().removeprefix("@")
+        async with s.db.engine.connect() as conn:
+            target = await social_store.user_by_username(conn, ref) if len(ref) <= 30 else None
+            if target is None and len(args.user.strip()) <= 32:
+                target = await account_store.user_by_id(conn, args.user.strip())
+        if target is None:
+            raise ParlorError(404, Code.USER_NOT_FOUND, f"There is no member {args.user!r}.")
+        command = args.admin_command
+        if command == "suspend":
+            done = await sanctions.do_suspend(s, None, target.id, args.days, args.reason)
+        elif command == "ban":
+            done = await sanctions.do_ban(s, None, target.id, args.reason)
+        elif command == "lift":
+            done = await sanctions.do_lift(s, None, target.id, args.reason)
+        else:
+            done = await sanctions.do_warn(s, None, target.id, args.message)
+    finally:
+        await _close(s)
+    until = done["standing"]["until"]
+    past = {"suspend": "suspended", "ban": "banned", "lift": "lifted the sanction of", "warn": "warned"}[command]
+    line = f"{past} @{target.username} ({target.id})"
+    return line + (f" until {_utc(until)}" if command == "suspend" and until else "")
+
+
+def _utc(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+async def _audit(settings: Settings, limit: int, as_json: bool) -> list[str]:
+    from parlor.actions import admin
+
+    s = await _services(settings)
+    try:
+        page = await admin.audit_log(s, None, limit, None)
+    finally:
+        await _close(s)
+    lines = []
+    for e in page["entries"]:
+        if as_json:
+            lines.append(json.dumps(e, separators=(",", ":")))
+            continue
+        by = "operator" if e["by_operator"] else _who(e["by"], "a former admin")
+        about = _who(e["target"], "") if e["target"] else (e["room"]["title"] if e["room"] else "")
+        detail = f" — {e['detail']}" if e["detail"] else ""
+        lines.append(f"{_utc(e['at'])}  {by}  {e['action']}  {about}{detail}".rstrip())
+    return lines
+
+
+def _who(person: dict[str, Any] | None, fallback: str) -> str:
+    if not person:
+        return fallback
+    return f"@{person['username']}" if person.get("username") else str(person.get("display_name") or fallback)
+
+
+def _new_password(from_stdin: bool) -> str:
+    """The new password: one line of stdin, or typed twice at a prompt that does not echo.
+    It is never printed or logged."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("New password again: ") != first:
+        raise StartupError("the two passwords differ: nothing changed")
+    return first
+
+
+async def _reset_password(settings: Settings, username: str, password: str) -> int:
+    from parlor.actions import passwords
+    from parlor.app import build_services
+    from parlor.errors import ParlorError
+
+    await _require_instance(settings)
+    s = build_services(settings)
+    try:
+        return await passwords.do_reset_password(s, username, password)
+    except ParlorError as exc:
+        raise StartupError(f"{exc.message} Nothing changed.") from None
     finally:
         await s.media.close()
         await s.db.close()
@@ -181,9 +328,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "admin" and args.admin_command == "invite":
             code = asyncio.run(_invite(settings))
             print(f"{_invite_base_url(settings)}/invite/{code}")
+        elif args.command == "admin" and args.admin_command == "reset-password":
+            password = _new_password(args.password_stdin)
+            ended = asyncio.run(_reset_password(settings, args.username, password))
+            print(f"Password reset for {args.username.strip().lower()}; {ended} sessions and tokens ended.")
+        elif args.command == "admin" and args.admin_command == "audit":
+            for line in asyncio.run(_audit(settings, args.limit, args.json)):
+                print(line)
+        elif args.command == "admin" and args.admin_command != "invite":
+            print(asyncio.run(_sanction(settings, args)))
     except StartupError as exc:
         print(f"parlor: {exc}", file=sys.stderr)
         return 2
+    except ParlorError as exc:
+        # Refused (no such member, an admin, nothing to lift…): nothing was changed.
+        print(f"parlor: {exc.message} ({exc.code.value})", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -6,7 +6,9 @@ everything else is a bug and becomes a 500 (or a socket close 1011).
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
+from typing import Any
 
 
 class Code(StrEnum):
@@ -26,6 +28,8 @@ class Code(StrEnum):
     USERNAME_TAKEN = "username_taken"
     SETUP_DONE = "setup_done"
     INVALID_SETUP_TOKEN = "invalid_setup_token"
+    SESSION_NOT_FOUND = "session_not_found"
+    TOKEN_NOT_FOUND = "token_not_found"
     # rooms
     ROOM_NOT_FOUND = "room_not_found"
     ROOM_ENDED = "room_ended"
@@ -91,19 +95,47 @@ class Code(StrEnum):
     # embedding rooms on other sites
     EMBEDDING_OFF = "embedding_off"
     ROOM_NOT_EMBEDDABLE = "room_not_embeddable"
+    # reports
+    UNKNOWN_REASON = "unknown_reason"
+    UNSUPPORTED_REPORT_TARGET = "unsupported_report_target"
+    REPORT_TARGET_NOT_FOUND = "report_target_not_found"
+    CANNOT_REPORT_SELF = "cannot_report_self"
+    ALREADY_REPORTED = "already_reported"
+    REPORT_NOT_FOUND = "report_not_found"
+    REPORT_ALREADY_HANDLED = "report_already_handled"
+    # admins: sanctions and the console
+    SUSPENDED = "suspended"
+    BANNED = "banned"
+    CANNOT_SANCTION_SELF = "cannot_sanction_self"
+    CANNOT_SANCTION_ADMIN = "cannot_sanction_admin"
+    ALREADY_BANNED = "already_banned"
+    NOT_SANCTIONED = "not_sanctioned"
 
 
 class ParlorError(Exception):
     """An error the client caused and should be told about."""
 
-    def __init__(self, status: int, code: Code, message: str) -> None:
+    def __init__(self, status: int, code: Code, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        # Seconds before trying again is worth it (HTTP `Retry-After`), for 429s.
+        self.retry_after = retry_after
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return {"code": self.code.value, "message": self.message}
+
+
+class SanctionedError(ParlorError):
+    """Sign-in refused: the account is suspended (until a time) or banned (`until` None)."""
+
+    def __init__(self, code: Code, message: str, until: float | None) -> None:
+        super().__init__(403, code, message)
+        self.until = until
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "until": self.until}
 
 
 def bad_input(message: str) -> ParlorError:
@@ -116,3 +148,8 @@ def not_found(code: Code, message: str) -> ParlorError:
 
 def forbidden(code: Code, message: str) -> ParlorError:
     return ParlorError(403, code, message)
+
+
+def rate_limited(wait_s: float, message: str) -> ParlorError:
+    """429 with `Retry-After`: whole seconds, rounded up, at least 1."""
+    return ParlorError(429, Code.RATE_LIMITED, message, retry_after=max(1, math.ceil(wait_s)))

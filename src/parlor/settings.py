@@ -6,6 +6,7 @@ Secrets generated on first run live in the data directory.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from parlor.domain.embedding import MAX_ORIGINS, parse_origins
+from parlor.limits.policies import PolicyError
+from parlor.limits.policies import parse as parse_limits
 
 
 def _default_data_dir() -> Path:
@@ -71,6 +74,13 @@ class Settings:
     # hold (sets the prefix length), and the hash prefixes one member may look up a day.
     contact_bucket_min: int = 32
     contact_prefix_budget: int = 5000
+    # Redis, shared by several nodes (rate limits: docs/DESIGN.md); empty: kept in process.
+    redis_url: str = field(default="", repr=False)  # may hold a password
+    # Rate limits: NAME=COUNT/SECONDS overrides of the policies in parlor/limits/policies.py.
+    limits: tuple[str, ...] = ()
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For/-Proto are believed;
+    # empty: none, the peer's address is the client's (docs/DEPLOY.md).
+    trusted_proxies: tuple[str, ...] = ()
     log_level: str = "info"
     # Names of the settings given explicitly (environment or flag), not defaulted.
     explicit: frozenset[str] = field(default=frozenset(), compare=False)
@@ -131,6 +141,9 @@ _ENV: dict[str, tuple[str, type]] = {
     "invites_per_member": ("PARLOR_INVITES_PER_MEMBER", int),
     "signup_mode": ("PARLOR_SIGNUP_MODE", str),
     "embed_origins": ("PARLOR_EMBED_ORIGINS", tuple),
+    "redis_url": ("PARLOR_REDIS_URL", str),
+    "limits": ("PARLOR_LIMITS", tuple),
+    "trusted_proxies": ("PARLOR_TRUSTED_PROXIES", tuple),
 }
 
 
@@ -223,6 +236,18 @@ def _validate(s: Settings) -> None:
         raise SettingsError("turn_ttl_s must be 60 to 604800 seconds")
     if s.signup_mode not in ("open", "invite_only", "closed"):
         raise SettingsError(f"signup_mode must be open, invite_only or closed, got {s.signup_mode!r}")
+    try:
+        parse_limits(s.limits)
+    except PolicyError as exc:
+        raise SettingsError(f"PARLOR_LIMITS: {exc}") from None
+    for proxy in s.trusted_proxies:
+        try:
+            if proxy != "*":
+                ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SettingsError(f"PARLOR_TRUSTED_PROXIES: {proxy!r} is not an address or network (or *)") from None
+    if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError("PARLOR_REDIS_URL must start with redis://, rediss:// or unix://")
     if parse_origins(s.embed_origins) is None:
         raise SettingsError(
             f"embed_origins must be at most {MAX_ORIGINS} origins like https://example.org, got {s.embed_origins!r}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from parlor.media.rtp import STAMP, forward_template, level_to_loudness
+from parlor.media.rtp import STAMP, dtx_template, forward_template, level_to_loudness, opus_dtx
 from parlor.media.sdp import with_opus_fmtp
 
 PAYLOAD = b"opus-payload"
@@ -62,6 +62,26 @@ def test_stamp_patches_header() -> None:
     template = result[0]
     STAMP.pack_into(template, 1, 0x80 | 96, 7, 99, 0xABCD)
     assert struct.unpack_from("!BBHII", template) == (0x80, 0x80 | 96, 7, 99, 0xABCD)
+
+
+def test_opus_dtx_is_a_payload_of_two_bytes_at_most() -> None:
+    def template(payload: bytes, level: bool = True, pad: int = 0) -> bytearray:
+        data = packet(bytes([0x20, 0x80 | 30]) if level else b"")[: -len(PAYLOAD)] + payload
+        if pad:
+            data = bytes([data[0] | 0x20]) + data[1:] + bytes(pad - 1) + bytes([pad])
+        result = forward_template(data, 2)
+        assert result is not None
+        return result[0]
+
+    for level in (True, False):
+        assert opus_dtx(template(b"\x78", level))  # the TOC byte alone (WebRTC's DTX packet)
+        assert opus_dtx(template(b"\x78\x00", level))
+        assert not opus_dtx(template(b"\x78" + bytes(60), level))  # a frame of audio
+        assert opus_dtx(template(b"\x78", level, pad=4))  # padding is not audio
+        assert not opus_dtx(template(b"\x78" + bytes(3), level, pad=4))
+    # the SFU's own end-of-spurt packet is one
+    spurt_end = dtx_template(template(b"\x78" + bytes(60)))
+    assert spurt_end is not None and opus_dtx(spurt_end)
 
 
 def test_level_to_loudness() -> None:

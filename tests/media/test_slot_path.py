@@ -139,6 +139,36 @@ async def test_talk_spurts_reach_the_listener_whole_and_in_real_time(
     assert_real_time(listener.rtp_log, sent)
 
 
+async def test_a_turn_taken_when_the_holder_falls_quiet_keeps_its_first_packet(
+    one_slot: Sfu, clients: list[MediaSession]
+) -> None:
+    """Two speakers at the same volume take turns on one slot: the next one's first
+    packet is forwarded as soon as the holder has fallen quiet (it sent an Opus DTX
+    packet, or silence for a pause), not once the holder's recent peak has decayed."""
+    sfu = one_slot
+    sfu.set_audible(ROOM, frozenset({"ann", "bob"}))
+    listener = await join(sfu, clients, "listener", record_rtp=True)
+    await join(sfu, clients, "ann")
+    await join(sfu, clients, "bob")
+    await connected(listener)
+    ann, bob = Sender(sfu, "ann"), Sender(sfu, "bob")
+    await ann.talk(30, LOUD)
+    # ann stops: her encoder's DTX packet (her microphone still hears the room)
+    ann.send(QUIET, payload=bytes([OPUS_TOC]))
+    await asyncio.sleep(0.04)
+    await bob.talk(30, LOUD)  # as loud as ann: it takes the slot at its first packet
+    # bob stops, without DTX: his microphone is off and sends silence; after a pause
+    # ann takes the floor back
+    await bob.talk(12, SILENCE)
+    await ann.talk(10, LOUD)
+    sent = sorted(ann.sent + bob.sent)
+    await wait_for(lambda: len(listener.rtp_log) >= len(sent), within=3.0)
+    await asyncio.sleep(0.1)
+    assert sfu.room_counters(ROOM)["dropped"] == 0
+    assert sfu.slot_holders(ROOM) == ["ann"]
+    assert_real_time(listener.rtp_log, sent)
+
+
 async def test_new_listener_receives_a_silent_speaker_at_once(sfu: Sfu, clients: list[MediaSession]) -> None:
     sfu.set_audible(ROOM, frozenset({"ann"}))
     await join(sfu, clients, "ann")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parlor.media.slots import MIN_HOLD_S, SWITCH_MARGIN_DB, SlotRouter
+from parlor.media.slots import MIN_HOLD_S, QUIET_S, SWITCH_MARGIN_DB, SlotRouter
 
 LOUD = 20  # -20 dBov: ordinary speech
 QUIET = 40  # 20 dB quieter
@@ -103,14 +103,57 @@ def test_similar_speakers_taking_turns_switch_once_per_turn() -> None:
     assert router.slots[0].generation == 4
 
 
-def test_silent_holder_released_after_idle() -> None:
+def test_holder_whose_packets_stop_is_released_after_idle() -> None:
     router = SlotRouter(1, idle_s=1.5, margin_db=100)  # no displacement by loudness
-    talk(router, "a", 0.0, 1.0, QUIET)
-    talk(router, "a", 1.0, 1.0, SILENCE)  # still sending, but comfort noise only
+    talk(router, "a", 0.0, 1.0, QUIET)  # then nothing: no DTX packet said a stopped
     assert router.route("b", 2.0, QUIET) is None  # a was last active at ~1.0 s
     assert router.route("b", 2.6, QUIET) == 0
     assert router.slot_of("a") is None
     assert router.route("a", 2.7, SILENCE) is None
+
+
+def test_holder_that_falls_silent_yields_after_a_pause_not_between_words() -> None:
+    """A holder whose packets turn silent (a microphone switched off, digital silence)
+    has fallen quiet after `QUIET_S`: the next talker takes the slot at its first
+    packet, without out-shouting the holder's recent peak."""
+    router = SlotRouter(1, margin_db=100)  # no displacement by loudness
+    talk(router, "a", 0.0, 1.0, LOUD)
+    # a pause between words: silent for less than QUIET_S, then a talks on
+    talk(router, "a", 1.0, QUIET_S - 0.06, SILENCE)
+    assert router.route("b", 1.0 + QUIET_S - 0.05, LOUD) is None
+    talk(router, "a", 1.0 + QUIET_S - 0.04, 1.0, LOUD)
+    assert router.route("b", 2.2, LOUD) is None  # a talks: no slot for b
+    # a stops: silent packets from 2.2 s
+    talk(router, "a", 2.2, 0.5, SILENCE)
+    assert router.route("b", 2.2 + QUIET_S - 0.03, LOUD) is None
+    assert router.route("b", 2.2 + QUIET_S + 0.01, LOUD) == 0  # well before a's idle_s
+    assert router.slots[0].generation == 2
+
+
+def test_holder_that_sends_dtx_yields_to_the_next_talker_at_once() -> None:
+    """An Opus DTX packet (the sender's encoder found no voice) makes the holder quiet
+    at once, whatever level its microphone hears; the comfort-noise refresh DTX sends
+    every 400 ms is not talk, two active packets in a row are."""
+    router = SlotRouter(1, margin_db=100)
+    talk(router, "a", 0.0, 1.0, LOUD)
+    assert router.route("a", 1.0, QUIET, dtx=True) == 0  # background noise, no voice
+    assert router.route("b", 1.02, QUIET) == 0  # quieter than a's peak, and it takes the slot
+    assert router.holders() == ["b"]
+    # b now holds: its DTX pause, a lone comfort-noise refresh, DTX again
+    talk(router, "b", 1.04, 1.0, LOUD)
+    assert router.route("b", 2.04, QUIET, dtx=True) == 0
+    assert router.route("b", 2.44, QUIET) == 0  # the refresh
+    assert router.route("b", 2.46, QUIET, dtx=True) == 0
+    assert router.route("a", 2.5, QUIET) == 0  # still quiet: a takes it
+    # a talks on (two packets in a row): no longer quiet, a DTX packet of b's takes nothing
+    talk(router, "a", 2.52, 0.04, LOUD)
+    assert router.route("b", 2.57, QUIET, dtx=True) is None
+    assert router.route("b", 2.58, LOUD) is None
+    assert router.holders() == ["a"]
+    # a DTX packet never takes a held slot, even a quiet holder's
+    router.route("a", 2.6, QUIET, dtx=True)
+    assert router.route("b", 2.62, QUIET, dtx=True) is None
+    assert router.route("b", 2.64, LOUD) == 0
 
 
 def test_quiet_holder_who_stopped_is_displaced_before_idle() -> None:

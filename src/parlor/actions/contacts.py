@@ -13,15 +13,15 @@ from __future__ import annotations
 import re
 import secrets
 import weakref
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from parlor.actions import growth
+from parlor.actions import growth, limits
 from parlor.actions.ids import looks_like_id, new_id
 from parlor.actions.services import Services
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
+from parlor.limits.policies import CONTACT_LOOKUP, DEFAULTS
 from parlor.storage import contacts as store
 from parlor.storage import social as social_store
 
@@ -31,7 +31,7 @@ MAX_IDENTIFIERS = 10
 MAX_PREFIXES = 1000
 PREFIX_BITS_MAX = 20
 BITS_CACHE_S = 60.0
-BUDGET_WINDOW_S = 24 * 3600.0
+BUDGET_WINDOW_S = DEFAULTS[CONTACT_LOOKUP].window_s
 LET_IN_TTL_S = 15 * 60.0
 
 Owner = store.Owner
@@ -52,8 +52,6 @@ class _Memory:
     """Per instance, in this process only."""
 
     bits: tuple[float, int] | None = None  # (valid until, prefix bits)
-    # member id → (when, prefixes looked up), within the budget window
-    lookups: dict[str, deque[tuple[float, int]]] = field(default_factory=dict)
     # member id → waitlist entry id → until when they may let them in
     matched: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -154,17 +152,6 @@ def check_prefixes(prefix_bits: int, current: int, prefixes: list[int]) -> list[
     return sorted(set(prefixes))
 
 
-def _charge(s: Services, user_id: str, count: int) -> None:
-    """Spend `count` of the member's daily prefix budget, or refuse (spending nothing)."""
-    now = s.clock()
-    spent = _memory(s).lookups.setdefault(user_id, deque())
-    while spent and spent[0][0] <= now - BUDGET_WINDOW_S:
-        spent.popleft()
-    if sum(n for _, n in spent) + count > s.settings.contact_prefix_budget:
-        raise ParlorError(429, Code.RATE_LIMITED, "You have looked up many contacts today: try again tomorrow.")
-    spent.append((now, count))
-
-
 async def match(s: Services, viewer: User, prefix_bits: int, prefixes: list[int]) -> dict[str, Any]:
     """Every findable identifier in the buckets asked for, with its full keyed hash and owner.
 
@@ -172,7 +159,8 @@ async def match(s: Services, viewer: User, prefix_bits: int, prefixes: list[int]
     which waitlist entries the viewer saw, for `do_let_in`.
     """
     wanted = check_prefixes(prefix_bits, await _prefix_bits(s), prefixes)
-    _charge(s, viewer.id, len(wanted))
+    # The daily budget of prefixes (PARLOR_CONTACT_PREFIX_BUDGET): a refused lookup spends none.
+    await limits.check(s, CONTACT_LOOKUP, account=viewer.id, cost=len(wanted))
     shift = 32 - prefix_bits
     async with s.db.engine.connect() as conn:
         found = await store.in_buckets(conn, [(p << shift, (p + 1) << shift) for p in wanted])

@@ -21,6 +21,7 @@ from parlor.domain.rooms import RoomKind
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
 from parlor.storage import accounts as account_store
+from parlor.storage import admin_audit
 from parlor.storage import rooms as room_store
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ async def do_set_origins(s: Services, actor: User, origins: list[str] | None) ->
         else:
             await account_store.set_fact(conn, ORIGINS_KEY, json.dumps(list(parsed)))
         await room_store.audit(conn, now=s.clock(), actor_id=actor.id, action="embed_origins.set")
+        detail = "the server setting" if parsed is None else (", ".join(parsed) or "none (off)")
+        await admin_audit.record(conn, now=s.clock(), actor_id=actor.id, action="embed_origins.set", detail=detail)
     logger.info("embed origins set by %s (%s)", actor.id, "reset" if parsed is None else f"{len(parsed)} sites")
     return await embed_settings(s, actor)
 

@@ -16,13 +16,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from parlor.actions import accounts, notifications
+from parlor.actions import accounts, limits, notifications
 from parlor.actions.ids import digest, looks_like_id, new_id, new_secret
 from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
 from parlor.actions.services import Services
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
 from parlor.storage import accounts as account_store
+from parlor.storage import admin_audit
 from parlor.storage import contacts as contact_store
 from parlor.storage import growth as store
 from parlor.storage import rooms as room_store
@@ -87,6 +88,7 @@ async def do_set_signup_mode(s: Services, actor: User, mode: str) -> dict[str, A
     async with s.db.engine.begin() as conn:
         await account_store.set_fact(conn, store.MODE_KEY, mode)
         await room_store.audit(conn, now=s.clock(), actor_id=actor.id, action=f"signup_mode.{mode}")
+        await admin_audit.record(conn, now=s.clock(), actor_id=actor.id, action="signup_mode.set", detail=mode)
     logger.info("sign-up mode set to %s by %s", mode, actor.id)
     return {"mode": mode}
 
@@ -94,11 +96,13 @@ async def do_set_signup_mode(s: Services, actor: User, mode: str) -> dict[str, A
 # -- invites ----------------------------------------------------------------------------------
 
 
-def _quota(s: Services, actor: User | None) -> int | None:
-    """None: unlimited (admins, and the operator's CLI as `None`)."""
+async def _quota(s: Services, conn: Any, actor: User | None) -> int | None:
+    """None: unlimited (admins, and the operator's CLI as `None`). An admin may have
+    changed the PARLOR_INVITES_PER_MEMBER setting (actions/instance_settings.py)."""
     if actor is None or actor.is_admin:
         return None
-    return s.settings.invites_per_member
+    quota = await store.invite_quota(conn)
+    return s.settings.invites_per_member if quota is None else quota
 
 
 def _out_of_invites(quota: int) -> ParlorError:
@@ -110,7 +114,7 @@ async def _check_spend(s: Services, conn: Any, actor: User | None) -> int | None
 
     Returns what is left (None: unlimited). Callers take `store.lock_quota` first.
     """
-    quota = _quota(s, actor)
+    quota = await _quota(s, conn, actor)
     if quota is None or actor is None:
         return None
     left = quota - await store.spent(conn, actor.id)
@@ -121,6 +125,8 @@ async def _check_spend(s: Services, conn: Any, actor: User | None) -> int | None
 
 async def do_create_invite(s: Services, actor: User | None) -> dict[str, Any]:
     """A new invite: `{id, code, remaining}`. The code is shown only here (only its hash is kept)."""
+    if actor is not None:  # the operator's CLI is not limited
+        await limits.check(s, "invites", account=actor.id)
     code = new_secret()[:22]
     now = s.clock()
     async with s.db.engine.begin() as conn:
@@ -137,10 +143,10 @@ async def do_create_invite(s: Services, actor: User | None) -> dict[str, Any]:
 
 
 async def allowance(s: Services, actor: User) -> dict[str, Any]:
-    quota = _quota(s, actor)
-    if quota is None:
-        return {"quota": None, "remaining": None}
     async with s.db.engine.connect() as conn:
+        quota = await _quota(s, conn, actor)
+        if quota is None:
+            return {"quota": None, "remaining": None}
         return {"quota": quota, "remaining": max(0, quota - await store.spent(conn, actor.id))}
 
 
@@ -229,10 +235,13 @@ async def _insert_member(
     return user
 
 
-async def do_signup(s: Services, invite_code: str, username: str, display_name: str, password: str) -> User:
+async def do_signup(
+    s: Services, invite_code: str, username: str, display_name: str, password: str, *, address: str | None = None
+) -> User:
     """Sign up with an invite code, or without one when the instance is open."""
     name, shown = accounts.check_username(username), accounts.check_display_name(display_name)
     accounts.check_password(password)
+    await limits.check(s, "signup", address=address)
     code = invite_code.strip()
     if len(code) > INVITE_CODE_MAX:
         raise _invite_refusal(None)
@@ -304,9 +313,13 @@ async def _entry_views(s: Services, entries: list[WaitlistEntry], *, admin: bool
     return [_entry_view(e, admitters, admin=admin) for e in entries]
 
 
-async def do_join_waitlist(s: Services, username: str, display_name: str) -> dict[str, Any]:
+async def do_join_waitlist(
+    s: Services, username: str, display_name: str, *, address: str | None = None
+) -> dict[str, Any]:
     """Join with a username and display name: `{token, entry}`. The token is shown only here."""
     name, shown = accounts.check_username(username), accounts.check_display_name(display_name)
+    # Names are kept for whoever holds the place: without a limit they can be squatted.
+    await limits.check(s, "waitlist", address=address)
     token = "pw_" + new_secret()
     async with s.db.engine.begin() as conn:
         if await _mode(s, conn) == "closed":
@@ -389,6 +402,8 @@ async def admit_waitlisted(s: Services, actor: User, entry_id: str, via: str) ->
         if admitted:
             left = await _check_spend(s, conn, actor)
             await room_store.audit(conn, now=now, actor_id=actor.id, action=f"waitlist.admit.{via}", target_id=entry_id)
+            if via == "admin":
+                await admin_audit.record(conn, now=now, actor_id=actor.id, action="waitlist.admit", detail=entry_id)
         entry = await store.entry_by_id(conn, entry_id)
         if entry is None:
             raise _not_waiting()
@@ -413,6 +428,19 @@ async def do_admit(s: Services, actor: User, username: str | None, entry_id: str
     if entry is None:
         raise _not_waiting()
     return await admit_waitlisted(s, actor, entry.id, "admin" if actor.is_admin else "username")
+
+
+async def do_delete_waitlist_entry(s: Services, actor: User, entry_id: str) -> None:
+    """Admins only: take a place off the waitlist (a squatted name, say). Its name is free
+    again, its findable identifiers go with it, and a let-in it held is given back."""
+    check_admin(actor)
+    if not looks_like_id(entry_id):
+        raise _not_waiting()
+    async with s.db.engine.begin() as conn:
+        if not await store.delete_entry(conn, entry_id):
+            raise _not_waiting()
+        await room_store.audit(conn, now=s.clock(), actor_id=actor.id, action="waitlist.delete", target_id=entry_id)
+    logger.info("waitlist entry %s deleted by %s", entry_id, actor.id)
 
 
 async def waitlist(s: Services, actor: User, limit: int, cursor: str | None) -> dict[str, Any]:

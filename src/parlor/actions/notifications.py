@@ -2,8 +2,11 @@
 
 Kinds: `ping` (a member in a live room asks one of their followers to join them),
 `room_started` (someone you follow started a room), `new_follower`,
-`waitlist_joined` (someone you let in from the waitlist finished signing up), and
-`room_invite` (a moderator invited you into a social or closed room).
+`waitlist_joined` (someone you let in from the waitlist finished signing up),
+`room_invite` (a moderator invited you into a social or closed room),
+`report_handled` (a report you made was handled: its outcome, never who handled it
+nor what happened to anyone) and `warned` (an admin's warning, with their message as
+`text`). The last two cannot be muted.
 
 Rules: a muted kind is neither stored nor delivered; nothing is stored or
 delivered about someone blocked either way with you, and the inbox hides what
@@ -17,6 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from parlor.actions import limits
 from parlor.actions.paging import check_limit
 from parlor.actions.room_lookup import check_room
 from parlor.actions.services import Services
@@ -24,6 +28,7 @@ from parlor.bus.base import user_channel
 from parlor.domain.rooms import Room, RoomKind
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
+from parlor.limits.policies import DEFAULTS
 from parlor.storage import accounts as account_store
 from parlor.storage import notifications as store
 from parlor.storage import social as social_store
@@ -31,13 +36,11 @@ from parlor.storage import social as social_store
 logger = logging.getLogger(__name__)
 
 KINDS = ("ping", "room_started", "new_follower", "waitlist_joined", "room_invite")
+# Kinds nobody can mute: what the instance's admins and moderators have to tell a member.
+UNMUTABLE = ("report_handled", "warned")
 PAGE_DEFAULT, PAGE_MAX = 30, 100
-# One ping per pinger and target per this many seconds.
-PING_INTERVAL_S = 60.0
-
-# (pinger, target) -> when the last ping went out. In memory: one node holds the
-# rooms, and a forgotten entry (restart) only allows one more ping.
-_last_ping: dict[tuple[str, str], float] = {}
+# One ping per pinger and target per this many seconds (the "ping" limit's default).
+PING_INTERVAL_S = DEFAULTS["ping"].window_s
 
 
 def check_kind(kind: str) -> str:
@@ -54,13 +57,29 @@ def item(row: store.Row, s: Services) -> dict[str, Any]:
     room = None
     if row.room_id is not None:
         room = {"id": row.room_id, "title": row.room_title or "", "live": row.room_id in s.live.rooms}
-    return {
+    out: dict[str, Any] = {
         "id": row.id,
         "kind": row.kind,
         "actor": actor,
         "room": room,
         "created_at": row.created_at,
         "read": row.read_at is not None,
+        "text": row.text,
+    }
+    if row.kind == "report_handled":
+        out["report"] = _report_ref(row)
+    return out
+
+
+def _report_ref(row: store.Row) -> dict[str, Any] | None:
+    """What a reporter is told of their handled report: the outcome, nothing of who or how."""
+    if row.report_id is None or row.report_outcome is None:
+        return None
+    return {
+        "id": row.report_id,
+        "target": {"kind": row.report_target_kind, "label": row.report_target_label},
+        "reason": row.report_reason,
+        "outcome": row.report_outcome,
     }
 
 
@@ -72,7 +91,14 @@ async def _publish(s: Services, user_id: str, data: dict[str, Any]) -> None:
 
 
 async def notify(
-    s: Services, user_id: str, kind: str, *, actor_id: str | None = None, room_id: str | None = None
+    s: Services,
+    user_id: str,
+    kind: str,
+    *,
+    actor_id: str | None = None,
+    room_id: str | None = None,
+    report_id: str | None = None,
+    text: str | None = None,
 ) -> None:
     """Tell `user_id` something: store it in their inbox and deliver it live.
 
@@ -80,9 +106,9 @@ async def notify(
     waitlist: `notify(s, inviter_id, "waitlist_joined", actor_id=new_user_id)`).
     Does nothing when the kind is muted by the user or when the actor and the user
     are blocked either way; a repeated unread `new_follower` from one actor is kept
-    once. `kind` must be one of KINDS (anything else is a programming error).
+    once. `kind` must be one of KINDS or UNMUTABLE (anything else is a programming error).
     """
-    if kind not in KINDS:
+    if kind not in KINDS and kind not in UNMUTABLE:
         raise ValueError(f"unknown notification kind {kind!r}")
     async with s.db.engine.begin() as conn:
         notification_id = await store.insert(
@@ -93,6 +119,8 @@ async def notify(
             room_id=room_id,
             now=s.clock(),
             once_unread=kind == "new_follower",
+            report_id=report_id,
+            text=text,
         )
         row = await store.get(conn, user_id, notification_id) if notification_id is not None else None
     if row is not None:
@@ -125,6 +153,7 @@ async def do_room_started(s: Services, creator: User, room: Room) -> None:
             "room": room_ref,
             "created_at": now,
             "read": False,
+            "text": None,
         }
         await _publish(s, user_id, data)
 
@@ -153,20 +182,8 @@ async def do_ping(s: Services, pinger: User, room_id: str, target_id: str) -> No
         raise ParlorError(403, Code.NOT_A_FOLLOWER, "You can only ping people who follow you.")
     if target.id in room.participants:
         raise ParlorError(409, Code.ALREADY_IN_THAT_ROOM, "They are already in this room.")
-    now = s.clock()
-    key = (pinger.id, target.id)
-    last = _last_ping.get(key)
-    if last is not None and now - last < PING_INTERVAL_S:
-        raise ParlorError(429, Code.RATE_LIMITED, "You pinged them a moment ago: give them a minute.")
-    _forget_old_pings(now)
-    _last_ping[key] = now
+    await limits.check(s, "ping", account=f"{pinger.id}>{target.id}")
     await notify(s, target.id, "ping", actor_id=pinger.id, room_id=room.id)
-
-
-def _forget_old_pings(now: float) -> None:
-    if len(_last_ping) > 10_000:
-        for key in [k for k, at in _last_ping.items() if now - at >= PING_INTERVAL_S]:
-            del _last_ping[key]
 
 
 # -- the inbox ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parlor.actions import notifications, speaking
+from parlor.actions import limits, notifications, speaking
 from parlor.actions.accounts import USERNAME
 from parlor.actions.ids import new_id
 from parlor.actions.profiles import avatar_url
@@ -208,12 +208,19 @@ async def _remember_avatar(s: Services, conn: AsyncConnection, user_id: str) -> 
 
 
 async def do_create_room(
-    s: Services, user: User, title: str, kind: RoomKind = RoomKind.OPEN, hand_raise: HandRaise = HandRaise.EVERYONE
+    s: Services,
+    user: User,
+    title: str,
+    kind: RoomKind = RoomKind.OPEN,
+    hand_raise: HandRaise = HandRaise.EVERYONE,
+    *,
+    address: str | None = None,
 ) -> Room:
     now = s.clock()
     room = domain.create(
         new_id("r"), title, user.id, now, kind=kind, hand_raise=hand_raise, capacity=s.settings.room_capacity
     )
+    await limits.check(s, "room_create", account=user.id, address=address)
     async with s.db.engine.begin() as conn:
         await store.insert_room(conn, room.id, room.title, user.id, now)
         await store.audit(conn, now=now, actor_id=user.id, action="room.create", room_id=room.id)
@@ -256,6 +263,7 @@ async def room_for(s: Services, user: User, room_id: str) -> Room:
 
 
 async def do_join(s: Services, user: User, room_id: str) -> Room:
+    await limits.check(s, "room_join", account=user.id)
     # The facts are read before taking the room's lock: a change of moderators in
     # between is judged on the room the joiner saw.
     room = await check_room(s, room_id)
@@ -272,6 +280,7 @@ async def do_join(s: Services, user: User, room_id: str) -> Room:
 async def do_invite_member(s: Services, user: User, room_id: str, username: str) -> Room:
     """A moderator lets a member into a social or closed room; they are told (`room_invite`)."""
     room = await check_room(s, room_id)
+    await limits.check(s, "room_invite", account=user.id)
     name = username.strip().lower().removeprefix("@")
     async with s.db.engine.connect() as conn:
         # Anything that is not a username names nobody (and never reaches the database).
@@ -412,6 +421,22 @@ async def do_update_settings(
 
 async def do_end(s: Services, user: User, room_id: str) -> Room:
     return await _transition(s, room_id, user.id, "room.end", lambda r: domain.end(r, user.id))
+
+
+# -- admins (actions/admin.py, actions/sanctions.py check who may) ---------------------
+
+
+async def do_admin_end(s: Services, actor_id: str | None, room_id: str) -> Room:
+    """An admin (or the operator, `actor_id` None) ends a live room."""
+    return await _transition(s, room_id, actor_id, "room.end.admin", domain.end_now)
+
+
+async def do_remove_sanctioned(s: Services, actor_id: str | None, room_id: str, user_id: str) -> Room:
+    """A suspended or banned person leaves the room now; as when anyone leaves, their
+    moderation passes to the longest-standing speaker, or the room ends (domain.leave)."""
+    return await _transition(
+        s, room_id, actor_id, "room.sanction", lambda r: domain.leave(r, user_id), target_id=user_id
+    )
 
 
 # -- presence and shutdown ------------------------------------------------------------

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from parlor.actions.live import LiveRooms
 from parlor.actions.speaking import SpeakingBoard
 from parlor.bus.base import Bus
+from parlor.limits.base import Limiter
+from parlor.limits.memory import MemoryLimiter
+from parlor.limits.policies import DEFAULTS, Rate
 from parlor.media.base import MediaServer
 from parlor.settings import Settings
 from parlor.storage.db import Database
@@ -23,3 +26,8 @@ class Services:
     live: LiveRooms = field(default_factory=LiveRooms)
     speaking: SpeakingBoard = field(default_factory=SpeakingBoard)
     clock: Callable[[], float] = time.time
+    # Rate limits (actions/limits.py): the store, and every named policy's rate.
+    limiter: Limiter = field(default_factory=MemoryLimiter)
+    limits: Mapping[str, Rate] = field(default_factory=lambda: dict(DEFAULTS))
+    # The last sanction this node has applied to its rooms and sockets (actions/sanctions.py).
+    sanctions_seen: int | None = None

@@ -48,6 +48,8 @@ async def _check_can_delete(s: Services, user: User, password: str) -> None:
     try:
         await accounts.do_login(s, user.username, password)
     except ParlorError as exc:
+        if exc.status == 429:  # the sign-in back-off holds here too
+            raise
         raise ParlorError(403, Code.WRONG_PASSWORD, "That is not your password: nothing was deleted.") from exc
     if user.is_admin:
         async with s.db.engine.connect() as conn:

@@ -67,8 +67,21 @@ def add_parser(sub: Any) -> None:
     quality.add_argument(
         "--node-nice", type=int, default=-10, help="the node's nice value (0: as the bench; negative needs root)"
     )
-    quality.add_argument("--keep", action="store_true", help="keep the work dir (speech, node log)")
+    quality.add_argument(
+        "--turn-by", choices=("voice", "mute"), default="voice",
+        help="two speakers: each falls silent in the other's turn (voice), or the bench mutes them (mute)",
+    )
+    quality.add_argument(
+        "--slots", type=int, default=None, help="the node's listener slots (default: 1 with two speakers)"
+    )
+    quality.add_argument("--keep", action="store_true", help="keep the work dir (speech, node log, recordings)")
     quality.add_argument("--json", action="store_true", help="print only the JSON result")
+    login_flood = bench_sub.add_parser(
+        "login-flood", help="hallway latency for a member, before and during a wrong-password flood"
+    )
+    from parlor.bench import login_flood as login_flood_bench
+
+    login_flood_bench.add_arguments(login_flood)
     social_bench = bench_sub.add_parser("social", help="people search at 100,000 users and 1,000,000 follows")
     from parlor.bench import social
 
@@ -107,6 +120,10 @@ def main(args: argparse.Namespace) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.bench_command == "idle":
         return idle.main(args)
+    if args.bench_command == "login-flood":
+        from parlor.bench import login_flood
+
+        return login_flood.main(args)
     if args.bench_command == "quality":
         return quality_bench.main(args)
     base = _config(args)

@@ -56,6 +56,9 @@ BROWSER_ARGS = [
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 SETTLE_S = 1.0  # after audio flows, before recording: the first packets' jitter-buffer set-up
+# Where in a turn speech goes missing (seconds after the turn starts): the start of a
+# turn is where a slot hand-over would cut it.
+POSITION_BINS = [(0.0, 0.25), (0.25, 0.5), (0.5, 1.0), (1.0, 2.0), (2.0, 4.0)]
 TURN_SKIP_S = 0.3  # a turn's first 0.3 s + the jitter-buffer delay are not scored (the onset)
 STAT_KEYS = (
     "packetsReceived", "packetsLost", "concealedSamples", "silentConcealedSamples", "concealmentEvents",
@@ -72,17 +75,27 @@ class QualityConfig:
     workers: int = 1
     turn_s: float = 2.0
     turns: int = 8
+    # How two speakers take turns on Parlor: "voice", both unmuted, each falls silent in
+    # the other's turn (its microphone track off, as on the direct call), so the slot
+    # router hands the slot over on loudness; "mute", the bench mutes one and unmutes
+    # the other through the API, so the mute frees the slot.
+    turn_by: str = "voice"
     # The node's scheduling priority (nice value; root may lower it). On a real network
     # the node has a machine of its own; here it shares two cores with three Chromiums
     # (and whatever else runs), and a starved node delays packets in bursts that the
     # listener's jitter buffer then has to absorb. 0 keeps the default priority.
     node_nice: int = -10
+    # The node's listener slots: None is one with two speakers (the slot changes hands at
+    # every turn), the node's default with one.
+    slots: int | None = None
     keep: bool = False
 
 
 def run_quality(cfg: QualityConfig, progress: Any = None) -> dict[str, Any]:
     if cfg.speakers not in (1, 2):
         raise ValueError("speakers must be 1 or 2")
+    if cfg.turn_by not in ("voice", "mute"):
+        raise ValueError("turn_by must be voice or mute")
     missing = speech.tools_missing()
     if missing:
         raise RuntimeError(f"needs {' and '.join(missing)} (apt-get install -y espeak-ng sox)")
@@ -95,6 +108,7 @@ async def _run(cfg: QualityConfig, progress: Any) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="parlor-quality-"))
     load_before = os.getloadavg()
     node: Node | None = None
+    slots = cfg.slots if cfg.slots is not None else 1 if cfg.speakers == 2 else None
     try:
         voices = [speech.make_speech(work / f"speaker{i}.wav", cfg.sentences, i) for i in range(cfg.speakers)]
         data = work / "data"
@@ -102,8 +116,8 @@ async def _run(cfg: QualityConfig, progress: Any) -> dict[str, Any]:
         migrate(data)
         members = seed_members(data, cfg.speakers + 1, prefix="q")
         env = {"PARLOR_OPUS_DTX": "1" if cfg.dtx else "0"}
-        if cfg.speakers == 2:
-            env["PARLOR_SLOTS"] = "1"  # one slot: it changes hands at every turn
+        if slots is not None:
+            env["PARLOR_SLOTS"] = str(slots)
         node = Node(data, workers=cfg.workers, engine="fast", env=env)
         nice = 0
         if cfg.node_nice:
@@ -128,7 +142,7 @@ async def _run(cfg: QualityConfig, progress: Any) -> dict[str, Any]:
                     await ctx.grant_permissions(["microphone"])
                     await _sign_in(ctx, node.url, member)
                     contexts.append(ctx)
-                bench = _Bench(cfg, node, voices, members[1:], members[0], contexts[:-1], contexts[-1])
+                bench = _Bench(cfg, node, voices, members[1:], members[0], contexts[:-1], contexts[-1], work)
                 results: list[dict[str, Any]] = []
                 for i in range(cfg.runs):
                     for mode in ("parlor", "direct") if i % 2 == 0 else ("direct", "parlor"):
@@ -139,7 +153,7 @@ async def _run(cfg: QualityConfig, progress: Any) -> dict[str, Any]:
             finally:
                 for browser in browsers:
                     await browser.close()
-        return {**_summary(cfg, results, load_before, os.getloadavg()), "node_nice": nice}
+        return {**_summary(cfg, results, load_before, os.getloadavg()), "node_nice": nice, "slots": slots}
     finally:
         if node is not None:
             node.stop()
@@ -159,6 +173,10 @@ async def _sign_in(ctx: Any, url: str, member: Member) -> None:
     await page.close()
 
 
+class StageFailed(RuntimeError):
+    """A run could not be set up or measured: which run, which stage, and what each page saw."""
+
+
 async def _until(probe: Any, ok: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -173,8 +191,9 @@ async def _until(probe: Any, ok: Any, timeout: float, what: str) -> Any:
 class _Bench:
     def __init__(
         self, cfg: QualityConfig, node: Node, voices: list[speech.Speech], speakers: list[Member],
-        listener: Member, speaker_ctxs: list[Any], listener_ctx: Any,
+        listener: Member, speaker_ctxs: list[Any], listener_ctx: Any, work: Path,
     ) -> None:
+        self.work = work
         self.cfg = cfg
         self.node = node
         self.voices = voices
@@ -182,17 +201,24 @@ class _Bench:
         self.listener = listener
         self.speaker_ctxs = speaker_ctxs
         self.listener_ctx = listener_ctx
+        self.stage = ""  # what the current run is doing, for a failure message
 
     async def run(self, mode: str, index: int) -> dict[str, Any]:
+        self.stage = "open the pages"
         pages = [await ctx.new_page() for ctx in self.speaker_ctxs]
         listener = await self.listener_ctx.new_page()
         try:
             if mode == "parlor":
                 async with httpx.AsyncClient(base_url=self.node.url, timeout=10) as http:
                     toggle = await self._connect_parlor(http, pages, listener, index)
-                    return await self._measure(mode, listener, toggle)
+                    return await self._measure(mode, listener, toggle, index)
             toggle = await self._connect_direct(pages, listener)
-            return await self._measure(mode, listener, toggle)
+            return await self._measure(mode, listener, toggle, index)
+        except Exception as exc:
+            raise StageFailed(
+                f"{mode} run {index + 1}: {self.stage}: {exc}\n"
+                f"speaker pages: {await _diagnose(pages)}\nlistener page: {await _diagnose([listener])}"
+            ) from exc
         finally:
             for page in [*pages, listener]:
                 await page.close()
@@ -206,45 +232,65 @@ class _Bench:
             r.raise_for_status()
             return r.json()
 
+        self.stage = "create the room"
         room = await post(self.speakers[0], "/api/rooms", {"title": f"Quality {index}"})
         base = f"/api/rooms/{room['id']}"
-        for page in [*pages, listener]:
+        for who, page in enumerate([*pages, listener]):
+            self.stage = f"open the room page ({'listener' if page is listener else f'speaker {who + 1}'})"
             await page.goto(f"{self.node.url}/rooms/{room['id']}")
             await page.get_by_role("status", name="Connection").filter(has_text="Connected").wait_for()
         for other in self.speakers[1:]:
+            self.stage = "bring the second speaker on stage"
             await post(other, base + "/hand", {"raised": True})
             await post(self.speakers[0], base + "/speak-invites", {"user_id": other.user_id})
             await post(other, base + "/speak-invite/accept")  # on stage, muted
-        await _until(lambda: listener.evaluate(js.CONNECTED, "parlor"), bool, 15, "the listener's media")
 
-        async def toggle(on: int) -> None:
+        async def mute(on: int | None) -> None:  # all but speaker `on` muted (None: nobody)
             await asyncio.gather(
-                *(post(m, base + "/mute", {"muted": i != on}) for i, m in enumerate(self.speakers))
+                *(post(m, base + "/mute", {"muted": on is not None and i != on}) for i, m in enumerate(self.speakers))
             )
 
-        return toggle
+        async def fall_silent(on: int) -> None:  # all on air, all but `on` silent
+            await asyncio.gather(*(p.evaluate(js.MIC_ENABLE, i == on) for i, p in enumerate(pages)))
+
+        # everyone comes on stage muted (the room's creator too)
+        self.stage = "unmute the speakers"
+        await mute(0 if self.cfg.turn_by == "mute" else None)
+        live = pages[:1] if self.cfg.turn_by == "mute" else pages
+        for page in live:
+            await _until(lambda p=page: p.evaluate(js.MIC_LIVE), bool, 15, "a speaker's live microphone")
+        if self.cfg.turn_by == "voice" and len(pages) > 1:
+            await fall_silent(0)
+        self.stage = "connect the listener's media"
+        await _until(lambda: listener.evaluate(js.CONNECTED, "parlor"), bool, 15, "the listener's media")
+        return mute if self.cfg.turn_by == "mute" else fall_silent
 
     async def _connect_direct(self, pages: list[Any], listener: Any) -> Any:
+        self.stage = "open the pages (/healthz)"
         for page in [*pages, listener]:
             await page.goto(f"{self.node.url}/healthz")
-        for page in pages:
+        for who, page in enumerate(pages):
+            self.stage = f"signal the direct call (speaker {who + 1})"
             offer = await page.evaluate(js.SPEAK_OFFER)
             answer = await listener.evaluate(js.LISTEN, offer)
             await page.evaluate(js.SPEAK_ANSWERED, answer)
+        self.stage = "connect the direct call"
         await _until(lambda: listener.evaluate(js.CONNECTED, "direct"), bool, 15, "the direct call")
 
         async def toggle(on: int) -> None:
-            await asyncio.gather(*(p.evaluate(js.SPEAK_ENABLE, i == on) for i, p in enumerate(pages)))
+            await asyncio.gather(*(p.evaluate(js.MIC_ENABLE, i == on) for i, p in enumerate(pages)))
 
         if len(pages) > 1:
             await toggle(0)
         return toggle
 
-    async def _measure(self, mode: str, listener: Any, toggle: Any) -> dict[str, Any]:
+    async def _measure(self, mode: str, listener: Any, toggle: Any, index: int) -> dict[str, Any]:
+        self.stage = "wait for audio at the listener"
         await _until(
             lambda: listener.evaluate(js.STATS, mode), lambda s: s["packetsReceived"] > 25, 15, "audio at the listener"
         )
         await asyncio.sleep(SETTLE_S)
+        self.stage = "record and score"
         pids = procs.descendants(self.node.pid)
         before = await listener.evaluate(js.STATS, mode)
         cpu0, t0 = procs.cpu_seconds(pids), time.monotonic()
@@ -265,6 +311,10 @@ class _Bench:
         delta = {k: after[k] - before[k] for k in STAT_KEYS}
         emitted = after["jitterBufferEmittedCount"] - before["jitterBufferEmittedCount"]
         jb_ms = 1000 * (after["jitterBufferDelay"] - before["jitterBufferDelay"]) / emitted if emitted else None
+        if self.cfg.keep:  # for a closer look afterwards (speech.score_windows on other windows)
+            np.savez(self.work / f"{mode}-{index}.npz", recording=recording, marks=np.array(marks, dtype=np.int64),
+                     jb_ms=jb_ms or 0.0)
+        position: list[list[float]] = []
         if len(self.voices) == 1:
             scores = [speech.score(recording, self.voices[0].samples)[0]]
         else:
@@ -275,6 +325,7 @@ class _Bench:
                 speech.score_windows(recording, voice.samples, _windows(marks, who, len(recording), skip))
                 for who, voice in enumerate(self.voices)
             ]
+            position = self._missing_by_position(recording, marks, skip)
         return {
             "mode": mode,
             "pesq": scores,
@@ -284,7 +335,33 @@ class _Bench:
             "node_cpu_pct": round(100 * cpu / seconds, 1),
             "load": round(os.getloadavg()[0], 2),
             **{_snake(k): v for k, v in delta.items()},
+            **({"speech_missing_by_position": position} if position else {}),
         }
+
+    def _missing_by_position(
+        self, recording: np.ndarray, marks: list[tuple[int, int]], skip: float
+    ) -> list[list[float]]:
+        """[from s, to s, frames missing, frames of speech] per position in a turn, both speakers."""
+        bins = [b for b in POSITION_BINS if b[0] < self.cfg.turn_s]
+        totals = [[lo, min(hi, self.cfg.turn_s), 0, 0] for lo, hi in bins]
+        for who, voice in enumerate(self.voices):
+            ref = speech.aligned_reference(recording, voice.samples, _windows(marks, who, len(recording), skip))
+            turns = _windows(marks, who, len(recording), 0.0)
+            counts = speech.missing_speech(recording, ref, turns, bins)
+            for total, (missing, frames) in zip(totals, counts, strict=True):
+                total[2] += missing
+                total[3] += frames
+        return totals
+
+
+async def _diagnose(pages: list[Any]) -> list[Any]:
+    out = []
+    for page in pages:
+        try:
+            out.append(await page.evaluate(js.DIAGNOSE))
+        except Exception as exc:  # a page that crashed or never loaded says so
+            out.append(repr(exc))
+    return out
 
 
 def _windows(marks: list[tuple[int, int]], who: int, end: int, skip_s: float) -> list[tuple[int, int]]:
@@ -306,7 +383,7 @@ def _summary(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "bench": "quality", "runs": cfg.runs, "speakers": cfg.speakers, "sentences": cfg.sentences,
-        "dtx": cfg.dtx, "workers": cfg.workers,
+        "dtx": cfg.dtx, "workers": cfg.workers, "turn_by": cfg.turn_by if cfg.speakers > 1 else None,
         "load_1m_before": round(load_before[0], 2), "load_1m_after": round(load_after[0], 2),
         "load_1m_max": max([r["load"] for r in results] + [load_before[0], load_after[0]]),
     }
@@ -322,6 +399,16 @@ def _summary(
         jb = [r["jitter_buffer_ms"] for r in rs if r["jitter_buffer_ms"] is not None]
         out[f"jitter_buffer_ms_{mode}_median"] = round(statistics.median(jb), 1) if jb else None
         out[f"packets_per_s_{mode}_median"] = round(statistics.median(r["packets_per_s"] for r in rs), 1)
+        if cfg.speakers > 1:  # the share of speech missing, by position in a turn, over all runs
+            sums: dict[str, list[float]] = {}
+            for r in rs:
+                for lo, hi, missing, frames in r["speech_missing_by_position"]:
+                    acc = sums.setdefault(f"{lo:g}-{hi:g}s", [0, 0])
+                    acc[0] += missing
+                    acc[1] += frames
+            out[f"speech_missing_{mode}_by_position"] = {
+                k: round(m / f, 3) if f else None for k, (m, f) in sums.items()
+            }
     parlor_cpu = [r["node_cpu_pct"] for r in results if r["mode"] == "parlor"]
     out["node_cpu_pct_median"] = round(statistics.median(parlor_cpu), 1)
     out["accept"] = {
@@ -342,12 +429,17 @@ def main(args: Any) -> int:
     dtx = Settings().opus_dtx if args.dtx is None else args.dtx == "on"
     cfg = QualityConfig(
         runs=args.runs, speakers=args.speakers, sentences=args.sentences, dtx=dtx, workers=args.workers,
-        node_nice=args.node_nice, keep=args.keep,
+        node_nice=args.node_nice, slots=args.slots, turn_by=args.turn_by, keep=args.keep,
     )
 
     def progress(result: dict[str, Any]) -> None:
         if not args.json:
             print(json.dumps(result), file=sys.stderr, flush=True)
 
-    print(json.dumps(run_quality(cfg, progress)), flush=True)
+    try:
+        result = run_quality(cfg, progress)
+    except StageFailed as exc:
+        print(f"parlor bench quality: {exc}", file=sys.stderr, flush=True)
+        return 1
+    print(json.dumps(result), flush=True)
     return 0

@@ -101,7 +101,12 @@ SPEAK_OFFER = (
 
 SPEAK_ANSWERED = "async (sdp) => { await window.__speak.pc.setRemoteDescription({type: 'answer', sdp}); }"
 
-SPEAK_ENABLE = "(on) => { window.__speak.track.enabled = on; }"
+# A speaker falls silent (on=false) or talks again: its microphone track off / on, on
+# the direct call's connection or the web client's (which is left unmuted).
+MIC_ENABLE = """(on) => {
+  const pcs = [window.__speak && window.__speak.pc, window.parlor && window.parlor.pc].filter(Boolean);
+  for (const pc of pcs) for (const s of pc.getSenders()) if (s.track) s.track.enabled = on;
+}"""
 
 # A direct call's listener: answers an offer, plays what it receives in an <audio>.
 LISTEN = (
@@ -122,4 +127,38 @@ LISTEN = (
 }"""
 )
 
+# The web client's microphone is on its connection and not muted (after the API unmuted it).
+MIC_LIVE = """() => {
+  const pc = window.parlor && window.parlor.pc;
+  return !!pc && pc.getSenders().some((s) => s.track && s.track.enabled && s.track.readyState === 'live');
+}"""
+
 CONNECTED = "(mode) => {" + _PCS + " return pcs.length > 0 && pcs.every((pc) => pc.connectionState === 'connected'); }"
+
+# What a page's side of a call looks like, for a failure message: its peer connections'
+# states, its microphone track, and what it sent and received.
+DIAGNOSE = """async () => {
+  const pcs = [];
+  if (window.parlor && window.parlor.pc) pcs.push(['parlor', window.parlor.pc]);
+  if (window.__speak) pcs.push(['speak', window.__speak.pc]);
+  for (const pc of window.__pcs || []) pcs.push(['listen', pc]);
+  const out = [];
+  for (const [role, pc] of pcs) {
+    const d = {role, connection: pc.connectionState, ice: pc.iceConnectionState, signaling: pc.signalingState,
+               tracks: [], sent: 0, received: 0, pair: null};
+    for (const s of pc.getSenders()) {
+      if (s.track) d.tracks.push({kind: s.track.kind, state: s.track.readyState, muted: s.track.muted,
+                                  enabled: s.track.enabled});
+    }
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'outbound-rtp') d.sent += s.packetsSent || 0;
+      if (s.type === 'inbound-rtp') d.received += s.packetsReceived || 0;
+      if (s.type === 'candidate-pair' && s.nominated) {
+        d.pair = {state: s.state, sent: s.packetsSent, received: s.packetsReceived};
+      }
+      if (s.type === 'media-source' && s.kind === 'audio') d.mic_level = s.audioLevel;
+    });
+    out.push(d);
+  }
+  return out;
+}"""

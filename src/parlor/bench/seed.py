@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
-from parlor.actions.ids import digest
+from parlor.actions.ids import digest, new_id
 from parlor.storage.tables import sessions, users
 
 PASSWORD = "bench-password"
@@ -72,6 +72,7 @@ def seed_members(data_dir: Path, count: int, prefix: str = "bench") -> list[Memb
                     [
                         {
                             "secret_hash": digest(m.token),
+                            "id": new_id("s"),
                             "user_id": m.user_id,
                             "kind": "bearer",
                             "name": "bench",

@@ -126,19 +126,59 @@ def score(recording: np.ndarray, reference: np.ndarray) -> tuple[float, int]:
     return pesq_wb(looped(reference, start, len(recording)), recording), start
 
 
+def aligned_reference(recording: np.ndarray, reference: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
+    """The looped reference, aligned with the recording over the `windows` alone (the
+    rest of the recording is another speaker, zeroed for the alignment)."""
+    mask = np.zeros(len(recording), dtype=np.float32)
+    for a, b in windows:
+        mask[max(0, a) : max(0, b)] = 1.0
+    start = align(recording * mask, reference)
+    return looped(reference, start, len(recording))
+
+
 def score_windows(
     recording: np.ndarray, reference: np.ndarray, windows: list[tuple[int, int]]
 ) -> float:
     """PESQ-WB of only the `windows` (sample ranges) of the recording, one speaker's turns.
 
-    The offset into the looped reference is found over the windows alone (the rest of
-    the recording is the other speaker, zeroed here); both signals are then cut to the
-    same windows and joined.
+    The offset into the looped reference is found over the windows alone; both signals
+    are then cut to the same windows and joined.
     """
-    mask = np.zeros(len(recording), dtype=np.float32)
-    for a, b in windows:
-        mask[max(0, a) : max(0, b)] = 1.0
-    start = align(recording * mask, reference)
-    ref = looped(reference, start, len(recording))
+    ref = aligned_reference(recording, reference, windows)
     pieces = [(ref[a:b], recording[a:b]) for a, b in windows if b > a]
     return pesq_wb(np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces]))
+
+
+SPEECH_DBFS = -35.0  # a 10 ms frame of the reference louder than this is speech
+MISSING_DB = 15.0  # ... and missing from the recording if that much quieter there
+
+
+def missing_speech(
+    recording: np.ndarray, reference: np.ndarray, turns: list[tuple[int, int]], bins: list[tuple[float, float]]
+) -> list[tuple[int, int]]:
+    """Where in a turn speech goes missing: per bin (seconds after each turn starts),
+    (frames missing, frames of speech), over all `turns` (sample ranges) of one speaker.
+
+    `reference` must be aligned with the recording (`aligned_reference`). A 10 ms frame
+    is speech if the reference is louder than `SPEECH_DBFS` there, and missing if the
+    recording is `MISSING_DB` quieter: a turn whose start is cut, or whose words drop
+    out, shows here where PESQ over the whole turn only drops.
+    """
+    frame = RATE // 100
+    out = []
+    for lo, hi in bins:
+        missing = speech_frames = 0
+        for start, stop in turns:
+            a, b = start + int(lo * RATE), min(stop, start + int(hi * RATE), len(recording))
+            n = max(0, (b - a) // frame)
+            if n == 0:
+                continue
+            ref = reference[a : a + n * frame].reshape(n, frame)
+            rec = recording[a : a + n * frame].reshape(n, frame)
+            ref_db = 10 * np.log10(np.mean(ref * ref, axis=1) + 1e-12)
+            rec_db = 10 * np.log10(np.mean(rec * rec, axis=1) + 1e-12)
+            is_speech = ref_db > SPEECH_DBFS
+            speech_frames += int(np.sum(is_speech))
+            missing += int(np.sum(is_speech & (rec_db < ref_db - MISSING_DB)))
+        out.append((missing, speech_frames))
+    return out

@@ -22,6 +22,9 @@ import websockets
 from parlor import protocol as p
 from parlor.client.media import MediaSession
 
+# What a member's list of tokens shows as the client ("Parlor Python client").
+USER_AGENT = "parlor.client"
+
 logger = logging.getLogger(__name__)
 
 
@@ -82,7 +85,9 @@ class ParlorClient:
         # media only through the instance's TURN servers (to check a TURN set-up)
         self.relay_only = relay_only
         self.http = httpx.AsyncClient(
-            base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=15.0
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT},
+            timeout=15.0,
         )
         self.user_id = ""
         self.rooms: dict[str, dict[str, Any]] = {}
@@ -144,8 +149,13 @@ class ParlorClient:
     async def connect(self) -> None:
         """Open the socket and say hello (resuming our event queue if we had one)."""
         url = self.base_url.replace("http", "ws", 1) + "/ws"
+        # The token goes in the Authorization header: the server refuses one in the URL
+        # (it would end up in access logs).
         ws = await websockets.connect(
-            url, additional_headers={"Authorization": f"Bearer {self.token}"}, open_timeout=15
+            url,
+            additional_headers={"Authorization": f"Bearer {self.token}"},
+            user_agent_header=USER_AGENT,
+            open_timeout=15,
         )
         tried = self._queue_id is not None
         await ws.send(p.Hello(self._queue_id, self._last_event if tried else None).to_json())

@@ -32,7 +32,7 @@ from av.stream import Stream
 from parlor.media import aiortc_private as priv
 from parlor.media import levels
 from parlor.media.base import LevelsCallback, MediaError, MediaServer
-from parlor.media.rtp import RTP_HEADER, forward_template
+from parlor.media.rtp import RTP_HEADER, forward_template, opus_dtx
 from parlor.media.sdp import answer_problem, with_opus_fmtp
 from parlor.media.slots import DEFAULT_IDLE_S, SlotRouter
 
@@ -254,7 +254,7 @@ class RelayEngine(MediaServer):
             previous = room.levels.get(user_id)
             if previous is None or level < previous:
                 room.levels[user_id] = level
-        index = room.router.route(user_id, time.monotonic(), level)
+        index = room.router.route(user_id, time.monotonic(), level, opus_dtx(template))
         if index is None:
             room.dropped += 1
             return

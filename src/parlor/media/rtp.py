@@ -187,6 +187,19 @@ def _frame_length(payload: bytes | memoryview, i: int) -> tuple[int, int]:
     return first + 4 * payload[i + 1], 2
 
 
+def opus_dtx(template: bytes | bytearray) -> bool:
+    """Whether a `forward_template` packet is an Opus DTX packet: a payload of at most
+    2 bytes (the TOC byte, maybe an empty frame), no audio. WebRTC's encoder sends one
+    when its voice detector finds the talker has stopped, then nothing (bar a comfort
+    noise refresh every 400 ms) until speech starts again."""
+    b0 = template[0]
+    start = RTP_HEADER + (8 if b0 & 0x10 else 0)  # forward_template's only two shapes
+    end = len(template)
+    if b0 & 0x20 and end > start:
+        end -= template[end - 1]
+    return end - start <= 2
+
+
 def dtx_template(template: bytes | bytearray) -> bytearray | None:
     """A DTX packet that ends a talk-spurt, from the last forwarded template.
 

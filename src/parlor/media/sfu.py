@@ -55,7 +55,7 @@ from av.frame import Frame
 from parlor.media import aiortc_private as priv
 from parlor.media import levels
 from parlor.media.base import LevelsCallback, MediaError, MediaServer
-from parlor.media.rtp import STAMP, dtx_template, forward_template, opus_ok, rtp_payload
+from parlor.media.rtp import STAMP, dtx_template, forward_template, opus_dtx, opus_ok, rtp_payload
 from parlor.media.sdp import OPUS_FMTP, OPUS_FMTP_NO_DTX, answer_problem, with_opus_fmtp
 from parlor.media.slots import DEFAULT_IDLE_S, SlotRouter
 
@@ -514,7 +514,7 @@ class Sfu(MediaServer):
                 previous = room.levels.get(user_id)
                 if previous is None or level < previous:
                     room.levels[user_id] = level
-        index = room.router.route(user_id, now, level)
+        index = room.router.route(user_id, now, level, opus_dtx(template))
         if index is None:
             room.dropped += 1
             return

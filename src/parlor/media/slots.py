@@ -11,8 +11,13 @@ The rule, for a packet of a speaker without a slot:
    DTX comfort noise): a speaker on stage reaches every listener, a new one included,
    from its first packet, and its listeners' jitter buffers see its stream start
    before its first word. A silent claim counts as idle from the start (rule 2);
-2. else, for an active packet only, a slot whose holder sent no active packet for
-   `idle_s` is taken;
+2. else, for an active packet only, a slot whose holder is not talking is taken at
+   once: the holder sent no active packet for `idle_s`, or it has fallen quiet, i.e.
+   its packets since it last talked are an Opus DTX packet (`dtx`: the sender's
+   encoder found no voice, the start of a pause) or have all been silent for
+   `QUIET_S`. Otherwise a speaker who takes the floor when the holder stops would
+   wait for the holder's peak to fall (rule 3) and lose the first half-second of
+   every turn;
 3. else, for an active packet only, the quietest holder is displaced if the newcomer is
    louder by `SWITCH_MARGIN_DB` and the holder has had the slot `MIN_HOLD_S`. The
    newcomer's loudness is the larger of its smoothed loudness and this packet's level,
@@ -36,8 +41,14 @@ Why these constants:
   cut into half-words.
 - `JITTER_GRACE_S` = 0.3 s: packets held back by a busy box and delivered in a bunch
   are late, not silent; without it a holder flaps out after every stall.
-- `idle_s` (setting, default 1.5 s): longer than a breath or a thinking pause,
-  short enough that a finished speaker's slot is soon anyone's.
+- `idle_s` (default 1.5 s): a holder whose packets stop altogether (no DTX packet
+  said so) is taken for gone after a breath or a thinking pause; shorter would count
+  a stalled holder's late packets as silence.
+- `QUIET_S` = 0.2 s: longer than the silence between two words, about the pause
+  before a sentence (Opus's own DTX starts after 0.2 s without voice too).
+- A quiet holder talks again after `TALK_PACKETS` = 2 active packets in a row: in DTX
+  the encoder refreshes its comfort noise with one lone packet every 400 ms, which
+  is no talk-spurt.
 
 Per-packet cost: a holder's packet is a dict lookup and a few float operations; only
 a packet of a speaker without a slot scans the K slots.
@@ -54,12 +65,14 @@ SMOOTHING_S = 0.3
 # are merely late keeps its loudness (and its slot).
 JITTER_GRACE_S = 0.3
 SWITCH_MARGIN_DB = 6.0
-# A holder is judged by its recent peak: held through a jitter stall, then falling
-# 20 dB a second, so a pause between words (~0.2 s) costs it nothing and a holder
-# that stopped talking is overtaken by a same-volume newcomer within ~0.6 s.
+# A holder still talking is judged by its recent peak: held through a jitter stall,
+# then falling 20 dB a second, so a pause between words (~0.2 s) costs it nothing. (A
+# holder that stopped talking is quiet, rule 2, and any talker takes its slot.)
 PEAK_RELEASE_DB_S = 20.0
 MIN_HOLD_S = 0.5
 DEFAULT_IDLE_S = 1.5
+QUIET_S = 0.2
+TALK_PACKETS = 2
 # RFC 6464 levels (-dBov) at or above this count as silence (DTX comfort noise).
 ACTIVE_BELOW_LEVEL = 120
 SILENT_LEVEL = 127
@@ -74,6 +87,29 @@ class Slot:
     last_active: float = 0.0  # the holder's last active packet
     # bumped whenever the holder changes, so listeners re-base seq / timestamps
     generation: int = 0
+    # the holder's current run of silent / DTX packets: since when (None while it
+    # talks), whether a DTX packet was among them, and its active packets in a row
+    quiet_since: float | None = None
+    quiet_dtx: bool = False
+    talk_run: int = 0
+
+    def heard(self, now: float, active: bool, dtx: bool) -> None:
+        """One packet of the holder: talking (active) or not (silent, DTX)."""
+        if active:
+            self.last_active = now
+            self.talk_run += 1
+            if self.talk_run >= TALK_PACKETS:
+                self.quiet_since = None
+                self.quiet_dtx = False
+            return
+        self.talk_run = 0
+        if self.quiet_since is None:
+            self.quiet_since = now
+        self.quiet_dtx = self.quiet_dtx or dtx
+
+    def quiet(self, now: float) -> bool:
+        """The holder has fallen quiet: a DTX packet, or silence for `QUIET_S`."""
+        return self.quiet_since is not None and (self.quiet_dtx or now - self.quiet_since >= QUIET_S)
 
 
 class _Speaker:
@@ -109,12 +145,14 @@ class SlotRouter:
         self.slots = [Slot() for _ in range(count)]
         self._speakers: dict[str, _Speaker] = {}
 
-    def route(self, user_id: str, now: float, level: int | None) -> int | None:
+    def route(self, user_id: str, now: float, level: int | None, dtx: bool = False) -> int | None:
         """The slot that carries this packet of `user_id`, or None to drop it.
 
         `level` is the RFC 6464 level (0 loudest .. 127 silent, V bit removed), or
         None if the packet had none: such a packet counts as active but adds no
         loudness, so it can take a free or idle slot, never displace anyone.
+        `dtx`: an Opus DTX packet (no audio: the sender's encoder found no voice),
+        silent whatever its level.
         """
         speaker = self._speakers.get(user_id)
         if speaker is None:
@@ -131,36 +169,40 @@ class SlotRouter:
             if instant >= speaker.peak_at(now):
                 speaker.peak, speaker.peak_time = instant, now
             active = level < ACTIVE_BELOW_LEVEL
+        active = active and not dtx
         index = speaker.slot
         if index >= 0:
-            if active:
-                self.slots[index].last_active = now
+            self.slots[index].heard(now, active, dtx)
             return index
         # this packet's own loudness: a talk-spurt's first packet can take a slot
-        return self._claim(user_id, speaker, now, active, max(speaker.loud, instant))
+        return self._claim(user_id, speaker, now, active, dtx, max(speaker.loud, instant))
 
-    def _claim(self, user_id: str, speaker: _Speaker, now: float, active: bool, newcomer: float) -> int | None:
+    def _claim(
+        self, user_id: str, speaker: _Speaker, now: float, active: bool, dtx: bool, newcomer: float
+    ) -> int | None:
         quietest = -1
         quietest_loud = 0.0
         idle = -1
         for index, slot in enumerate(self.slots):
             if slot.holder is None:
-                return self._give(index, user_id, speaker, now, active)
+                return self._give(index, user_id, speaker, now, active, dtx)
             if not active:
                 continue
-            if now - slot.last_active > self.idle_s:
-                idle = index
+            if now - slot.last_active > self.idle_s or slot.quiet(now):
+                # of several, the one that talked least recently
+                if idle < 0 or slot.last_active < self.slots[idle].last_active:
+                    idle = index
             elif now - slot.since >= self.min_hold_s:
                 loud = self._speakers[slot.holder].peak_at(now)
                 if quietest < 0 or loud < quietest_loud:
                     quietest, quietest_loud = index, loud
         if idle >= 0:
-            return self._give(idle, user_id, speaker, now, active)
+            return self._give(idle, user_id, speaker, now, active, dtx)
         if quietest >= 0 and newcomer >= quietest_loud + self.margin_db:
-            return self._give(quietest, user_id, speaker, now, active)
+            return self._give(quietest, user_id, speaker, now, active, dtx)
         return None
 
-    def _give(self, index: int, user_id: str, speaker: _Speaker, now: float, active: bool) -> int:
+    def _give(self, index: int, user_id: str, speaker: _Speaker, now: float, active: bool, dtx: bool) -> int:
         slot = self.slots[index]
         if slot.holder is not None:
             self._speakers[slot.holder].slot = -1
@@ -168,6 +210,9 @@ class SlotRouter:
         slot.since = now
         # a silent claim is idle at once: the first active newcomer may take the slot
         slot.last_active = now if active else -math.inf
+        slot.quiet_since, slot.quiet_dtx, slot.talk_run = None, False, TALK_PACKETS
+        if not active:
+            slot.heard(now, active, dtx)
         slot.generation += 1
         speaker.slot = index
         return index
@@ -200,6 +245,7 @@ class SlotRouter:
             slot = self.slots[speaker.slot]
             slot.holder = None
             slot.last_active = 0.0
+            slot.quiet_since, slot.quiet_dtx, slot.talk_run = None, False, 0
 
     def retain(self, user_ids: frozenset[str]) -> None:
         """Keep only these speakers (the room's audible set)."""

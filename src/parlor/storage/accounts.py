@@ -8,14 +8,41 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parlor.domain.sessions import Session
 from parlor.domain.users import User
+from parlor.storage.sanctions import in_force
 from parlor.storage.tables import instance, invites, sessions, users
 
 _USER_COLUMNS = (users.c.id, users.c.username, users.c.display_name, users.c.is_admin, users.c.created_at)
+# Labelled: they are selected beside the user's columns.
+SESSION_COLUMNS = (
+    sessions.c.id.label("session_id"),
+    sessions.c.user_id.label("session_user_id"),
+    sessions.c.kind.label("session_kind"),
+    sessions.c.name.label("session_name"),
+    sessions.c.client.label("session_client"),
+    sessions.c.created_at.label("session_created_at"),
+    sessions.c.last_used_at.label("session_last_used_at"),
+    sessions.c.expires_at.label("session_expires_at"),
+)
 
 
 def _user(row: Any) -> User:
     return User(row.id, row.username, row.display_name, bool(row.is_admin), row.created_at)
+
+
+def session_from_row(row: Any) -> Session:
+    """A Session from a row selected with SESSION_COLUMNS."""
+    return Session(
+        id=row.session_id or "",
+        user_id=row.session_user_id,
+        kind=row.session_kind,
+        name=row.session_name,
+        client=row.session_client,
+        created_at=row.session_created_at,
+        last_used_at=row.session_last_used_at,
+        expires_at=row.session_expires_at,
+    )
 
 
 async def insert_user(
@@ -89,37 +116,65 @@ async def insert_session(
     conn: AsyncConnection,
     *,
     secret_hash: str,
+    session_id: str,
     user_id: str,
     kind: str,
     name: str | None,
     now: float,
     expires_at: float | None,
+    client: str | None = None,
+    last_used_at: float | None = None,
 ) -> None:
     await conn.execute(
         sessions.insert().values(
             secret_hash=secret_hash,
+            id=session_id,
             user_id=user_id,
             kind=kind,
             name=name,
             created_at=now,
             expires_at=expires_at,
+            client=client,
+            last_used_at=last_used_at,
         )
     )
 
 
-async def user_for_session(conn: AsyncConnection, secret_hash: str, kind: str, now: float) -> User | None:
+async def session_for(conn: AsyncConnection, secret_hash: str, kind: str, now: float) -> tuple[User, Session] | None:
+    """The user and the (unexpired) session or token a secret stands for."""
     query = (
-        sa.select(*_USER_COLUMNS)
+        sa.select(*_USER_COLUMNS, *SESSION_COLUMNS)
         .join(sessions, sessions.c.user_id == users.c.id)
         .where(sessions.c.secret_hash == secret_hash, sessions.c.kind == kind)
         .where(sa.or_(sessions.c.expires_at.is_(None), sessions.c.expires_at > now))
+        # Suspended or banned: their sessions are deleted, and one that slipped past
+        # (a sign-in racing the suspension) does not count either.
+        .where(~in_force(users.c.id, now))
     )
     row = (await conn.execute(query)).first()
-    return _user(row) if row else None
+    return (_user(row), session_from_row(row)) if row else None
 
 
-async def delete_session(conn: AsyncConnection, secret_hash: str) -> None:
-    await conn.execute(sessions.delete().where(sessions.c.secret_hash == secret_hash))
+async def delete_session(conn: AsyncConnection, secret_hash: str) -> str | None:
+    """Delete one session or token; returns whose it was."""
+    query = sessions.delete().where(sessions.c.secret_hash == secret_hash).returning(sessions.c.user_id)
+    row = await conn.execute(query)
+    found = row.first()
+    return str(found.user_id) if found else None
+
+
+async def delete_sessions_of(
+    conn: AsyncConnection, user_id: str, *, keep_hash: str | None = None, kind: str | None = None
+) -> list[str]:
+    """Delete every session and token of a user (only those of `kind`, if given) but
+    `keep_hash`; returns the deleted hashes."""
+    query = sessions.delete().where(sessions.c.user_id == user_id)
+    if keep_hash is not None:
+        query = query.where(sessions.c.secret_hash != keep_hash)
+    if kind is not None:
+        query = query.where(sessions.c.kind == kind)
+    rows = await conn.execute(query.returning(sessions.c.secret_hash))
+    return [str(r.secret_hash) for r in rows]
 
 
 # -- invites -------------------------------------------------------------------

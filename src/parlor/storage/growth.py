@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parlor.storage.tables import instance, invites, users, waitlist
 
 MODE_KEY = "signup_mode"
+# Each member's invite quota, when an admin set one (actions/instance_settings.py).
+QUOTA_KEY = "invites_per_member"
 
 # (created_at, id) of the last row of the previous page
 After = tuple[float, str]
@@ -78,6 +80,14 @@ async def lock_quota(conn: AsyncConnection, user_id: str) -> None:
 async def signup_mode(conn: AsyncConnection) -> str | None:
     row = (await conn.execute(sa.select(instance.c.value).where(instance.c.key == MODE_KEY))).first()
     return row.value if row else None
+
+
+async def invite_quota(conn: AsyncConnection) -> int | None:
+    row = (await conn.execute(sa.select(instance.c.value).where(instance.c.key == QUOTA_KEY))).first()
+    try:
+        return int(row.value) if row else None
+    except ValueError:
+        return None
 
 
 # -- invites ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlor.storage.db import insert_ignore
-from parlor.storage.tables import follows, notification_mutes, notifications, rooms, user_blocks, users
+from parlor.storage.tables import follows, notification_mutes, notifications, reports, rooms, user_blocks, users
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,14 @@ class Row:
     actor_display_name: str | None
     room_id: str | None
     room_title: str | None
+    # `report_handled`: the reporter's own report (None once it is gone)
+    report_id: str | None = None
+    report_target_kind: str | None = None
+    report_target_label: str | None = None
+    report_reason: str | None = None
+    report_outcome: str | None = None
+    # what an admin wrote (kind "warned"), else None
+    text: str | None = None
 
 
 def _blocked_either_way(a: Any, b: Any) -> sa.ColumnElement[bool]:
@@ -63,6 +71,8 @@ async def insert(
     room_id: str | None,
     now: float,
     once_unread: bool = False,
+    report_id: str | None = None,
+    text: str | None = None,
 ) -> int | None:
     """Store one notification unless the kind is muted or the actor is blocked either way.
 
@@ -88,10 +98,12 @@ async def insert(
         sa.literal(actor_id, sa.String),
         sa.literal(room_id, sa.String),
         sa.literal(now, sa.Float),
+        sa.literal(report_id, sa.String),
+        sa.literal(text, sa.String),
     ).where(*conditions)
     statement = (
         notifications.insert()
-        .from_select(["user_id", "kind", "actor_id", "room_id", "created_at"], source)
+        .from_select(["user_id", "kind", "actor_id", "room_id", "created_at", "report_id", "text"], source)
         .returning(notifications.c.id)
     )
     row = (await conn.execute(statement)).first()
@@ -189,11 +201,17 @@ def _rows_query(user_id: str) -> sa.Select[Any]:
             actor.c.display_name.label("actor_display_name"),
             notifications.c.room_id,
             rooms.c.title.label("room_title"),
+            notifications.c.report_id,
+            reports.c.target_kind.label("report_target_kind"),
+            reports.c.target_label.label("report_target_label"),
+            reports.c.reason.label("report_reason"),
+            reports.c.outcome.label("report_outcome"),
+            notifications.c.text,
         )
         .select_from(
-            notifications.outerjoin(actor, actor.c.id == notifications.c.actor_id).outerjoin(
-                rooms, rooms.c.id == notifications.c.room_id
-            )
+            notifications.outerjoin(actor, actor.c.id == notifications.c.actor_id)
+            .outerjoin(rooms, rooms.c.id == notifications.c.room_id)
+            .outerjoin(reports, reports.c.id == notifications.c.report_id)
         )
         .where(notifications.c.user_id == user_id, _visible(user_id))
     )
@@ -210,6 +228,12 @@ def _row(row: Any) -> Row:
         actor_display_name=row.actor_display_name,
         room_id=row.room_id,
         room_title=row.room_title,
+        report_id=row.report_id,
+        report_target_kind=row.report_target_kind,
+        report_target_label=row.report_target_label,
+        report_reason=row.report_reason,
+        report_outcome=row.report_outcome,
+        text=row.text,
     )
 
 

@@ -17,6 +17,12 @@ async def room_exists(conn: AsyncConnection, room_id: str) -> bool:
     return row.first() is not None
 
 
+async def room_title(conn: AsyncConnection, room_id: str) -> str | None:
+    """The room's last title, live or ended; None when there never was such a room."""
+    row = (await conn.execute(sa.select(rooms.c.title).where(rooms.c.id == room_id))).first()
+    return None if row is None else str(row.title)
+
+
 async def set_title(conn: AsyncConnection, room_id: str, title: str) -> None:
     await conn.execute(rooms.update().where(rooms.c.id == room_id).values(title=title))
 

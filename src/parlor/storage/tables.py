@@ -30,6 +30,14 @@ sessions = sa.Table(
     sa.Column("name", sa.String(60), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=True),
+    # added by migration 0007 (account safety): the id the API names a session or token by
+    # (never the secret's hash); always set, though nullable in the schema (as invites.id)
+    sa.Column("id", sa.String(32), nullable=True),
+    # when it was last used, written at most hourly (domain/sessions.py TOUCH_INTERVAL_S),
+    # and a coarse client label ("Firefox on Linux"): never the User-Agent, never an address
+    sa.Column("last_used_at", sa.Float, nullable=True),
+    sa.Column("client", sa.String(40), nullable=True),
+    sa.Index("ix_sessions_id", "id", unique=True),
 )
 
 invites = sa.Table(
@@ -64,6 +72,8 @@ rooms = sa.Table(
     sa.Column("created_by", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("ended_at", sa.Float, nullable=True),
+    # added by migration 0009: the rooms someone hosted (the admins' person page)
+    sa.Index("ix_rooms_created_by", "created_by", "created_at"),
 )
 
 # "A user blocked by a moderator cannot join that moderator's rooms."
@@ -196,12 +206,21 @@ notifications = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
-    # "ping" | "room_started" | "new_follower" | "waitlist_joined"
+    # "ping" | "room_started" | "new_follower" | "waitlist_joined" | "room_invite" | "report_handled"
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("actor_id", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
     sa.Column("room_id", sa.String(32), sa.ForeignKey("rooms.id"), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("read_at", sa.Float, nullable=True),
+    # `report_handled`: the reporter's report (migration 0008); NULL once the report is gone
+    sa.Column(
+        "report_id",
+        sa.String(32),
+        sa.ForeignKey("reports.id", ondelete="SET NULL", name="fk_notifications_report_id"),
+        nullable=True,
+    ),
+    # added by migration 0009: what an admin wrote to the person (kind "warned"), else NULL
+    sa.Column("text", sa.String(500), nullable=True),
     # one user's inbox, newest first, and their unread count
     sa.Index("ix_notifications_user", "user_id", "id"),
     sa.Index("ix_notifications_unread", "user_id", "read_at"),
@@ -213,4 +232,129 @@ notification_mutes = sa.Table(
     metadata,
     sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
     sa.Column("kind", sa.String(20), primary_key=True),
+)
+
+# -- account safety: sign-in history (migration 0007) ----------------------------------
+
+# A member's own sign-in attempts, kept SIGN_IN_KEEP_DAYS (domain/sessions.py). No address,
+# not even a truncated one (docs/API.md, Account safety). Repeated failures from the same
+# kind of client within SIGN_IN_MERGE_S are one row with a count.
+sign_ins = sa.Table(
+    "sign_ins",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),  # the latest attempt of the row
+    sa.Column("client", sa.String(40), nullable=True),
+    # "ok", or the error code the attempt was refused with ("bad_credentials", …)
+    sa.Column("result", sa.String(40), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    # one member's history, newest first
+    sa.Index("ix_sign_ins_user", "user_id", "at"),
+    # pruning
+    sa.Index("ix_sign_ins_at", "at"),
+)
+
+# -- reports (migration 0008) ----------------------------------------------------------------
+
+# A report and the context a moderator needs, captured when it was made (docs/API.md,
+# Reports): the profile text of a reported person, the room's title and kind, who was
+# on stage (report_stage) and the room's audit entries around then. Parlor records no
+# audio: that, the audit log and what moderators saw themselves is what there is.
+# The audit entries are not copied: the report keeps the id range of the room's
+# entries it saw, so that deleting an account anonymises them there as everywhere.
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    # NULL once the reporter deleted their account (the report stays for moderators)
+    sa.Column("reporter_id", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("target_kind", sa.String(10), nullable=False),  # domain/reports.py TargetKind
+    sa.Column("target_id", sa.String(32), nullable=False),
+    # the person a person or profile report is about (their account going deletes the report)
+    sa.Column("reported_user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
+    # the reported room, or where a reported person was reported from
+    sa.Column("room_id", sa.String(32), sa.ForeignKey("rooms.id"), nullable=True),
+    sa.Column("reason", sa.String(20), nullable=False),
+    sa.Column("note", sa.String(500), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),  # "open" | "handled"
+    sa.Column("outcome", sa.String(10), nullable=True),  # "actioned" | "dismissed"
+    sa.Column("handled_by", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("handled_at", sa.Float, nullable=True),
+    sa.Column("resolution_note", sa.String(500), nullable=True),
+    # -- context, as it was at report time
+    sa.Column("target_label", sa.String(200), nullable=False),  # "Name (@username)" or the room title
+    sa.Column("profile_username", sa.String(30), nullable=True),
+    sa.Column("profile_display_name", sa.String(50), nullable=True),
+    sa.Column("profile_bio", sa.String(160), nullable=True),
+    sa.Column("room_title", sa.String(120), nullable=True),
+    sa.Column("room_kind", sa.String(10), nullable=True),  # NULL: the room had ended
+    sa.Column("room_live", sa.Boolean, nullable=True),
+    sa.Column("audit_from_id", sa.Integer, nullable=True),
+    sa.Column("audit_to_id", sa.Integer, nullable=True),
+    # the queue: open oldest first, handled newest first
+    sa.Index("ix_reports_state_created", "state", "created_at", "id"),
+    sa.Index("ix_reports_state_handled", "state", "handled_at", "id"),
+    # reports against a person, newest first
+    sa.Index("ix_reports_reported_user", "reported_user_id", "created_at", "id"),
+    # one open report per reporter and target (a race between two cannot store both)
+    sa.Index(
+        "uq_reports_open_per_reporter",
+        "reporter_id",
+        "target_kind",
+        "target_id",
+        unique=True,
+        sqlite_where=sa.text("state = 'open'"),
+        postgresql_where=sa.text("state = 'open'"),
+    ),
+)
+
+# Who was on stage in the room when it (or someone in it) was reported.
+report_stage = sa.Table(
+    "report_stage",
+    metadata,
+    sa.Column("report_id", sa.String(32), sa.ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("username", sa.String(30), nullable=False),
+    sa.Column("display_name", sa.String(50), nullable=False),
+    sa.Column("role", sa.String(10), nullable=False),  # "moderator" | "speaker"
+)
+
+# -- sanctions and the admin audit log (migration 0009) --------------------------------
+
+# Warnings, suspensions, bans and their lifting, per person: the history admins see.
+# A suspension or ban is in force while `ended_at` is NULL and (for a suspension)
+# `until` is still ahead; lifting it, or a newer one replacing it, sets `ended_at`.
+sanctions = sa.Table(
+    "sanctions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),  # "warn" | "suspend" | "ban" | "lift"
+    # The admin's reason (for a warning: the message the person reads).
+    sa.Column("reason", sa.String(500), nullable=False),
+    # NULL: the operator (by_operator), or an admin whose account was deleted since.
+    sa.Column("actor_id", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("by_operator", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("until", sa.Float, nullable=True),
+    sa.Column("ended_at", sa.Float, nullable=True),
+    # a person's history, newest first; and whether they are sanctioned now (sign-in, every request)
+    sa.Index("ix_sanctions_user", "user_id", "id"),
+)
+
+# What admins (and the operator's CLI) did, instance-wide. Like audit_log, it holds user
+# ids without foreign keys: it outlives the people in it (storage/your_data.py).
+admin_audit = sa.Table(
+    "admin_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("actor_id", sa.String(32), nullable=True),
+    sa.Column("by_operator", sa.Boolean, nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("target_id", sa.String(32), nullable=True),
+    sa.Column("room_id", sa.String(32), nullable=True),
+    sa.Column("detail", sa.String(500), nullable=True),
 )

@@ -22,7 +22,9 @@ from parlor.storage.tables import metadata, sessions, users
 HASH_MARKER = "(stored only as a hash)"
 
 # Columns that hold a user id without a foreign key (the audit log outlives the people in it).
-SOFT_REFERENCES = frozenset({"audit_log.actor_id", "audit_log.target_id"})
+SOFT_REFERENCES = frozenset(
+    {"audit_log.actor_id", "audit_log.target_id", "admin_audit.actor_id", "admin_audit.target_id"}
+)
 
 
 class Policy(Enum):
@@ -60,6 +62,30 @@ POLICY: dict[str, Policy] = {
     "notifications.user_id": Policy.DELETE,
     "notifications.actor_id": Policy.DELETE,
     "notification_mutes.user_id": Policy.DELETE,
+    # sanctions: their own history goes with them; those they gave as an admin stay, by nobody
+    "sanctions.user_id": Policy.DELETE,
+    "sanctions.actor_id": Policy.NULL,
+    # the admin audit log outlives the people in it, as audit_log does
+    "admin_audit.actor_id": Policy.NULL,
+    "admin_audit.target_id": Policy.NULL,
+    # account safety: their sign-in history
+    "sign_ins.user_id": Policy.DELETE,
+    # reports: those they made stay for moderators, by "a former member"; those about them
+    # go with them (with the profile text they captured); so do their places on a stage
+    "reports.reporter_id": Policy.NULL,
+    "reports.reported_user_id": Policy.DELETE,
+    "reports.handled_by": Policy.NULL,
+    "report_stage.user_id": Policy.DELETE,
+}
+
+# Columns an export withholds from the person it is for, by the column that names them:
+# a report's reporter never learns who handled it nor the moderators' note, and the
+# reported person never learns who reported them nor what was said. A column is shown
+# when any of the columns naming the person allows it (an admin handling their own report).
+WITHHELD_MARKER = "(withheld to protect others)"
+WITHHELD: dict[str, frozenset[str]] = {
+    "reports.reporter_id": frozenset({"handled_by", "resolution_note"}),
+    "reports.reported_user_id": frozenset({"reporter_id", "note", "handled_by", "resolution_note"}),
 }
 
 # Rows deleted before POLICY applies, although their column's policy is NULL.
@@ -113,7 +139,24 @@ async def export(conn: AsyncConnection, user_id: str) -> dict[str, list[dict[str
         if table.primary_key.columns:
             query = query.order_by(*table.primary_key.columns)
         rows = (await conn.execute(query)).mappings().all()
-        out[table.name] = [{c.name: export_value(c, row[c.name]) for c in table.columns} for row in rows]
+        out[table.name] = [_exported_row(table, columns, row, user_id) for row in rows]
+    return out
+
+
+def _exported_row(
+    table: sa.Table, naming: list[sa.Column[Any]], row: Any, user_id: str
+) -> dict[str, Any]:
+    withheld: frozenset[str] | None = None
+    for column in naming:
+        if row[column.name] == user_id:
+            hidden = WITHHELD.get(f"{table.name}.{column.name}", frozenset())
+            withheld = hidden if withheld is None else withheld & hidden
+    out = {}
+    for c in table.columns:
+        value = export_value(c, row[c.name])
+        if withheld and c.name in withheld and value is not None:
+            value = WITHHELD_MARKER
+        out[c.name] = value
     return out
 
 

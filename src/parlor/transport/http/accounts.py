@@ -7,16 +7,19 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from parlor.actions import accounts, growth
+from parlor.actions import accounts, growth, sign_ins
+from parlor.domain.sessions import TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX, client_label
 from parlor.domain.users import User
 from parlor.transport.http.auth import (
     COOKIE,
     CurrentUser,
     MaybeUser,
     ServicesDep,
+    bearer,
     check_same_origin,
     set_session_cookie,
 )
+from parlor.transport.http.client_address import ClientAddress
 from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["accounts"])
@@ -46,10 +49,12 @@ class LoginBody(BaseModel):
 
 class TokenBody(BaseModel):
     name: str = Field(max_length=200)
+    # Days until it expires (GitHub's default: 30); null: no expiration.
+    expires_in_days: int | None = Field(default=TOKEN_DAYS_DEFAULT, ge=1, le=TOKEN_DAYS_MAX)
 
 
 async def sign_in(request: Request, response: Response, s: ServicesDep, user: User) -> None:
-    secret = await accounts.do_start_session(s, user)
+    secret = await accounts.do_start_session(s, user, client_label(request.headers.get("user-agent")))
     set_session_cookie(request, response, secret, s.settings.session_days * 86400)
 
 
@@ -66,25 +71,34 @@ async def setup(body: SetupBody, request: Request, response: Response, s: Servic
     return user.to_dict()
 
 
-@router.post("/signup", status_code=201, responses=errors(403, 404, 409))
-async def signup(body: SignupBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
+@router.post("/signup", status_code=201, responses=errors(403, 404, 409, 429))
+async def signup(
+    body: SignupBody, request: Request, response: Response, s: ServicesDep, address: ClientAddress
+) -> dict[str, Any]:
     check_same_origin(request)
-    user = await growth.do_signup(s, body.invite_code, body.username, body.display_name, body.password)
+    user = await growth.do_signup(
+        s, body.invite_code, body.username, body.display_name, body.password, address=address
+    )
     await sign_in(request, response, s, user)
     return user.to_dict()
 
 
-@router.post("/login", responses=errors(401, 403))
-async def login(body: LoginBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
+@router.post("/login", responses=errors(401, 403, 429))
+async def login(
+    body: LoginBody, request: Request, response: Response, s: ServicesDep, address: ClientAddress
+) -> dict[str, Any]:
     check_same_origin(request)
-    user = await accounts.do_login(s, body.username, body.password)
+    client = client_label(request.headers.get("user-agent"))
+    user = await sign_ins.do_sign_in(s, body.username, body.password, client, address=address)
     await sign_in(request, response, s, user)
     return user.to_dict()
 
 
 @router.post("/logout", status_code=204)
 async def logout(request: Request, _user: MaybeUser, s: ServicesDep) -> Response:
-    secret = request.cookies.get(COOKIE)
+    # Signing out ends what the request was made with: a bearer client's token, else the
+    # cookie's session. Either way the sockets it opened close.
+    secret = bearer(request) or request.cookies.get(COOKIE)
     if secret:
         await accounts.do_end_session(s, secret)
     response = Response(status_code=204)
@@ -98,6 +112,5 @@ async def me(user: CurrentUser) -> dict[str, Any]:
 
 
 @router.post("/tokens", status_code=201)
-async def create_token(body: TokenBody, user: CurrentUser, s: ServicesDep) -> dict[str, str]:
-    token = await accounts.do_create_token(s, user, body.name)
-    return {"token": token, "name": " ".join(body.name.split())}
+async def create_token(body: TokenBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
+    return await accounts.do_create_token(s, user, body.name, body.expires_in_days)

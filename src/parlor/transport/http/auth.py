@@ -55,10 +55,17 @@ def check_same_origin(request: Request) -> None:
         raise ParlorError(403, Code.CROSS_ORIGIN, "Cross-origin request refused.")
 
 
+def current_secret(request: Request) -> str | None:
+    """The session secret or token the request is authenticated with (as optional_user
+    reads it): which of a member's sessions is "this one"."""
+    return bearer(request) or request.cookies.get(COOKIE) or request.cookies.get(EMBED_COOKIE)
+
+
 async def optional_user(request: Request, s: ServicesDep) -> User | None:
+    agent = request.headers.get("user-agent")
     token = bearer(request)
     if token is not None:
-        user = await accounts.authenticate(s, token, "bearer")
+        user = await accounts.authenticate(s, token, "bearer", agent)
         if user is None:
             raise ParlorError(401, Code.NOT_AUTHENTICATED, "This token is not valid.")
         return user
@@ -66,7 +73,7 @@ async def optional_user(request: Request, s: ServicesDep) -> User | None:
     secret = request.cookies.get(COOKIE) or request.cookies.get(EMBED_COOKIE)
     if not secret:
         return None
-    user = await accounts.authenticate(s, secret, "cookie")
+    user = await accounts.authenticate(s, secret, "cookie", agent)
     if user is not None:
         check_same_origin(request)
     return user

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from parlor.actions import accounts, embed
+from parlor.actions import accounts, embed, sign_ins
+from parlor.domain.sessions import client_label
 from parlor.transport.http.auth import (
     EMBED_COOKIE,
     CurrentUser,
@@ -19,6 +20,7 @@ from parlor.transport.http.auth import (
     clear_embed_cookie,
     set_embed_cookie,
 )
+from parlor.transport.http.client_address import ClientAddress
 from parlor.transport.http.headers import frame_ancestors
 from parlor.transport.http.openapi import errors
 from parlor.transport.http.pages import NO_CACHE, STATIC
@@ -51,12 +53,15 @@ async def room_preview(room_id: str, s: ServicesDep) -> dict[str, Any]:
     return await embed.room_preview(s, room_id)
 
 
-@router.post("/api/embed/login", responses=errors(401, 403))
-async def embed_login(body: LoginBody, request: Request, response: Response, s: ServicesDep) -> dict[str, Any]:
+@router.post("/api/embed/login", responses=errors(401, 403, 429))
+async def embed_login(
+    body: LoginBody, request: Request, response: Response, s: ServicesDep, address: ClientAddress
+) -> dict[str, Any]:
     """Sign in inside an embed: sets the partitioned `parlor_embed` cookie only."""
     check_same_origin(request)
-    user = await accounts.do_login(s, body.username, body.password)
-    secret = await accounts.do_start_session(s, user)
+    client = client_label(request.headers.get("user-agent"))
+    user = await sign_ins.do_sign_in(s, body.username, body.password, client, address=address)
+    secret = await accounts.do_start_session(s, user, client)
     set_embed_cookie(response, secret, s.settings.session_days * 86400)
     return user.to_dict()
 

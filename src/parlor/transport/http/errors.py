@@ -48,7 +48,9 @@ def allowed_methods(request: Request) -> list[str]:
 
 async def _parlor_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ParlorError)
-    return error_response(exc.status, exc.code, exc.message)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    # to_dict: some errors carry more than code and message (a suspension's `until`).
+    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from parlor.actions import growth
 from parlor.transport.http.accounts import sign_in
 from parlor.transport.http.auth import CurrentUser, ServicesDep, check_same_origin
+from parlor.transport.http.client_address import ClientAddress
 from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["growth"])
@@ -59,7 +60,7 @@ async def set_signup_mode(body: ModeBody, user: CurrentUser, s: ServicesDep) -> 
 # -- invites ----------------------------------------------------------------------------------
 
 
-@router.post("/invites", status_code=201)
+@router.post("/invites", status_code=201, responses=errors(403, 429))
 async def create_invite(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     made = await growth.do_create_invite(s, user)
     return {**made, "url": f"{s.settings.base_url}/invite/{made['code']}"}
@@ -80,10 +81,10 @@ async def revoke_invite(invite_id: str, user: CurrentUser, s: ServicesDep) -> di
 # -- the waitlist -----------------------------------------------------------------------------
 
 
-@router.post("/waitlist", status_code=201, responses=errors(403, 409))
-async def join_waitlist(body: JoinBody, request: Request, s: ServicesDep) -> dict[str, Any]:
+@router.post("/waitlist", status_code=201, responses=errors(403, 409, 429))
+async def join_waitlist(body: JoinBody, request: Request, s: ServicesDep, address: ClientAddress) -> dict[str, Any]:
     check_same_origin(request)
-    return await growth.do_join_waitlist(s, body.username, body.display_name)
+    return await growth.do_join_waitlist(s, body.username, body.display_name, address=address)
 
 
 @router.get("/waitlist/me", responses=errors(401, 404))
@@ -98,7 +99,7 @@ async def leave_waitlist(request: Request, s: ServicesDep, token: WaitlistToken 
     return Response(status_code=204)
 
 
-@router.post("/waitlist/me/signup", status_code=201, responses=errors(401, 403, 404, 409))
+@router.post("/waitlist/me/signup", status_code=201, responses=errors(401, 403, 404, 409, 429))
 async def finish_signup(
     body: FinishBody, request: Request, response: Response, s: ServicesDep, token: WaitlistToken = ""
 ) -> dict[str, Any]:
@@ -118,3 +119,10 @@ async def admin_waitlist(
     user: CurrentUser, s: ServicesDep, limit: Limit = growth.PAGE_DEFAULT, cursor: Cursor = None
 ) -> dict[str, Any]:
     return await growth.waitlist(s, user, limit, cursor)
+
+
+@router.delete("/admin/waitlist/{entry_id}", status_code=204)
+async def delete_waitlist_entry(entry_id: str, user: CurrentUser, s: ServicesDep) -> Response:
+    """Admins only: take a place off the waitlist (audited)."""
+    await growth.do_delete_waitlist_entry(s, user, entry_id)
+    return Response(status_code=204)

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.exceptions import HTTPException
 
 from parlor.errors import Code
+from parlor.transport.http.auth import MaybeUser
 from parlor.transport.http.errors import error_response
 
 STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
@@ -62,3 +63,13 @@ def service_worker(static: Path = STATIC) -> bytes:
 
 def service_worker_response(body: bytes) -> Response:
     return Response(body, media_type="text/javascript", headers=NO_CACHE)
+
+
+async def admin_page(user: MaybeUser) -> FileResponse:
+    """The admin console's pages: the app for an admin, or for someone signed out (it
+    asks them to sign in); for any other member the not-found page, as for a page that
+    does not exist (the console's API refuses them anyway)."""
+    if user is not None and not user.is_admin:
+        return FileResponse(STATIC / "not-found.html", status_code=404, headers=NO_CACHE)
+    return FileResponse(STATIC / "index.html", headers=NO_CACHE)
+

@@ -11,12 +11,14 @@ from parlor.actions import hallway as hallway_actions
 from parlor.actions import rooms
 from parlor.domain.rooms import HandRaise, Room, RoomKind
 from parlor.transport.http.auth import CurrentUser, ServicesDep
+from parlor.transport.http.client_address import ClientAddress
 from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api/rooms", tags=["rooms"])
 # A room route may be refused (403), name no room (404), clash with its state (409) or
 # come after it ended (410).
 _ROOM = errors(403, 404, 409, 410)
+_ROOM_LIMITED = errors(403, 404, 409, 410, 429)
 
 _Id = Field(min_length=1, max_length=64)
 
@@ -72,9 +74,9 @@ async def hallway(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return {"rooms": await hallway_actions.hallway(s, user)}
 
 
-@router.post("", status_code=201)
-async def create(body: CreateBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
-    return _view(s, await rooms.do_create_room(s, user, body.title, body.kind, body.hand_raise))
+@router.post("", status_code=201, responses=errors(429))
+async def create(body: CreateBody, user: CurrentUser, s: ServicesDep, address: ClientAddress) -> Snapshot:
+    return _view(s, await rooms.do_create_room(s, user, body.title, body.kind, body.hand_raise, address=address))
 
 
 @router.get("/{room_id}", responses=_ROOM)
@@ -100,13 +102,13 @@ async def update(room_id: str, body: SettingsBody, user: CurrentUser, s: Service
     return _view(s, await rooms.do_update_settings(s, user, room_id, body.title, body.hand_raise, body.kind))
 
 
-@router.post("/{room_id}/invites", responses=_ROOM)
+@router.post("/{room_id}/invites", responses=_ROOM_LIMITED)
 async def invite(room_id: str, body: InviteBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
     """A moderator invites a member (by username) into a social or closed room."""
     return _view(s, await rooms.do_invite_member(s, user, room_id, body.username))
 
 
-@router.post("/{room_id}/join", responses=_ROOM)
+@router.post("/{room_id}/join", responses=_ROOM_LIMITED)
 async def join(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_join(s, user, room_id))
 

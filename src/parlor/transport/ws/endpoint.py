@@ -28,6 +28,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from parlor import protocol as p
 from parlor.actions import accounts, presence, speaking
+from parlor.actions.ids import digest
 from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
 from parlor.domain.users import User
@@ -41,6 +42,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 HEARTBEAT_S = 20.0
+# How often (on a ping) a socket asks the database whether its session still exists.
+SESSION_CHECK_S = 300.0
 MAX_BAD_MESSAGES = 20
 # At most one audience-only room snapshot per this many seconds per queue and room,
 # and one hallway.changed per queue (DESIGN §3 "Presence at scale").
@@ -57,8 +60,22 @@ class State(Enum):
 
 
 class ClientSocket:
-    def __init__(self, ws: WebSocket, s: Services, registry: QueueRegistry, user: User) -> None:
+    def __init__(
+        self,
+        ws: WebSocket,
+        s: Services,
+        registry: QueueRegistry,
+        user: User,
+        session_hash: str,
+        expires_at: float | None = None,
+    ) -> None:
         self.ws = ws
+        # Which session or token opened this socket: ending it closes the socket (a bus
+        # message), and so does its expiry, or its end seen by a check now and then (ended
+        # where the bus does not reach, e.g. `parlor admin reset-password` on another process).
+        self.session_hash = session_hash
+        self.expires_at = expires_at
+        self.session_checked_at = s.clock()
         self.s = s
         self.registry = registry
         self.user = user
@@ -181,6 +198,7 @@ class ClientSocket:
         if queue is None:
             queue = self.registry.create(self.user.id, self.s.clock())
             self._follow_user(queue)
+        queue.session_hash = self.session_hash
         self.queue = queue
         self._to(State.OPEN)
         self.send(
@@ -208,6 +226,9 @@ class ClientSocket:
         user_id = self.user.id
         match message:
             case p.Ping():
+                if not await self._session_still_valid():
+                    self.send_signed_out()
+                    return
                 self.send(p.Pong())
             case p.Bye():
                 self.said_bye = True
@@ -232,6 +253,18 @@ class ClientSocket:
             case _:  # pragma: no cover - parse_client only yields the types above
                 raise ParlorError(400, Code.BAD_MESSAGE, "Unexpected message.")
 
+    async def _session_still_valid(self) -> bool:
+        now = self.s.clock()
+        if self.expires_at is not None and now >= self.expires_at:
+            return False
+        if now - self.session_checked_at < SESSION_CHECK_S:
+            return True
+        self.session_checked_at = now
+        return await accounts.session_alive(self.s, self.session_hash)
+
+    def send_signed_out(self) -> None:
+        self.outbox.put_nowait(SIGNED_OUT)
+
     def _follow_user(self, queue: EventQueue) -> None:
         """A new queue gets the hallway (coalesced) and the user's own channel (`room.you`,
         `notification`)."""
@@ -241,9 +274,14 @@ class ClientSocket:
 
         def on_user(message: dict[str, Any]) -> None:
             name, data = message["name"], message["data"]
-            if name == "account.deleted":
-                # Its sessions are gone: this socket must not outlive them.
+            if name in ("account.deleted", "account.sanctioned"):
+                # Deleted, suspended or banned: its sessions are gone (maybe ended by another
+                # process, the CLI), so this socket must not outlive them.
                 queue.send(SIGNED_OUT)
+                return
+            if name == "account.signed_out":
+                if queue.session_hash in data["sessions"]:
+                    queue.send(SIGNED_OUT)
                 return
             queue.push_event(name, data)
             if name == "notification" and data.get("kind") in ("room_started", "room_invite"):
@@ -318,10 +356,8 @@ def _compact(data: dict[str, Any]) -> str:
 
 
 def _authenticate_ws(ws: WebSocket) -> tuple[str, str] | None:
-    """(secret, kind) from the socket handshake, or None."""
-    token = ws.query_params.get("token")
-    if token:
-        return token, "bearer"
+    """(secret, kind) from the socket handshake, or None. Never from the URL: a token in
+    the query string ends up in access logs (clients send the Authorization header)."""
     header = ws.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -336,11 +372,15 @@ def _authenticate_ws(ws: WebSocket) -> tuple[str, str] | None:
 async def client_socket(ws: WebSocket) -> None:
     s: Services = ws.app.state.services
     registry: QueueRegistry = ws.app.state.queues
+    if "token" in ws.query_params:
+        await ws.close(CLOSE_POLICY, "no tokens in the URL: send the Authorization header")
+        return
     found = _authenticate_ws(ws)
-    user = await accounts.authenticate(s, *found) if found else None
-    if user is None:
+    session = await accounts.authenticate_session(s, *found, ws.headers.get("user-agent")) if found else None
+    if session is None:
         await ws.close(CLOSE_POLICY, "not authenticated")
         return
+    user = session[0]
     if found and found[1] == "cookie":
         # Cross-site WebSocket hijacking: browsers send the cookie from any page.
         origin = ws.headers.get("origin")
@@ -349,7 +389,8 @@ async def client_socket(ws: WebSocket) -> None:
             await ws.close(CLOSE_POLICY, "cross-origin")
             return
     await ws.accept()
-    socket = ClientSocket(ws, s, registry, user)
+    assert found is not None
+    socket = ClientSocket(ws, s, registry, user, digest(found[0]), session[1].expires_at)
     try:
         await socket.run()
     except Exception:

@@ -31,6 +31,8 @@ class EventQueue:
     def __init__(self, user_id: str, now: float) -> None:
         self.id = new_secret()[:24]
         self.user_id = user_id
+        # The session or token of the socket attached last (transport/ws/endpoint.py).
+        self.session_hash = ""
         self.backlog: deque[tuple[int, str]] = deque()
         self.last_id = 0
         self._dropped_through = 0

@@ -20,6 +20,9 @@ import { profileView } from './views/profile.js';
 import { settingsView } from './views/settings.js';
 route(/^\/people\/(?<username>[^/]+)$/, profileView);
 route(/^\/settings$/, settingsView);
+// account safety: /settings/security
+import { securityView } from './views/security.js';
+route(/^\/settings\/security$/, securityView);
 // contacts: /contacts
 route(/^\/contacts$/, contactsView);
 // notifications: /inbox
@@ -33,5 +36,12 @@ route(/^\/search$/, searchView);
 route(/^\/people\/(?<username>[^/]+)\/followers$/, followersView);
 route(/^\/people\/(?<username>[^/]+)\/following$/, followingView);
 mountSearchLink();
+// the admin console: /admin, /admin/:section, /admin/people/:id
+import { adminView, mountAdminLink } from './views/admin.js';
+import { adminPersonView } from './views/admin_person.js';
+route(/^\/admin$/, adminView);
+route(/^\/admin\/people\/(?<id>[^/]+)$/, adminPersonView);
+route(/^\/admin\/(?<section>[^/]+)$/, adminView);
+mountAdminLink();
 
 start(document.getElementById('main'));

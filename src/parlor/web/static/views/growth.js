@@ -1,11 +1,13 @@
 // Growth: /invites (make, copy, revoke invites; let someone in by username; admins:
 // the sign-up mode and the waitlist), /invite/:code (into sign-up with the code) and
 // /waitlist (join; see your place with the stored token; finish sign-up when let in).
+// The admins' section (sign-up mode, waitlist) is also the admin console's Sign-ups tab.
 import { ApiError, del, get, post, api } from '../api.js';
 import { h, field, fill, alertBox, nameOf, rerender } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe, signedIn } from '../session.js';
 import { embedAdminSection } from './embed-admin.js';
+import { confirmAction } from './confirm.js';
 
 const TOKEN_KEY = 'parlor.waitlistToken';
 const WAITLIST_POLL_MS = 20000;
@@ -118,7 +120,7 @@ export async function invitesView({ outlet, signal }) {
       h('h2', { id: 'letin-h' }, 'Let someone in from the waitlist'),
       h('p', { class: 'muted' }, 'If someone you know is waiting, type their username. It uses one of your invites.'),
       letInForm),
-    me.is_admin ? adminSection(signal, refresh) : null,
+    me.is_admin ? signupsSection(signal, refresh) : null,
     me.is_admin ? embedAdminSection() : null, // app-shell: embedding (views/embed-admin.js)
   ));
   await refresh();
@@ -140,7 +142,9 @@ function inviteOut(code, url) {
   return [h('p', { class: 'notice' }, 'Share this now: the code is shown only once.'), linkField.field, codeField.field, copy];
 }
 
-function adminSection(signal, refreshInvites) {
+/** Admins: the sign-up mode and the waitlist (let in, delete). Also the admin console's
+ *  Sign-ups tab (views/admin.js). `refreshInvites` runs after a let-in (it spends an invite). */
+export function signupsSection(signal, refreshInvites = async () => {}) {
   const alert = alertBox();
   const modeId = 'signup-mode';
   const select = h('select', { id: modeId, name: 'mode' }, MODES.map(([value, label]) => h('option', { value }, label)));
@@ -176,9 +180,27 @@ function adminSection(signal, refreshInvites) {
     const status = entry.status === 'admitted'
       ? `let in${entry.admitted_by ? ` by ${at(entry.admitted_by)}` : ''}, not signed up yet`
       : `waiting since ${when(entry.created_at)}`;
+    // Deleting asks first: the name is freed and the person's waitlist link stops working.
+    const remove = h('button', {
+      type: 'button',
+      class: 'btn btn-small btn-danger-ghost',
+      'aria-label': `Delete ${at(entry)} from the waitlist`,
+      dataset: { key: `delete-${entry.id}` },
+      onclick: () => confirmAction(list.parentNode || document.body, {
+        title: `Delete ${at(entry)}?`,
+        text: 'They leave the waitlist, their waitlist link stops working and their name becomes free again.',
+        confirmLabel: 'Delete',
+        returnFocus: () => list.querySelector('button'),
+        run: async () => {
+          await del(`/admin/waitlist/${encodeURIComponent(entry.id)}`);
+          await load(true);
+          await refreshInvites(); // a let-in given back
+        },
+      }),
+    }, 'Delete');
     return h('li', { class: 'invite-item row' },
       h('span', {}, h('strong', {}, nameOf(entry)), ` ${at(entry)} `, h('span', { class: 'muted' }, status)),
-      entry.status === 'waiting'
+      h('span', { class: 'row' }, entry.status === 'waiting'
         ? h('button', {
           type: 'button',
           class: 'btn btn-small',
@@ -195,7 +217,7 @@ function adminSection(signal, refreshInvites) {
             }
           },
         }, 'Let in')
-        : null);
+        : null, remove));
   }
   more.addEventListener('click', () => load(false).catch((err) => alert.show(err.message)));
   load(true).catch((err) => alert.show(err.message));

@@ -45,8 +45,24 @@ export function describe(n) {
     case 'new_follower': return `${who} followed you`;
     case 'waitlist_joined': return `${who}, whom you let in, has joined`;
     case 'room_invite': return `${who} invited you into ${title}`;
+    case 'report_handled': return reportHandled(n.report);
+    case 'warned': return `A warning from the admins: ${n.text || 'mind the rules of this server.'}`;
     default: return `${who}: ${n.kind}`;
   }
+}
+
+// What a reporter is told: the outcome only, never who handled it or what happened to anyone.
+const OUTCOMES = {
+  actioned: 'a moderator took action. Thank you for helping keep Parlor safe.',
+  dismissed: 'a moderator looked at it and found nothing against the rules.',
+};
+
+function reportHandled(report) {
+  if (!report) return 'A report you made has been handled.';
+  const target = report.target || {};
+  const label = target.label || 'someone';
+  const what = target.kind === 'room' ? `the room “${label}”` : target.kind === 'profile' ? `the profile of ${label}` : label;
+  return `Your report about ${what} was handled: ${OUTCOMES[report.outcome] || 'it is closed.'}`;
 }
 
 /** The bell in the header: a link to /inbox with the unread count; follows the session. */

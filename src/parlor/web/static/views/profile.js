@@ -6,6 +6,7 @@ import { h, fill, alertBox, avatar, nameOf, rerender } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe } from '../session.js';
 import { followButton, profilePath } from './people.js';
+import { openReport } from './report.js';
 
 const user = (name) => `/users/${encodeURIComponent(name)}`;
 
@@ -64,7 +65,17 @@ export async function profileView({ outlet, params, signal, onCleanup }) {
     const block = person.blocked_by_you
       ? h('button', { type: 'button', class: 'btn btn-ghost', dataset: { key: 'block' }, onclick: () => act('DELETE', '/block') }, 'Unblock')
       : h('button', { type: 'button', class: 'btn btn-danger-ghost', dataset: { key: 'block' }, onclick: () => act('POST', '/block') }, 'Block');
-    return h('div', { class: 'row' }, follow, block);
+    const report = h('button', {
+      type: 'button', class: 'btn btn-ghost', 'aria-haspopup': 'dialog', dataset: { key: 'report' },
+      onclick: (event) => {
+        const button = event.currentTarget;
+        openReport(card, {
+          target: { kind: 'profile', id: person.id, label: nameOf(person) },
+          returnFocus: () => (button.isConnected ? button : card.querySelector('[data-key="report"]')),
+        });
+      },
+    }, 'Report profile');
+    return h('div', { class: 'row' }, follow, block, report);
   }
 
   function counts() {

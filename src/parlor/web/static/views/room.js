@@ -17,6 +17,7 @@ import { RoomMedia } from '../media.js';
 import { pingPanel } from './inbox.js';
 import { KIND_NAMES, KINDS, roomSettings, soleModeratorLeave } from './room_dialogs.js';
 import { PersonSheet } from './room_person.js';
+import { openReport } from './report.js';
 
 const SPEAKING_LEVEL = 0.05;
 const SPEAKING_HOLD_MS = 700;
@@ -77,6 +78,13 @@ export async function roomView(ctx) {
     type: 'button', class: 'btn btn-small', hidden: true, 'aria-haspopup': 'dialog', dataset: { key: 'settings' },
     onclick: () => openSettings(),
   }, 'Room settings');
+  const reportButton = h('button', {
+    type: 'button', class: 'btn btn-ghost btn-small', 'aria-haspopup': 'dialog', dataset: { key: 'report-room' },
+    onclick: () => openReport(page, {
+      target: { kind: 'room', id: roomId, label: state.room ? state.room.title : '' },
+      returnFocus: () => reportButton,
+    }),
+  }, 'Report room');
   const alert = alertBox();
   const inviteSlot = h('div', { class: 'invite-slot' });
   const stageList = h('ul', { class: 'people stage-list', 'aria-label': 'Stage' });
@@ -99,7 +107,7 @@ export async function roomView(ctx) {
     h('div', { class: 'room-head' }, titleEl, connection),
     h('div', { class: 'room-subhead' },
       h('p', { class: 'muted room-meta' }, kindEl, countEl),
-      h('div', { class: 'row room-tools' }, shareButton, settingsButton)),
+      h('div', { class: 'row room-tools' }, shareButton, settingsButton, reportButton)),
     shareStatus,
     announcer,
     alert.el,

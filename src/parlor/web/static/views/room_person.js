@@ -1,9 +1,10 @@
 // The person sheet of the room page: opens from anyone's tile (a button, so the
 // keyboard reaches it) with their name, a link to their profile, Follow/Unfollow,
-// and, for moderators, what a moderator can do to them.
+// Report, and, for moderators, what a moderator can do to them.
 import { Api, get, post, del } from '../api.js';
 import { h, avatar, alertBox, rerender } from '../dom.js';
 import { modal } from './room_dialogs.js';
+import { openReport } from './report.js';
 
 const onStage = (p) => p.role === 'moderator' || p.role === 'speaker';
 const ROLE_NAMES = { moderator: 'Moderator', speaker: 'Speaker', listener: 'Listener' };
@@ -140,7 +141,23 @@ export class PersonSheet {
         }),
       }, following ? 'Unfollow' : 'Follow');
     }
-    return h('div', { class: 'row sheet-social' }, link, follow);
+    const report = you ? null : h('button', {
+      type: 'button', class: 'btn btn-ghost btn-small', 'aria-haspopup': 'dialog',
+      'aria-label': `Report ${name}`, dataset: { key: 'report' },
+      onclick: () => this.report(p, name),
+    }, 'Report');
+    return h('div', { class: 'row sheet-social' }, link, follow, report);
+  }
+
+  /** The report dialog takes the sheet's place; focus goes back to their tile after. */
+  report(p, name) {
+    const key = `tile-${p.user_id}`;
+    this.close();
+    openReport(this.host, {
+      target: { kind: 'person', id: p.user_id, label: name },
+      roomId: this.roomId,
+      returnFocus: () => this.host.querySelector(`[data-key="${CSS.escape(key)}"]`),
+    });
   }
 
   moderatorActions(p, name) {

@@ -1,5 +1,6 @@
-// Settings (/settings): edit your profile, upload or remove your avatar, download your
-// data, delete your account (password asked again).
+// Settings (/settings): edit your profile, upload or remove your avatar, a link to
+// security (/settings/security: views/security.js), download your data, delete your
+// account (password asked again).
 import { api, ApiError } from '../api.js';
 import { h, field, fill, alertBox, avatar, checkbox } from '../dom.js';
 import { navigate } from '../router.js';
@@ -151,6 +152,9 @@ export async function settingsView({ outlet, signal }) {
       h('div', { class: 'field' }, h('label', { for: fileId }, 'Choose an image'), file),
       h('div', { class: 'row' }, uploadButton, removeButton),
       avatarAlert.el),
+    section('settings-security', 'Security',
+      h('p', {}, 'Change your password, see where you are signed in and your tokens, and your recent sign-ins.'),
+      h('a', { class: 'btn', href: '/settings/security' }, 'Password, sessions and tokens')),
     section('settings-data', 'Your data',
       h('p', {}, 'Everything this server holds about you, as one JSON file.'),
       h('a', { class: 'btn', href: '/api/me/export', download: '' }, 'Download my data')),
