@@ -40,7 +40,15 @@ TEXT_FIELDS = {
     ("PATCH", "/api/me/profile", "bio"),
     ("POST", "/api/tokens", "name"),
     ("GET", "/api/search", "?q"),
+    ("GET", "/api/admin/users", "?q"),
     ("PUT", "/api/admin/embed-origins", "origins.0"),
+    ("POST", "/api/reports", "note"),
+    ("POST", "/api/admin/users/{user_id}/warn", "message"),
+    ("POST", "/api/admin/users/{user_id}/suspend", "reason"),
+    ("POST", "/api/admin/users/{user_id}/ban", "reason"),
+    ("POST", "/api/admin/users/{user_id}/lift", "reason"),
+    ("POST", "/api/admin/users/{user_id}/avatar/remove", "reason"),
+    ("POST", "/api/admin/rooms/{room_id}/end", "reason"),
 }
 # Routes left out of the sweep: they would end the sweeping session.
 SKIPPED = {("POST", "/api/logout"), ("POST", "/api/embed/logout")}
@@ -179,7 +187,8 @@ def fill_path(path: str, values: dict[str, str]) -> str:
         name = m.group(1)
         if name == "who":
             name = "who_id" if path.startswith("/api/users/id/") else "who_name"
-        return quote(values[name], safe="")
+        # An id this sweep has no real one for: well-formed, naming nothing.
+        return quote(values.get(name, "x_nothing"), safe="")
 
     return re.sub(r"\{([^}]+)\}", one, path)
 

@@ -18,7 +18,7 @@ from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
 from tests.people import ADMIN
 
-from parlor.app import PAGES
+from parlor.app import ADMIN_PAGES, PAGES
 
 pytestmark = pytest.mark.browser
 
@@ -82,14 +82,16 @@ async def watched(browser: Any, width: int = 1280, height: int = 800) -> Watched
 
 
 async def test_every_page_loads_under_the_policy_with_no_violation(server: LiveServer, pw: Playwright) -> None:
+    ids = {}
     for name in ("alice", "bob"):
         async with httpx.AsyncClient(base_url=server.url) as http:
-            await make_member(server, http, name)
+            ids[name] = (await make_member(server, http, name))[0]
     async with httpx.AsyncClient(base_url=server.url) as admin_http:
         await admin_http.post("/api/login", json={"username": ADMIN["username"], "password": ADMIN["password"]})
         code = (await admin_http.post("/api/invites")).json()["code"]
 
-    # Every page the app routes (app.PAGES) is visited below; a new page must be added here.
+    # Every page the app routes (app.PAGES, app.ADMIN_PAGES) is visited below; a new page
+    # must be added here.
     visited: set[str] = set()
     found: dict[str, Any] = {}
     browser = await launch(pw)
@@ -125,14 +127,16 @@ async def test_every_page_loads_under_the_policy_with_no_violation(server: LiveS
         await admin.check("admin hallway", found)
         for path in ("/invites", "/settings"):
             await admin.visit(f"{server.url}{path}", f"admin {path}", found)
+        # The admin console: each section, and a person's page.
+        await admin.visit(f"{server.url}/admin", "admin console", found)
+        for section in ("reports", "people", "signups", "settings", "audit"):
+            await admin.visit(f"{server.url}/admin/{section}", f"admin console: {section}", found)
+        await admin.visit(f"{server.url}/admin/people/{ids['alice']}", "admin console: a person", found)
+        visited.update(("/admin", "/admin/{section}", "/admin/reports", "/admin/people/{user_id}"))
         await expect(admin.page.get_by_role("heading", name="Admin: embedding rooms")).to_have_count(0)
         await admin.page.goto(f"{server.url}/invites")
         await expect(admin.page.get_by_role("heading", name="Admin: embedding rooms")).to_be_visible()
         await admin.check("admin /invites (admin sections)", found)
-        # the admin console (its Reports tab imports its module on demand)
-        for path in ("/admin", "/admin/reports", "/admin/people", "/admin/audit"):
-            await admin.visit(f"{server.url}{path}", f"admin {path}", found)
-        visited.add("/admin/reports")
 
         await sign_in(alice.page, server.url, "alice")
         await alice.check("member hallway", found)
@@ -174,4 +178,4 @@ async def test_every_page_loads_under_the_policy_with_no_violation(server: LiveS
     finally:
         await browser.close()
     assert found == {}
-    assert visited >= set(PAGES), set(PAGES) - visited
+    assert visited >= {*PAGES, *ADMIN_PAGES}, {*PAGES, *ADMIN_PAGES} - visited

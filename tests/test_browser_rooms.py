@@ -519,7 +519,13 @@ async def test_the_room_dialogs_pass_axe(server: LiveServer, browser: Browser, p
     assert (await alice_m.http.post(f"/api/rooms/{rid}/invites", json={"username": "bob"})).status_code == 200
     assert (await bob_m.http.post(f"/api/rooms/{rid}/join")).status_code == 200
     assert (await bob_m.http.post(f"/api/rooms/{rid}/hand", json={"raised": True})).status_code == 200
-    alice = await page_of(browser, server, "alice", 390, 844)
+    # bypass_csp: axe is injected as a script, which the pages' strict CSP refuses
+    # (tests/test_browser_csp.py checks the pages under that policy).
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+    await context.grant_permissions(["microphone"])
+    alice = await context.new_page()
+    alice.set_default_timeout(10_000)
+    await sign_in(alice, server.url, "alice")
     await alice.goto(f"{server.url}/rooms/{rid}")
     await expect_connected(alice)
     found: dict[str, list[tuple[str, str]]] = {}

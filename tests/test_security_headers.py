@@ -8,11 +8,12 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 from tests.conftest import Instance, running_instance
 from tests.live import live_server, make_member
 from tests.people import ADMIN
 
-from parlor.app import PAGES, STATIC
+from parlor.app import ADMIN_PAGES, PAGES, STATIC
 from parlor.transport.http import headers
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -22,7 +23,7 @@ EMBEDDER = "https://blog.example.org"
 def page_paths() -> list[str]:
     """Every page a browser navigates to: the app's pages (params filled in), the
     embed page, the static HTML files and the not-found page."""
-    paths = [re.sub(r"\{[^}]+\}", "x1", p) for p in PAGES]
+    paths = [re.sub(r"\{[^}]+\}", "x1", p) for p in (*PAGES, *ADMIN_PAGES)]
     paths += [f"/static/{f.name}" for f in sorted(STATIC.glob("*.html"))]
     return [*paths, "/sw.js", "/no/such/page", "/embed/room/r_nope"]
 
@@ -110,15 +111,17 @@ async def test_the_session_cookie_is_secure_behind_an_https_public_url(tmp_path:
         assert "; secure" in session_cookie(r) and "httponly" in session_cookie(r)
 
 
-async def test_the_session_cookie_is_secure_when_a_trusted_proxy_says_https(tmp_path: Path) -> None:
-    """X-Forwarded-Proto is believed from the proxies PARLOR_TRUSTED_PROXIES lists."""
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted proxy", "untrusted peer"])
+async def test_the_session_cookie_is_secure_when_a_trusted_proxy_says_https(tmp_path: Path, trusted: bool) -> None:
+    """X-Forwarded-Proto counts only from PARLOR_TRUSTED_PROXIES."""
     from tests.conftest import make_settings
 
-    settings = make_settings(tmp_path / "data", trusted_proxies=("127.0.0.1",))
+    settings = make_settings(tmp_path / "data", trusted_proxies="127.0.0.1" if trusted else None)
     async with live_server(settings) as server, httpx.AsyncClient(base_url=server.url) as http:
         await make_member(server, http, "ann")
         login = {"username": "ann", "password": "hunter2hunter2"}
         r = await http.post("/api/login", json=login)
         assert r.status_code == 200 and "; secure" not in session_cookie(r)
         r = await http.post("/api/login", json=login, headers={"X-Forwarded-Proto": "https"})
-        assert r.status_code == 200 and "; secure" in session_cookie(r)
+        assert r.status_code == 200
+        assert ("; secure" in session_cookie(r)) is trusted

@@ -8,7 +8,6 @@ their sanctions. Reports against them come from the reports API
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from parlor.actions import growth, sanctions
@@ -16,9 +15,8 @@ from parlor.actions.growth import check_admin
 from parlor.actions.paging import check_limit
 from parlor.actions.profiles import avatar_url, profile_fields
 from parlor.actions.services import Services
-from parlor.domain.text import bad_text, has_bad_characters
+from parlor.domain.text import clean_text
 from parlor.domain.users import User
-from parlor.errors import bad_input
 from parlor.storage import admin_people as store
 from parlor.storage import profiles as profile_store
 from parlor.storage import sanctions as sanction_store
@@ -31,12 +29,8 @@ _STATES = {"ban": "banned", "suspend": "suspended", None: "ok"}
 
 
 def _query(q: str) -> str:
-    if has_bad_characters(q):  # the one text rule (domain/text.py): a NUL is a 500 on PostgreSQL
-        raise bad_text("A search")
-    text = " ".join(unicodedata.normalize("NFC", q).split()).lower().removeprefix("@")
-    if len(text) > QUERY_MAX:
-        raise bad_input(f"A search is at most {QUERY_MAX} characters.")
-    return text
+    # The one text rule (a NUL would be an error from PostgreSQL, not "nobody").
+    return clean_text(q, "A search", max_len=QUERY_MAX).lower().removeprefix("@")
 
 
 async def search(s: Services, actor: User, q: str, limit: int) -> dict[str, Any]:

@@ -90,10 +90,9 @@ MaybeUser = Annotated[User | None, Depends(optional_user)]
 
 
 def served_over_https(request: Request) -> bool:
-    """Whether the browser reached us over HTTPS: the request itself (uvicorn applies
-    `X-Forwarded-Proto` only from trusted proxies, FORWARDED_ALLOW_IPS, 127.0.0.1 by
-    default), or an https public URL (then a plain-http hop is the proxy's, not the
-    browser's)."""
+    """Whether the browser reached us over HTTPS: the request itself (`X-Forwarded-Proto`
+    is applied only from PARLOR_TRUSTED_PROXIES, in `parlor.app`), or an https public
+    URL (then a plain-http hop is the proxy's, not the browser's)."""
     s = services(request)
     return request.url.scheme in ("https", "wss") or s.settings.base_url.startswith("https://")
 
