@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Page, Playwright, async_playwright, expect
-from tests.browser_helpers import expect_connected, launch, new_page, sign_in, start_room
+from tests.browser_helpers import expect_connected, launch, sign_in, start_room
 from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
 from tests.people import ADMIN
-from tests.test_browser_a11y import axe
+from tests.test_browser_a11y import axe, context  # context: bypass_csp, for injecting axe
 
 pytestmark = pytest.mark.browser
 
@@ -56,10 +56,10 @@ async def test_a_report_from_the_room_reaches_the_queue_and_its_outcome_the_repo
 
     browser = await launch(pw)
     try:
-        _, bob = await new_page(browser)
+        _, bob = await context(browser)
         await sign_in(bob, server.url, "bob")
         await start_room(bob, "Trains at night")
-        _, ann = await new_page(browser)
+        _, ann = await context(browser)
         errors: list[str] = []
         ann.on("pageerror", lambda e: errors.append(str(e)))
         await sign_in(ann, server.url, "ann")
@@ -112,7 +112,7 @@ async def test_a_report_from_the_room_reaches_the_queue_and_its_outcome_the_repo
         await expect(room_dialog.get_by_role("status")).to_contain_text("your report was sent")
         await room_dialog.get_by_role("button", name="Done").click()
         await expect(ann.get_by_role("button", name="Report room")).to_be_focused()
-        _, ann_profile = await new_page(browser)
+        _, ann_profile = await context(browser)
         await sign_in(ann_profile, server.url, "ann")
         await ann_profile.goto(f"{server.url}/people/bob")
         await ann_profile.get_by_role("button", name="Report profile").click()
@@ -122,7 +122,7 @@ async def test_a_report_from_the_room_reaches_the_queue_and_its_outcome_the_repo
         await expect(profile_dialog.get_by_role("status")).to_contain_text("your report was sent")
 
         # the admin: the queue shows it with its context
-        _, admin = await new_page(browser)
+        _, admin = await context(browser)
         await admin_page(admin, server.url)
         await admin.goto(f"{server.url}/admin/reports")
         await expect(admin.get_by_role("tab", name="Open")).to_have_attribute("aria-selected", "true")

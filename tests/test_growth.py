@@ -647,7 +647,8 @@ async def test_browser_admin_sets_the_mode_and_lets_in_from_the_waitlist(server:
             waitlist = root.get_by_role("list", name="Waitlist")
             await waitlist.get_by_role("button", name="Let @yan in").click()
             await expect(waitlist).to_contain_text("let in by @root, not signed up yet")
-            await waitlist.get_by_role("button", name="Remove @squat from the waitlist").click()
+            await waitlist.get_by_role("button", name="Delete @squat from the waitlist").click()
+            await root.get_by_role("dialog").get_by_role("button", name="Delete").click()
             await expect(waitlist).not_to_contain_text("@squat")
             await expect(waitlist).to_contain_text("@yan")
 
