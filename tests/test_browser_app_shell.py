@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Playwright, async_playwright, expect
-from tests.browser_helpers import join_from_hallway, launch, new_page, sign_in, start_room
+from tests.browser_helpers import join_from_hallway, launch, new_page, poll, sign_in, start_room
 from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
 
@@ -145,7 +145,8 @@ async def test_installable_manifest_and_the_shell_offline(server: LiveServer, pw
         assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= purposes
 
         # The service worker takes control of the page.
-        await page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+        # polled with evaluate: wait_for_function evals its predicate, which the CSP refuses
+        await poll(lambda: page.evaluate("navigator.serviceWorker.controller !== null"), bool, what="the worker")
         scope = await page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)")
         assert scope == f"{server.url}/"
         cached = await page.evaluate(

@@ -102,7 +102,7 @@ async def test_every_page_loads_under_the_policy_with_no_violation(server: LiveS
         # A violation in a test page itself must be seen (the watch works at all).
         await anon.page.goto(f"{server.url}/login")
         await anon.page.evaluate("document.body.setAttribute('style', 'color: red')")
-        await anon.page.wait_for_function("window.__violations.length > 0")
+        await poll(lambda: anon.page.evaluate("window.__violations.length"), bool, timeout=5, what="the violation")
         await poll(lambda: asyncio.sleep(0, list(anon.console)), bool, timeout=5, what="the console's CSP report")
         anon.console.clear()
 

@@ -90,7 +90,8 @@ async def test_listeners_on_a_second_worker_hear_the_speaker_on_the_first(server
         # levels come from the speaker's worker, through the pool, to the room's picture
         # (published when it changes: maybe before this test subscribed to the channel)
         board = server.app.state.services.speaking
-        assert board.current(room_id).get(ann.client.user_id, 0) > 0.3
+        # (coalesced: the board publishes on its next tick, so wait for it)
+        await eventually(lambda: board.current(room_id).get(ann.client.user_id, 0) > 0.3, within=3)
         assert all(set(levels) <= {ann.client.user_id} for levels in speaking)
 
         await ann.post("mute", {"muted": True})  # REST: the stage changes, both workers follow
