@@ -17,6 +17,7 @@ import { RoomMedia } from '../media.js';
 import { pingPanel } from './inbox.js';
 import { KIND_NAMES, KINDS, roomSettings, soleModeratorLeave } from './room_dialogs.js';
 import { PersonSheet } from './room_person.js';
+import { moderationPanel } from './room_moderation.js';
 import { openReport } from './report.js';
 
 const SPEAKING_LEVEL = 0.05;
@@ -78,6 +79,12 @@ export async function roomView(ctx) {
     type: 'button', class: 'btn btn-small', hidden: true, 'aria-haspopup': 'dialog', dataset: { key: 'settings' },
     onclick: () => openSettings(),
   }, 'Room settings');
+  const moderationButton = h('button', {
+    type: 'button', class: 'btn btn-small', hidden: true, 'aria-haspopup': 'dialog', dataset: { key: 'moderation' },
+    onclick: () => state.room && moderationPanel(page, {
+      roomId, room: state.room, apply: (snapshot) => apply(snapshot), returnFocus: () => moderationButton,
+    }),
+  }, 'Moderation');
   const reportButton = h('button', {
     type: 'button', class: 'btn btn-ghost btn-small', 'aria-haspopup': 'dialog', dataset: { key: 'report-room' },
     onclick: () => openReport(page, {
@@ -107,7 +114,7 @@ export async function roomView(ctx) {
     h('div', { class: 'room-head' }, titleEl, connection),
     h('div', { class: 'room-subhead' },
       h('p', { class: 'muted room-meta' }, kindEl, countEl),
-      h('div', { class: 'row room-tools' }, shareButton, settingsButton, reportButton)),
+      h('div', { class: 'row room-tools' }, shareButton, settingsButton, moderationButton, reportButton)),
     shareStatus,
     announcer,
     alert.el,
@@ -170,6 +177,7 @@ export async function roomView(ctx) {
     const count = room.listener_count ?? room.participants.filter((p) => p.role === 'listener').length;
     countEl.textContent = `${count} ${count === 1 ? 'listener' : 'listeners'}`;
     settingsButton.hidden = !amMod;
+    moderationButton.hidden = !amMod;
 
     const people = [...room.participants].sort(
       (a, b) => ROLE_RANK[a.role] - ROLE_RANK[b.role] || a.joined_at - b.joined_at);
@@ -253,7 +261,13 @@ export async function roomView(ctx) {
       h('span', { class: 'ring' }, avatar(p, 'sm')),
       h('span', { class: 'person-name' }, nameOf(p)),
       p.speak_invite
-        ? h('span', { class: 'mark mark-invited' }, 'invited')
+        ? h('button', {
+          type: 'button',
+          class: 'btn btn-small',
+          'aria-label': `Withdraw invitation: ${name}`,
+          dataset: { key: `hand-withdraw-${p.user_id}` },
+          onclick: () => act(() => Api.withdrawInvite(roomId, p.user_id)),
+        }, 'Withdraw invitation')
         : h('button', {
           type: 'button',
           class: 'btn btn-primary btn-small',
