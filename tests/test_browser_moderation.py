@@ -109,6 +109,7 @@ async def test_the_moderation_dialog_by_keyboard(server: LiveServer, browser: Br
         await expect(dialog.get_by_role("button", name="Lower all hands")).to_be_focused()
         await page.keyboard.press("Enter")
         await poll(room, lambda s: not someone(s, bob_id)["hand_raised"], what="bob's hand down")
+        await expect(dialog.get_by_role("status")).to_have_text("All hands are down.")
         await page.keyboard.press("Tab")
         await expect(dialog.get_by_role("button", name="Open the room to everyone")).to_be_focused()
         await page.keyboard.press("Enter")
@@ -159,7 +160,10 @@ async def test_withdrawing_an_invitation_to_speak_from_the_hands_and_the_sheet(
 
         # from the raised hands: Invite, then Withdraw invitation
         hands = page.get_by_role("list", name="Raised hands")
-        await hands.get_by_role("button", name="Invite Bob to speak").click()
+        # (the page takes one action at a time: wait for the invitation's answer, not only
+        # for the socket's news of it, before the next)
+        async with page.expect_response(lambda r: r.url.endswith("/speak-invites")):
+            await hands.get_by_role("button", name="Invite Bob to speak").click()
         await poll(invited, bool, what="bob invited")
         withdraw = hands.get_by_role("button", name="Withdraw invitation: Bob")
         await withdraw.focus()
