@@ -159,6 +159,8 @@ async def _announce(s: Services, old: Room | None, new: Room) -> None:
     """
     if new.ended:
         s.speaking.forget(new.id)
+        s.chat.forget(new.id)  # chat lives only as long as the room
+        s.reactions.forget(new.id)
         await s.bus.publish(room_channel(new.id), {"name": "room.ended", "data": {"room_id": new.id}})
         await s.media.close_room(new.id)
     else:

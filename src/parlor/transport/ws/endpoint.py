@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from parlor import protocol as p
-from parlor.actions import accounts, presence, speaking
+from parlor.actions import accounts, chat, presence, reactions, speaking
 from parlor.actions.ids import digest
 from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
@@ -248,6 +248,8 @@ class ClientSocket:
                 await presence.do_media_answer(self.s, user_id, room_id, sdp)
             case p.MediaStop(room_id=room_id):
                 await presence.do_media_stop(self.s, user_id, room_id)
+            case p.React(room_id=room_id, emoji=emoji):
+                await reactions.do_react(self.s, self.user, room_id, emoji)
             case p.Hello():
                 raise ParlorError(400, Code.BAD_MESSAGE, "Already said hello.")
             case _:  # pragma: no cover - parse_client only yields the types above
@@ -322,6 +324,12 @@ class ClientSocket:
                 else:
                     snapshots.now(name, text)
                 return
+            if name == "reactions":  # aggregated, not queued (actions/reactions.py)
+                queue.send(message["text"])
+                return
+            if "data_json" in message:  # serialized once for every queue (chat events)
+                queue.push_json(name, message["data_json"])
+                return
             data = message["data"]
             if name == "speaking":
                 queue.send(message.get("text") or p.Speaking(room_id=data["room_id"], levels=data["levels"]).to_json())
@@ -345,6 +353,9 @@ class ClientSocket:
         mine = room.participants.get(user_id)
         you = {"room_id": room.id, "version": room.version, "participant": person_view(self.s, mine) if mine else None}
         queue.push_event("room.you", you)
+        history = chat.history_json(self.s, room_id, user_id)
+        if history is not None:
+            queue.push_json("chat.history", history)
         # `speaking` is sent only when it changes: tell a newcomer who is speaking now.
         now_speaking = speaking.current_text(self.s, room_id)
         if now_speaking is not None:
