@@ -241,3 +241,15 @@ async def test_the_invited_member_is_told_over_the_socket_and_in_the_inbox(serve
 def instance_participants(server: LiveServer, rid: str) -> set[str]:
     room = server.app.state.services.live.get(rid)
     return set(room.participants) if room else set()
+
+
+async def test_the_chat_moderation_is_in_the_trail_never_its_text(instance: Instance) -> None:
+    rid, p = await room_with(instance)
+    host, lis = p["host"], p["lis"]
+    await ok(await lis.post(f"/api/rooms/{rid}/chat", json={"text": "a line nobody keeps"}), 201)
+    await ok(await host.http.patch(f"/api/rooms/{rid}/chat", json={"mode": "speakers"}))
+    await ok(await host.post(f"/api/rooms/{rid}/chat/timeouts", json={"user_id": lis.id, "seconds": 60}))
+    page = await trail(host, rid)
+    top = [(e["action"], e["target"]["username"] if e["target"] else None) for e in page["entries"][:2]]
+    assert top == [("chat.timeout", "lis"), ("chat.settings", None)]
+    assert "a line nobody keeps" not in json.dumps(page)

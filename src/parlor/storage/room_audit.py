@@ -31,6 +31,11 @@ MODERATION = (
     "moderator.revoke",
     "remove",
     "remove.block",
+    # the chat's moderation (actions/chat.py), never its text
+    "chat.settings",
+    "chat.delete",
+    "chat.timeout",
+    "chat.timeout.lift",
 )
 PREFIXES = ("room.hands.", "room.kind.")
 

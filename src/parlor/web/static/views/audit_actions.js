@@ -36,4 +36,8 @@ export const AUDIT_ACTIONS = {
   'moderator.revoke': 'revoked moderator:',
   'remove': 'removed from the room:',
   'remove.block': 'removed and blocked:',
+  'chat.settings': 'changed the chat settings',
+  'chat.delete': 'deleted a chat message by:',
+  'chat.timeout': 'timed out of the chat:',
+  'chat.timeout.lift': 'let back into the chat:',
 };
