@@ -168,6 +168,7 @@ async def _announce(s: Services, old: Room | None, new: Room) -> None:
             "name": "room.state",
             "data_json": json.dumps(room_view(s, new), separators=(",", ":")),
             "audience_only": old is not None and _stage_view(old) == _stage_view(new),
+            "people": len(new.participants),  # how far the socket layer spreads audience changes
         }
         await s.bus.publish(room_channel(new.id), message)
         audible = media_audible(old, new)

@@ -48,6 +48,11 @@ MAX_BAD_MESSAGES = 20
 # At most one audience-only room snapshot per this many seconds per queue and room,
 # and one hallway.changed per queue (DESIGN §3 "Presence at scale").
 AUDIENCE_COALESCE_S = 0.25
+# ...and, in a big room, fewer: the room's audience-only snapshots, summed over its
+# sockets, stay under this many a second (a 15 kB snapshot to each of 5,000 sockets four
+# times a second is 20,000 sends a second, more than a node has: joins starved). A room of
+# 5,000 sees its listener count move every 2.5 s; stage changes still go out at once.
+ROOM_AUDIENCE_SENDS_PER_S = 2000.0
 HALLWAY_COALESCE_S = 1.0
 
 CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_BAD_DATA, CLOSE_POLICY, CLOSE_INTERNAL = 1000, 1001, 1003, 1008, 1011
@@ -320,7 +325,8 @@ class ClientSocket:
             if name == "room.state":
                 text = message.get("data_json") or _compact(message["data"])
                 if message.get("audience_only"):
-                    snapshots.later(name, text)
+                    interval = max(AUDIENCE_COALESCE_S, message.get("people", 0) / ROOM_AUDIENCE_SENDS_PER_S)
+                    snapshots.later(name, text, interval)
                 else:
                     snapshots.now(name, text)
                 return
