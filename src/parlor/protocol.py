@@ -249,8 +249,19 @@ def _check(name: str, hint: Any, value: Any) -> Any:
     raise ProtocolError(f"field {name!r} has the wrong type")
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    # Resolving string annotations is slow; every socket message would pay it.
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
 def _build(cls: type[M], obj: dict[str, Any]) -> M:
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     kwargs: dict[str, Any] = {}
     known = {f.name for f in fields(cls)}
     extra = set(obj) - known - {"type"}
