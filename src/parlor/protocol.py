@@ -103,6 +103,20 @@ class Bye(Message):
 BYE_GRACE_S = 1.0
 
 
+@dataclass(frozen=True)
+class Link(Message):
+    """How this client's link to a room's media and socket looks from its side, when it
+    changes: `good` or `poor` (the web client judges loss, jitter and round trip from
+    getStats). Others in the room see who is poor (`links`)."""
+
+    TYPE: ClassVar[str] = "link"
+    room_id: str
+    quality: str
+
+
+LINK_QUALITIES = ("good", "poor")
+
+
 # ---- server → client -------------------------------------------------------
 
 
@@ -174,11 +188,22 @@ class MediaRestart(Message):
     room_id: str
 
 
+@dataclass(frozen=True)
+class Links(Message):
+    """Who in the room has a poor link now: user id → `late` (the server has not heard
+    from their client for a while) or `reported` (their client says so). Sent when it
+    changes, at most about once a second per room; not queued."""
+
+    TYPE: ClassVar[str] = "links"
+    room_id: str
+    poor: dict[str, str] = field(default_factory=dict)
+
+
 CLIENT_MESSAGES: dict[str, type[Message]] = {
-    m.TYPE: m for m in (Hello, Ack, Ping, Subscribe, Unsubscribe, MediaStart, MediaAnswer, MediaStop, Bye)
+    m.TYPE: m for m in (Hello, Ack, Ping, Subscribe, Unsubscribe, MediaStart, MediaAnswer, MediaStop, Bye, Link)
 }
 SERVER_MESSAGES: dict[str, type[Message]] = {
-    m.TYPE: m for m in (Welcome, Pong, Error, Event, Speaking, MediaOffer, MediaRestart)
+    m.TYPE: m for m in (Welcome, Pong, Error, Event, Speaking, MediaOffer, MediaRestart, Links)
 }
 
 M = TypeVar("M", bound=Message)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from parlor.actions.links import LinkBoard
 from parlor.actions.live import LiveRooms
 from parlor.actions.speaking import SpeakingBoard
 from parlor.bus.base import Bus
@@ -25,6 +26,7 @@ class Services:
     media: MediaServer
     live: LiveRooms = field(default_factory=LiveRooms)
     speaking: SpeakingBoard = field(default_factory=SpeakingBoard)
+    links: LinkBoard = field(default_factory=LinkBoard)
     clock: Callable[[], float] = time.time
     # Rate limits (actions/limits.py): the store, and every named policy's rate.
     limiter: Limiter = field(default_factory=MemoryLimiter)
