@@ -13,9 +13,9 @@ the same queue well within that second and keeps its place (a speaker keeps the
 stage); a closed tab is gone from the room in about a second. A socket that
 drops without `bye` keeps the reconnect grace.
 
-A client pings every HEARTBEAT_S. A socket silent for LATE_S marks its user's link
-poor in its rooms (actions/links.py) until it speaks again; silent for SILENT_CLOSE_S
-it is closed, and its queue counts as gone since the last thing heard, not since the
+A client pings every HEARTBEAT_S. A socket silent for LATE_AFTER heartbeats marks its
+user's link poor in its rooms (actions/links.py) until it speaks again; silent for
+CLOSE_AFTER heartbeats it is closed, and its queue counts as gone since the last thing heard, not since the
 close: the reconnect grace (30 s) runs from when the client fell silent, so a client
 whose network dropped for longer than that has left, and the room was told, by the time
 its network is back.
@@ -49,8 +49,10 @@ logger = logging.getLogger(__name__)
 router = APIRouter()
 
 HEARTBEAT_S = 5.0
-LATE_S = HEARTBEAT_S + 2.0
-SILENT_CLOSE_S = HEARTBEAT_S * 4
+# In heartbeats: silent this long, a socket's user has a poor link (7 s); this long, it is
+# closed (20 s, well inside the 30 s reconnect grace).
+LATE_AFTER = 1.4
+CLOSE_AFTER = 4.0
 # How often (on a ping) a socket asks the database whether its session still exists.
 SESSION_CHECK_S = 300.0
 MAX_BAD_MESSAGES = 20
@@ -128,7 +130,7 @@ class ClientSocket:
         try:
             heard = time.monotonic()
             while True:
-                wait = (SILENT_CLOSE_S if self.late else LATE_S) - (time.monotonic() - heard)
+                wait = HEARTBEAT_S * (CLOSE_AFTER if self.late else LATE_AFTER) - (time.monotonic() - heard)
                 try:
                     frame = await asyncio.wait_for(self.ws.receive(), timeout=max(wait, 0.0))
                 except TimeoutError:
