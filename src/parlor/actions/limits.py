@@ -31,6 +31,7 @@ _REFUSALS = {
     "ping": "You pinged them a moment ago",
     "reports": "You have sent many reports in a short time",
     "chat": "You are sending messages too fast",
+    "reactions": "You are reacting too fast",
 }
 
 

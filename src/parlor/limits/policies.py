@@ -40,8 +40,8 @@ DEFAULTS: Mapping[str, Rate] = {
     CONTACT_LOOKUP: Rate(5000, 86400),  # hash prefixes, per account (PARLOR_CONTACT_PREFIX_BUDGET)
     "ping": Rate(1, 60),  # "join me" pings, per (pinger, person pinged)
     "reports": Rate(20, 3600),  # per account and per address
-    # for features to come: named here so they use the same limiter and settings
-    "chat": Rate(30, 60),  # messages, per account
+    "chat": Rate(30, 60),  # in-room chat lines, per account
+    "reactions": Rate(30, 15),  # in-room reactions, per account (a burst of 30, then 2 a second)
 }
 
 MAX_COUNT = 10_000_000

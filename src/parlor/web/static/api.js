@@ -31,7 +31,12 @@ export async function api(method, path, body, { headers = {}, credentials = 'sam
   }
   if (!res.ok) {
     const err = data && data.error;
-    if (err && err.code) throw new ApiError(res.status, err.code, err.message || 'Something went wrong.');
+    if (err && err.code) {
+      const error = new ApiError(res.status, err.code, err.message || 'Something went wrong.');
+      // Seconds to wait (429, slow mode, a chat timeout), when the server says.
+      error.retryAfter = Number(res.headers.get('Retry-After')) || null;
+      throw error;
+    }
     // FastAPI's own 422 validation answer, in case a route lets one through.
     if (data && Array.isArray(data.detail)) {
       throw new ApiError(res.status, 'invalid_input', data.detail.map((d) => d.msg).join('; '));
@@ -76,5 +81,10 @@ export const Api = {
   makeModerator: (id, userId) => post(`${r(id)}/moderators`, { user_id: userId }),
   revokeModerator: (id, userId) => del(`${r(id)}/moderators/${encodeURIComponent(userId)}`),
   remove: (id, userId, block = false) => post(`${r(id)}/remove`, { user_id: userId, block }),
+  withdrawInvite: (id, userId) => del(`${r(id)}/speak-invites/${encodeURIComponent(userId)}`),
+  muteAll: (id) => post(`${r(id)}/mute-all`),
+  lowerHands: (id) => post(`${r(id)}/lower-hands`),
+  openUp: (id) => patch(r(id), { kind: 'open' }),
+  roomAudit: (id, limit = 30, before = null) => get(`${r(id)}/audit?limit=${limit}${before ? `&before=${before}` : ''}`),
   end: (id) => post(`${r(id)}/end`),
 };

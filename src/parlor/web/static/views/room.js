@@ -17,7 +17,9 @@ import { RoomMedia } from '../media.js';
 import { pingPanel } from './inbox.js';
 import { KIND_NAMES, KINDS, roomSettings, soleModeratorLeave } from './room_dialogs.js';
 import { PersonSheet } from './room_person.js';
+import { moderationPanel } from './room_moderation.js';
 import { openReport } from './report.js';
+import { ChatPanel } from './room_chat.js';
 
 const SPEAKING_LEVEL = 0.05;
 const SPEAKING_HOLD_MS = 700;
@@ -81,6 +83,12 @@ export async function roomView(ctx) {
     type: 'button', class: 'btn btn-small', hidden: true, 'aria-haspopup': 'dialog', dataset: { key: 'settings' },
     onclick: () => openSettings(),
   }, 'Room settings');
+  const moderationButton = h('button', {
+    type: 'button', class: 'btn btn-small', hidden: true, 'aria-haspopup': 'dialog', dataset: { key: 'moderation' },
+    onclick: () => state.room && moderationPanel(page, {
+      roomId, room: state.room, apply: (snapshot) => apply(snapshot), returnFocus: () => moderationButton,
+    }),
+  }, 'Moderation');
   const reportButton = h('button', {
     type: 'button', class: 'btn btn-ghost btn-small', 'aria-haspopup': 'dialog', dataset: { key: 'report-room' },
     onclick: () => openReport(page, {
@@ -110,7 +118,7 @@ export async function roomView(ctx) {
     h('div', { class: 'room-head' }, titleEl, h('div', { class: 'room-links' }, connection, linkEl)),
     h('div', { class: 'room-subhead' },
       h('p', { class: 'muted room-meta' }, kindEl, countEl),
-      h('div', { class: 'row room-tools' }, shareButton, settingsButton, reportButton)),
+      h('div', { class: 'row room-tools' }, shareButton, settingsButton, moderationButton, reportButton)),
     shareStatus,
     announcer,
     alert.el,
@@ -150,6 +158,9 @@ export async function roomView(ctx) {
   const media = new RoomMedia(socket, roomId, sink);
   media.addEventListener('change', () => { renderConnection(); renderControls(); reportLink(); });
   media.addEventListener('error', (e) => alert.show(`Audio problem: ${e.detail && e.detail.message ? e.detail.message : e.detail}`));
+  // The chat and the reactions bar (room_chat.js): after the audience, before the ping panel.
+  const chat = new ChatPanel({ roomId, me, socket, page, nameOf });
+  page.querySelector('.audience').after(chat.el);
   const sheet = new PersonSheet({ host: page, roomId, me, apply: (snapshot) => apply(snapshot), nameOf });
   // The fixed control bar grows (notes, wrapped rows): keep the page's end clear of it.
   const barSize = new ResizeObserver(() => page.style.setProperty('--controls-h', `${controls.offsetHeight}px`));
@@ -196,6 +207,7 @@ export async function roomView(ctx) {
     const count = room.listener_count ?? room.participants.filter((p) => p.role === 'listener').length;
     countEl.textContent = `${count} ${count === 1 ? 'listener' : 'listeners'}`;
     settingsButton.hidden = !amMod;
+    moderationButton.hidden = !amMod;
 
     const people = [...room.participants].sort(
       (a, b) => ROLE_RANK[a.role] - ROLE_RANK[b.role] || a.joined_at - b.joined_at);
@@ -234,6 +246,7 @@ export async function roomView(ctx) {
     renderInvite();
     renderControls();
     renderSpeaking();
+    chat.update(mine);
   }
 
   /** A person on stage or in the audience: a button that opens their sheet, and their marks. */
@@ -284,7 +297,13 @@ export async function roomView(ctx) {
       h('span', { class: 'ring' }, avatar(p, 'sm')),
       h('span', { class: 'person-name' }, nameOf(p)),
       p.speak_invite
-        ? h('span', { class: 'mark mark-invited' }, 'invited')
+        ? h('button', {
+          type: 'button',
+          class: 'btn btn-small',
+          'aria-label': `Withdraw invitation: ${name}`,
+          dataset: { key: `hand-withdraw-${p.user_id}` },
+          onclick: () => act(() => Api.withdrawInvite(roomId, p.user_id)),
+        }, 'Withdraw invitation')
         : h('button', {
           type: 'button',
           class: 'btn btn-primary btn-small',
@@ -587,6 +606,7 @@ export async function roomView(ctx) {
     state.gone = true;
     media.stop();
     sheet.close();
+    chat.stop();
     barSize.disconnect();
     socket.unsubscribe(roomId);
     clearInterval(speakingTimer);
