@@ -33,6 +33,8 @@ def test_join_bench_runs_end_to_end() -> None:
     assert 0 < first["min"] <= first["p50"] <= first["p95"] <= first["max"] < 15_000, first
     assert len(result["runs"]) == 3
     for run in result["runs"]:
-        # in order: the page's connection exists, connects, gets a packet, decodes audio
-        assert 0 < run["pc"] <= run["connected"] <= run["packet"] <= run["audio"], run
+        # in order: the page's connection exists, gets a packet, decodes audio (its
+        # state may say `connected` only a look or two after the first packet came)
+        assert 0 < run["pc"] <= run["packet"] <= run["audio"], run
+        assert run.get("connected", run["pc"]) >= run["pc"], run
     assert set(result["phases_ms"]) == {"pc", "connected", "packet"}
