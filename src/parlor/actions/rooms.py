@@ -181,7 +181,8 @@ async def _announce(s: Services, old: Room | None, new: Room) -> None:
         you = {"room_id": new.id, "version": new.version, "participant": person_view(s, p) if p else None}
         await s.bus.publish(user_channel(user_id), {"name": "room.you", "data": you})
     if _hallway_changed(old, new):
-        await s.bus.publish(HALLWAY, {"name": "hallway.changed", "data": {}})
+        # data_json: serialized here once, not by each of the node's sockets
+        await s.bus.publish(HALLWAY, {"name": "hallway.changed", "data": {}, "data_json": "{}"})
 
 
 async def _transition(

@@ -137,7 +137,9 @@ class ClientSocket:
             while True:
                 wait = HEARTBEAT_S * (CLOSE_AFTER if self.late else LATE_AFTER) - (time.monotonic() - heard)
                 try:
-                    frame = await asyncio.wait_for(self.ws.receive(), timeout=max(wait, 0.0))
+                    # asyncio.timeout, not wait_for: wait_for makes a task per message
+                    async with asyncio.timeout(max(wait, 0.0)):
+                        frame = await self.ws.receive()
                 except TimeoutError:
                     if not self.late:
                         self._set_late(True)
@@ -313,7 +315,10 @@ class ClientSocket:
         """A new queue gets the hallway (coalesced) and the user's own channel (`room.you`,
         `notification`)."""
         hallway = Coalescer(queue, HALLWAY_COALESCE_S)
-        queue.other.append(self.s.bus.subscribe(HALLWAY, lambda m: hallway.later(m["name"], _compact(m["data"]))))
+        def on_hallway(m: dict[str, Any]) -> None:
+            hallway.later(m["name"], m.get("data_json") or _compact(m["data"]))
+
+        queue.other.append(self.s.bus.subscribe(HALLWAY, on_hallway))
         queue.other.append(hallway.stop)
 
         def on_user(message: dict[str, Any]) -> None:
