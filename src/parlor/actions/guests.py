@@ -37,6 +37,11 @@ async def check_guests_on(s: Services) -> None:
         raise ParlorError(403, Code.GUEST_ROOMS_OFF, "This instance does not let people in without an account.")
 
 
+async def guests_enabled(s: Services) -> dict[str, Any]:
+    async with s.db.engine.connect() as conn:
+        return {"enabled": await guest_rooms_on(s, conn)}
+
+
 def authenticate(s: Services, token: str | None) -> Guest | None:
     """The guest a browser's token names, while they are in their room."""
     if not token or len(token) > 200:

@@ -46,6 +46,12 @@ async def guest_room_page(name: str) -> FileResponse:
     return FileResponse(STATIC / "index.html", headers=NO_CACHE)
 
 
+@router.get("/api/guest-rooms")
+async def guest_rooms_enabled(s: ServicesDep) -> dict[str, Any]:
+    """`{enabled}`: whether people without an account may come in as guests now."""
+    return await guests.guests_enabled(s)
+
+
 @router.get("/api/guest-rooms/{name}", responses=errors(400, 403))
 async def guest_room_status(name: str, s: ServicesDep) -> dict[str, Any]:
     """`{name, live, room_id, title, count}`: whether the guest room is live now."""
