@@ -31,19 +31,20 @@ def guest_of(request: Request, s: ServicesDep) -> Guest | None:
 MaybeGuest = Annotated[Guest | None, Depends(guest_of)]
 
 
-async def room_principal(room_id: str, request: Request, s: ServicesDep, guest: MaybeGuest) -> User:
+MaybeMember = Annotated[User | None, Depends(optional_user)]
+
+
+async def room_principal(room_id: str, guest: MaybeGuest, user: MaybeMember) -> User:
     """The actor on `room_id`: its guest if this browser is one, else the signed-in member."""
     if guest is not None and guest.room_id == room_id:
         return guest.as_user()
-    user = await optional_user(request, s)
     if user is None:
         raise ParlorError(401, Code.NOT_AUTHENTICATED, "Sign in first.")
     return user
 
 
-async def any_principal(request: Request, s: ServicesDep, guest: MaybeGuest) -> User:
+async def any_principal(guest: MaybeGuest, user: MaybeMember) -> User:
     """A signed-in member, else a guest (for what both need, e.g. ICE servers)."""
-    user = await optional_user(request, s)
     if user is not None:
         return user
     if guest is not None:
