@@ -403,6 +403,8 @@ async def test_after_a_guest_room_no_guest_name_is_in_the_database_or_the_log(
         assert not [v for v in values if mark.lower() in v.lower()], mark
         assert mark.lower() not in logged, mark
     assert not [v for v in values if room_id in v], "nothing of the guest room"
+    for gid in (ann["guest"]["id"], bo["guest"]["id"], cy):
+        assert not [v for v in values if gid in v], "no guest's id either"
 
 
 @contextlib.asynccontextmanager
