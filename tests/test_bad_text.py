@@ -49,6 +49,7 @@ TEXT_FIELDS = {
     ("POST", "/api/admin/users/{user_id}/lift", "reason"),
     ("POST", "/api/admin/users/{user_id}/avatar/remove", "reason"),
     ("POST", "/api/admin/rooms/{room_id}/end", "reason"),
+    ("POST", "/api/rooms/{room_id}/chat", "text"),
 }
 # Routes left out of the sweep: they would end the sweeping session.
 SKIPPED = {("POST", "/api/logout"), ("POST", "/api/embed/logout")}

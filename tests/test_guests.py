@@ -379,12 +379,23 @@ async def test_after_a_guest_room_no_guest_name_is_in_the_database_or_the_log(
         await ann_c.post(f"/api/rooms/{room_id}/open-stage", json={"open": False})
         await ann_c.post(f"/api/rooms/{room_id}/speak-invites", json={"user_id": bo["guest"]["id"]})
         await ann_c.patch(f"/api/rooms/{room_id}", json={"title": f"{ROOM_MARK} retitled"})
+        # Chat: guests write, the guest moderator moderates (nothing of it audited or stored).
+        r = await bo_c.post(f"/api/rooms/{room_id}/chat", json={"text": f"hi, {NAME_MARK} here"})
+        assert r.status_code == 201 and r.json()["guest"] is True and r.json()["display_name"] == f"{NAME_MARK} II"
+        r = await ann_c.patch(f"/api/rooms/{room_id}/chat", json={"slow_mode_s": 5})
+        assert r.status_code == 200, r.text
+        r = await ann_c.post(f"/api/rooms/{room_id}/chat/timeouts", json={"user_id": bo["guest"]["id"], "seconds": 60})
+        assert r.status_code == 200, r.text
         await ann_c.post(f"/api/rooms/{room_id}/remove", json={"user_id": bo["guest"]["id"], "block": True})
         # A guest of the members' room too, on stage, then the room reported.
         r = await cy_c.post(f"/api/guest/rooms/{member_room}/enter", json={"display_name": f"{NAME_MARK} III"})
         cy = r.json()["guest"]["id"]
         await host.post(f"/api/rooms/{member_room}/speak-invites", json={"user_id": cy})
         await cy_c.post(f"/api/rooms/{member_room}/speak-invite/accept")
+        r = await cy_c.post(f"/api/rooms/{member_room}/chat", json={"text": "a guest's line"})
+        assert r.status_code == 201, r.text
+        r = await host.post(f"/api/rooms/{member_room}/chat/timeouts", json={"user_id": cy, "seconds": 60})
+        assert r.status_code == 200, r.text
         r = await host.post("/api/reports", json={"target": {"kind": "room", "id": member_room}, "reason": "spam"})
         assert r.status_code in (201, 400, 403, 409), r.text
         r = await host.post("/api/reports", json={"target": {"kind": "room", "id": room_id}, "reason": "spam"})

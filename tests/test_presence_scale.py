@@ -27,6 +27,7 @@ from parlor import protocol as p
 from parlor.actions import rooms as actions
 from parlor.actions.services import Services
 from parlor.domain.users import User
+from parlor.transport.ws import endpoint
 from parlor.transport.ws.endpoint import AUDIENCE_COALESCE_S
 from parlor.transport.ws.queues import EventQueue
 
@@ -166,6 +167,30 @@ async def test_big_room_snapshots_are_bounded_and_audience_updates_coalesced(ser
     # What did go out got consecutive ids (nothing was numbered and then dropped).
     ids = [m["id"] for _, m in ann.got[mark:] if m.get("type") == "event"]
     assert ids == list(range(ids[0], ids[0] + len(ids)))
+    await ann.close()
+
+
+async def test_the_bigger_the_room_the_further_apart_its_audience_updates(
+    server: LiveServer, room: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A room's audience-only snapshots, over all its sockets, stay under a rate: with
+    the rate at 250 a second, a room of 500 sends each socket one every 2 s."""
+    monkeypatch.setattr(endpoint, "ROOM_AUDIENCE_SENDS_PER_S", 250.0)
+    s = room.s
+    await join_all(s, room.id, crowd(499))
+    ann = await connect(server, room.ann_token)
+    await ann.send({"type": "subscribe", "room_id": room.id})
+    await ann.wait(is_state)
+    mark = len(ann.got)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for i in range(6):  # a join every 0.5 s for 3 s
+        await join_all(s, room.id, crowd(1, start=500 + i))
+        await asyncio.sleep(0.5)
+    took = loop.time() - started
+    states = ann.events("room.state", mark)
+    assert 1 <= len(states) <= math.ceil(took / 2.0) + 1, (len(states), took)
+    await ann.wait(lambda m: is_state(m) and m["data"]["listener_count"] == 505, since=mark, timeout=5)
     await ann.close()
 
 

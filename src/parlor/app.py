@@ -27,6 +27,7 @@ from parlor.transport.http import account_safety as account_safety_routes
 from parlor.transport.http import accounts as account_routes
 from parlor.transport.http import admin as admin_routes
 from parlor.transport.http import body_limit, errors, headers, openapi, pages
+from parlor.transport.http import chat as chat_routes
 from parlor.transport.http import contacts as contact_routes
 from parlor.transport.http import embed as embed_routes
 from parlor.transport.http import growth as growth_routes
@@ -201,6 +202,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.include_router(account_routes.router)
     app.include_router(account_safety_routes.router)
     app.include_router(room_routes.router)
+    app.include_router(chat_routes.router)
     app.include_router(social_routes.router)
     app.include_router(growth_routes.router)
     app.include_router(profile_routes.router)

@@ -207,11 +207,11 @@ async def _close(s: Services) -> None:
 
 
 async def _invite(settings: Settings) -> str:
-    from parlor.actions import accounts
+    from parlor.actions import growth
 
     s = await _services(settings)
     try:
-        return await accounts.do_create_invite(s, None)
+        return str((await growth.do_create_invite(s, None))["code"])
     finally:
         await _close(s)
 

@@ -118,6 +118,14 @@ class Code(StrEnum):
     CANNOT_SANCTION_ADMIN = "cannot_sanction_admin"
     ALREADY_BANNED = "already_banned"
     NOT_SANCTIONED = "not_sanctioned"
+    # in-room chat and reactions
+    CHAT_OFF = "chat_off"
+    CHAT_SPEAKERS_ONLY = "chat_speakers_only"
+    CHAT_TOO_LONG = "chat_too_long"
+    CHAT_SLOW_MODE = "chat_slow_mode"
+    CHAT_TIMED_OUT = "chat_timed_out"
+    CHAT_MESSAGE_NOT_FOUND = "chat_message_not_found"
+    UNKNOWN_EMOJI = "unknown_emoji"
 
 
 class ParlorError(Exception):

@@ -103,6 +103,16 @@ class Bye(Message):
 BYE_GRACE_S = 1.0
 
 
+@dataclass(frozen=True)
+class React(Message):
+    """React in a room with one of the fixed emoji (domain/chat.py REACTIONS); it goes
+    out with the room's next `reactions` batch. Also POST /api/rooms/{id}/reactions."""
+
+    TYPE: ClassVar[str] = "react"
+    room_id: str
+    emoji: str
+
+
 # ---- server → client -------------------------------------------------------
 
 
@@ -141,7 +151,9 @@ class Event(Message):
     the audience changed they are merged, at most a few a second), `room.you`
     (data: {room_id, version, participant: your record as in snapshots, or null
     when you are no longer in the room}), `room.ended` (data: {room_id}),
-    `hallway.changed` (data: {}), `notification` (data: an inbox item, docs/API.md).
+    `hallway.changed` (data: {}), `notification` (data: an inbox item, docs/API.md),
+    `chat.message`, `chat.deleted`, `chat.settings`, `chat.history`, `chat.you`
+    (actions/chat.py, docs/API.md).
     """
 
     TYPE: ClassVar[str] = "event"
@@ -174,11 +186,25 @@ class MediaRestart(Message):
     room_id: str
 
 
+@dataclass(frozen=True)
+class Reactions(Message):
+    """Reactions in a room since the last batch, at most a few a second; not queued.
+
+    `counts`: emoji → how many; `by`: user id → {emoji: how many} for the first few
+    senders (float them over those avatars), the rest are in `counts` only.
+    """
+
+    TYPE: ClassVar[str] = "reactions"
+    room_id: str
+    counts: dict[str, int] = field(default_factory=dict)
+    by: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
 CLIENT_MESSAGES: dict[str, type[Message]] = {
-    m.TYPE: m for m in (Hello, Ack, Ping, Subscribe, Unsubscribe, MediaStart, MediaAnswer, MediaStop, Bye)
+    m.TYPE: m for m in (Hello, Ack, Ping, Subscribe, Unsubscribe, MediaStart, MediaAnswer, MediaStop, Bye, React)
 }
 SERVER_MESSAGES: dict[str, type[Message]] = {
-    m.TYPE: m for m in (Welcome, Pong, Error, Event, Speaking, MediaOffer, MediaRestart)
+    m.TYPE: m for m in (Welcome, Pong, Error, Event, Speaking, MediaOffer, MediaRestart, Reactions)
 }
 
 M = TypeVar("M", bound=Message)

@@ -23,6 +23,7 @@ def test_free_slots_go_to_active_speakers_in_turn(k: int) -> None:
     assert router.route("s0", 0.0, SILENCE) == 0
     for i in range(k):
         assert router.route(f"s{i}", 0.01 * i, QUIET) == i
+        assert router.route(f"s{i}", 0.01 * i + 0.02, QUIET) == i  # talking
     assert router.route("late", 0.1, QUIET) is None  # full, and not louder
     assert router.holders() == [f"s{i}" for i in range(k)]
     # a holder keeps its slot through its own silence (comfort noise is forwarded)
@@ -118,14 +119,15 @@ def test_holder_that_falls_silent_yields_after_a_pause_not_between_words() -> No
     packet, without out-shouting the holder's recent peak."""
     router = SlotRouter(1, margin_db=100)  # no displacement by loudness
     talk(router, "a", 0.0, 1.0, LOUD)
-    # a pause between words: silent for less than QUIET_S, then a talks on
-    talk(router, "a", 1.0, QUIET_S - 0.06, SILENCE)
-    assert router.route("b", 1.0 + QUIET_S - 0.05, LOUD) is None
-    talk(router, "a", 1.0 + QUIET_S - 0.04, 1.0, LOUD)
+    # a gap between words: two silent packets (less than QUIET_S), then a talks on
+    talk(router, "a", 1.0, 0.04, SILENCE)
+    assert QUIET_S > 0.04
+    assert router.route("b", 1.04, LOUD) is None
+    talk(router, "a", 1.04, 1.0, LOUD)
     assert router.route("b", 2.2, LOUD) is None  # a talks: no slot for b
     # a stops: silent packets from 2.2 s
     talk(router, "a", 2.2, 0.5, SILENCE)
-    assert router.route("b", 2.2 + QUIET_S - 0.03, LOUD) is None
+    assert router.route("b", 2.2 + QUIET_S - 0.02, LOUD) is None
     assert router.route("b", 2.2 + QUIET_S + 0.01, LOUD) == 0  # well before a's idle_s
     assert router.slots[0].generation == 2
 

@@ -109,16 +109,6 @@ async def do_setup(s: Services, token: str, username: str, display_name: str, pa
     return user
 
 
-# -- invites and sign-up (the rules are in actions/growth.py) ------------------------------
-
-
-async def do_create_invite(s: Services, actor: User | None) -> str:
-    """An invite code. `actor` None is the operator's CLI."""
-    from parlor.actions import growth  # growth builds on this module
-
-    return str((await growth.do_create_invite(s, actor))["code"])
-
-
 # -- sessions ------------------------------------------------------------------------
 
 

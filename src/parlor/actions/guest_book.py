@@ -11,7 +11,16 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from parlor.domain.rooms import is_guest
 from parlor.domain.users import User
+
+# What the audit log holds of a guest (actions/rooms.py, actions/chat.py): that it was one.
+GUEST_ACTOR = "guest"
+
+
+def audit_id(user_id: str | None) -> str | None:
+    """A participant as the audit log may name them: a member by id, a guest only as "guest"."""
+    return GUEST_ACTOR if user_id is not None and is_guest(user_id) else user_id
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,10 @@ class GuestBook:
 
     def get(self, guest_id: str) -> Guest | None:
         return self.by_id.get(guest_id)
+
+    def user(self, guest_id: str) -> User | None:
+        guest = self.by_id.get(guest_id)
+        return guest.as_user() if guest else None
 
     def by_token_hash(self, token_hash: str) -> Guest | None:
         return self.by_token.get(token_hash)

@@ -33,6 +33,7 @@ _REFUSALS = {
     "guest_room_open": "Many guest rooms were opened from your network",
     "guest_join": "Many rooms were entered as a guest from your network",
     "chat": "You are sending messages too fast",
+    "reactions": "You are reacting too fast",
 }
 
 

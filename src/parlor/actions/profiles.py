@@ -76,15 +76,8 @@ def profile_fields(user_id: str, row: ProfileRow) -> dict[str, Any]:
     return fields
 
 
-def _my_profile(s: Services, user: User) -> Any:
-    # actions.social imports this module for profile_fields; import it late.
-    from parlor.actions import social
-
-    return social.profile(s, user, social.UserRef(user.id, by_id=True))
-
-
-async def do_update_profile(s: Services, user: User, *, display_name: str | None, bio: str | None) -> dict[str, Any]:
-    """Change your own display name and/or bio. Answers your profile."""
+async def do_update_profile(s: Services, user: User, *, display_name: str | None, bio: str | None) -> None:
+    """Change your own display name and/or bio (the route answers with your profile)."""
     if display_name is None and bio is None:
         raise bad_input("Send a display_name or a bio to change.")
     shown = check_display_name(display_name) if display_name is not None else None
@@ -97,7 +90,6 @@ async def do_update_profile(s: Services, user: User, *, display_name: str | None
     if shown is not None and user.id in s.live.profiles:
         # Names in room snapshots come from this cache.
         s.live.profiles[user.id] = dataclasses.replace(user, display_name=shown)
-    return dict(await _my_profile(s, user))
 
 
 # -- avatars -----------------------------------------------------------------------------
@@ -147,8 +139,8 @@ def reencode_avatar(data: bytes) -> bytes:
         return out.getvalue()
 
 
-async def do_set_avatar(s: Services, user: User, data: bytes) -> dict[str, Any]:
-    """Replace your avatar with `data` (an uploaded image). Answers your profile."""
+async def do_set_avatar(s: Services, user: User, data: bytes) -> None:
+    """Replace your avatar with `data` (an uploaded image)."""
     limit = s.settings.avatar_max_bytes
     if len(data) > limit:
         raise ParlorError(413, Code.IMAGE_TOO_LARGE, f"An avatar is at most {limit:,} bytes.")
@@ -159,15 +151,13 @@ async def do_set_avatar(s: Services, user: User, data: bytes) -> dict[str, Any]:
     async with s.db.engine.begin() as conn:
         await store.put_avatar(conn, user.id, digest, encoded, s.clock())
     s.live.avatar_changed(user.id, avatar_url(user.id, digest))  # room snapshots show it
-    return dict(await _my_profile(s, user))
 
 
-async def do_delete_avatar(s: Services, user: User) -> dict[str, Any]:
-    """Remove your avatar (idempotent). Answers your profile."""
+async def do_delete_avatar(s: Services, user: User) -> None:
+    """Remove your avatar (idempotent)."""
     async with s.db.engine.begin() as conn:
         await store.delete_avatar(conn, user.id)
     s.live.avatar_changed(user.id, None)
-    return dict(await _my_profile(s, user))
 
 
 async def avatar(s: Services, user_id: str) -> tuple[str, bytes]:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlor.actions import limits, notifications, speaking
 from parlor.actions.accounts import USERNAME
+from parlor.actions.guest_book import audit_id
 from parlor.actions.ids import new_id
 from parlor.actions.profiles import avatar_url
 from parlor.actions.room_lookup import check_room
@@ -162,6 +163,8 @@ async def _announce(s: Services, old: Room | None, new: Room) -> None:
     """
     if new.ended:
         s.speaking.forget(new.id)
+        s.chat.forget(new.id)  # chat lives only as long as the room
+        s.reactions.forget(new.id)
         await s.bus.publish(room_channel(new.id), {"name": "room.ended", "data": {"room_id": new.id}})
         await s.media.close_room(new.id)
     else:
@@ -169,6 +172,7 @@ async def _announce(s: Services, old: Room | None, new: Room) -> None:
             "name": "room.state",
             "data_json": json.dumps(room_view(s, new), separators=(",", ":")),
             "audience_only": old is not None and _stage_view(old) == _stage_view(new),
+            "people": len(new.participants),  # how far the socket layer spreads audience changes
         }
         await s.bus.publish(room_channel(new.id), message)
         if old is None or old.audible_speakers != new.audible_speakers:
@@ -206,10 +210,10 @@ async def _transition(
                 await store.audit(
                     conn,
                     now=now,
-                    actor_id=_durable(actor_id),
+                    actor_id=audit_id(actor_id),
                     action=action,
                     room_id=room_id,
-                    target_id=_durable(target_id),
+                    target_id=audit_id(target_id),
                 )
                 if block and actor_id and target_id and not is_guest(actor_id) and not is_guest(target_id):
                     await store.block(conn, actor_id, target_id, now)
@@ -220,14 +224,6 @@ async def _transition(
         s.live.put(new)
         await _announce(s, old, new)
     return new
-
-
-GUEST_ACTOR = "guest"
-
-
-def _durable(user_id: str | None) -> str | None:
-    """What the audit log may hold of a participant: a member's id; of a guest, only that it was one."""
-    return GUEST_ACTOR if user_id is not None and is_guest(user_id) else user_id
 
 
 async def _remember_avatar(s: Services, conn: AsyncConnection, user_id: str) -> None:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from parlor.actions.chat_board import ChatBoard, ReactionBoard
 from parlor.actions.live import LiveRooms
 from parlor.actions.speaking import SpeakingBoard
 from parlor.bus.base import Bus
@@ -25,6 +26,9 @@ class Services:
     media: MediaServer
     live: LiveRooms = field(default_factory=LiveRooms)
     speaking: SpeakingBoard = field(default_factory=SpeakingBoard)
+    # In-room chat and reactions, in memory only (actions/chat.py, actions/reactions.py).
+    chat: ChatBoard = field(default_factory=ChatBoard)
+    reactions: ReactionBoard = field(default_factory=ReactionBoard)
     clock: Callable[[], float] = time.time
     # Rate limits (actions/limits.py): the store, and every named policy's rate.
     limiter: Limiter = field(default_factory=MemoryLimiter)

@@ -60,6 +60,11 @@ async def check_user(s: Services, ref: UserRef) -> User:
 # -- profiles ---------------------------------------------------------------------------------
 
 
+async def my_profile(s: Services, user: User) -> dict[str, Any]:
+    """Your own profile (what the profile-editing routes answer)."""
+    return await profile(s, user, UserRef(user.id, by_id=True))
+
+
 async def profile(s: Services, viewer: User, ref: UserRef) -> dict[str, Any]:
     """A profile summary as the viewer sees it (docs/API.md, People)."""
     target = await check_user(s, ref)

@@ -86,6 +86,12 @@ def add_parser(sub: Any) -> None:
     from parlor.bench import login_flood as login_flood_bench
 
     login_flood_bench.add_arguments(login_flood)
+    presence_bench = bench_sub.add_parser(
+        "presence", help="a big room's presence: messages per listener socket during joins, hands, reactions, leaves"
+    )
+    from parlor.bench import presence
+
+    presence.add_arguments(presence_bench)
     social_bench = bench_sub.add_parser("social", help="people search at 100,000 users and 1,000,000 follows")
     from parlor.bench import social
 
@@ -120,6 +126,10 @@ def main(args: argparse.Namespace) -> int:
 
     if args.bench_command == "social":
         return social.run(args)
+    if args.bench_command == "presence":
+        from parlor.bench import presence
+
+        return presence.main(args)
     for noisy in ("httpx", "aioice", "aiortc", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.bench_command == "idle":

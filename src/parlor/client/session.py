@@ -27,6 +27,9 @@ USER_AGENT = "parlor.client"
 
 logger = logging.getLogger(__name__)
 
+# Chat lines a RoomSession keeps (the server's history is as long).
+CHAT_KEPT = 100
+
 
 class ClientError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -46,6 +49,12 @@ class RoomSession:
         # True once the server said we are no longer in the room (left, removed, ended);
         # the client then stops subscribing to it.
         self.gone = False
+        # The room's chat as the socket tells it: the recent lines (oldest first), its
+        # settings ({mode, slow_mode_s}), our own timeout, and reactions counted so far.
+        self.chat: list[dict[str, Any]] = []
+        self.chat_settings: dict[str, Any] = {"mode": "everyone", "slow_mode_s": 0}
+        self.timed_out_until: float | None = None
+        self.reactions: dict[str, int] = {}
 
     @property
     def state(self) -> dict[str, Any] | None:
@@ -65,6 +74,42 @@ class RoomSession:
 
     async def post(self, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         return await self.client.call("POST", f"/api/rooms/{self.room_id}/{action}", body)
+
+    async def send_chat(self, text: str) -> dict[str, Any]:
+        """Write a line in the room's chat; returns it as everyone gets it."""
+        return await self.post("chat", {"text": text})
+
+    async def react(self, emoji: str) -> None:
+        """React (one of the room's fixed emoji); it goes out with the next batch. Sent on
+        the socket: a refusal comes back as an error message (`client.errors`)."""
+        await self.client.send(p.React(self.room_id, emoji))
+
+    async def delete_chat(self, message_id: str) -> None:
+        await self.client.call("DELETE", f"/api/rooms/{self.room_id}/chat/{message_id}")
+
+    async def set_chat(self, *, mode: str | None = None, slow_mode_s: int | None = None) -> dict[str, Any]:
+        """Moderators: chat off / speakers / everyone, and slow mode (seconds, 0 = off)."""
+        body = {k: v for k, v in (("mode", mode), ("slow_mode_s", slow_mode_s)) if v is not None}
+        return await self.client.call("PATCH", f"/api/rooms/{self.room_id}/chat", body)
+
+    async def time_out(self, user_id: str, seconds: int) -> dict[str, Any]:
+        """Moderators: keep someone out of the chat for `seconds` (0 lifts it)."""
+        return await self.post("chat/timeouts", {"user_id": user_id, "seconds": seconds})
+
+    def on_chat(self, name: str, data: dict[str, Any]) -> None:
+        """A chat event for this room (called by the client's reader)."""
+        if name == "chat.history":
+            self.chat = list(data["messages"])
+            self.chat_settings = {"mode": data["mode"], "slow_mode_s": data["slow_mode_s"]}
+            self.timed_out_until = data["timed_out_until"]
+        elif name == "chat.message":
+            self.chat = [*self.chat[-(CHAT_KEPT - 1) :], data]
+        elif name == "chat.deleted":
+            self.chat = [m for m in self.chat if m["id"] != data["message_id"]]
+        elif name == "chat.settings":
+            self.chat_settings = {"mode": data["mode"], "slow_mode_s": data["slow_mode_s"]}
+        elif name == "chat.you":
+            self.timed_out_until = data["timed_out_until"]
 
     async def leave(self) -> None:
         if self.media is not None:
@@ -264,12 +309,21 @@ class ParlorClient:
                     room = self.rooms.get(data["room_id"])
                     if room is not None:
                         room["ended"] = True
+                elif name.startswith("chat."):
+                    for session in self._sessions:
+                        if session.room_id == data.get("room_id"):
+                            session.on_chat(name, data)
                 if event_id % 20 == 0:
                     task = asyncio.ensure_future(self.send(p.Ack(event_id)))
                     task.add_done_callback(lambda t: t.exception())
             case p.Speaking(room_id=room_id, levels=levels):
                 self.speaking[room_id] = dict(levels)
                 self.speaking_messages += 1
+            case p.Reactions(room_id=room_id, counts=counts):
+                for session in self._sessions:
+                    if session.room_id == room_id:
+                        for emoji, n in counts.items():
+                            session.reactions[emoji] = session.reactions.get(emoji, 0) + n
             case p.MediaRestart(room_id=room_id):
                 self._restart_media(room_id)
             case p.MediaOffer(room_id=room_id, sdp=sdp):

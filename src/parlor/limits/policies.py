@@ -42,8 +42,8 @@ DEFAULTS: Mapping[str, Rate] = {
     "reports": Rate(20, 3600),  # per account and per address
     "guest_room_open": Rate(20, 3600),  # guest rooms opened, per address
     "guest_join": Rate(60, 600),  # entries as a guest (any room), per address
-    # for features to come: named here so they use the same limiter and settings
-    "chat": Rate(30, 60),  # messages, per account
+    "chat": Rate(30, 60),  # in-room chat lines, per account
+    "reactions": Rate(30, 15),  # in-room reactions, per account (a burst of 30, then 2 a second)
 }
 
 MAX_COUNT = 10_000_000

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from parlor.actions import profiles
+from parlor.actions import profiles, social
 from parlor.transport.http.auth import CurrentUser, ServicesDep
 
 router = APIRouter(prefix="/api", tags=["profiles"])
@@ -27,7 +27,8 @@ class ProfileBody(BaseModel):
 
 @router.patch("/me/profile")
 async def update_profile(body: ProfileBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
-    return await profiles.do_update_profile(s, user, display_name=body.display_name, bio=body.bio)
+    await profiles.do_update_profile(s, user, display_name=body.display_name, bio=body.bio)
+    return await social.my_profile(s, user)
 
 
 # The avatar is the raw body: documented as such (its Content-Type is not looked at).
@@ -45,12 +46,14 @@ async def put_avatar(request: Request, user: CurrentUser, s: ServicesDep) -> dic
     # Bounded before it is read: past PARLOR_AVATAR_MAX_BYTES the body-limit middleware
     # answers 413 image_too_large (transport/http/body_limit.py; app.py sets the limit).
     data = await request.body()
-    return await profiles.do_set_avatar(s, user, data)
+    await profiles.do_set_avatar(s, user, data)
+    return await social.my_profile(s, user)
 
 
 @router.delete("/me/avatar")
 async def delete_avatar(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
-    return await profiles.do_delete_avatar(s, user)
+    await profiles.do_delete_avatar(s, user)
+    return await social.my_profile(s, user)
 
 
 @router.get(

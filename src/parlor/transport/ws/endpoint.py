@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from parlor import protocol as p
-from parlor.actions import accounts, presence, speaking
+from parlor.actions import accounts, chat, presence, reactions, speaking
 from parlor.actions.ids import digest
 from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
@@ -48,6 +48,11 @@ MAX_BAD_MESSAGES = 20
 # At most one audience-only room snapshot per this many seconds per queue and room,
 # and one hallway.changed per queue (DESIGN §3 "Presence at scale").
 AUDIENCE_COALESCE_S = 0.25
+# ...and, in a big room, fewer: the room's audience-only snapshots, summed over its
+# sockets, stay under this many a second (a 15 kB snapshot to each of 5,000 sockets four
+# times a second is 20,000 sends a second, more than a node has: joins starved). A room of
+# 5,000 sees its listener count move every 2.5 s; stage changes still go out at once.
+ROOM_AUDIENCE_SENDS_PER_S = 2000.0
 HALLWAY_COALESCE_S = 1.0
 
 CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_BAD_DATA, CLOSE_POLICY, CLOSE_INTERNAL = 1000, 1001, 1003, 1008, 1011
@@ -248,6 +253,8 @@ class ClientSocket:
                 await presence.do_media_answer(self.s, user_id, room_id, sdp)
             case p.MediaStop(room_id=room_id):
                 await presence.do_media_stop(self.s, user_id, room_id)
+            case p.React(room_id=room_id, emoji=emoji):
+                await reactions.do_react(self.s, self.user, room_id, emoji)
             case p.Hello():
                 raise ParlorError(400, Code.BAD_MESSAGE, "Already said hello.")
             case _:  # pragma: no cover - parse_client only yields the types above
@@ -318,9 +325,16 @@ class ClientSocket:
             if name == "room.state":
                 text = message.get("data_json") or _compact(message["data"])
                 if message.get("audience_only"):
-                    snapshots.later(name, text)
+                    interval = max(AUDIENCE_COALESCE_S, message.get("people", 0) / ROOM_AUDIENCE_SENDS_PER_S)
+                    snapshots.later(name, text, interval)
                 else:
                     snapshots.now(name, text)
+                return
+            if name == "reactions":  # aggregated, not queued (actions/reactions.py)
+                queue.send(message["text"])
+                return
+            if "data_json" in message:  # serialized once for every queue (chat events)
+                queue.push_json(name, message["data_json"])
                 return
             data = message["data"]
             if name == "speaking":
@@ -345,6 +359,9 @@ class ClientSocket:
         mine = room.participants.get(user_id)
         you = {"room_id": room.id, "version": room.version, "participant": person_view(self.s, mine) if mine else None}
         queue.push_event("room.you", you)
+        history = chat.history_json(self.s, room_id, user_id)
+        if history is not None:
+            queue.push_json("chat.history", history)
         # `speaking` is sent only when it changes: tell a newcomer who is speaking now.
         now_speaking = speaking.current_text(self.s, room_id)
         if now_speaking is not None:

@@ -127,9 +127,10 @@ class Coalescer:
         self.stop()
         self._emit(name, data_json)
 
-    def later(self, name: str, data_json: str) -> None:
+    def later(self, name: str, data_json: str, interval: float | None = None) -> None:
+        """Send within `interval` (default: the coalescer's own) of the last event."""
         loop = asyncio.get_running_loop()
-        wait = self._last + self.interval - loop.time()
+        wait = self._last + (self.interval if interval is None else interval) - loop.time()
         if wait <= 0 and self._timer is None:
             self._emit(name, data_json)
             return

@@ -31,7 +31,12 @@ export async function api(method, path, body, { headers = {}, credentials = 'sam
   }
   if (!res.ok) {
     const err = data && data.error;
-    if (err && err.code) throw new ApiError(res.status, err.code, err.message || 'Something went wrong.');
+    if (err && err.code) {
+      const error = new ApiError(res.status, err.code, err.message || 'Something went wrong.');
+      // Seconds to wait (429, slow mode, a chat timeout), when the server says.
+      error.retryAfter = Number(res.headers.get('Retry-After')) || null;
+      throw error;
+    }
     // FastAPI's own 422 validation answer, in case a route lets one through.
     if (data && Array.isArray(data.detail)) {
       throw new ApiError(res.status, 'invalid_input', data.detail.map((d) => d.msg).join('; '));

@@ -19,6 +19,7 @@ import { KIND_NAMES, KINDS, roomSettings, soleModeratorLeave } from './room_dial
 import { PersonSheet } from './room_person.js';
 import { openReport } from './report.js';
 import { guestControls, guestLinkEntry } from './room_guests.js';
+import { ChatPanel } from './room_chat.js';
 
 const SPEAKING_LEVEL = 0.05;
 const SPEAKING_HOLD_MS = 700;
@@ -159,6 +160,9 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
   const media = new RoomMedia(socket, roomId, sink);
   media.addEventListener('change', () => { renderConnection(); renderControls(); });
   media.addEventListener('error', (e) => alert.show(`Audio problem: ${e.detail && e.detail.message ? e.detail.message : e.detail}`));
+  // The chat and the reactions bar (room_chat.js): after the audience, before the ping panel.
+  const chat = new ChatPanel({ roomId, me, socket, page, nameOf });
+  page.querySelector('.audience').after(chat.el);
   const sheet = new PersonSheet({ host: page, roomId, me, apply: (snapshot) => apply(snapshot), nameOf });
   // The fixed control bar grows (notes, wrapped rows): keep the page's end clear of it.
   const barSize = new ResizeObserver(() => page.style.setProperty('--controls-h', `${controls.offsetHeight}px`));
@@ -224,6 +228,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     renderInvite();
     renderControls();
     renderSpeaking();
+    chat.update(mine);
   }
 
   /** A person on stage or in the audience: a button that opens their sheet, and their marks. */
@@ -574,6 +579,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     state.gone = true;
     media.stop();
     sheet.close();
+    chat.stop();
     barSize.disconnect();
     socket.unsubscribe(roomId);
     clearInterval(speakingTimer);
