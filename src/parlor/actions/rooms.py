@@ -155,6 +155,14 @@ def _changed_people(old: Room | None, new: Room) -> list[tuple[str, Participant 
     return changed
 
 
+def media_audible(old: Room | None, new: Room) -> frozenset[str] | None:
+    """What the media plane must be told after `old` → `new`: the speakers it may now
+    forward (DESIGN §3: only current, unmuted speakers), or None when that is unchanged."""
+    if old is None or old.audible_speakers != new.audible_speakers:
+        return new.audible_speakers
+    return None
+
+
 async def _announce(s: Services, old: Room | None, new: Room) -> None:
     """Publish the change and bring the media plane in line. Called after commit.
 
@@ -175,8 +183,9 @@ async def _announce(s: Services, old: Room | None, new: Room) -> None:
             "people": len(new.participants),  # how far the socket layer spreads audience changes
         }
         await s.bus.publish(room_channel(new.id), message)
-        if old is None or old.audible_speakers != new.audible_speakers:
-            s.media.set_audible(new.id, new.audible_speakers)
+        audible = media_audible(old, new)
+        if audible is not None:
+            s.media.set_audible(new.id, audible)
         if old is not None:
             for gone in set(old.participants) - set(new.participants):
                 await s.media.close_peer(new.id, gone)
@@ -191,7 +200,7 @@ async def _transition(
     s: Services,
     room_id: str,
     actor_id: str | None,
-    action: str,
+    action: str | Callable[[Room, Room], list[str]],
     apply: Callable[[Room], Room],
     *,
     target_id: str | None = None,
@@ -207,14 +216,16 @@ async def _transition(
         # a guest's part in a members' room is audited as "guest".
         if not old.guest_room:
             async with s.db.engine.begin() as conn:
-                await store.audit(
-                    conn,
-                    now=now,
-                    actor_id=audit_id(actor_id),
-                    action=action,
-                    room_id=room_id,
-                    target_id=audit_id(target_id),
-                )
+                # One audit entry per change; `action` may name them from the change itself.
+                for name in [action] if isinstance(action, str) else action(old, new):
+                    await store.audit(
+                        conn,
+                        now=now,
+                        actor_id=audit_id(actor_id),
+                        action=name,
+                        room_id=room_id,
+                        target_id=audit_id(target_id),
+                    )
                 if block and actor_id and target_id and not is_guest(actor_id) and not is_guest(target_id):
                     await store.block(conn, actor_id, target_id, now)
                 if new.title != old.title:
@@ -369,6 +380,17 @@ async def do_answer_speak_invite(s: Services, user: User, room_id: str, accept: 
     return await _transition(s, room_id, user.id, "speak.decline", lambda r: domain.decline_speak_invite(r, user.id))
 
 
+async def do_withdraw_speak_invite(s: Services, user: User, room_id: str, target: str) -> Room:
+    return await _transition(
+        s,
+        room_id,
+        user.id,
+        "speak.withdraw",
+        lambda r: domain.withdraw_speak_invite(r, user.id, target),
+        target_id=target,
+    )
+
+
 async def do_move_to_audience(s: Services, user: User, room_id: str, target: str) -> Room:
     return await _transition(
         s, room_id, user.id, "stage.leave", lambda r: domain.move_to_audience(r, user.id, target), target_id=target
@@ -390,6 +412,15 @@ async def do_mute_speaker(s: Services, user: User, room_id: str, target: str, lo
         lambda r: domain.mute_speaker(r, user.id, target, lock=lock),
         target_id=target,
     )
+
+
+async def do_mute_all(s: Services, user: User, room_id: str) -> Room:
+    """Everyone on stage but the moderators is muted (one audit entry: the room's stage)."""
+    return await _transition(s, room_id, user.id, "mute.all", lambda r: domain.mute_all(r, user.id))
+
+
+async def do_lower_all_hands(s: Services, user: User, room_id: str) -> Room:
+    return await _transition(s, room_id, user.id, "hands.lower_all", lambda r: domain.lower_all_hands(r, user.id))
 
 
 async def do_unlock_mute(s: Services, user: User, room_id: str, target: str) -> Room:
@@ -439,9 +470,22 @@ async def do_update_settings(
         s,
         room_id,
         user.id,
-        "room.settings",
+        settings_changes,
         lambda r: domain.update_settings(r, user.id, title=title, hand_raise=hand_raise, kind=kind),
     )
+
+
+def settings_changes(old: Room, new: Room) -> list[str]:
+    """The audit entries of a settings change, one per setting: `room.title`,
+    `room.hands.<setting>`, `room.kind.<kind>` (`room.kind.open`: opened up to everyone)."""
+    changes = []
+    if new.title != old.title:
+        changes.append("room.title")
+    if new.hand_raise is not old.hand_raise:
+        changes.append(f"room.hands.{new.hand_raise.value}")
+    if new.kind is not old.kind:
+        changes.append(f"room.kind.{new.kind.value}")
+    return changes
 
 
 async def do_end(s: Services, user: User, room_id: str) -> Room:

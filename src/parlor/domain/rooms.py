@@ -156,6 +156,11 @@ def _moderator(room: Room, user_id: str) -> Participant:
     return p
 
 
+def require_moderator(room: Room, user_id: str) -> None:
+    """Refuse anyone but a moderator of this live room (what only moderators may read)."""
+    _moderator(room, user_id)
+
+
 def _target(room: Room, user_id: str) -> Participant:
     p = room.get(user_id)
     if p is None:
@@ -320,6 +325,15 @@ def invite_to_speak(room: Room, actor: str, target: str) -> Room:
     return _with(room, replace(t, speak_invite=True))
 
 
+def withdraw_speak_invite(room: Room, actor: str, target: str) -> Room:
+    """A moderator takes back an invitation to speak the listener has not answered."""
+    _moderator(room, actor)
+    t = _target(room, target)
+    if not t.speak_invite:
+        raise _refuse(Code.NO_SPEAK_INVITE, "That person has no invitation to speak.", 409)
+    return _with(room, replace(t, speak_invite=False))
+
+
 def accept_speak_invite(room: Room, user_id: str, now: float) -> Room:
     p = _member(room, user_id)
     if not p.speak_invite or p.role is not Role.LISTENER:
@@ -391,6 +405,20 @@ def mute_speaker(room: Room, actor: str, target: str, *, lock: bool = False) -> 
     if not t.on_stage:
         raise _refuse(Code.INVALID_TARGET, "That person is not on stage.", 409)
     return _with(room, replace(t, self_muted=True, mute_locked=t.mute_locked or lock))
+
+
+def mute_all(room: Room, actor: str) -> Room:
+    """A moderator mutes everyone on stage but the moderators (who keep their own
+    microphones). Not locked: each may unmute when the moderator has made the quiet."""
+    _moderator(room, actor)
+    quieted = [replace(p, self_muted=True) for p in room.speakers if not p.self_muted]
+    return _with(room, *quieted) if quieted else room
+
+
+def lower_all_hands(room: Room, actor: str) -> Room:
+    _moderator(room, actor)
+    lowered = [replace(p, hand_raised=False) for p in room.participants.values() if p.hand_raised]
+    return _with(room, *lowered) if lowered else room
 
 
 def unlock_mute(room: Room, actor: str, target: str) -> Room:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from parlor.actions import hallway as hallway_actions
-from parlor.actions import rooms
+from parlor.actions import room_audit, rooms
 from parlor.domain.rooms import HandRaise, Room, RoomKind
 from parlor.transport.http.auth import CurrentUser, ServicesDep
 from parlor.transport.http.client_address import ClientAddress
@@ -98,6 +98,18 @@ async def audience(
     return await rooms.audience_page(s, user, room_id, offset, limit)
 
 
+@router.get("/{room_id}/audit", responses=errors(403, 404, 410))
+async def audit(
+    room_id: str,
+    user: CurrentUser,
+    s: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=room_audit.PAGE_MAX)] = room_audit.PAGE_DEFAULT,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """The room's moderation trail, newest first (moderators only): who, what, whom, when."""
+    return await room_audit.audit_page(s, user, room_id, limit, before)
+
+
 @router.patch("/{room_id}", responses=_ROOM)
 async def update(room_id: str, body: SettingsBody, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_update_settings(s, user, room_id, body.title, body.hand_raise, body.kind))
@@ -139,6 +151,12 @@ async def decline_invite(room_id: str, user: RoomPrincipal, s: ServicesDep) -> S
     return _view(s, await rooms.do_answer_speak_invite(s, user, room_id, accept=False))
 
 
+@router.delete("/{room_id}/speak-invites/{target_id}", responses=_ROOM)
+async def withdraw_invite(room_id: str, target_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    """A moderator takes back an invitation to speak that is not answered yet."""
+    return _view(s, await rooms.do_withdraw_speak_invite(s, user, room_id, target_id))
+
+
 @router.post("/{room_id}/audience", responses=_ROOM)
 async def move_to_audience(room_id: str, body: TargetBody, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_move_to_audience(s, user, room_id, body.user_id))
@@ -152,6 +170,18 @@ async def mute(room_id: str, body: MuteBody, user: RoomPrincipal, s: ServicesDep
 @router.post("/{room_id}/mute-speaker", responses=_ROOM)
 async def mute_speaker(room_id: str, body: MuteSpeakerBody, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_mute_speaker(s, user, room_id, body.user_id, body.lock))
+
+
+@router.post("/{room_id}/mute-all", responses=_ROOM)
+async def mute_all(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    """A moderator mutes everyone on stage but the moderators (each may unmute again)."""
+    return _view(s, await rooms.do_mute_all(s, user, room_id))
+
+
+@router.post("/{room_id}/lower-hands", responses=_ROOM)
+async def lower_all_hands(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+    """A moderator lowers every raised hand."""
+    return _view(s, await rooms.do_lower_all_hands(s, user, room_id))
 
 
 @router.post("/{room_id}/unlock-mute", responses=_ROOM)

@@ -81,5 +81,10 @@ export const Api = {
   makeModerator: (id, userId) => post(`${r(id)}/moderators`, { user_id: userId }),
   revokeModerator: (id, userId) => del(`${r(id)}/moderators/${encodeURIComponent(userId)}`),
   remove: (id, userId, block = false) => post(`${r(id)}/remove`, { user_id: userId, block }),
+  withdrawInvite: (id, userId) => del(`${r(id)}/speak-invites/${encodeURIComponent(userId)}`),
+  muteAll: (id) => post(`${r(id)}/mute-all`),
+  lowerHands: (id) => post(`${r(id)}/lower-hands`),
+  openUp: (id) => patch(r(id), { kind: 'open' }),
+  roomAudit: (id, limit = 30, before = null) => get(`${r(id)}/audit?limit=${limit}${before ? `&before=${before}` : ''}`),
   end: (id) => post(`${r(id)}/end`),
 };

@@ -8,37 +8,13 @@ import { h, fill, alertBox, nameOf, rerender } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe } from '../session.js';
 import { REASONS } from './report.js';
+import { AUDIT_ACTIONS } from './audit_actions.js';
 
 const REASON_NAMES = Object.fromEntries(REASONS);
 const KIND_NAMES = { person: 'Person', profile: 'Profile', room: 'Room', message: 'Message', club: 'Club' };
 const OUTCOME_NAMES = { actioned: 'Action taken', dismissed: 'Dismissed' };
 const ROOM_KINDS = { open: 'open', social: 'social', closed: 'closed' };
-// The room audit log's actions, as sentences: [verb, whether a target follows].
-const ACTIONS = {
-  'room.create': 'started the room',
-  'room.join': 'joined',
-  'room.leave': 'left',
-  'room.gone': 'lost their connection and left',
-  'room.bye': 'closed the page and left',
-  'room.settings': 'changed the room settings',
-  'room.invite': 'invited into the room:',
-  'room.end': 'ended the room',
-  'room.shutdown': 'room ended by a server restart',
-  'hand.raise': 'raised a hand',
-  'hand.lower': 'lowered their hand',
-  'speak.invite': 'invited to speak:',
-  'speak.accept': 'went on stage',
-  'speak.decline': 'declined to speak',
-  'stage.leave': 'moved to the audience:',
-  'mute': 'muted themselves',
-  'unmute': 'unmuted themselves',
-  'mute.speaker': 'muted:',
-  'mute.unlock': 'allowed to unmute:',
-  'moderator.make': 'made moderator:',
-  'moderator.revoke': 'revoked moderator:',
-  'remove': 'removed from the room:',
-  'remove.block': 'removed and blocked:',
-};
+const ACTIONS = AUDIT_ACTIONS;
 const PAGE = 20;
 
 const when = (seconds) => new Date(seconds * 1000).toLocaleString();

@@ -17,6 +17,7 @@ import { RoomMedia } from '../media.js';
 import { pingPanel } from './inbox.js';
 import { KIND_NAMES, KINDS, roomSettings, soleModeratorLeave } from './room_dialogs.js';
 import { PersonSheet } from './room_person.js';
+import { moderationPanel } from './room_moderation.js';
 import { openReport } from './report.js';
 import { guestControls, guestLinkEntry } from './room_guests.js';
 import { ChatPanel } from './room_chat.js';
@@ -93,6 +94,12 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     type: 'button', class: 'btn btn-small', hidden: true, 'aria-haspopup': 'dialog', dataset: { key: 'settings' },
     onclick: () => openSettings(),
   }, 'Room settings');
+  const moderationButton = h('button', {
+    type: 'button', class: 'btn btn-small', hidden: true, 'aria-haspopup': 'dialog', dataset: { key: 'moderation' },
+    onclick: () => state.room && moderationPanel(page, {
+      roomId, room: state.room, apply: (snapshot) => apply(snapshot), returnFocus: () => moderationButton,
+    }),
+  }, 'Moderation');
   const reportButton = guest ? null : h('button', {
     type: 'button', class: 'btn btn-ghost btn-small', 'aria-haspopup': 'dialog', dataset: { key: 'report-room' },
     onclick: () => openReport(page, {
@@ -123,7 +130,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     h('div', { class: 'room-head' }, titleEl, connection),
     h('div', { class: 'room-subhead' },
       h('p', { class: 'muted room-meta' }, kindEl, countEl),
-      h('div', { class: 'row room-tools' }, shareButton, settingsButton, guestTools.el, reportButton)),
+      h('div', { class: 'row room-tools' }, shareButton, settingsButton, moderationButton, guestTools.el, reportButton)),
     shareStatus,
     announcer,
     alert.el,
@@ -189,6 +196,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     const count = room.listener_count ?? room.participants.filter((p) => p.role === 'listener').length;
     countEl.textContent = `${count} ${count === 1 ? 'listener' : 'listeners'}`;
     settingsButton.hidden = !amMod;
+    moderationButton.hidden = !amMod;
     guestTools.render(room, mine);
 
     const people = [...room.participants].sort(
@@ -276,7 +284,13 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
       h('span', { class: 'person-name' }, nameOf(p)),
       p.guest ? h('span', { class: 'badge badge-guest' }, 'guest') : null,
       p.speak_invite
-        ? h('span', { class: 'mark mark-invited' }, 'invited')
+        ? h('button', {
+          type: 'button',
+          class: 'btn btn-small',
+          'aria-label': `Withdraw invitation: ${name}`,
+          dataset: { key: `hand-withdraw-${p.user_id}` },
+          onclick: () => act(() => Api.withdrawInvite(roomId, p.user_id)),
+        }, 'Withdraw invitation')
         : h('button', {
           type: 'button',
           class: 'btn btn-primary btn-small',

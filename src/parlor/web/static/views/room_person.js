@@ -195,6 +195,8 @@ export class PersonSheet {
         : b('Revoke moderator', `Revoke moderator for ${name}`, 'revoke-mod', () => Api.revokeModerator(r, id)));
     } else if (!p.speak_invite) {
       buttons.push(b('Invite', `Invite ${name} to speak`, 'invite', () => Api.inviteToSpeak(r, id), { cls: 'btn btn-primary btn-small' }));
+    } else {
+      buttons.push(b('Withdraw invitation', `Withdraw invitation: ${name}`, 'withdraw', () => Api.withdrawInvite(r, id)));
     }
     buttons.push(b('Remove', `Remove ${name}`, 'remove', () => Api.remove(r, id, false), { cls: 'btn btn-danger-ghost btn-small', closeAfter: true }));
     buttons.push(h('button', {
