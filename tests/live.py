@@ -30,12 +30,14 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
+async def live_server(settings: Settings, bind: str = "127.0.0.1") -> AsyncIterator[LiveServer]:
+    """`bind` "0.0.0.0" also answers on 127.0.0.2 etc. (a network-drop test tells one
+    browser's traffic from another's by that address)."""
     seen: dict[str, str | None] = {}
     app = build_app(settings, on_ready=lambda _s, token: seen.update(token=token))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind((bind, 0))
     port = sock.getsockname()[1]
     # As `parlor serve`: forwarded headers only through the app's PARLOR_TRUSTED_PROXIES.
     config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=64 * 1024, proxy_headers=False)

@@ -113,6 +113,20 @@ class React(Message):
     emoji: str
 
 
+@dataclass(frozen=True)
+class Link(Message):
+    """How this client's link to a room's media and socket looks from its side, when it
+    changes: `good` or `poor` (the web client judges loss, jitter and round trip from
+    getStats). Others in the room see who is poor (`links`)."""
+
+    TYPE: ClassVar[str] = "link"
+    room_id: str
+    quality: str
+
+
+LINK_QUALITIES = ("good", "poor")
+
+
 # ---- server → client -------------------------------------------------------
 
 
@@ -187,6 +201,17 @@ class MediaRestart(Message):
 
 
 @dataclass(frozen=True)
+class Links(Message):
+    """Who in the room has a poor link now: user id → `late` (the server has not heard
+    from their client for a while) or `reported` (their client says so). Sent when it
+    changes, at most about once a second per room; not queued."""
+
+    TYPE: ClassVar[str] = "links"
+    room_id: str
+    poor: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Reactions(Message):
     """Reactions in a room since the last batch, at most a few a second; not queued.
 
@@ -201,10 +226,10 @@ class Reactions(Message):
 
 
 CLIENT_MESSAGES: dict[str, type[Message]] = {
-    m.TYPE: m for m in (Hello, Ack, Ping, Subscribe, Unsubscribe, MediaStart, MediaAnswer, MediaStop, Bye, React)
+    m.TYPE: m for m in (Hello, Ack, Ping, Subscribe, Unsubscribe, MediaStart, MediaAnswer, MediaStop, Bye, React, Link)
 }
 SERVER_MESSAGES: dict[str, type[Message]] = {
-    m.TYPE: m for m in (Welcome, Pong, Error, Event, Speaking, MediaOffer, MediaRestart, Reactions)
+    m.TYPE: m for m in (Welcome, Pong, Error, Event, Speaking, MediaOffer, MediaRestart, Reactions, Links)
 }
 
 M = TypeVar("M", bound=Message)
@@ -249,8 +274,19 @@ def _check(name: str, hint: Any, value: Any) -> Any:
     raise ProtocolError(f"field {name!r} has the wrong type")
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    # Resolving string annotations is slow; every socket message would pay it.
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
 def _build(cls: type[M], obj: dict[str, Any]) -> M:
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     kwargs: dict[str, Any] = {}
     known = {f.name for f in fields(cls)}
     extra = set(obj) - known - {"type"}

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from parlor.actions.chat_board import ChatBoard, ReactionBoard
+from parlor.actions.links import LinkBoard
 from parlor.actions.live import LiveRooms
 from parlor.actions.speaking import SpeakingBoard
 from parlor.bus.base import Bus
@@ -26,6 +27,7 @@ class Services:
     media: MediaServer
     live: LiveRooms = field(default_factory=LiveRooms)
     speaking: SpeakingBoard = field(default_factory=SpeakingBoard)
+    links: LinkBoard = field(default_factory=LinkBoard)
     # In-room chat and reactions, in memory only (actions/chat.py, actions/reactions.py).
     chat: ChatBoard = field(default_factory=ChatBoard)
     reactions: ReactionBoard = field(default_factory=ReactionBoard)

@@ -80,6 +80,11 @@ def add_parser(sub: Any) -> None:
     )
     quality.add_argument("--keep", action="store_true", help="keep the work dir (speech, node log, recordings)")
     quality.add_argument("--json", action="store_true", help="print only the JSON result")
+    join = bench_sub.add_parser("join", help='from "Join" to the first audio decoded, web client in Chromium')
+    join.add_argument("--joins", type=int, default=30, help="joins to time (the listener leaves between them)")
+    join.add_argument("--workers", type=int, default=1, help="the node's --workers")
+    join.add_argument("--keep", action="store_true", help="keep the work dir (node log)")
+    join.add_argument("--json", action="store_true", help="print the JSON result on one line, with every run")
     login_flood = bench_sub.add_parser(
         "login-flood", help="hallway latency for a member, before and during a wrong-password flood"
     )
@@ -140,6 +145,10 @@ def main(args: argparse.Namespace) -> int:
         return login_flood.main(args)
     if args.bench_command == "quality":
         return quality_bench.main(args)
+    if args.bench_command == "join":
+        from parlor.bench import join as join_bench
+
+        return join_bench.main(args)
     base = _config(args)
     if args.bench_command == "fanout":
         _print(run_fanout(replace(base, listeners=int(args.listeners), engine=args.engine)), args.json)

@@ -1,7 +1,7 @@
 """A socket's message budget: a token bucket, so one client cannot flood the node.
 
 Every frame a client sends takes a token, before it is even parsed. A client within
-its budget never notices it (a page sends a heartbeat every 20 s and an ack at most
+its budget never notices it (a page sends a heartbeat every 5 s and an ack at most
 once a second). Past it, frames are dropped and the client is told (`rate_limited`,
 at most once a second). Only sustained abuse closes the socket: each dropped frame
 also takes from a larger, slowly refilled allowance, and when that runs out the

@@ -12,6 +12,13 @@ rooms after `BYE_GRACE_S` instead of the reconnect grace: a reloaded page resume
 the same queue well within that second and keeps its place (a speaker keeps the
 stage); a closed tab is gone from the room in about a second. A socket that
 drops without `bye` keeps the reconnect grace.
+
+A client pings every HEARTBEAT_S. A socket silent for LATE_AFTER heartbeats marks its
+user's link poor in its rooms (actions/links.py) until it speaks again; silent for
+CLOSE_AFTER heartbeats it is closed, and its queue counts as gone since the last thing heard, not since the
+close: the reconnect grace (30 s) runs from when the client fell silent, so a client
+whose network dropped for longer than that has left, and the room was told, by the time
+its network is back.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from parlor import protocol as p
-from parlor.actions import accounts, chat, presence, reactions, speaking
+from parlor.actions import accounts, chat, links, presence, reactions, speaking
 from parlor.actions.ids import digest
 from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
@@ -41,7 +48,11 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
-HEARTBEAT_S = 20.0
+HEARTBEAT_S = 5.0
+# In heartbeats: silent this long, a socket's user has a poor link (7 s); this long, it is
+# closed (20 s, well inside the 30 s reconnect grace).
+LATE_AFTER = 1.4
+CLOSE_AFTER = 4.0
 # How often (on a ping) a socket asks the database whether its session still exists.
 SESSION_CHECK_S = 300.0
 MAX_BAD_MESSAGES = 20
@@ -90,6 +101,9 @@ class ClientSocket:
         self.bad_messages = 0
         self.budget = MessageBudget()
         self.said_bye = False
+        # When a frame last came (s.clock), and whether the user's link is marked late for it.
+        self.heard_at = s.clock()
+        self.late = False
 
     def _to(self, state: State) -> None:
         allowed = {
@@ -117,13 +131,23 @@ class ClientSocket:
 
     async def run(self) -> None:
         writer = asyncio.create_task(self.writer())
+        gone_at: float | None = None
         try:
+            heard = time.monotonic()
             while True:
+                wait = HEARTBEAT_S * (CLOSE_AFTER if self.late else LATE_AFTER) - (time.monotonic() - heard)
                 try:
-                    frame = await asyncio.wait_for(self.ws.receive(), timeout=HEARTBEAT_S * 2.5)
+                    frame = await asyncio.wait_for(self.ws.receive(), timeout=max(wait, 0.0))
                 except TimeoutError:
+                    if not self.late:
+                        self._set_late(True)
+                        continue
+                    gone_at = self.heard_at
                     await self.ws.close(CLOSE_GOING_AWAY, "no heartbeat")
                     return
+                heard, self.heard_at = time.monotonic(), self.s.clock()
+                if self.late:
+                    self._set_late(False)
                 if frame["type"] == "websocket.disconnect" or writer.done():
                     return
                 if not await self.within_budget():
@@ -147,7 +171,13 @@ class ClientSocket:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
             if self.queue is not None:
-                self.queue.detach(self.outbox, self.s.clock())
+                self.queue.detach(self.outbox, self.s.clock() if gone_at is None else gone_at)
+
+    def _set_late(self, late: bool) -> None:
+        """Mark (or clear) the user's link as poor in the rooms this socket follows."""
+        self.late = late
+        if self.queue is not None and self.queue.rooms:
+            links.do_socket_late(self.s, self.user.id, list(self.queue.rooms), late)
 
     async def within_budget(self) -> bool:
         """Take this frame from the budget; over it, drop the frame (and say so, now and then)."""
@@ -218,10 +248,15 @@ class ClientSocket:
         if resumed:
             for text in queue.unacked_after(hello.last_event_id or 0):
                 self.outbox.put_nowait(text)
-            # `speaking` is not queued and comes only on change: resend the current picture.
+            # `speaking` and `links` are not queued and come only on change: resend the
+            # current pictures. A client back from a drop has a good enough link again.
+            links.do_socket_late(self.s, self.user.id, list(queue.rooms), False)
             for room_id in queue.rooms:
                 self.outbox.put_nowait(
                     speaking.current_text(self.s, room_id) or p.Speaking(room_id=room_id).to_json()
+                )
+                self.outbox.put_nowait(
+                    links.current_text(self.s, room_id) or p.Links(room_id=room_id).to_json()
                 )
         queue.attach(self.outbox)
 
@@ -253,6 +288,8 @@ class ClientSocket:
                 await presence.do_media_answer(self.s, user_id, room_id, sdp)
             case p.MediaStop(room_id=room_id):
                 await presence.do_media_stop(self.s, user_id, room_id)
+            case p.Link(room_id=room_id, quality=quality):
+                links.do_report(self.s, user_id, room_id, quality)
             case p.React(room_id=room_id, emoji=emoji):
                 await reactions.do_react(self.s, self.user, room_id, emoji)
             case p.Hello():
@@ -340,6 +377,9 @@ class ClientSocket:
             if name == "speaking":
                 queue.send(message.get("text") or p.Speaking(room_id=data["room_id"], levels=data["levels"]).to_json())
                 return
+            if name == "links":
+                queue.send(message.get("text") or p.Links(room_id=data["room_id"], poor=data["poor"]).to_json())
+                return
             if name == "media.restart":
                 if data["user_id"] == user_id:
                     queue.send(p.MediaRestart(room_id=data["room_id"]).to_json())
@@ -366,6 +406,10 @@ class ClientSocket:
         now_speaking = speaking.current_text(self.s, room_id)
         if now_speaking is not None:
             queue.send(now_speaking)
+        links.do_socket_late(self.s, user_id, [room_id], False)
+        poor_now = links.current_text(self.s, room_id)
+        if poor_now is not None:
+            queue.send(poor_now)
 
 
 def _compact(data: dict[str, Any]) -> str:

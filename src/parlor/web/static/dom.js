@@ -190,6 +190,12 @@ const ICONS = {
     ['path', { d: 'M12 18v3' }],
     ['path', { d: 'M3 3l18 18' }],
   ],
+  signalLow: [
+    ['path', { d: 'M4 20v-3' }],
+    ['path', { d: 'M9 20v-7' }],
+    ['path', { d: 'M14 20V9', opacity: 0.35 }],
+    ['path', { d: 'M19 20V4', opacity: 0.35 }],
+  ],
   search: [
     ['circle', { cx: 11, cy: 11, r: 7 }],
     ['path', { d: 'M20 20l-3.5-3.5' }],

@@ -5,6 +5,11 @@ import { get } from './api.js';
 import { hook } from './session.js';
 
 const ICE_WAIT_MS = 2000;
+// How the link looks from here (getStats, every LINK_EVERY_MS): poor past these.
+const LINK_EVERY_MS = 2000;
+const POOR_LOSS = 0.05; // fraction of inbound packets lost since the last look
+const POOR_JITTER_S = 0.1;
+const POOR_RTT_S = 0.5;
 
 // TURN servers with short-lived credentials (GET /api/media/ice-servers), fetched
 // again when half their lifetime is gone. Without them (none configured, or the
@@ -47,6 +52,9 @@ export class RoomMedia extends EventTarget {
     this.audioBlocked = false;
     this.micError = null;
     this.acquiring = null;
+    this.poorLink = false; // see _measureLink; 'change' fires when it flips
+    this.linkSeen = null;
+    this.linkTimer = setInterval(() => this._measureLink(), LINK_EVERY_MS);
     this._onOffer = (e) => {
       if (e.detail.room_id === this.roomId) this._enqueue(() => this._answer(e.detail.sdp));
     };
@@ -88,6 +96,7 @@ export class RoomMedia extends EventTarget {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.restartTimer);
+    clearInterval(this.linkTimer);
     this.socket.removeEventListener('media.offer', this._onOffer);
     this.socket.removeEventListener('media.restart', this._onRestart);
     this.socket.send({ type: 'media.stop', room_id: this.roomId });
@@ -212,6 +221,43 @@ export class RoomMedia extends EventTarget {
       this.restartTimer = setTimeout(() => this.start(), delay);
     }
     this._changed();
+  }
+
+  /** Poor: the connection is disconnected or failed, or since the last look inbound
+   *  audio lost more than POOR_LOSS of its packets, or jitter or the ICE round trip is long. */
+  async _measureLink() {
+    const pc = this.pc;
+    if (!pc || this.stopped) return;
+    let lost = 0;
+    let got = 0;
+    let jitter = 0;
+    let rtt = 0;
+    try {
+      (await pc.getStats()).forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+          lost += s.packetsLost || 0;
+          got += s.packetsReceived || 0;
+          jitter = Math.max(jitter, s.jitter || 0);
+        } else if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+          rtt = Math.max(rtt, s.currentRoundTripTime || 0);
+        }
+      });
+    } catch {
+      return; // closed meanwhile
+    }
+    if (pc !== this.pc) return;
+    const seen = this.linkSeen && this.linkSeen.pc === pc ? this.linkSeen : { lost, got };
+    this.linkSeen = { pc, lost, got };
+    const dLost = lost - seen.lost;
+    const dGot = got - seen.got;
+    const loss = dLost + dGot >= 20 ? dLost / (dLost + dGot) : 0;
+    const state = pc.connectionState;
+    const poor = state === 'disconnected' || state === 'failed'
+      || loss > POOR_LOSS || jitter > POOR_JITTER_S || rtt > POOR_RTT_S;
+    if (poor !== this.poorLink) {
+      this.poorLink = poor;
+      this._changed();
+    }
   }
 
   _closePc() {

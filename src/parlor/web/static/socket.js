@@ -7,13 +7,15 @@
 //   welcome    detail: {...welcome, reconnect: bool, attemptedResume: bool}
 //   event      a queued `event` message (already de-duplicated): room.state, room.you,
 //              room.ended, hallway.changed (docs/API.md)
-//   speaking, media.offer, error, pong
+//   speaking, links, media.offer, error, pong
+//   late       detail: bool; nothing heard for a while past a ping (a poor link), or heard again
 //   unauthorized   the session is gone (the socket stops retrying)
 
 const ACK_EVERY_MS = 1000;
 const ACK_EVERY_N = 20;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 5000;
+const LATE_MS = 2000;
 
 // sessionStorage, when the page may use it: a frame on another site (an embed) may be
 // denied storage, and then the queue lasts as long as the page.
@@ -42,8 +44,10 @@ export class ParlorSocket extends EventTarget {
     this.ackTimer = null;
     this.heartbeatTimer = null;
     this.reconnectTimer = null;
-    this.heartbeatS = 20;
+    this.heartbeatS = 5;
     this.lastSeen = 0;
+    this.lastPing = 0;
+    this.late = false;
     this.backoff = BACKOFF_MIN_MS;
     this.failures = 0;
     this.everWelcomed = false;
@@ -146,6 +150,7 @@ export class ParlorSocket extends EventTarget {
   _teardown() {
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
+    this._setLate(false);
     const ws = this.ws;
     this.ws = null;
     if (ws) {
@@ -193,6 +198,7 @@ export class ParlorSocket extends EventTarget {
       return;
     }
     this.lastSeen = Date.now();
+    this._setLate(false);
     switch (msg.type) {
       case 'welcome':
         return this._onWelcome(msg);
@@ -266,16 +272,29 @@ export class ParlorSocket extends EventTarget {
   _startHeartbeat() {
     clearInterval(this.heartbeatTimer);
     const every = Math.max(1000, this.heartbeatS * 1000);
-    this.lastSeen = Date.now();
+    this.lastSeen = this.lastPing = Date.now();
+    // Checked every second: a ping every `every`; a pong overdue by LATE_MS is a poor link;
+    // nothing heard for 2.5 pings is a dead one (a dropped network often closes nothing:
+    // reconnect rather than wait for TCP to give up).
     this.heartbeatTimer = setInterval(() => {
-      if (Date.now() - this.lastSeen > every * 2.5) {
-        // Nothing heard (not even a pong) for too long: assume the link is dead.
+      const now = Date.now();
+      if (now - this.lastSeen > every * 2.5) {
         this._teardown();
         this._scheduleReconnect();
         return;
       }
-      this.send({ type: 'ping' });
-    }, every);
+      if (this.lastPing > this.lastSeen && now - this.lastPing > LATE_MS) this._setLate(true);
+      if (now - this.lastPing >= every) {
+        this.lastPing = now;
+        this.send({ type: 'ping' });
+      }
+    }, 1000);
+  }
+
+  _setLate(late) {
+    if (this.late === late) return;
+    this.late = late;
+    this._emit('late', late);
   }
 }
 

@@ -24,6 +24,7 @@ import { ChatPanel } from './room_chat.js';
 
 const SPEAKING_LEVEL = 0.05;
 const SPEAKING_HOLD_MS = 700;
+const LINK_REPORT_MS = 5000;
 const ROLE_RANK = { moderator: 0, speaker: 1, listener: 2 };
 
 const onStage = (p) => p.role === 'moderator' || p.role === 'speaker';
@@ -84,6 +85,8 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
   const kindEl = h('span', { class: 'badge badge-kind' });
   const countEl = h('span', { class: 'room-count' });
   const connection = h('p', { class: 'connection', role: 'status', 'aria-label': 'Connection' });
+  // Your own link, when it is poor (late pongs on the socket, loss or jitter on the media).
+  const linkEl = h('p', { class: 'link-quality', role: 'status', 'aria-label': 'Your link' });
   const shareStatus = h('p', { class: 'share-status', role: 'status', 'aria-label': 'Share' });
   // Polite announcements for screen readers (DESIGN §7): invited to speak, on stage, hands.
   const announcer = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite', 'aria-label': 'Announcements' });
@@ -127,7 +130,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
 
   const guestTools = guestControls({ roomId, act: (call) => act(call) });
   const page = h('section', { class: 'room' },
-    h('div', { class: 'room-head' }, titleEl, connection),
+    h('div', { class: 'room-head' }, titleEl, h('div', { class: 'room-links' }, connection, linkEl)),
     h('div', { class: 'room-subhead' },
       h('p', { class: 'muted room-meta' }, kindEl, countEl),
       h('div', { class: 'row room-tools' }, shareButton, settingsButton, moderationButton, guestTools.el, reportButton)),
@@ -163,9 +166,12 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
   // A `speaking` message is the whole picture and comes only when it changes: whoever
   // it names speaks until the next one; whoever it drops keeps the ring SPEAKING_HOLD_MS.
   const speakingNow = new Set();
+  // Who has a poor link, as the server last said (`links`): user id -> 'late' | 'reported'.
+  let poorLinks = {};
+  const link = { sent: 'good', sentAt: 0, timer: null };
 
   const media = new RoomMedia(socket, roomId, sink);
-  media.addEventListener('change', () => { renderConnection(); renderControls(); });
+  media.addEventListener('change', () => { renderConnection(); renderControls(); reportLink(); });
   media.addEventListener('error', (e) => alert.show(`Audio problem: ${e.detail && e.detail.message ? e.detail.message : e.detail}`));
   // The chat and the reactions bar (room_chat.js): after the audience, before the ping panel.
   const chat = new ChatPanel({ roomId, me, socket, page, nameOf });
@@ -182,6 +188,26 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
       s === 'open' ? 'Connected' : s === 'reconnecting' ? 'Reconnecting…' : s === 'connecting' ? 'Connecting…' : 'Offline';
     connection.dataset.state = s;
     connection.dataset.media = media.connectionState;
+    const poor = s === 'open' && (socket.late || media.poorLink);
+    linkEl.textContent = poor ? 'Poor connection' : '';
+    linkEl.dataset.quality = poor ? 'poor' : 'good';
+  }
+
+  /** Tell the room how our media looks (the server judges the socket itself): on a
+   *  change, at most once per LINK_REPORT_MS. */
+  function reportLink() {
+    const quality = media.poorLink ? 'poor' : 'good';
+    clearTimeout(link.timer);
+    if (quality === link.sent || state.gone) return;
+    const wait = link.sentAt + LINK_REPORT_MS - performance.now();
+    if (wait > 0) {
+      link.timer = setTimeout(reportLink, wait);
+      return;
+    }
+    if (socket.send({ type: 'link', room_id: roomId, quality })) {
+      link.sent = quality;
+      link.sentAt = performance.now();
+    }
   }
 
   function render() {
@@ -263,12 +289,17 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
       stage && p.mute_locked ? h('span', { class: 'mark mark-locked' }, 'locked') : null,
       !stage && p.hand_raised ? h('span', { class: 'mark mark-hand' }, icon('hand'), 'hand raised') : null,
       !stage && p.speak_invite ? h('span', { class: 'mark mark-invited' }, 'invited to speak') : null,
+      poorLinks[p.user_id]
+        ? h('span', { class: 'mark mark-link', title: 'Their connection is poor: they may not hear or be heard well' },
+          icon('signalLow'), 'poor connection')
+        : null,
       stage ? h('span', { class: 'sr-only speaking-now', hidden: true }, 'speaking now') : null);
+    const quality = poorLinks[p.user_id] ? 'poor' : 'good';
     return h('li', {
       class: stage ? 'person on-stage' : 'person listener',
       dataset: stage
-        ? { userId: p.user_id, role: p.role, muted: String(isMuted(p)), speaking: 'false' }
-        : { userId: p.user_id, role: p.role, handRaised: String(p.hand_raised) },
+        ? { userId: p.user_id, role: p.role, muted: String(isMuted(p)), speaking: 'false', link: quality }
+        : { userId: p.user_id, role: p.role, handRaised: String(p.hand_raised), link: quality },
     }, button, marks);
   }
 
@@ -599,7 +630,10 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     clearInterval(speakingTimer);
     clearTimeout(announceTimer);
     clearTimeout(shareTimer);
+    clearTimeout(link.timer);
     socket.removeEventListener('event', onEvent);
+    socket.removeEventListener('links', onLinks);
+    socket.removeEventListener('late', onState);
     socket.removeEventListener('speaking', onSpeaking);
     socket.removeEventListener('welcome', onWelcome);
     socket.removeEventListener('state', onState);
@@ -641,11 +675,19 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     }
     renderSpeaking();
   }
+  function onLinks(e) {
+    const msg = e.detail;
+    if (msg.room_id !== roomId) return;
+    poorLinks = msg.poor || {};
+    if (state.room) render();
+  }
   function onWelcome(e) {
     const { reconnect, resumed } = e.detail;
     // The socket re-subscribes by itself; media must be asked for again.
     media.start();
     if (reconnect && !resumed) refetch();
+    link.sent = 'good'; // a new socket: say again if our media is poor
+    reportLink();
   }
   function onState() {
     renderConnection();
@@ -658,6 +700,8 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
 
   socket.addEventListener('event', onEvent);
   socket.addEventListener('speaking', onSpeaking);
+  socket.addEventListener('links', onLinks);
+  socket.addEventListener('late', onState);
   socket.addEventListener('welcome', onWelcome);
   socket.addEventListener('state', onState);
   socket.addEventListener('error', onSocketError);
