@@ -31,6 +31,7 @@ from parlor.transport.http import chat as chat_routes
 from parlor.transport.http import contacts as contact_routes
 from parlor.transport.http import embed as embed_routes
 from parlor.transport.http import growth as growth_routes
+from parlor.transport.http import guests as guest_routes
 from parlor.transport.http import media as media_routes
 from parlor.transport.http import notifications as notification_routes
 from parlor.transport.http import profiles as profile_routes
@@ -40,6 +41,7 @@ from parlor.transport.http import social as social_routes
 from parlor.transport.http import your_data as your_data_routes
 from parlor.transport.http.auth import optional_user
 from parlor.transport.ws import endpoint
+from parlor.transport.ws import guest as guest_socket
 from parlor.transport.ws.queues import QueueRegistry
 
 logger = logging.getLogger(__name__)
@@ -211,7 +213,9 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.include_router(media_routes.router)
     app.include_router(embed_routes.router)
     app.include_router(admin_routes.router)
+    app.include_router(guest_routes.router)
     app.include_router(endpoint.router)
+    app.include_router(guest_socket.router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:

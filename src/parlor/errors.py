@@ -48,6 +48,14 @@ class Code(StrEnum):
     ROOM_CLOSED = "room_closed"
     NOT_FOLLOWED_BY_MODERATOR = "not_followed_by_moderator"
     ROOM_IS_OPEN = "room_is_open"
+    # guests (people without an account)
+    GUEST_ROOMS_OFF = "guest_rooms_off"
+    INVALID_ROOM_NAME = "invalid_room_name"
+    GUESTS_NOT_ALLOWED = "guests_not_allowed"
+    GUEST_CANNOT_MODERATE = "guest_cannot_moderate"
+    IS_GUEST_ROOM = "is_guest_room"
+    NOT_GUEST_ROOM = "not_guest_room"
+    NOT_A_GUEST = "not_a_guest"
     # media / socket
     INVALID_SDP = "invalid_sdp"
     MEDIA_UNAVAILABLE = "media_unavailable"

@@ -1,17 +1,25 @@
 """Logging set-up. Logs carry no secrets: query strings (setup and bearer tokens
-can ride in them) are cut from access lines."""
+can ride in them) are cut from access lines, and so are guest rooms' names (nothing
+of a guest room is kept, actions/guests.py)."""
 
 from __future__ import annotations
 
 import logging
+import re
+
+_GUEST_ROOM = re.compile(r"^(/r/|/api/guest-rooms/)[^/]*")
+
+
+def access_path(path: str) -> str:
+    """What an access line may say of a request's path."""
+    return _GUEST_ROOM.sub(r"\1-", path.split("?", 1)[0])
 
 
 class StripQuery(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            path = args[2].split("?", 1)[0]
-            record.args = (*args[:2], path, *args[3:])
+            record.args = (*args[:2], access_path(args[2]), *args[3:])
         return True
 
 

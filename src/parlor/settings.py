@@ -65,6 +65,9 @@ class Settings:
     # Sites (origins) whose pages may frame /embed/room/<id>; empty: embedding is off
     # until an admin lists some (docs/API.md, Embedding).
     embed_origins: tuple[str, ...] = ()
+    # Whether people without an account may come in as guests (guest rooms at /r/<name>,
+    # members' rooms open to "anyone with the link") until an admin says otherwise.
+    guest_rooms: bool = False
     # Profiles: the most bytes an avatar upload may have (before re-encoding).
     avatar_max_bytes: int = 2_000_000
     # The most bytes any other request body may have (JSON bodies are small; the
@@ -141,6 +144,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "invites_per_member": ("PARLOR_INVITES_PER_MEMBER", int),
     "signup_mode": ("PARLOR_SIGNUP_MODE", str),
     "embed_origins": ("PARLOR_EMBED_ORIGINS", tuple),
+    "guest_rooms": ("PARLOR_GUEST_ROOMS", bool),
     "redis_url": ("PARLOR_REDIS_URL", str),
     "limits": ("PARLOR_LIMITS", tuple),
     "trusted_proxies": ("PARLOR_TRUSTED_PROXIES", tuple),

@@ -20,13 +20,14 @@ from collections.abc import Callable
 from typing import Any
 
 from parlor.actions import limits
+from parlor.actions.guest_book import audit_id
 from parlor.actions.ids import new_id
 from parlor.actions.room_lookup import check_room
 from parlor.actions.services import Services
 from parlor.bus.base import room_channel, user_channel
 from parlor.domain import chat as domain
 from parlor.domain.chat import Chat, ChatMessage, ChatMode
-from parlor.domain.rooms import Role, Room
+from parlor.domain.rooms import Role, Room, is_guest
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
 from parlor.storage import rooms as store
@@ -37,11 +38,12 @@ def _compact(data: Any) -> str:
 
 
 def message_view(s: Services, room_id: str, m: ChatMessage) -> dict[str, Any]:
-    profile = s.live.profiles.get(m.user_id)
+    profile = s.live.profiles.get(m.user_id) or s.live.guests.user(m.user_id)
     return {
         "id": m.id,
         "room_id": room_id,
         "user_id": m.user_id,
+        "guest": is_guest(m.user_id),
         "username": profile.username if profile else "",
         "display_name": profile.display_name if profile else "a former member",
         "text": m.text,
@@ -133,10 +135,16 @@ async def _moderate(
     async with s.live.lock(room_id):
         room = await check_room(s, room_id)
         apply(room, s.chat.get(room_id))  # refuses, changing nothing
-        async with s.db.engine.begin() as conn:
-            await store.audit(
-                conn, now=s.clock(), actor_id=user.id, action=action, room_id=room_id, target_id=target_id
-            )
+        if not room.guest_room:  # nothing of a guest room is stored (actions/guests.py)
+            async with s.db.engine.begin() as conn:
+                await store.audit(
+                    conn,
+                    now=s.clock(),
+                    actor_id=audit_id(user.id),
+                    action=action,
+                    room_id=room_id,
+                    target_id=audit_id(target_id),
+                )
         room = await check_room(s, room_id)
         new = apply(room, s.chat.get(room_id))
         s.chat.put(room_id, new)

@@ -111,9 +111,10 @@ def _speakers(
 
 async def hallway(s: Services, viewer: User) -> list[dict[str, Any]]:
     """GET /api/rooms: the viewer's hallway."""
-    if not s.live.rooms:
+    # Guest rooms are found by their name only, never listed.
+    rooms = [room for room in s.live.rooms.values() if not room.guest_room]
+    if not rooms:
         return []
-    rooms = list(s.live.rooms.values())
     async with s.db.engine.connect() as conn:
         followed, blocked = await store.viewer_graph(conn, viewer.id)
         followers = await moderators_following(conn, viewer.id, rooms)

@@ -2,8 +2,9 @@
 
 - `invites_per_member`: each member's invite quota (default: the
   PARLOR_INVITES_PER_MEMBER setting); actions/growth.py reads it.
-- `guest_rooms`: whether rooms may be opened to guests without an account. Guest
-  rooms do not exist yet: the setting is stored for when they do.
+- `guest_rooms`: whether people without an account may come in as guests: open a
+  guest room by its name, or enter a members' room whose moderator lets "anyone
+  with the link" in (actions/guests.py). Default: the PARLOR_GUEST_ROOMS setting.
 - `clubs_rule`: who may found a club — `"members"`, `"hosts"` (members who hosted
   at least `club_min_rooms_hosted` rooms; the default, 3, is DESIGN §5's rule),
   `"admins"` or `"off"`. Clubs do not exist yet: stored for when they do.
@@ -52,11 +53,16 @@ async def invites_per_member(s: Services, conn: AsyncConnection) -> int:
     return s.settings.invites_per_member if quota is None else quota
 
 
+async def guest_rooms_on(s: Services, conn: AsyncConnection) -> bool:
+    fact = await account_store.get_fact(conn, _GUESTS)
+    return s.settings.guest_rooms if fact is None else fact == "on"
+
+
 async def _read(s: Services, conn: AsyncConnection) -> dict[str, Any]:
     rule = await account_store.get_fact(conn, _CLUBS)
     return {
         "invites_per_member": await invites_per_member(s, conn),
-        "guest_rooms": await account_store.get_fact(conn, _GUESTS) == "on",
+        "guest_rooms": await guest_rooms_on(s, conn),
         "clubs_rule": rule if rule in CLUB_RULES else DEFAULT_CLUBS_RULE,
         "club_min_rooms_hosted": _int(await account_store.get_fact(conn, _CLUB_ROOMS), DEFAULT_CLUB_ROOMS),
     }

@@ -30,6 +30,8 @@ _REFUSALS = {
     "contact_lookup": "You have looked up many contacts today",
     "ping": "You pinged them a moment ago",
     "reports": "You have sent many reports in a short time",
+    "guest_room_open": "Many guest rooms were opened from your network",
+    "guest_join": "Many rooms were entered as a guest from your network",
     "chat": "You are sending messages too fast",
     "reactions": "You are reacting too fast",
 }

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from parlor.domain.rooms import Room
+from parlor.actions.guest_book import GuestBook
+from parlor.domain.rooms import Room, is_guest
 from parlor.domain.users import User
 
 
@@ -30,6 +31,8 @@ class LiveRooms:
     profiles: dict[str, User] = field(default_factory=dict)
     # Their avatars' URLs (None: initials), kept beside the names.
     avatars: dict[str, str | None] = field(default_factory=dict)
+    # Guests (actions/guest_book.py): forgotten here as soon as they are out of their room.
+    guests: GuestBook = field(default_factory=GuestBook)
 
     def lock(self, room_id: str) -> asyncio.Lock:
         lock = self.locks.get(room_id)
@@ -46,7 +49,14 @@ class LiveRooms:
         return self.rooms.get(room_id)
 
     def put(self, room: Room) -> None:
+        old = self.rooms.get(room.id)
+        if old is not None:
+            stayed = () if room.ended else room.participants
+            for user_id in old.participants:
+                if user_id not in stayed and is_guest(user_id):
+                    self.guests.forget(user_id)
         if room.ended:
+            self.guests.room_gone(room.id)
             self.rooms.pop(room.id, None)
             self.locks.pop(room.id, None)
             for key in [k for k in self.presence if k[0] == room.id]:

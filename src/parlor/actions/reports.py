@@ -60,6 +60,9 @@ async def _room_context(s: Services, conn: Any, room_id: str, now: float) -> tup
     live = s.live.get(room_id)
     stage: list[StageRow] = []
     kind: str | None = None
+    if live is not None and live.guest_room:
+        # Nothing of a guest room is stored (actions/guests.py), not even in a report.
+        raise ParlorError(404, Code.ROOM_NOT_FOUND, "There is no such room.")
     if live is not None:
         title, kind = live.title, live.kind.value
         for p in live.participants.values():

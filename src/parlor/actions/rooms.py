@@ -18,13 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlor.actions import limits, notifications, speaking
 from parlor.actions.accounts import USERNAME
+from parlor.actions.guest_book import audit_id
 from parlor.actions.ids import new_id
 from parlor.actions.profiles import avatar_url
 from parlor.actions.room_lookup import check_room
 from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
 from parlor.domain import rooms as domain
-from parlor.domain.rooms import HandRaise, Participant, Room, RoomKind
+from parlor.domain.rooms import HandRaise, Participant, Room, RoomKind, is_guest
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
 from parlor.storage import hallway as hallway_store
@@ -52,12 +53,20 @@ def _flagged(p: Participant) -> bool:
 
 def person_view(s: Services, p: Participant) -> dict[str, Any]:
     """One participant as snapshots, pages and `room.you` show them."""
-    profile = s.live.profiles.get(p.user_id)
+    if p.guest:
+        guest = s.live.guests.get(p.user_id)
+        username, shown = "", guest.display_name if guest else "a guest"
+    else:
+        profile = s.live.profiles.get(p.user_id)
+        username = profile.username if profile else ""
+        shown = profile.display_name if profile else "a former member"
     return {
         "user_id": p.user_id,
-        "username": profile.username if profile else "",
-        "display_name": profile.display_name if profile else "a former member",
+        "username": username,
+        "display_name": shown,
         "avatar_url": s.live.avatars.get(p.user_id),
+        # A guest has no account (no profile, no follows): clients show a badge.
+        "guest": p.guest,
         "role": p.role.value,
         "hand_raised": p.hand_raised,
         "self_muted": p.self_muted,
@@ -83,6 +92,9 @@ def room_view(s: Services, room: Room) -> dict[str, Any]:
         "ended": room.ended,
         "version": room.version,
         "created_by": room.created_by,
+        "guest_room": room.guest_room,
+        "guests_allowed": room.guests_allowed,
+        "open_stage": room.open_stage,
         "listener_count": sum(1 for p in everyone if not p.on_stage),
         "audience_complete": len(preview) == others,
         "participants": people,
@@ -180,7 +192,7 @@ async def _announce(s: Services, old: Room | None, new: Room) -> None:
     for user_id, p in _changed_people(old, new):
         you = {"room_id": new.id, "version": new.version, "participant": person_view(s, p) if p else None}
         await s.bus.publish(user_channel(user_id), {"name": "room.you", "data": you})
-    if _hallway_changed(old, new):
+    if not new.guest_room and _hallway_changed(old, new):
         # data_json: serialized here once, not by each of the node's sockets
         await s.bus.publish(HALLWAY, {"name": "hallway.changed", "data": {}, "data_json": "{}"})
 
@@ -201,16 +213,26 @@ async def _transition(
         if new is old:
             return old
         now = s.clock()
-        async with s.db.engine.begin() as conn:
-            # One audit entry per change; `action` may name them from the change itself.
-            for name in [action] if isinstance(action, str) else action(old, new):
-                await store.audit(conn, now=now, actor_id=actor_id, action=name, room_id=room_id, target_id=target_id)
-            if block and actor_id and target_id:
-                await store.block(conn, actor_id, target_id, now)
-            if new.title != old.title:
-                await store.set_title(conn, room_id, new.title)
-            if new.ended:
-                await store.mark_ended(conn, room_id, now)
+        # Nothing of a guest room, nor who a guest is, is ever stored (actions/guests.py):
+        # a guest's part in a members' room is audited as "guest".
+        if not old.guest_room:
+            async with s.db.engine.begin() as conn:
+                # One audit entry per change; `action` may name them from the change itself.
+                for name in [action] if isinstance(action, str) else action(old, new):
+                    await store.audit(
+                        conn,
+                        now=now,
+                        actor_id=audit_id(actor_id),
+                        action=name,
+                        room_id=room_id,
+                        target_id=audit_id(target_id),
+                    )
+                if block and actor_id and target_id and not is_guest(actor_id) and not is_guest(target_id):
+                    await store.block(conn, actor_id, target_id, now)
+                if new.title != old.title:
+                    await store.set_title(conn, room_id, new.title)
+                if new.ended:
+                    await store.mark_ended(conn, room_id, now)
         s.live.put(new)
         await _announce(s, old, new)
     return new

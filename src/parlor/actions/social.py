@@ -200,7 +200,7 @@ async def search(s: Services, viewer: User, q: str, limit: int = SEARCH_DEFAULT)
     """
     check_limit(limit, SEARCH_MAX)
     text = normalize_query(q)
-    candidates = [room for room in s.live.rooms.values() if title_matches(room.title, text)]
+    candidates = [room for room in s.live.rooms.values() if not room.guest_room and title_matches(room.title, text)]
     async with s.db.engine.connect() as conn:
         people = await store.search_people(conn, viewer.id, text.removeprefix("@"), text, limit)
         hidden: set[str] = set()

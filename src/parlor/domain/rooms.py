@@ -17,6 +17,13 @@ from parlor.domain.text import clean_text
 from parlor.errors import Code, ParlorError
 
 TITLE_MAX = 120
+# Guests (people without an account, domain/guests.py) have ids of their own kind, made
+# by the server: whether someone is a guest is read from the id.
+GUEST_PREFIX = "g_"
+
+
+def is_guest(user_id: str) -> bool:
+    return user_id.startswith(GUEST_PREFIX)
 
 
 class Role(StrEnum):
@@ -56,6 +63,10 @@ class Participant:
         return self.role is not Role.LISTENER
 
     @property
+    def guest(self) -> bool:
+        return is_guest(self.user_id)
+
+    @property
     def audible(self) -> bool:
         return self.on_stage and not self.self_muted and not self.mute_locked
 
@@ -78,6 +89,13 @@ class Room:
     # stopped being open), whatever the kind's rule says.
     invited: frozenset[str] = frozenset()
     ended: bool = False
+    # A guest room (domain/guests.py): opened by name, everyone in it a guest, nothing of
+    # it stored. `guests_allowed`: a members' room that "anyone with the link" may enter
+    # as a guest. `open_stage`: everyone who comes in is on stage (a guest room until a
+    # moderator turns the stage on).
+    guest_room: bool = False
+    guests_allowed: bool = False
+    open_stage: bool = False
     # Increases with every transition, so clients can drop stale snapshots.
     version: int = 0
 
@@ -216,6 +234,8 @@ def join(
 ) -> Room:
     """Enter as a listener (see `admission_refusal` for the facts the caller passes)."""
     _live(room)
+    if room.guest_room:
+        raise _refuse(Code.IS_GUEST_ROOM, "This is a guest room: open it by its name (/r/<name>).", 409)
     if user_id in room.participants:
         raise _refuse(Code.ALREADY_IN_ROOM, "You are already in this room.", 409)
     refusal = admission_refusal(
@@ -243,10 +263,20 @@ def invite_member(room: Room, actor: str, target: str) -> Room:
 
 
 def _succession(room: Room) -> Room:
-    """DESIGN §3: no moderator left → longest-standing speaker; no speaker → end."""
+    """DESIGN §3: no moderator left → longest-standing speaker; no speaker → end.
+
+    A guest never moderates a members' room (guests are passed over); a guest room
+    lives while anyone is in it: with no speaker, the longest-standing listener
+    comes up to moderate it."""
     if room.ended or room.moderators:
         return room
-    speakers = sorted(room.speakers, key=lambda p: (p.stage_since or 0.0, p.joined_at, p.user_id))
+    speakers = sorted(
+        (p for p in room.speakers if room.guest_room or not p.guest),
+        key=lambda p: (p.stage_since or 0.0, p.joined_at, p.user_id),
+    )
+    if not speakers and room.guest_room and room.participants:
+        first = min(room.participants.values(), key=lambda p: (p.joined_at, p.user_id))
+        speakers = [replace(first, stage_since=first.joined_at, hand_raised=False, speak_invite=False, self_muted=True)]
     if not speakers:
         return end_now(room)
     heir = replace(speakers[0], role=Role.MODERATOR)
@@ -406,6 +436,8 @@ def make_moderator(room: Room, actor: str, target: str) -> Room:
         return room
     if t.role is not Role.SPEAKER:
         raise _refuse(Code.INVALID_TARGET, "Invite them to speak first.", 409)
+    if t.guest and not room.guest_room:
+        raise _refuse(Code.GUEST_CANNOT_MODERATE, "A guest cannot moderate a members' room.", 409)
     return _with(room, replace(t, role=Role.MODERATOR))
 
 
@@ -439,6 +471,8 @@ def update_settings(
     kind: RoomKind | None = None,
 ) -> Room:
     _moderator(room, actor)
+    if room.guest_room and kind is not None and kind is not RoomKind.OPEN:
+        raise _refuse(Code.IS_GUEST_ROOM, "A guest room is open to anyone with its name.", 409)
     changed = replace(
         room,
         title=clean_title(title) if title is not None else room.title,

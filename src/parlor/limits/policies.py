@@ -40,6 +40,8 @@ DEFAULTS: Mapping[str, Rate] = {
     CONTACT_LOOKUP: Rate(5000, 86400),  # hash prefixes, per account (PARLOR_CONTACT_PREFIX_BUDGET)
     "ping": Rate(1, 60),  # "join me" pings, per (pinger, person pinged)
     "reports": Rate(20, 3600),  # per account and per address
+    "guest_room_open": Rate(20, 3600),  # guest rooms opened, per address
+    "guest_join": Rate(60, 600),  # entries as a guest (any room), per address
     "chat": Rate(30, 60),  # in-room chat lines, per account
     "reactions": Rate(30, 15),  # in-room reactions, per account (a burst of 30, then 2 a second)
 }

@@ -12,6 +12,7 @@ from parlor.actions import room_audit, rooms
 from parlor.domain.rooms import HandRaise, Room, RoomKind
 from parlor.transport.http.auth import CurrentUser, ServicesDep
 from parlor.transport.http.client_address import ClientAddress
+from parlor.transport.http.guest_auth import RoomPrincipal
 from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api/rooms", tags=["rooms"])
@@ -80,7 +81,7 @@ async def create(body: CreateBody, user: CurrentUser, s: ServicesDep, address: C
 
 
 @router.get("/{room_id}", responses=_ROOM)
-async def get(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def get(room_id: str, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     """The snapshot, for someone in the room or who may join it; others get the refusal."""
     return _view(s, await rooms.room_for(s, user, room_id))
 
@@ -88,7 +89,7 @@ async def get(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
 @router.get("/{room_id}/audience", responses=_ROOM)
 async def audience(
     room_id: str,
-    user: CurrentUser,
+    user: RoomPrincipal,
     s: ServicesDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=rooms.AUDIENCE_PAGE_MAX)] = 100,
@@ -110,7 +111,7 @@ async def audit(
 
 
 @router.patch("/{room_id}", responses=_ROOM)
-async def update(room_id: str, body: SettingsBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def update(room_id: str, body: SettingsBody, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_update_settings(s, user, room_id, body.title, body.hand_raise, body.kind))
 
 
@@ -126,27 +127,27 @@ async def join(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
 
 
 @router.post("/{room_id}/leave", responses=_ROOM)
-async def leave(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def leave(room_id: str, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_leave(s, user.id, room_id))
 
 
 @router.post("/{room_id}/hand", responses=_ROOM)
-async def hand(room_id: str, body: HandBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def hand(room_id: str, body: HandBody, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_set_hand(s, user, room_id, body.raised))
 
 
 @router.post("/{room_id}/speak-invites", responses=_ROOM)
-async def invite_to_speak(room_id: str, body: TargetBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def invite_to_speak(room_id: str, body: TargetBody, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_invite_to_speak(s, user, room_id, body.user_id))
 
 
 @router.post("/{room_id}/speak-invite/accept", responses=_ROOM)
-async def accept_invite(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def accept_invite(room_id: str, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_answer_speak_invite(s, user, room_id, accept=True))
 
 
 @router.post("/{room_id}/speak-invite/decline", responses=_ROOM)
-async def decline_invite(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def decline_invite(room_id: str, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_answer_speak_invite(s, user, room_id, accept=False))
 
 
@@ -157,17 +158,17 @@ async def withdraw_invite(room_id: str, target_id: str, user: CurrentUser, s: Se
 
 
 @router.post("/{room_id}/audience", responses=_ROOM)
-async def move_to_audience(room_id: str, body: TargetBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def move_to_audience(room_id: str, body: TargetBody, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_move_to_audience(s, user, room_id, body.user_id))
 
 
 @router.post("/{room_id}/mute", responses=_ROOM)
-async def mute(room_id: str, body: MuteBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def mute(room_id: str, body: MuteBody, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_set_muted(s, user, room_id, body.muted))
 
 
 @router.post("/{room_id}/mute-speaker", responses=_ROOM)
-async def mute_speaker(room_id: str, body: MuteSpeakerBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def mute_speaker(room_id: str, body: MuteSpeakerBody, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_mute_speaker(s, user, room_id, body.user_id, body.lock))
 
 
@@ -184,25 +185,25 @@ async def lower_all_hands(room_id: str, user: CurrentUser, s: ServicesDep) -> Sn
 
 
 @router.post("/{room_id}/unlock-mute", responses=_ROOM)
-async def unlock_mute(room_id: str, body: TargetBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def unlock_mute(room_id: str, body: TargetBody, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_unlock_mute(s, user, room_id, body.user_id))
 
 
 @router.post("/{room_id}/moderators", responses=_ROOM)
-async def make_moderator(room_id: str, body: TargetBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def make_moderator(room_id: str, body: TargetBody, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_make_moderator(s, user, room_id, body.user_id))
 
 
 @router.delete("/{room_id}/moderators/{target_id}", responses=_ROOM)
-async def revoke_moderator(room_id: str, target_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def revoke_moderator(room_id: str, target_id: str, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_revoke_moderator(s, user, room_id, target_id))
 
 
 @router.post("/{room_id}/remove", responses=_ROOM)
-async def remove(room_id: str, body: RemoveBody, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def remove(room_id: str, body: RemoveBody, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_remove(s, user, room_id, body.user_id, body.block))
 
 
 @router.post("/{room_id}/end", responses=_ROOM)
-async def end(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def end(room_id: str, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     return _view(s, await rooms.do_end(s, user, room_id))

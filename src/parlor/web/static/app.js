@@ -11,6 +11,9 @@ route(/^\/setup$/, setupView);
 route(/^\/signup$/, signupView);
 route(/^\/login$/, loginView);
 route(/^\/rooms\/(?<id>[^/]+)$/, roomView);
+// guests: /r/:name (views/guest.js)
+import { guestRoomView } from './views/guest.js';
+route(/^\/r\/(?<name>[^/]+)$/, guestRoomView);
 // growth: /invite/:code, /waitlist, /invites
 route(/^\/invite\/(?<code>[^/]+)$/, inviteLinkView);
 route(/^\/waitlist$/, waitlistView);

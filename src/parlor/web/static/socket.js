@@ -11,8 +11,6 @@
 //   late       detail: bool; nothing heard for a while past a ping (a poor link), or heard again
 //   unauthorized   the session is gone (the socket stops retrying)
 
-const QUEUE_KEY = 'parlor.queue_id';
-const LAST_KEY = 'parlor.last_event_id';
 const ACK_EVERY_MS = 1000;
 const ACK_EVERY_N = 20;
 const BACKOFF_MIN_MS = 500;
@@ -28,14 +26,18 @@ const store = {
 };
 
 export class ParlorSocket extends EventTarget {
-  constructor(url = defaultUrl()) {
+  // `prefix`: where the queue is kept in sessionStorage; `meUrl`: answers 401 once the
+  // socket's identity is gone. A guest's socket (views/guest.js) has its own of both.
+  constructor(url = defaultUrl(), { prefix = 'parlor', meUrl = '/api/me' } = {}) {
     super();
     this.url = url;
+    this.keys = { queue: `${prefix}.queue_id`, last: `${prefix}.last_event_id` };
+    this.meUrl = meUrl;
     this.ws = null;
     this.state = 'closed';
     this.rooms = new Set();
-    this.queueId = store.get(QUEUE_KEY) || null;
-    const last = Number(store.get(LAST_KEY));
+    this.queueId = store.get(this.keys.queue) || null;
+    const last = Number(store.get(this.keys.last));
     this.lastEventId = this.queueId && Number.isFinite(last) && last > 0 ? last : null;
     this.ackedId = this.lastEventId;
     this.unacked = 0;
@@ -81,8 +83,8 @@ export class ParlorSocket extends EventTarget {
     this.rooms.clear();
     this.queueId = null;
     this.lastEventId = null;
-    store.remove(QUEUE_KEY);
-    store.remove(LAST_KEY);
+    store.remove(this.keys.queue);
+    store.remove(this.keys.last);
     this._setState('closed');
   }
 
@@ -181,7 +183,7 @@ export class ParlorSocket extends EventTarget {
 
   async _sessionGone() {
     try {
-      const res = await fetch('/api/me', { credentials: 'same-origin' });
+      const res = await fetch(this.meUrl, { credentials: 'same-origin' });
       return res.status === 401;
     } catch {
       return false;
@@ -220,7 +222,7 @@ export class ParlorSocket extends EventTarget {
       this.ackedId = this.lastEventId;
     }
     this.queueId = msg.queue_id;
-    store.set(QUEUE_KEY, this.queueId);
+    store.set(this.keys.queue, this.queueId);
     this._persistLast();
     this.heartbeatS = Number(msg.heartbeat_s) > 0 ? Number(msg.heartbeat_s) : 20;
     this._startHeartbeat();
@@ -264,7 +266,7 @@ export class ParlorSocket extends EventTarget {
   }
 
   _persistLast() {
-    if (this.lastEventId !== null) store.set(LAST_KEY, String(this.lastEventId));
+    if (this.lastEventId !== null) store.set(this.keys.last, String(this.lastEventId));
   }
 
   _startHeartbeat() {
@@ -296,7 +298,7 @@ export class ParlorSocket extends EventTarget {
   }
 }
 
-function defaultUrl() {
+export function defaultUrl(path = '/ws') {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}/ws`;
+  return `${scheme}//${location.host}${path}`;
 }

@@ -184,7 +184,7 @@ async function settings(panel, { signal }) {
     invites.field,
     h('p', { class: 'muted' }, 'Admins have no limit. Lowering it takes no invite back.'),
     guests.field,
-    h('p', { class: 'muted' }, 'Guest rooms are not built yet: this is kept for when they are.'),
+    h('p', { class: 'muted' }, 'Guests open rooms at /r/<name>, or enter members\' rooms whose moderators let anyone with the link in. Nothing about them is kept.'),
     h('div', { class: 'field' }, h('label', { for: 'admin-clubs-rule' }, 'Who may found a club'), rule),
     minRooms.field,
     h('p', { class: 'muted' }, 'Clubs are not built yet: these are kept for when they are.'),

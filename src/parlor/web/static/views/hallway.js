@@ -6,6 +6,7 @@ import { Api, get, post } from '../api.js';
 import { h, field, fill, alertBox, avatar, nameOf, rerender } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe, session, signOut } from '../session.js';
+import { guestRoomStarter } from './guest.js';
 
 const REFRESH_MS = 10000;
 
@@ -31,7 +32,7 @@ async function signedOutView({ outlet, signal }) {
     h('div', { class: 'row' },
       h('a', { class: 'btn btn-primary', href: '/login' }, 'Sign in'),
       h('a', { class: 'btn', href: '/signup' }, 'Sign up')),
-  ));
+  ), guestRoomStarter());
 }
 
 /** Who can join a room you start (docs/API.md, Rooms: kinds). */
@@ -108,6 +109,7 @@ function signedInView({ outlet, signal, onCleanup }, me) {
         h('h1', { id: 'start-h' }, 'Hallway'),
         startForm,
         alert.el),
+      guestRoomStarter(),
       places,
       h('section', { class: 'rooms', 'aria-labelledby': 'live-h' },
         h('h2', { id: 'live-h' }, 'Live now'),

@@ -19,6 +19,7 @@ import { KIND_NAMES, KINDS, roomSettings, soleModeratorLeave } from './room_dial
 import { PersonSheet } from './room_person.js';
 import { moderationPanel } from './room_moderation.js';
 import { openReport } from './report.js';
+import { guestControls, guestLinkEntry } from './room_guests.js';
 import { ChatPanel } from './room_chat.js';
 
 const SPEAKING_LEVEL = 0.05;
@@ -36,6 +37,9 @@ export async function roomView(ctx) {
   const me = await loadMe();
   if (signal.aborted) return;
   if (!me) {
+    // Without an account: in as a guest if the room lets "anyone with the link" in.
+    if (await guestLinkEntry(ctx, roomId)) return;
+    if (signal.aborted) return;
     navigate(`/login?next=${encodeURIComponent(location.pathname)}`, { replace: true });
     return;
   }
@@ -65,6 +69,16 @@ export async function roomView(ctx) {
     outlet.replaceChildren(endedCard(snap.title));
     return;
   }
+  mountRoom(ctx, { roomId, me, socket, snap });
+}
+
+/**
+ * The live room page, once in: for a member (`me` from /api/me, the tab's socket) or
+ * for a guest (views/guest.js: `guest` set, `me` their guest record, their own socket;
+ * no pings, no reports, `shareUrl` the guest room's /r/<name> link).
+ */
+export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareUrl = null }) {
+  const { outlet, onCleanup } = ctx;
 
   // --- page skeleton -------------------------------------------------------
   const titleEl = h('h1', { class: 'room-title' });
@@ -89,7 +103,7 @@ export async function roomView(ctx) {
       roomId, room: state.room, apply: (snapshot) => apply(snapshot), returnFocus: () => moderationButton,
     }),
   }, 'Moderation');
-  const reportButton = h('button', {
+  const reportButton = guest ? null : h('button', {
     type: 'button', class: 'btn btn-ghost btn-small', 'aria-haspopup': 'dialog', dataset: { key: 'report-room' },
     onclick: () => openReport(page, {
       target: { kind: 'room', id: roomId, label: state.room ? state.room.title : '' },
@@ -114,11 +128,12 @@ export async function roomView(ctx) {
   const controls = h('div', { class: 'controls', role: 'group', 'aria-label': 'Your controls' });
   const sink = h('div', { class: 'audio-sink', hidden: true, 'aria-hidden': 'true' });
 
+  const guestTools = guestControls({ roomId, act: (call) => act(call) });
   const page = h('section', { class: 'room' },
     h('div', { class: 'room-head' }, titleEl, h('div', { class: 'room-links' }, connection, linkEl)),
     h('div', { class: 'room-subhead' },
       h('p', { class: 'muted room-meta' }, kindEl, countEl),
-      h('div', { class: 'row room-tools' }, shareButton, settingsButton, moderationButton, reportButton)),
+      h('div', { class: 'row room-tools' }, shareButton, settingsButton, moderationButton, guestTools.el, reportButton)),
     shareStatus,
     announcer,
     alert.el,
@@ -128,7 +143,7 @@ export async function roomView(ctx) {
     handsSection,
     h('section', { class: 'audience', 'aria-labelledby': 'audience-h' },
       audienceHeading, audienceEmpty, audienceList, h('div', { class: 'row audience-tail' }, audienceMore, showMore)),
-    pingPanel(roomId, me),
+    guest ? null : pingPanel(roomId, me),
     controls,
     sink);
   outlet.replaceChildren(page);
@@ -208,6 +223,7 @@ export async function roomView(ctx) {
     countEl.textContent = `${count} ${count === 1 ? 'listener' : 'listeners'}`;
     settingsButton.hidden = !amMod;
     moderationButton.hidden = !amMod;
+    guestTools.render(room, mine);
 
     const people = [...room.participants].sort(
       (a, b) => ROLE_RANK[a.role] - ROLE_RANK[b.role] || a.joined_at - b.joined_at);
@@ -266,6 +282,7 @@ export async function roomView(ctx) {
     h('span', { class: 'person-name' }, name, you ? h('span', { class: 'you' }, ' (you)') : null));
     const marks = h('span', { class: 'marks', id: marksId },
       p.role === 'moderator' ? h('span', { class: 'badge badge-mod' }, 'moderator') : null,
+      p.guest ? h('span', { class: 'badge badge-guest', title: 'Joined without an account' }, 'guest') : null,
       stage && isMuted(p)
         ? h('span', { class: 'mark mark-muted', title: p.mute_locked ? 'Muted by a moderator' : 'Muted' }, icon('micOff'), 'muted')
         : null,
@@ -296,6 +313,7 @@ export async function roomView(ctx) {
     return h('li', { class: 'person hand-row', dataset: { userId: p.user_id } },
       h('span', { class: 'ring' }, avatar(p, 'sm')),
       h('span', { class: 'person-name' }, nameOf(p)),
+      p.guest ? h('span', { class: 'badge badge-guest' }, 'guest') : null,
       p.speak_invite
         ? h('button', {
           type: 'button',
@@ -536,7 +554,7 @@ export async function roomView(ctx) {
   }
 
   async function share() {
-    const url = `${location.origin}/rooms/${encodeURIComponent(roomId)}`;
+    const url = shareUrl || `${location.origin}/rooms/${encodeURIComponent(roomId)}`;
     // Phones and tablets: the system share sheet. Elsewhere (and if it fails): copy.
     if (navigator.share && matchMedia('(pointer: coarse)').matches) {
       try {

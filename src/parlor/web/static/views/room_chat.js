@@ -156,6 +156,7 @@ export class ChatPanel {
     return h('li', { class: mentionsMe ? 'chat-line mentions-me' : 'chat-line', dataset: { messageId: m.id, userId: m.user_id } },
       h('span', { class: 'chat-meta' },
         h('strong', { class: 'chat-name' }, name),
+        m.guest ? h('span', { class: 'badge badge-guest' }, 'guest') : null,
         h('time', { class: 'muted chat-time', datetime: new Date(m.at * 1000).toISOString() }, time),
         mentionsMe ? h('span', { class: 'mention-mark' }, 'mentions you') : null),
       // The text as text: never parsed as HTML, whatever it holds.

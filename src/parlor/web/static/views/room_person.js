@@ -100,6 +100,7 @@ export class PersonSheet {
     const name = this.nameOf(p);
     const you = p.user_id === this.me.id;
     const marks = [ROLE_NAMES[p.role] || ''];
+    if (p.guest) marks.push('guest (no account)');
     if (onStage(p) && (p.self_muted || p.mute_locked)) marks.push(p.mute_locked ? 'muted by a moderator' : 'muted');
     if (!onStage(p) && p.hand_raised) marks.push('hand raised');
     if (!onStage(p) && p.speak_invite) marks.push('invited to speak');

@@ -1,0 +1,63 @@
+"""Who is asking, when guests may ask too: a guest's cookie, or a member's session.
+
+A guest's cookie (`parlor_guest`, HttpOnly, SameSite=Strict) holds a random token
+naming one guest in one room (actions/guests.py). For a room's routes the guest of
+that room is the actor, even in a browser also signed in as a member; anywhere else
+a guest is nobody (member-only routes keep `CurrentUser`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+
+from parlor.actions import guests
+from parlor.actions.guest_book import Guest
+from parlor.domain.users import User
+from parlor.errors import Code, ParlorError
+from parlor.transport.http.auth import ServicesDep, check_same_origin, optional_user, served_over_https
+
+GUEST_COOKIE = "parlor_guest"
+
+
+def guest_of(request: Request, s: ServicesDep) -> Guest | None:
+    guest = guests.authenticate(s, request.cookies.get(GUEST_COOKIE))
+    if guest is not None:
+        check_same_origin(request)
+    return guest
+
+
+MaybeGuest = Annotated[Guest | None, Depends(guest_of)]
+
+
+MaybeMember = Annotated[User | None, Depends(optional_user)]
+
+
+async def room_principal(room_id: str, guest: MaybeGuest, user: MaybeMember) -> User:
+    """The actor on `room_id`: its guest if this browser is one, else the signed-in member."""
+    if guest is not None and guest.room_id == room_id:
+        return guest.as_user()
+    if user is None:
+        raise ParlorError(401, Code.NOT_AUTHENTICATED, "Sign in first.")
+    return user
+
+
+async def any_principal(guest: MaybeGuest, user: MaybeMember) -> User:
+    """A signed-in member, else a guest (for what both need, e.g. ICE servers)."""
+    if user is not None:
+        return user
+    if guest is not None:
+        return guest.as_user()
+    raise ParlorError(401, Code.NOT_AUTHENTICATED, "Sign in first.")
+
+
+RoomPrincipal = Annotated[User, Depends(room_principal)]
+AnyPrincipal = Annotated[User, Depends(any_principal)]
+
+
+def set_guest_cookie(request: Request, response: Response, token: str) -> None:
+    """A session cookie (gone with the browser); the token dies with the guest anyway."""
+    response.set_cookie(
+        GUEST_COOKIE, token, httponly=True, samesite="strict", secure=served_over_https(request), path="/"
+    )
