@@ -9,6 +9,7 @@ Run inside the private network namespace (scripts/test does it):
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ async def test_a_removed_and_blocked_listener_cannot_rejoin_and_a_removed_one_ca
 ) -> None:
     await people.add("alice")
     await people.add("bob")
-    await people.add("carl")
+    carl_id = (await people.add("carl")).id
     alice = await page_of(browser, server, "alice")
     await start_room(alice, "House rules")
     bob = await page_of(browser, server, "bob")
@@ -143,6 +144,13 @@ async def test_a_removed_and_blocked_listener_cannot_rejoin_and_a_removed_one_ca
     await expect(bob.get_by_role("button", name="Raise hand")).to_be_visible()
     await expect(audience).to_contain_text("Bob")
 
+    # Alice talks: Carl hears her (his media is live before he is removed).
+    await alice.get_by_role("button", name="Unmute", exact=True).click()
+    await poll(lambda: inbound_delta(carl, 1.0), lambda d: d["packetsReceived"] > 20, timeout=20, what="Carl to hear")
+    # Carl's connection as it is now, kept: after the removal it must receive nothing,
+    # whatever his page does with it (a tampered client would keep it open).
+    await carl.evaluate("window.__before = window.parlor.pc")
+
     # Removed and blocked (after a confirmation): to Carl the room is gone.
     sheet = await open_sheet(alice, "Carl")
     await sheet.get_by_role("button", name="Remove and block Carl").click()
@@ -150,6 +158,20 @@ async def test_a_removed_and_blocked_listener_cannot_rejoin_and_a_removed_one_ca
     await expect(sheet).to_be_hidden()
     await expect(audience).not_to_contain_text("Carl")
     await expect(carl.get_by_text("You are no longer in this room.")).to_be_visible()
+    # The server dropped his media: no peer, and the connection he had receives nothing.
+    media = server.app.state.services.media
+    await poll(
+        lambda: asyncio.sleep(0, media.peer_connection(room_id_of(alice), carl_id)),
+        lambda pc: pc is None,
+        what="Carl's peer to be closed",
+    )
+    packets = (
+        "window.__before.getStats().then(r => { let n = 0; r.forEach(s => { "
+        "if (s.type === 'inbound-rtp') n += s.packetsReceived; }); return n; })"
+    )
+    first = await carl.evaluate(packets)
+    await asyncio.sleep(1.5)
+    assert await carl.evaluate(packets) == first
     await carl.get_by_role("button", name="Join again").click()
     await expect(carl.get_by_role("heading", name="Room not found")).to_be_visible()
     await expect(carl.get_by_role("alert")).to_have_text("There is no such room.")
