@@ -11,6 +11,7 @@
 // appear and fade in place.
 import { api, del, patch, post } from '../api.js';
 import { h, rerender } from '../dom.js';
+import { openReport } from './report.js';
 
 export const REACTIONS = [
   ['👏', 'clapping hands'], ['❤️', 'red heart'], ['😂', 'tears of joy'],
@@ -29,9 +30,11 @@ const r = (id) => `/rooms/${encodeURIComponent(id)}`;
 const onStage = (p) => Boolean(p) && (p.role === 'moderator' || p.role === 'speaker');
 
 export class ChatPanel {
-  /** `page`: the room's section (avatars are looked up in it); `nameOf(person)`. */
-  constructor({ roomId, me, socket, page, nameOf }) {
+  /** `page`: the room's section (avatars are looked up in it); `nameOf(person)`;
+   * `canReport`: a member (a guest has no account to report with). */
+  constructor({ roomId, me, socket, page, nameOf, canReport = true }) {
     this.roomId = roomId;
+    this.canReport = canReport;
     this.me = me;
     this.socket = socket;
     this.page = page;
@@ -152,6 +155,19 @@ export class ChatPanel {
           onclick: () => { this.timingOut = m.id; this.renderLines(); },
         }, 'Time out'));
       }
+    }
+    if (this.canReport && !mine) {
+      const key = `chat-report-${m.id}`;
+      tools.push(h('button', {
+        type: 'button', class: 'btn btn-ghost btn-tiny', 'aria-label': `Report message from ${name}`,
+        'aria-haspopup': 'dialog', dataset: { key },
+        onclick: () => openReport(this.page, {
+          target: { kind: 'message', id: m.id, label: `message from ${name}` },
+          roomId: this.roomId,
+          // the lines re-render meanwhile: back to this line's button if it is still there
+          returnFocus: () => this.log.querySelector(`[data-key="${key}"]`) || this.input,
+        }),
+      }, 'Report'));
     }
     return h('li', { class: mentionsMe ? 'chat-line mentions-me' : 'chat-line', dataset: { messageId: m.id, userId: m.user_id } },
       h('span', { class: 'chat-meta' },
