@@ -46,7 +46,9 @@ export class ChatPanel {
     this.timingOut = null; // the line whose author a moderator is choosing a timeout for
     this.sending = false;
 
-    this.log = h('ol', { class: 'chat-log', role: 'log', 'aria-label': 'Chat messages', 'aria-live': 'polite' });
+    // A div, lines divs: role="log" takes the list semantics away from an <ol>, leaving
+    // its <li> outside any list (axe: listitem).
+    this.log = h('div', { class: 'chat-log', role: 'log', 'aria-label': 'Chat messages', 'aria-live': 'polite' });
     this.empty = h('p', { class: 'muted empty chat-empty' }, 'No messages yet.');
     this.note = h('p', { class: 'muted chat-note', id: `chat-note-${roomId}` });
     this.error = h('p', { class: 'chat-error', role: 'alert' });
@@ -169,7 +171,7 @@ export class ChatPanel {
         }),
       }, 'Report'));
     }
-    return h('li', { class: mentionsMe ? 'chat-line mentions-me' : 'chat-line', dataset: { messageId: m.id, userId: m.user_id } },
+    return h('div', { class: mentionsMe ? 'chat-line mentions-me' : 'chat-line', dataset: { messageId: m.id, userId: m.user_id } },
       h('span', { class: 'chat-meta' },
         h('strong', { class: 'chat-name' }, name),
         m.guest ? h('span', { class: 'badge badge-guest' }, 'guest') : null,
