@@ -225,3 +225,47 @@ async def test_keyboard_only_sign_in_join_raise_hand_and_accept_the_invitation(
             assert next(p for p in state["participants"] if p["user_id"] == ids["bob"])["role"] == "speaker"
         finally:
             await browser.close()
+
+
+# -- guests -----------------------------------------------------------------------------------
+
+
+async def test_axe_on_the_guest_pages(tmp_path: Path, pw: Playwright) -> None:
+    """/r/<name>: its name prompt (and a bad name's explanation), the guest room seen by
+    its first guest; a members' room by its link: the prompt and the room as a guest."""
+    from tests.test_browser_guests import enter_as
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    async with live_server(make_settings(tmp_path / "data", guest_rooms=True)) as server:
+        async with httpx.AsyncClient(base_url=server.url) as host:
+            await make_member(server, host, "host")
+            room_id = (await host.post("/api/rooms", json={"title": "Open door"})).json()["id"]
+            assert (await host.post(f"/api/rooms/{room_id}/guests", json={"allowed": True})).status_code == 200
+            r = await host.post(f"/api/rooms/{room_id}/chat", json={"text": "welcome, guests"})
+            assert r.status_code == 201, r.text
+            browser = await launch(pw)
+            try:
+                _, phone = await context(browser, 390, 844)
+                await phone.goto(f"{server.url}/r/abc")
+                await axe(phone, "guest room: a bad name", found)
+                await phone.goto(f"{server.url}/r/axe-checked")
+                await expect(phone.get_by_role("textbox", name="Your name")).to_be_visible()
+                await axe(phone, "guest room: the name prompt", found)
+                await enter_as(phone, "Ada")
+                await expect(phone.get_by_role("list", name="Stage")).to_contain_text("Ada")
+                await axe(phone, "guest room (its moderator)", found)
+
+                _, wide = await context(browser)
+                await wide.goto(f"{server.url}/rooms/{room_id}")
+                await expect(wide.get_by_role("textbox", name="Your name")).to_be_visible()
+                await axe(wide, "members' room by its link: the name prompt", found)
+                await enter_as(wide, "Gus")
+                await expect(wide.get_by_role("log", name="Chat messages")).to_contain_text("welcome, guests")
+                await axe(wide, "members' room as a guest", found)
+            finally:
+                await browser.close()
+    assert len(found) == 5, sorted(found)
+    report = {page: v for page, v in found.items() if v}
+    assert not report, "axe: serious or critical violations:\n" + "\n".join(
+        f"- {page}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for page, vs in report.items() for v in vs
+    )

@@ -26,7 +26,7 @@ AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with live_server(make_settings(tmp_path / "data", workers=1)) as s:
+    async with live_server(make_settings(tmp_path / "data", workers=1, guest_rooms=True)) as s:
         yield s
 
 
@@ -78,6 +78,12 @@ async def test_the_moderation_dialog_by_keyboard(server: LiveServer, browser: Br
         await ok(await cat.post(f"/api/rooms/{rid}/speak-invite/accept"))
         await ok(await cat.post(f"/api/rooms/{rid}/mute", json={"muted": False}))
         await ok(await bob.post(f"/api/rooms/{rid}/hand", json={"raised": True}))
+        # A guest by the link, invited to speak: the trail names it "a guest" (nothing more is kept).
+        await ok(await alice.post(f"/api/rooms/{rid}/guests", json={"allowed": True}))
+        gus = httpx.AsyncClient(base_url=server.url, timeout=60.0)
+        clients.append(gus)
+        entered = await ok(await gus.post(f"/api/guest/rooms/{rid}/enter", json={"display_name": "Gus"}))
+        await ok(await alice.post(f"/api/rooms/{rid}/speak-invites", json={"user_id": entered["guest"]["id"]}))
 
         # bypass_csp: axe is injected as a script (tests/test_browser_csp.py checks the policy)
         context = await browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
@@ -121,6 +127,7 @@ async def test_the_moderation_dialog_by_keyboard(server: LiveServer, browser: Br
         await expect(trail.get_by_role("listitem").nth(1)).to_contain_text("Alice lowered all hands")
         await expect(trail.get_by_role("listitem").nth(2)).to_contain_text("Alice muted everyone on stage")
         await expect(trail).to_contain_text("Alice invited to speak: Cat")
+        await expect(trail).to_contain_text("Alice invited to speak: a guest")
         await expect(trail).to_contain_text("Alice invited into the room: Bob")
         await no_horizontal_overflow(page)
         await page.screenshot(path=str(Path(server.settings.data_dir) / f"moderation-{width}.png"))

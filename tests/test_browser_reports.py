@@ -1,7 +1,8 @@
 """Reports in a real browser (Debian's Chromium through Playwright): a member reports
 another from the room's person sheet, by keyboard; an admin opens /admin/reports, sees
 the report with its context and dismisses it; the reporter's inbox says so, without
-naming who handled it.
+naming who handled it. A chat line reported from its menu reaches the queue with its
+text; a guest is not offered "Report".
 
 Run inside the private network namespace:
     unshare -n sh -c 'ip link set lo up; python -m pytest tests/test_browser_reports.py -q'
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with live_server(make_settings(tmp_path / "data", workers=1)) as s:
+    async with live_server(make_settings(tmp_path / "data", workers=1, guest_rooms=True)) as s:
         yield s
 
 
@@ -168,3 +169,63 @@ async def test_a_report_from_the_room_reaches_the_queue_and_its_outcome_the_repo
         assert found == {"report dialog": [], "report queue": []}
     finally:
         await browser.close()
+
+
+async def test_a_chat_line_reported_from_its_menu_reaches_the_queue_with_its_text(
+    server: LiveServer, pw: Playwright
+) -> None:
+    from tests.test_browser_guests import enter_as
+
+    markup = "<img src=x onerror=alert(1)> trains are for losers"
+    async with httpx.AsyncClient(base_url=server.url) as ann_http, httpx.AsyncClient(base_url=server.url) as bob_http:
+        await make_member(server, ann_http, "ann")
+        await make_member(server, bob_http, "bob")
+        r = await bob_http.post("/api/rooms", json={"title": "Trains by day"})
+        room_id = r.json()["id"]
+        assert (await bob_http.post(f"/api/rooms/{room_id}/guests", json={"allowed": True})).status_code == 200
+        assert (await ann_http.post(f"/api/rooms/{room_id}/join")).status_code == 200
+        r = await bob_http.post(f"/api/rooms/{room_id}/chat", json={"text": markup})
+        assert r.status_code == 201, r.text
+
+        browser = await launch(pw)
+        try:
+            _, ann = await context(browser)
+            await sign_in(ann, server.url, "ann")
+            await ann.goto(f"{server.url}/rooms/{room_id}")
+            await expect_connected(ann)
+            log = ann.get_by_role("log", name="Chat messages")
+            await expect(log).to_contain_text("trains are for losers")
+            report = log.get_by_role("button", name="Report message from Bob")
+            await report.focus()
+            await ann.keyboard.press("Enter")
+            dialog = ann.get_by_role("dialog", name="Report message from Bob")
+            await expect(dialog).to_be_visible()
+            found: dict[str, list[dict[str, Any]]] = {}
+            await axe(ann, "report a chat line", found)
+            assert found == {"report a chat line": []}, found
+            await dialog.get_by_role("radio", name="Harassment or bullying").check()
+            await dialog.get_by_role("button", name="Send report").click()
+            await expect(dialog.get_by_role("status")).to_contain_text("your report was sent")
+            await dialog.get_by_role("button", name="Done").click()
+            await expect(report).to_be_focused()
+
+            # a guest by the link sees the line, and no "Report" (it has no account)
+            _, guest = await context(browser)
+            await guest.goto(f"{server.url}/rooms/{room_id}")
+            await enter_as(guest, "Gus")
+            guest_log = guest.get_by_role("log", name="Chat messages")
+            await expect(guest_log).to_contain_text("trains are for losers")
+            await expect(guest_log.get_by_role("button", name="Report message from Bob")).to_have_count(0)
+
+            _, admin = await context(browser)
+            await admin_page(admin, server.url)
+            await admin.goto(f"{server.url}/admin/reports")
+            item = admin.get_by_role("list", name="Open reports").get_by_role(
+                "article", name="Message: A chat message by Bob (@bob)"
+            )
+            await expect(item).to_contain_text("The chat message")
+            await expect(item).to_contain_text(markup)  # as text, never as markup
+            assert await item.locator("img").count() == 0
+            await expect(item).to_contain_text("“Trains by day”, open room, live")
+        finally:
+            await browser.close()

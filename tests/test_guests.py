@@ -150,6 +150,13 @@ async def test_first_arrival_moderates_and_everyone_speaks_until_the_stage_is_on
     # In a guest room a guest may be made a moderator.
     r = await ann_c.post(f"/api/rooms/{room_id}/moderators", json={"user_id": cy_id})
     assert r.status_code == 200 and (person(r.json(), cy_id) or {})["role"] == "moderator"
+    # A guest moderator has the whole toolkit (these three routes once took members only).
+    assert (await ann_c.post(f"/api/rooms/{room_id}/speak-invites", json={"user_id": bo_id})).status_code == 200
+    r = await ann_c.delete(f"/api/rooms/{room_id}/speak-invites/{bo_id}")
+    assert r.status_code == 200 and (person(r.json(), bo_id) or {})["speak_invite"] is False, r.text
+    for path in ("/mute-all", "/lower-hands"):
+        r = await ann_c.post(f"/api/rooms/{room_id}{path}")
+        assert r.status_code == 200, (path, r.text)
     # A guest acts only in their own room, and a guest room is not joined as a member.
     other = await enter(instance.client(), "elsewhere", "Di")
     r = await ann_c.post(f"/api/rooms/{other['room']['id']}/hand", json={"raised": True})

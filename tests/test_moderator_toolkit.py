@@ -253,3 +253,23 @@ async def test_the_chat_moderation_is_in_the_trail_never_its_text(instance: Inst
     top = [(e["action"], e["target"]["username"] if e["target"] else None) for e in page["entries"][:2]]
     assert top == [("chat.timeout", "lis"), ("chat.settings", None)]
     assert "a line nobody keeps" not in json.dumps(page)
+
+
+async def test_a_guest_in_the_trail_is_a_guest_not_a_name_nor_null(instance: Instance) -> None:
+    rid, p = await room_with(instance)
+    host = p["host"]
+    admin = await instance.admin()
+    await ok(await admin.http.patch("/api/admin/settings", json={"guest_rooms": True}))
+    await ok(await host.post(f"/api/rooms/{rid}/guests", json={"allowed": True}))
+    gus = instance.client()
+    entered = await ok(await gus.post(f"/api/guest/rooms/{rid}/enter", json={"display_name": "Gus Guestly"}))
+    gid = entered["guest"]["id"]
+    await ok(await host.post(f"/api/rooms/{rid}/speak-invites", json={"user_id": gid}))
+    await ok(await host.post(f"/api/rooms/{rid}/chat/timeouts", json={"user_id": gid, "seconds": 60}))
+    await ok(await host.post(f"/api/rooms/{rid}/remove", json={"user_id": gid, "block": False}))
+    page = await trail(host, rid)
+    a_guest = {"id": None, "username": "", "display_name": "a guest", "guest": True}
+    top = [(e["action"], e["by"]["username"], e["target"]) for e in page["entries"][:3]]
+    assert top == [("remove", "host", a_guest), ("chat.timeout", "host", a_guest), ("speak.invite", "host", a_guest)]
+    assert "guest" not in page["entries"][0]["by"]
+    assert "Gus Guestly" not in json.dumps(page) and gid not in json.dumps(page)

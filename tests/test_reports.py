@@ -122,12 +122,62 @@ async def test_a_member_reports_a_person_a_profile_and_a_room(inst: Instance) ->
     invite = ctx["audit"][3]
     assert (invite["actor"]["username"], invite["target"]["username"]) == ("ann", "bob")
     # a profile report: the profile text, no room
-    assert profile["context"] == {"profile": person["context"]["profile"], "room": None}
+    assert profile["context"] == {"profile": person["context"]["profile"], "room": None, "message": None}
     # a room report: no person, the room's context
     assert room["reported_user"] is None and room["target"] == {"kind": "room", "id": room_id, "label": "Late show"}
     assert room["context"]["profile"] is None and room["context"]["room"]["stage"] == ctx["stage"]
     # one report by id is the same item
     assert await ok(await admin.http.get(f"/api/admin/reports/{person['id']}")) == person
+
+
+async def test_a_member_reports_a_chat_line_with_its_text_and_the_rooms_trail(inst: Instance) -> None:
+    admin = await inst.admin()
+    ann, bob, cat, room_id = await room_with_stage(inst)
+    line = await ok(await bob.post(f"/api/rooms/{room_id}/chat", json={"text": "you are all <b>idiots</b>"}), 201)
+    mine = await ok(await cat.post(f"/api/rooms/{room_id}/chat", json={"text": "hello"}), 201)
+    r = await report(cat, "message", mine["id"], room_id=room_id)
+    assert (r.status_code, error_code(r)) == (400, "cannot_report_self")
+    made = await ok(await report(cat, "message", line["id"], "harassment", room_id=room_id, note="again"), 201)
+    assert made["target"] == {"kind": "message", "id": line["id"], "label": "A chat message by Bob (@bob)"}
+    r = await report(cat, "message", line["id"], room_id=room_id)
+    assert (r.status_code, error_code(r)) == (409, "already_reported")
+    [item] = (await queue(admin))["items"]
+    assert item["reported_user"]["username"] == "bob" and item["reporter"]["username"] == "cat"
+    assert item["context"]["message"] == {"text": "you are all <b>idiots</b>"}
+    room = item["context"]["room"]
+    assert (room["id"], room["title"], room["live"]) == (room_id, "Late show", True)
+    assert {p["username"] for p in room["stage"]} == {"ann", "bob"}
+    assert {"room.create", "speak.invite"} <= {e["action"] for e in room["audit"]}
+    # Only the report keeps the line: the room's chat, the audit log and other reports do not.
+    async with inst.services.db.engine.connect() as conn:
+        rows = [dict(r) for r in (await conn.execute(sa.select(reports))).mappings()]
+    assert [r["message_text"] for r in rows] == ["you are all <b>idiots</b>"]
+    # A line deleted (or the room over) is no longer there to report.
+    assert (await ann.http.delete(f"/api/rooms/{room_id}/chat/{line['id']}")).status_code == 204
+    r = await report(ann, "message", line["id"], room_id=room_id)
+    assert (r.status_code, error_code(r)) == (404, "report_target_not_found")
+
+
+async def test_a_guests_chat_line_is_reported_without_the_guests_name(inst: Instance) -> None:
+    admin = await inst.admin()
+    await ok(await admin.http.patch("/api/admin/settings", json={"guest_rooms": True}))
+    ann, cat = await inst.member("ann"), await inst.member("cat")
+    room_id = await start(ann, "Open door")
+    await ok(await ann.post(f"/api/rooms/{room_id}/guests", json={"allowed": True}))
+    await ok(await cat.post(f"/api/rooms/{room_id}/join"))
+    gus = inst.client()
+    entered = await ok(await gus.post(f"/api/guest/rooms/{room_id}/enter", json={"display_name": "Gus Guestly"}))
+    line = await ok(await gus.post(f"/api/rooms/{room_id}/chat", json={"text": "buy cheap pills"}), 201)
+    # A guest has no account: it cannot report (the room page does not offer it).
+    r = await gus.post("/api/reports", json={"target": {"kind": "message", "id": line["id"]}, "reason": "spam",
+                                             "room_id": room_id})  # fmt: skip
+    assert (r.status_code, error_code(r)) == (401, "not_authenticated")
+    made = await ok(await report(cat, "message", line["id"], "spam", room_id=room_id), 201)
+    assert made["target"]["label"] == "A chat message by a guest"
+    [item] = (await queue(admin))["items"]
+    assert item["reported_user"] is None and item["context"]["message"] == {"text": "buy cheap pills"}
+    rows, _, _ = await stored(inst)
+    assert "Gus Guestly" not in json.dumps(rows) and entered["guest"]["id"] not in json.dumps(rows)
 
 
 async def test_an_ended_room_can_be_reported(inst: Instance) -> None:
@@ -155,8 +205,12 @@ BAD = [
      "unknown_reason"),
     ("unknown kind", lambda w: ({"target": {"kind": "sandwich", "id": w["bob"]}, "reason": "spam"}), 400,
      "invalid_input"),
-    ("a message (no chat yet)", lambda w: ({"target": {"kind": "message", "id": "m_1"}, "reason": "spam"}), 400,
-     "unsupported_report_target"),
+    ("a chat message without its room", lambda w: ({"target": {"kind": "message", "id": "m_1"}, "reason": "spam"}),
+     400, "invalid_input"),
+    ("no such chat message", lambda w: ({"target": {"kind": "message", "id": "m_1"}, "reason": "spam",
+     "room_id": w["room"]}), 404, "report_target_not_found"),
+    ("a chat message in no room", lambda w: ({"target": {"kind": "message", "id": "m_1"}, "reason": "spam",
+     "room_id": "r_nothing"}), 404, "room_not_found"),
     ("a club (no clubs yet)", lambda w: ({"target": {"kind": "club", "id": "c_1"}, "reason": "spam"}), 400,
      "unsupported_report_target"),
     ("nobody", lambda w: ({"target": {"kind": "person", "id": "u_nobody"}, "reason": "spam"}), 404,
@@ -196,7 +250,7 @@ async def test_bad_reports_are_refused_and_store_nothing(inst: Instance) -> None
     """The whole table on one instance (each case checks that nothing was stored)."""
     ann, bob, cat = [await inst.member(n) for n in ("ann", "bob", "cat")]
     await ok(await report(ann, "person", cat.id, "spam"), 201)  # for "already reported"
-    ids = {"ann": ann.id, "bob": bob.id, "cat": cat.id}
+    ids = {"ann": ann.id, "bob": bob.id, "cat": cat.id, "room": await start(bob, "Chatty")}
     before = await stored(inst)
     for case, body, status, code in BAD:
         r = await ann.post("/api/reports", json=body(ids))
@@ -484,4 +538,4 @@ async def test_the_queue_pages_and_reports_against_a_person(inst: Instance, monk
 
 
 def test_supported_kinds() -> None:
-    assert set(SUPPORTED) == {TargetKind.PERSON, TargetKind.PROFILE, TargetKind.ROOM}
+    assert set(SUPPORTED) == {TargetKind.PERSON, TargetKind.PROFILE, TargetKind.ROOM, TargetKind.MESSAGE}

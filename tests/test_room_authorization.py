@@ -10,19 +10,26 @@ over HTTP while every event the node publishes is captured off the bus.
   own channel (`room.you`, `notification`), to the hallway.
 
 Roles: the moderator who made the room, a speaker, a listener, a member outside the
-room. Kinds: the room is open, social or closed (it was opened, filled, then set to
+room, and a guest (someone with no account who came in by the room's link, "anyone with
+the link" on; it acts by its cookie). The guest is set up for what the action asks of
+it: a listener, invited to speak for the answers to an invitation, on stage for a
+self mute. Kinds: the room is open, social or closed (it was opened, filled, then set to
 that kind: whoever is in it stays invited). Block states: "none", or "blocked": the
 room's creator has blocked the actor (a user block, made after they came in; for the
 creator's own row, the creator has blocked the member they invite, which is the one
 action that reads it). A block keeps people out of the blocker's rooms; it does not
-take away what a participant already is.
+take away what a participant already is. A guest has no account to block: its "blocked"
+is the only block it can have, removed and blocked from the room, after which its
+cookie names nobody (401 for everything).
 
-TODO(h/guests): the "guest" role is one more row: add it to ROLES and give it a
-setup in `actor_for` once guests in members' rooms are on main.
+Chat and reactions are actions too; the snapshot holds the room's chat (lines by
+author, settings, timeouts), so a refused chat action is seen to change nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -33,6 +40,8 @@ import pytest_asyncio
 import sqlalchemy as sa
 from tests.conftest import Instance, Person, error_code, make_settings
 
+from parlor.actions import chat as chat_actions
+from parlor.actions import guests as guest_actions
 from parlor.actions import rooms as actions
 from parlor.app import build_app
 from parlor.bus.base import HALLWAY, room_channel, user_channel
@@ -42,7 +51,7 @@ from parlor.storage.tables import audit_log
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-ROLES = ("moderator", "speaker", "listener", "outsider")
+ROLES = ("moderator", "speaker", "listener", "outsider", "guest")
 KINDS = ("open", "social", "closed")
 BLOCKS = ("none", "blocked")
 # The targets of actions, each set up in a fresh room:
@@ -61,6 +70,8 @@ class Cast:
     inst: Instance
     people: dict[str, Person]
     users: dict[str, User] = field(default_factory=dict)
+    # ids the actions' paths name that are not people: "line", a chat line by t_speaker
+    ids: dict[str, str] = field(default_factory=dict)
 
     def name_of(self, user_id: str) -> str:
         return next(name for name, p in self.people.items() if p.id == user_id)
@@ -70,8 +81,11 @@ class Cast:
 async def cast(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cast]:
     # A fresh room for each of some 600 cases, made by one moderator, joined by the same
     # people and inviting the same newcomer: far past the default limits.
-    limits = "room_create=5000/3600,room_join=50000/600,room_invite=5000/3600,signup=500/3600,invites=500/3600"
-    settings = make_settings(tmp_path_factory.mktemp("authz"), limits=limits)
+    limits = (
+        "room_create=5000/3600,room_join=50000/600,room_invite=5000/3600,signup=500/3600,invites=500/3600,"
+        "guest_join=5000/600,chat=5000/60,reactions=5000/15"
+    )
+    settings = make_settings(tmp_path_factory.mktemp("authz"), limits=limits, guest_rooms=True)
     seen: dict[str, str | None] = {}
     app = build_app(settings, on_ready=lambda _s, token: seen.update(token=token))
     async with app.router.lifespan_context(app):
@@ -87,8 +101,12 @@ async def cast(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cast]:
 _victims = iter(range(10_000))
 
 
-async def fresh_room(cast: Cast, kind: str, *, victim: bool = False) -> str:
-    """The cast in a new room (see CAST), set up through the actions layer (fast)."""
+async def fresh_room(cast: Cast, kind: str, *, victim: bool = False, line: bool = False, guest: str = "") -> str:
+    """The cast in a new room (see CAST), set up through the actions layer (fast).
+
+    `line`: t_speaker has written a chat line (cast.ids["line"]). `guest`: a guest came
+    in by the link ("listener", "invited" to speak, "speaker", or "blocked": then
+    removed and blocked), as cast.people["guest"] with its own cookie."""
     s, u = cast.inst.services, cast.users
     room = await actions.do_create_room(s, u["moderator"], "Authz")
     rid = room.id
@@ -108,9 +126,29 @@ async def fresh_room(cast: Cast, kind: str, *, victim: bool = False) -> str:
     await actions.do_make_moderator(s, u["moderator"], rid, u["t_mod"].id)
     await actions.do_set_hand(s, u["t_listener"], rid, True)
     await actions.do_invite_to_speak(s, u["moderator"], rid, u["t_invited"].id)
+    if line:
+        cast.ids["line"] = (await chat_actions.do_send(s, u["t_speaker"], rid, "a line"))["id"]
+    if guest:
+        await enter_guest(cast, rid, guest)
     if kind != "open":
         await actions.do_update_settings(s, u["moderator"], rid, None, None, RoomKind(kind))
     return rid
+
+
+async def enter_guest(cast: Cast, rid: str, state: str) -> None:
+    s, mod = cast.inst.services, cast.users["moderator"]
+    await guest_actions.do_set_guests_allowed(s, mod, rid, True)
+    g, token, _ = await guest_actions.do_enter_member_room(s, rid, "Gus", address=None)
+    http = cast.inst.client()
+    http.headers["cookie"] = f"parlor_guest={token}"
+    cast.people["guest"] = Person(http, {"id": g.id, "username": "", "display_name": "Gus"})
+    if state in ("invited", "speaker"):
+        await actions.do_invite_to_speak(s, mod, rid, g.id)
+    if state == "speaker":
+        await actions.do_answer_speak_invite(s, g.as_user(), rid, accept=True)
+        await actions.do_set_muted(s, g.as_user(), rid, False)
+    if state == "blocked":
+        await actions.do_remove(s, mod, rid, g.id, True)
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -131,6 +169,12 @@ class Action:
     # the refusal for a role that may not (default: outsider not_in_room, others not_moderator)
     refusals: dict[str, tuple[int, str]] = field(default_factory=dict)
     status: int = 200
+    # audited when allowed (None: when it changes something)
+    audited: bool | None = None
+    # what the guest row is, in the room (see fresh_room)
+    guest: str = "listener"
+    # for members only: a guest's cookie names nobody here
+    members_only: bool = False
 
 
 def stage(you: tuple[str, ...] = (), *, hallway: bool = False) -> Callable[[str, str], list[Event]]:
@@ -144,7 +188,10 @@ def stage(you: tuple[str, ...] = (), *, hallway: bool = False) -> Callable[[str,
 
 
 def fixed(*changes: Change) -> Callable[[str, str], set[Change]]:
-    return lambda actor, kind: {(actor if who == "actor" else who, f, v) for who, f, v in changes}
+    def mine(x: Any, actor: str) -> Any:
+        return actor if x == "actor" else x
+
+    return lambda actor, kind: {(mine(who, actor), f, mine(v, actor)) for who, f, v in changes}
 
 
 def nothing(actor: str, kind: str) -> list[Event]:
@@ -158,6 +205,7 @@ def no_changes(actor: str, kind: str) -> set[Change]:
 NOT_LISTENER = (403, "not_listener")
 NO_INVITE = (403, "no_speak_invite")
 IN_ROOM = {"moderator", "speaker", "listener"}
+WITH_GUEST = frozenset(IN_ROOM | {"guest"})
 MOD = frozenset({"moderator"})
 IN_ROOM_BLOCKED_OUT = "room_not_found"  # a blocked outsider: to them the room is not there
 EVERYONE_IN_ROOM = ("moderator", "speaker", "listener", "t_mod", "t_speaker", "t_locked", "t_listener", "t_invited")
@@ -179,13 +227,13 @@ def join_refusal(kind: str, block: str) -> tuple[int, str] | None:
 
 ACTIONS: dict[str, Action] = {
     "raise hand": Action(
-        "POST", "/hand", {"raised": True}, frozenset({"listener"}),
+        "POST", "/hand", {"raised": True}, frozenset({"listener", "guest"}),
         fixed(("actor", "hand_raised", True)), stage(("actor",)),
         {"moderator": NOT_LISTENER, "speaker": NOT_LISTENER},
     ),
     # the listener's hand is down already: allowed, and nothing happens
     "lower hand": Action(
-        "POST", "/hand", {"raised": False}, frozenset({"listener"}), no_changes, nothing,
+        "POST", "/hand", {"raised": False}, frozenset({"listener", "guest"}), no_changes, nothing,
         {"moderator": NOT_LISTENER, "speaker": NOT_LISTENER},
     ),
     "invite to speak": Action(
@@ -196,22 +244,27 @@ ACTIONS: dict[str, Action] = {
         "DELETE", "/speak-invites/{t_invited}", None, MOD,
         fixed(("t_invited", "speak_invite", False)), stage(("t_invited",)),
     ),
+    # only the guest row holds an invitation (the members' answers: test_only_the_invited_...)
     "accept speak invite": Action(
-        "POST", "/speak-invite/accept", None, frozenset(), no_changes, nothing,
-        {"moderator": NO_INVITE, "speaker": NO_INVITE, "listener": NO_INVITE},
+        "POST", "/speak-invite/accept", None, frozenset({"guest"}),
+        # on stage muted, like every newcomer to it
+        fixed(("actor", "role", "speaker"), ("actor", "speak_invite", False), ("actor", "self_muted", True)),
+        stage(("actor",), hallway=True),
+        {"moderator": NO_INVITE, "speaker": NO_INVITE, "listener": NO_INVITE}, guest="invited",
     ),
     "decline speak invite": Action(
-        "POST", "/speak-invite/decline", None, frozenset(), no_changes, nothing,
-        {"moderator": NO_INVITE, "speaker": NO_INVITE, "listener": NO_INVITE},
+        "POST", "/speak-invite/decline", None, frozenset({"guest"}),
+        fixed(("actor", "speak_invite", False)), stage(("actor",)),
+        {"moderator": NO_INVITE, "speaker": NO_INVITE, "listener": NO_INVITE}, guest="invited",
     ),
     "move to audience": Action(
         "POST", "/audience", {"user_id": "{t_speaker}"}, MOD,
         fixed(("t_speaker", "role", "listener")), stage(("t_speaker",), hallway=True),
     ),
     "self mute": Action(
-        "POST", "/mute", {"muted": True}, frozenset({"moderator", "speaker"}),
+        "POST", "/mute", {"muted": True}, frozenset({"moderator", "speaker", "guest"}),
         fixed(("actor", "self_muted", True)), stage(("actor",)),
-        {"listener": (403, "not_speaker")},
+        {"listener": (403, "not_speaker")}, guest="speaker",
     ),
     "mute speaker": Action(
         "POST", "/mute-speaker", {"user_id": "{t_speaker}", "lock": True}, MOD,
@@ -257,28 +310,58 @@ ACTIONS: dict[str, Action] = {
     "invite a member": Action(
         "POST", "/invites", {"username": "newcomer"}, MOD, no_changes,
         lambda actor, kind: [("room", "room.state"), ("hallway", "hallway.changed"), ("newcomer", "notification")],
+        audited=True, members_only=True,
     ),
     "join": Action(
         "POST", "/join", None, frozenset({"outsider"}),
         fixed(("actor", "present", True)), stage(("actor",), hallway=True),
-        {r: (409, "already_in_room") for r in IN_ROOM},
+        {r: (409, "already_in_room") for r in IN_ROOM}, members_only=True,
     ),
     "view": Action("GET", "", None, frozenset(ROLES), no_changes, nothing),
-    "read the audit trail": Action("GET", "/audit", None, MOD, no_changes, nothing),
+    # a guest never moderates a members' room (and a guest room's trail is not kept)
+    "read the audit trail": Action("GET", "/audit", None, MOD, no_changes, nothing, members_only=True),
     "end room": Action(
         "POST", "/end", None, MOD, fixed(("room", "ended", True)),
         lambda actor, kind: [("room", "room.ended"), ("hallway", "hallway.changed")]
         + [(name, "room.you") for name in EVERYONE_IN_ROOM],
     ),
     "leave": Action(
-        "POST", "/leave", None, frozenset(IN_ROOM),
+        "POST", "/leave", None, WITH_GUEST,
         fixed(("actor", "present", False)), stage(("actor",), hallway=True),
+    ),
+    # chat and reactions (never audited: nothing of a line is stored)
+    "read the chat": Action(
+        "GET", "/chat", None, WITH_GUEST, no_changes, nothing,
+    ),
+    "write in the chat": Action(
+        "POST", "/chat", {"text": "hello"}, WITH_GUEST,
+        fixed(("chat", "line", "actor")), lambda actor, kind: [("room", "chat.message")], status=201, audited=False,
+    ),
+    "react": Action(
+        "POST", "/reactions", {"emoji": "👏"}, WITH_GUEST,
+        no_changes, lambda actor, kind: [("room", "reactions")], status=202, audited=False,
+    ),
+    # the moderator's chat tools (audited: who, what, whom; never the text)
+    "chat settings": Action(
+        "PATCH", "/chat", {"mode": "speakers", "slow_mode_s": 10}, MOD,
+        fixed(("chat", "mode", "speakers"), ("chat", "slow_mode_s", 10)),
+        lambda actor, kind: [("room", "chat.settings")],
+    ),
+    "delete a chat line": Action(
+        "DELETE", "/chat/{line}", None, MOD,
+        fixed(("chat", "line_deleted", "t_speaker")), lambda actor, kind: [("room", "chat.deleted")], status=204,
+    ),
+    "time out of the chat": Action(
+        "POST", "/chat/timeouts", {"user_id": "{t_listener}", "seconds": 60}, MOD,
+        fixed(("chat", "timed_out", "t_listener")), lambda actor, kind: [("t_listener", "chat.you")],
     ),
 }
 
 
 def expected_refusal(name: str, action: Action, role: str, kind: str, block: str) -> tuple[int, str] | None:
     """None when `role` may do it here; else the status and code it must answer."""
+    if role == "guest" and (block == "blocked" or action.members_only):
+        return (401, "not_authenticated")
     if name in ("join", "view") and role == "outsider":
         return join_refusal(kind, block)
     if name == "invite a member" and role == "moderator":
@@ -294,7 +377,7 @@ def expected_refusal(name: str, action: Action, role: str, kind: str, block: str
 
 
 def fill(template: Any, cast: Cast) -> Any:
-    ids = {name: person.id for name, person in cast.people.items()}
+    ids = {name: person.id for name, person in cast.people.items()} | cast.ids
     if isinstance(template, str):
         return template.format_map(defaultdict(str, ids))
     if isinstance(template, dict):
@@ -313,7 +396,14 @@ async def snapshot(cast: Cast, rid: str) -> dict[str, Any]:
     if room is None:
         return {"ended": True}
     view = actions.room_view(cast.inst.services, room)
+    chat = cast.inst.services.chat.get(rid)
     return {
+        "chat": {
+            "mode": chat.mode.value,
+            "slow_mode_s": chat.slow_mode_s,
+            "lines": {m.id: cast.name_of(m.user_id) for m in chat.history},
+            "timed_out": {cast.name_of(u) for u in chat.timeouts},
+        },
         "room": {k: view[k] for k in ("title", "kind", "hand_raise", "ended")},
         "people": {cast.name_of(p["user_id"]): {f: p[f] for f in FIELDS} for p in view["participants"]},
         "invited": set(room.invited),
@@ -325,6 +415,11 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> set[Change]:
     if after.get("ended"):
         return {("room", "ended", True)}
     out: set[Change] = {("room", k, v) for k, v in after["room"].items() if before["room"][k] != v}
+    was_chat, chat = before["chat"], after["chat"]
+    out |= {("chat", k, chat[k]) for k in ("mode", "slow_mode_s") if was_chat[k] != chat[k]}
+    out |= {("chat", "line", who) for i, who in chat["lines"].items() if i not in was_chat["lines"]}
+    out |= {("chat", "line_deleted", who) for i, who in was_chat["lines"].items() if i not in chat["lines"]}
+    out |= {("chat", "timed_out", who) for who in chat["timed_out"] - was_chat["timed_out"]}
     for name in before["people"].keys() | after["people"].keys():
         was, now = before["people"].get(name), after["people"].get(name)
         if (was is None) != (now is None):
@@ -368,9 +463,13 @@ class Events:
 @pytest.mark.parametrize("name", list(ACTIONS))
 async def test_room_action_authorization(cast: Cast, name: str, role: str, kind: str, block: str) -> None:
     action = ACTIONS[name]
-    rid = await fresh_room(cast, kind, victim="{victim}" in str(action.body))
+    guest = ("blocked" if block == "blocked" else action.guest) if role == "guest" else ""
+    victim, line = "{victim}" in str(action.body), "{line}" in action.path
+    rid = await fresh_room(cast, kind, victim=victim, line=line, guest=guest)
     actor = cast.people[role]
     blocker, blocked = (cast.people["moderator"], cast.people["newcomer" if role == "moderator" else role])
+    if role == "guest":
+        block = "none"  # its block is the room's, made in fresh_room
     if block == "blocked":
         r = await blocker.post(f"/api/users/id/{blocked.id}/block")
         assert r.status_code == 200, r.text
@@ -381,10 +480,12 @@ async def test_room_action_authorization(cast: Cast, name: str, role: str, kind:
             r = await actor.http.request(
                 action.method, f"/api/rooms/{rid}{fill(action.path, cast)}", json=fill(action.body, cast)
             )
+            refusal = expected_refusal(name, action, role, kind, guest or block)
+            if refusal is None:  # some events go out just after the answer (a reaction's batch)
+                await settle(events.seen, action.events(role, kind))
         finally:
             seen = events.close()
         after = await snapshot(cast, rid)
-        refusal = expected_refusal(name, action, role, kind, block)
         if refusal is not None:
             assert (r.status_code, error_code(r)) == refusal, (name, role, kind, block, r.text)
             assert after == before, "a refusal changed the room"
@@ -399,13 +500,20 @@ async def test_room_action_authorization(cast: Cast, name: str, role: str, kind:
             assert cast.people["newcomer"].id in after["invited"]
         if name == "remove and block":
             assert cast.people["victim"].id in after["blocked"]
-        changed = bool(want) or name == "invite a member"
+        changed = bool(want) if action.audited is None else action.audited
         assert await audit_count(cast, rid) > audits if changed else await audit_count(cast, rid) == audits
     finally:
         if block == "blocked":
             r = await blocker.http.delete(f"/api/users/id/{blocked.id}/block")
             assert r.status_code == 200, r.text
         await end_quietly(cast, rid)
+
+
+async def settle(seen: list[Event], want: list[Event], timeout: float = 10.0) -> None:
+    """Until every wanted event is seen (or the time is up: the assertion tells)."""
+    deadline = time.monotonic() + timeout
+    while Counter(want) - Counter(seen) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
 
 
 async def end_quietly(cast: Cast, rid: str) -> None:

@@ -1,11 +1,14 @@
-"""Reports (docs/API.md, Reports): a member reports a person, a profile or a room;
-admins work through the queue; the reporter is told the outcome.
+"""Reports (docs/API.md, Reports): a member reports a person, a profile, a room or a
+line of a live room's chat; admins work through the queue; the reporter is told the outcome.
 
 Parlor records no audio, so a moderator works from the report, the room's audit
 trail and what moderators saw. A report therefore captures, when it is made, the
 context a moderator needs and nothing more: the reported person's profile text
 (display name, bio), the room's title and kind, who was on stage, and the id
-range of the room's audit entries of the last AUDIT_WINDOW_S (at most AUDIT_MAX).
+range of the room's audit entries of the last AUDIT_WINDOW_S (at most AUDIT_MAX),
+and for a chat line its text (chat is otherwise never stored: the report is the one
+place a line is kept, because a moderator cannot judge it without the words). A line
+written by a guest is kept as "a guest's": no guest id or name is stored.
 
 Privacy: the reporter is told the outcome (`report_handled`), never who handled it
 nor what happened to the other person; the reported person is never told who
@@ -26,6 +29,7 @@ from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
 from parlor.actions.services import Services
 from parlor.domain import reports as domain
 from parlor.domain.reports import ABOUT_A_PERSON, State, TargetKind
+from parlor.domain.rooms import is_guest
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
 from parlor.storage import accounts as account_store
@@ -44,7 +48,7 @@ FORMER_MEMBER: dict[str, Any] = {"id": None, "username": None, "display_name": "
 
 
 def _target_not_found(kind: TargetKind) -> ParlorError:
-    what = "room" if kind is TargetKind.ROOM else "person"
+    what = {TargetKind.ROOM: "room", TargetKind.MESSAGE: "chat message"}.get(kind, "person")
     return ParlorError(404, Code.REPORT_TARGET_NOT_FOUND, f"There is no such {what} to report.")
 
 
@@ -109,6 +113,8 @@ async def do_report(
         raise _target_not_found(target_kind)
     if target_kind is TargetKind.ROOM:
         room_id = target_id
+    elif target_kind is TargetKind.MESSAGE and room_id is None:
+        raise ParlorError(400, Code.INVALID_INPUT, "room_id names the room the chat message is in.")
     elif room_id is not None and not looks_like_id(room_id):
         raise ParlorError(404, Code.ROOM_NOT_FOUND, "There is no such room.")
     report_id = new_id("rp")
@@ -148,6 +154,9 @@ async def do_report(
                 values |= room_values
                 if target_kind is TargetKind.ROOM:
                     values["target_label"] = room_values["room_title"]
+            if target_kind is TargetKind.MESSAGE:
+                assert room_id is not None
+                values |= await _message(s, conn, reporter, room_id, target_id)
             if await store.open_duplicate(conn, reporter.id, target_kind.value, target_id):
                 raise _already_reported()
             await store.insert(conn, values, stage)
@@ -163,6 +172,22 @@ async def do_report(
         "created_at": now,
         "state": State.OPEN.value,
     }
+
+
+async def _message(s: Services, conn: Any, reporter: User, room_id: str, message_id: str) -> dict[str, Any]:
+    """A line of the live room's chat, as the report keeps it: its text and its author
+    (a member by id; a guest only as "a guest"). Gone (deleted, too old, the room
+    ended): there is nothing to report."""
+    found = next((m for m in s.chat.get(room_id).history if m.id == message_id), None)
+    if s.live.get(room_id) is None or found is None:
+        raise _target_not_found(TargetKind.MESSAGE)
+    domain.check_not_self(reporter.id, found.user_id)
+    values: dict[str, Any] = {"message_text": found.text, "target_label": "A chat message by a guest"}
+    if not is_guest(found.user_id):
+        author = await account_store.user_by_id(conn, found.user_id)
+        if author is not None:
+            values |= {"reported_user_id": author.id, "target_label": f"A chat message by {_label(author)}"}
+    return values
 
 
 def _already_reported() -> ParlorError:
@@ -215,7 +240,11 @@ def _item(row: ReportRow, stage: list[StageRow], audit: list[store.AuditRow]) ->
         "handled_by": _person(row.handler),
         "handled_at": row.handled_at,
         "resolution_note": row.resolution_note,
-        "context": {"profile": profile, "room": room},
+        "context": {
+            "profile": profile,
+            "room": room,
+            "message": None if row.message_text is None else {"text": row.message_text},
+        },
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from parlor.actions.guest_book import GUEST_ACTOR
 from parlor.actions.paging import check_limit
 from parlor.actions.room_lookup import check_room
 from parlor.actions.services import Services
@@ -18,8 +19,17 @@ PAGE_DEFAULT, PAGE_MAX = 50, 100
 BY_ADMIN = ("room.end.admin", "room.sanction")
 
 
-def _person(p: store.Person | None) -> dict[str, Any] | None:
-    return None if p is None else {"id": p.id, "username": p.username, "display_name": p.display_name}
+# A guest is audited only as "guest" (no id, no name): shown as "a guest", never null
+# (null is an account since deleted).
+GUEST = {"id": None, "username": "", "display_name": "a guest", "guest": True}
+
+
+def _person(p: store.Person | None, written: str | None) -> dict[str, Any] | None:
+    if written == GUEST_ACTOR:
+        return dict(GUEST)
+    if p is None:
+        return None
+    return {"id": p.id, "username": p.username, "display_name": p.display_name}
 
 
 async def audit_page(s: Services, user: User, room_id: str, limit: int, before: int | None) -> dict[str, Any]:
@@ -39,9 +49,9 @@ async def audit_page(s: Services, user: User, room_id: str, limit: int, before: 
                 "id": e.id,
                 "at": e.at,
                 "action": e.action,
-                "by": None if e.action in BY_ADMIN else _person(e.actor),
+                "by": None if e.action in BY_ADMIN else _person(e.actor, e.actor_id),
                 "by_admin": e.action in BY_ADMIN,
-                "target": _person(e.target),
+                "target": _person(e.target, e.target_id),
             }
             for e in entries
         ],

@@ -18,19 +18,18 @@ NOTE_MAX = 500
 class TargetKind(StrEnum):
     PERSON = "person"  # how someone behaves (in a room, mostly)
     ROOM = "room"
-    MESSAGE = "message"  # a chat message: once rooms have chat
+    MESSAGE = "message"  # a line in a live room's chat
     PROFILE = "profile"  # what someone's profile shows (name, bio, picture)
     CLUB = "club"  # once clubs exist
 
 
 # Kinds whose feature exists on this version. The others are known, so that clients
 # can be written against them, and refused with `unsupported_report_target` until then.
-SUPPORTED = (TargetKind.PERSON, TargetKind.ROOM, TargetKind.PROFILE)
+SUPPORTED = (TargetKind.PERSON, TargetKind.ROOM, TargetKind.MESSAGE, TargetKind.PROFILE)
 # Kinds that name a person: the report is "against" them (the console's people page).
 ABOUT_A_PERSON = (TargetKind.PERSON, TargetKind.PROFILE)
 
 _NOT_YET = {
-    TargetKind.MESSAGE: "Chat messages cannot be reported: this instance has no chat yet.",
     TargetKind.CLUB: "Clubs cannot be reported: this instance has no clubs yet.",
 }
 

@@ -44,6 +44,7 @@ class ReportRow:
     room_live: bool | None
     audit_from_id: int | None
     audit_to_id: int | None
+    message_text: str | None
     reporter_id: str | None
     reporter: Person | None
     reported: Person | None

@@ -52,8 +52,11 @@ class Entry:
     id: int
     at: float
     action: str
-    actor: Person | None  # None: an account since deleted, or the operator
+    actor: Person | None  # None: an account since deleted, the operator, or a guest
     target: Person | None
+    # as written: a member's id, or "guest" (actions/guest_book.py audit_id)
+    actor_id: str | None = None
+    target_id: str | None = None
 
 
 def _moderation() -> sa.ColumnElement[bool]:
@@ -72,6 +75,8 @@ async def page(conn: AsyncConnection, room_id: str, limit: int, before: int | No
             audit_log.c.id,
             audit_log.c.at,
             audit_log.c.action,
+            audit_log.c.actor_id,
+            audit_log.c.target_id,
             actor.c.id.label("actor_id_"),
             actor.c.username.label("actor_username"),
             actor.c.display_name.label("actor_display_name"),
@@ -91,7 +96,15 @@ async def page(conn: AsyncConnection, room_id: str, limit: int, before: int | No
     if before is not None:
         query = query.where(audit_log.c.id < before)
     return [
-        Entry(int(row.id), float(row.at), row.action, _person(row, "actor"), _person(row, "target"))
+        Entry(
+            int(row.id),
+            float(row.at),
+            row.action,
+            _person(row, "actor"),
+            _person(row, "target"),
+            row.actor_id,
+            row.target_id,
+        )
         for row in await conn.execute(query)
     ]
 

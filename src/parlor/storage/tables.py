@@ -293,6 +293,8 @@ reports = sa.Table(
     sa.Column("room_live", sa.Boolean, nullable=True),
     sa.Column("audit_from_id", sa.Integer, nullable=True),
     sa.Column("audit_to_id", sa.Integer, nullable=True),
+    # a reported chat message's text (the only place a chat line is ever stored)
+    sa.Column("message_text", sa.String(500), nullable=True),
     # the queue: open oldest first, handled newest first
     sa.Index("ix_reports_state_created", "state", "created_at", "id"),
     sa.Index("ix_reports_state_handled", "state", "handled_at", "id"),

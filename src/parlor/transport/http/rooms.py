@@ -152,7 +152,7 @@ async def decline_invite(room_id: str, user: RoomPrincipal, s: ServicesDep) -> S
 
 
 @router.delete("/{room_id}/speak-invites/{target_id}", responses=_ROOM)
-async def withdraw_invite(room_id: str, target_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def withdraw_invite(room_id: str, target_id: str, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     """A moderator takes back an invitation to speak that is not answered yet."""
     return _view(s, await rooms.do_withdraw_speak_invite(s, user, room_id, target_id))
 
@@ -173,13 +173,13 @@ async def mute_speaker(room_id: str, body: MuteSpeakerBody, user: RoomPrincipal,
 
 
 @router.post("/{room_id}/mute-all", responses=_ROOM)
-async def mute_all(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def mute_all(room_id: str, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     """A moderator mutes everyone on stage but the moderators (each may unmute again)."""
     return _view(s, await rooms.do_mute_all(s, user, room_id))
 
 
 @router.post("/{room_id}/lower-hands", responses=_ROOM)
-async def lower_all_hands(room_id: str, user: CurrentUser, s: ServicesDep) -> Snapshot:
+async def lower_all_hands(room_id: str, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
     """A moderator lowers every raised hand."""
     return _view(s, await rooms.do_lower_all_hands(s, user, room_id))
 

@@ -177,6 +177,13 @@ function resolveForm(r, about, resolve, tools) {
 
 function context(r) {
   const parts = [];
+  const message = r.context && r.context.message;
+  if (message) {
+    // The line as text (h() appends strings as text nodes): whatever it holds shows as typed.
+    parts.push(h('div', { class: 'report-context-part' },
+      h('h4', {}, 'The chat message'),
+      h('blockquote', { class: 'report-message' }, message.text)));
+  }
   const profile = r.context && r.context.profile;
   if (profile) {
     parts.push(h('div', { class: 'report-context-part' },

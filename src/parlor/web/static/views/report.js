@@ -19,7 +19,7 @@ export const REASONS = [
 ];
 const NOTE_MAX = 500;
 
-const TITLES = { person: 'Report', profile: 'Report profile', room: 'Report room' };
+const TITLES = { person: 'Report', profile: 'Report profile', room: 'Report room', message: 'Report' };
 
 let serial = 0;
 

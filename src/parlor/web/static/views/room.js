@@ -174,7 +174,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
   media.addEventListener('change', () => { renderConnection(); renderControls(); reportLink(); });
   media.addEventListener('error', (e) => alert.show(`Audio problem: ${e.detail && e.detail.message ? e.detail.message : e.detail}`));
   // The chat and the reactions bar (room_chat.js): after the audience, before the ping panel.
-  const chat = new ChatPanel({ roomId, me, socket, page, nameOf });
+  const chat = new ChatPanel({ roomId, me, socket, page, nameOf, canReport: !guest });
   page.querySelector('.audience').after(chat.el);
   const sheet = new PersonSheet({ host: page, roomId, me, apply: (snapshot) => apply(snapshot), nameOf });
   // The fixed control bar grows (notes, wrapped rows): keep the page's end clear of it.

@@ -11,6 +11,7 @@
 // appear and fade in place.
 import { api, del, patch, post } from '../api.js';
 import { h, rerender } from '../dom.js';
+import { openReport } from './report.js';
 
 export const REACTIONS = [
   ['👏', 'clapping hands'], ['❤️', 'red heart'], ['😂', 'tears of joy'],
@@ -29,9 +30,11 @@ const r = (id) => `/rooms/${encodeURIComponent(id)}`;
 const onStage = (p) => Boolean(p) && (p.role === 'moderator' || p.role === 'speaker');
 
 export class ChatPanel {
-  /** `page`: the room's section (avatars are looked up in it); `nameOf(person)`. */
-  constructor({ roomId, me, socket, page, nameOf }) {
+  /** `page`: the room's section (avatars are looked up in it); `nameOf(person)`;
+   * `canReport`: a member (a guest has no account to report with). */
+  constructor({ roomId, me, socket, page, nameOf, canReport = true }) {
     this.roomId = roomId;
+    this.canReport = canReport;
     this.me = me;
     this.socket = socket;
     this.page = page;
@@ -43,7 +46,9 @@ export class ChatPanel {
     this.timingOut = null; // the line whose author a moderator is choosing a timeout for
     this.sending = false;
 
-    this.log = h('ol', { class: 'chat-log', role: 'log', 'aria-label': 'Chat messages', 'aria-live': 'polite' });
+    // A div, lines divs: role="log" takes the list semantics away from an <ol>, leaving
+    // its <li> outside any list (axe: listitem).
+    this.log = h('div', { class: 'chat-log', role: 'log', 'aria-label': 'Chat messages', 'aria-live': 'polite' });
     this.empty = h('p', { class: 'muted empty chat-empty' }, 'No messages yet.');
     this.note = h('p', { class: 'muted chat-note', id: `chat-note-${roomId}` });
     this.error = h('p', { class: 'chat-error', role: 'alert' });
@@ -153,7 +158,20 @@ export class ChatPanel {
         }, 'Time out'));
       }
     }
-    return h('li', { class: mentionsMe ? 'chat-line mentions-me' : 'chat-line', dataset: { messageId: m.id, userId: m.user_id } },
+    if (this.canReport && !mine) {
+      const key = `chat-report-${m.id}`;
+      tools.push(h('button', {
+        type: 'button', class: 'btn btn-ghost btn-tiny', 'aria-label': `Report message from ${name}`,
+        'aria-haspopup': 'dialog', dataset: { key },
+        onclick: () => openReport(this.page, {
+          target: { kind: 'message', id: m.id, label: `message from ${name}` },
+          roomId: this.roomId,
+          // the lines re-render meanwhile: back to this line's button if it is still there
+          returnFocus: () => this.log.querySelector(`[data-key="${key}"]`) || this.input,
+        }),
+      }, 'Report'));
+    }
+    return h('div', { class: mentionsMe ? 'chat-line mentions-me' : 'chat-line', dataset: { messageId: m.id, userId: m.user_id } },
       h('span', { class: 'chat-meta' },
         h('strong', { class: 'chat-name' }, name),
         m.guest ? h('span', { class: 'badge badge-guest' }, 'guest') : null,

@@ -11,14 +11,21 @@ const PAGE = 30;
 
 function who(p, byAdmin) {
   if (byAdmin) return 'An admin';
+  if (p && p.guest) return 'A guest';
   return p ? nameOf(p) : 'A former member';
+}
+
+// A guest has no name in the trail (it was never stored): "a guest".
+function whom(p) {
+  if (!p) return 'a former member';
+  return p.guest ? 'a guest' : nameOf(p);
 }
 
 /** One trail entry as a sentence: "Ada muted: Bob". */
 export function sentence(e) {
   const verb = AUDIT_ACTIONS[e.action] || e.action;
   const target = e.target !== undefined && (verb.endsWith(':') || !AUDIT_ACTIONS[e.action])
-    ? ` ${e.target ? nameOf(e.target) : 'a former member'}` : '';
+    ? ` ${whom(e.target)}` : '';
   return `${who(e.by, e.by_admin)} ${verb}${target}`;
 }
 
