@@ -113,23 +113,23 @@ def test_holder_whose_packets_stop_is_released_after_idle() -> None:
     assert router.route("a", 2.7, SILENCE) is None
 
 
-def test_holder_that_falls_silent_yields_after_a_pause_not_between_words() -> None:
-    """A holder whose packets turn silent (a microphone switched off, digital silence)
-    has fallen quiet after `QUIET_S`: the next talker takes the slot at its first
-    packet, without out-shouting the holder's recent peak."""
+def test_holder_whose_microphone_goes_silent_yields_to_the_next_talker_at_once() -> None:
+    """A holder whose packets turn silent (digital silence: a microphone switched off)
+    has fallen quiet (`QUIET_S` is 0): the next talker takes the slot at its first
+    packet, without out-shouting the holder's recent peak; while the holder talks, never."""
+    assert QUIET_S == 0.0
     router = SlotRouter(1, margin_db=100)  # no displacement by loudness
     talk(router, "a", 0.0, 1.0, LOUD)
-    # a gap between words: two silent packets (less than QUIET_S), then a talks on
-    talk(router, "a", 1.0, 0.04, SILENCE)
-    assert QUIET_S > 0.04
-    assert router.route("b", 1.04, LOUD) is None
-    talk(router, "a", 1.04, 1.0, LOUD)
-    assert router.route("b", 2.2, LOUD) is None  # a talks: no slot for b
-    # a stops: silent packets from 2.2 s
-    talk(router, "a", 2.2, 0.5, SILENCE)
-    assert router.route("b", 2.2 + QUIET_S - 0.02, LOUD) is None
-    assert router.route("b", 2.2 + QUIET_S + 0.01, LOUD) == 0  # well before a's idle_s
+    assert router.route("b", 1.0, LOUD) is None  # a talks: no slot for b
+    talk(router, "a", 1.0, 1.0, LOUD)
+    assert router.route("b", 2.0, LOUD) is None
+    # a stops: its first silent packet, then b's first packet takes the slot
+    assert router.route("a", 2.02, SILENCE) == 0
+    assert router.route("b", 2.03, LOUD) == 0  # well before a's idle_s
     assert router.slots[0].generation == 2
+    # a's lone active packet after that takes nothing back (b holds it, talking)
+    talk(router, "b", 2.04, 0.5, LOUD)
+    assert router.route("a", 2.3, LOUD) is None
 
 
 def test_holder_that_sends_dtx_yields_to_the_next_talker_at_once() -> None:

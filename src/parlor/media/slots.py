@@ -44,13 +44,14 @@ Why these constants:
 - `idle_s` (default 1.5 s): a holder whose packets stop altogether (no DTX packet
   said so) is taken for gone after a breath or a thinking pause; shorter would count
   a stalled holder's late packets as silence.
-- `QUIET_S` = 0.06 s (three packets): a silent packet (level at or below -120 dBov) is
-  all-zero samples, which a live microphone never gives (its own noise sits at -60 to
-  -90 dBov, and one bit of 16-bit audio is -90): it is a track switched off, a mute in the
-  app, or synthetic speech's pauses. Waiting longer only cuts the next talker's first
-  words: at 0.2 s the two-speaker bench lost 57 % of the speech in the first quarter
-  second of every turn (docs/BENCHMARKS.md). Three packets, not one, so a lone packet of
-  silence between two of a talker's words is no pause.
+- `QUIET_S` = 0: a silent packet (level at or below -120 dBov) is all-zero samples,
+  which a live microphone never gives (its own noise sits at -60 to -90 dBov, and one
+  bit of 16-bit audio is -90): it is a track switched off, a mute in the app, or
+  synthetic speech's pauses. Any wait only cuts the next talker's first words: at 0.2 s
+  the two-speaker bench lost 57 % of the speech in the first quarter second of every
+  turn, at 0.06 s 41 % (a direct call: 19 %; docs/BENCHMARKS.md). Two talkers whose
+  pauses are digital silence may trade the slot in a pause; `MIN_HOLD_S` still bounds
+  that to twice a second.
 - A quiet holder talks again after `TALK_PACKETS` = 2 active packets in a row: in DTX
   the encoder refreshes its comfort noise with one lone packet every 400 ms, which
   is no talk-spurt.
@@ -76,7 +77,7 @@ SWITCH_MARGIN_DB = 6.0
 PEAK_RELEASE_DB_S = 20.0
 MIN_HOLD_S = 0.5
 DEFAULT_IDLE_S = 1.5
-QUIET_S = 0.06
+QUIET_S = 0.0
 TALK_PACKETS = 2
 # RFC 6464 levels (-dBov) at or above this count as silence (DTX comfort noise).
 ACTIVE_BELOW_LEVEL = 120
