@@ -391,6 +391,7 @@ async def test_audience_pages_in_join_order(instance: Instance) -> None:
         "self_muted": False,
         "mute_locked": False,
         "speak_invite": False,
+        "guest": False,
         "joined_at": default["listeners"][1]["joined_at"],
     }
     widest = (await ann.http.get(f"/api/rooms/{room_id}/audience", params={"offset": 120, "limit": 200})).json()

@@ -128,7 +128,7 @@ async def test_a_ping_flood_is_held_to_the_budget_while_others_are_served(server
     limited = [m for m in got if m.get("code") == "rate_limited"]
     # Bounded by the budget: the burst plus what refilled while it lasted, not 2,000.
     assert pongs <= budget.BURST + budget.RATE * elapsed + 1, (pongs, elapsed)
-    assert pongs >= budget.BURST
+    assert pongs >= budget.BURST - 1  # the hello came out of the same bucket, moments before
     # Told, but not once per dropped frame.
     assert 1 <= len(limited) <= elapsed / budget.NOTICE_EVERY_S + 1
     assert len(got) == pongs + len(limited)
