@@ -9,13 +9,11 @@ quiet room sends its first reaction at once; nothing is sent when nobody reacts.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from parlor import protocol as p
-from parlor.actions import limits
+from parlor.actions import batching, limits
 from parlor.actions.room_lookup import check_room
-from parlor.bus.base import room_channel
 from parlor.domain import chat as domain
 from parlor.domain.users import User
 
@@ -39,22 +37,4 @@ async def do_react(s: Services, user: User, room_id: str, emoji: str) -> None:
 
 
 def _flush(s: Services, room_id: str) -> None:
-    loop = asyncio.get_running_loop()
-    batch, wait = s.reactions.due(room_id, loop.time())
-    if batch is not None:
-        task = loop.create_task(s.bus.publish(room_channel(room_id), message(room_id, *batch)))
-        _pending.add(task)
-        task.add_done_callback(_pending.discard)
-        return
-    room = s.reactions.rooms.get(room_id)
-    if wait > 0 and room is not None and room.timer is None:
-
-        def fire() -> None:
-            room.timer = None
-            if s.live.get(room_id) is not None:
-                _flush(s, room_id)
-
-        room.timer = loop.call_later(wait, fire)
-
-
-_pending: set[asyncio.Task[None]] = set()
+    batching.flush(s, room_id, s.reactions, lambda batch: message(room_id, *batch))

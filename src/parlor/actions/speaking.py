@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from parlor import protocol as p
-from parlor.bus.base import room_channel
+from parlor.actions import batching
 
 if TYPE_CHECKING:
     from parlor.actions.services import Services
@@ -106,22 +106,4 @@ def do_forget_user(s: Services, room_id: str, user_id: str) -> None:
 
 
 def _flush(s: Services, room_id: str) -> None:
-    loop = asyncio.get_running_loop()
-    levels, wait = s.speaking.due(room_id, loop.time())
-    if levels is not None:
-        task = loop.create_task(s.bus.publish(room_channel(room_id), message(room_id, levels)))
-        _pending.add(task)
-        task.add_done_callback(_pending.discard)
-        return
-    room = s.speaking.rooms.get(room_id)
-    if wait > 0 and room is not None and room.timer is None:
-
-        def fire() -> None:
-            room.timer = None
-            if s.live.get(room_id) is not None:
-                _flush(s, room_id)
-
-        room.timer = loop.call_later(wait, fire)
-
-
-_pending: set[asyncio.Task[None]] = set()
+    batching.flush(s, room_id, s.speaking, lambda levels: message(room_id, levels))
