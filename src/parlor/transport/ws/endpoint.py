@@ -456,13 +456,17 @@ async def client_socket(ws: WebSocket) -> None:
             return
     await ws.accept()
     assert found is not None
-    socket = ClientSocket(ws, s, registry, user, digest(found[0]), session[1].expires_at)
+    await serve(ClientSocket(ws, s, registry, user, digest(found[0]), session[1].expires_at), s, registry)
+
+
+async def serve(socket: ClientSocket, s: Services, registry: QueueRegistry) -> None:
+    """Run an accepted socket (a member's or a guest's); after a bye, leave its rooms soon."""
     try:
         await socket.run()
     except Exception:
         logger.exception("socket handler failed")
         with contextlib.suppress(Exception):
-            await ws.close(CLOSE_INTERNAL)
+            await socket.ws.close(CLOSE_INTERNAL)
     queue = socket.queue
     if socket.said_bye and queue is not None and queue.detached_at is not None:
         await _leave_after_bye(s, registry, queue, queue.detached_at)

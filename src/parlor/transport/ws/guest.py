@@ -9,7 +9,6 @@ socket closes after telling them (`room.you` with no participant).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 
@@ -21,7 +20,7 @@ from parlor.actions.services import Services
 from parlor.bus.base import user_channel
 from parlor.transport.http.auth import _origin_of
 from parlor.transport.http.guest_auth import GUEST_COOKIE
-from parlor.transport.ws.endpoint import CLOSE_INTERNAL, CLOSE_POLICY, ClientSocket, _leave_after_bye
+from parlor.transport.ws.endpoint import CLOSE_POLICY, ClientSocket, serve
 from parlor.transport.ws.queues import SIGNED_OUT, EventQueue, QueueRegistry
 
 logger = logging.getLogger(__name__)
@@ -64,13 +63,4 @@ async def guest_socket(ws: WebSocket) -> None:
         await ws.close(CLOSE_POLICY, "cross-origin")
         return
     await ws.accept()
-    socket = GuestSocket(ws, s, registry, guest)
-    try:
-        await socket.run()
-    except Exception:
-        logger.exception("guest socket handler failed")
-        with contextlib.suppress(Exception):
-            await ws.close(CLOSE_INTERNAL)
-    queue = socket.queue
-    if socket.said_bye and queue is not None and queue.detached_at is not None:
-        await _leave_after_bye(s, registry, queue, queue.detached_at)
+    await serve(GuestSocket(ws, s, registry, guest), s, registry)
