@@ -126,6 +126,9 @@ class Code(StrEnum):
     CHAT_TIMED_OUT = "chat_timed_out"
     CHAT_MESSAGE_NOT_FOUND = "chat_message_not_found"
     UNKNOWN_EMOJI = "unknown_emoji"
+    # topics (rooms, events, clubs, interests)
+    UNKNOWN_TOPIC = "unknown_topic"
+    TOO_MANY_TOPICS = "too_many_topics"
 
 
 class ParlorError(Exception):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from parlor.domain.embedding import MAX_ORIGINS, parse_origins
+from parlor.domain.topics import DEFAULT_TOPICS, parse_topic_list
 from parlor.limits.policies import PolicyError
 from parlor.limits.policies import parse as parse_limits
 
@@ -68,6 +69,8 @@ class Settings:
     # Whether people without an account may come in as guests (guest rooms at /r/<name>,
     # members' rooms open to "anyone with the link") until an admin says otherwise.
     guest_rooms: bool = False
+    # Topics rooms, events, clubs and people's interests may carry (domain/topics.py).
+    topics: tuple[str, ...] = DEFAULT_TOPICS
     # Profiles: the most bytes an avatar upload may have (before re-encoding).
     avatar_max_bytes: int = 2_000_000
     # The most bytes any other request body may have (JSON bodies are small; the
@@ -145,6 +148,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "signup_mode": ("PARLOR_SIGNUP_MODE", str),
     "embed_origins": ("PARLOR_EMBED_ORIGINS", tuple),
     "guest_rooms": ("PARLOR_GUEST_ROOMS", bool),
+    "topics": ("PARLOR_TOPICS", tuple),
     "redis_url": ("PARLOR_REDIS_URL", str),
     "limits": ("PARLOR_LIMITS", tuple),
     "trusted_proxies": ("PARLOR_TRUSTED_PROXIES", tuple),
@@ -201,7 +205,11 @@ def load(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
             values[name] = _convert(name, _ENV[name][1], raw)
     settings = replace(Settings(), **values, explicit=frozenset(values))
     _validate(settings)
-    return replace(settings, embed_origins=parse_origins(settings.embed_origins) or ())
+    return replace(
+        settings,
+        embed_origins=parse_origins(settings.embed_origins) or (),
+        topics=parse_topic_list(settings.topics) or DEFAULT_TOPICS,
+    )
 
 
 def _validate(s: Settings) -> None:
@@ -252,6 +260,8 @@ def _validate(s: Settings) -> None:
             raise SettingsError(f"PARLOR_TRUSTED_PROXIES: {proxy!r} is not an address or network (or *)") from None
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError("PARLOR_REDIS_URL must start with redis://, rediss:// or unix://")
+    if parse_topic_list(s.topics) is None:
+        raise SettingsError("PARLOR_TOPICS must be 1 to 200 lowercase slugs (a-z, 0-9, -), comma-separated")
     if parse_origins(s.embed_origins) is None:
         raise SettingsError(
             f"embed_origins must be at most {MAX_ORIGINS} origins like https://example.org, got {s.embed_origins!r}"
