@@ -26,6 +26,8 @@ from tests.live import LiveServer, live_server, make_member
 from parlor import protocol as p
 from parlor.actions import rooms as actions
 from parlor.actions.services import Services
+from parlor.bus.base import HALLWAY, room_channel
+from parlor.bus.memory import MemoryBus
 from parlor.domain.users import User
 from parlor.transport.ws import endpoint
 from parlor.transport.ws.endpoint import AUDIENCE_COALESCE_S
@@ -192,6 +194,34 @@ async def test_the_bigger_the_room_the_further_apart_its_audience_updates(
     assert 1 <= len(states) <= math.ceil(took / 2.0) + 1, (len(states), took)
     await ann.wait(lambda m: is_state(m) and m["data"]["listener_count"] == 505, since=mark, timeout=5)
     await ann.close()
+
+
+async def test_a_room_costs_the_bus_one_subscription_per_node(server: LiveServer, room: Room) -> None:
+    """However many sockets follow a room on a node, a message to the room is one bus
+    callback (transport/ws/feeds.py): a join in a room of 5,000 used to be 5,000 callbacks,
+    each with its own merge timer. Every socket still gets what the room says."""
+    s = room.s
+    bus = s.bus
+    assert isinstance(bus, MemoryBus)
+    channel = room_channel(room.id)
+    clients = [await connect(server, room.ann_token) for _ in range(5)]
+    for c in clients:
+        await c.send({"type": "subscribe", "room_id": room.id})
+        await c.wait(is_state)
+    assert bus.subscriber_count(channel) == 1
+    assert bus.subscriber_count(HALLWAY) == 1
+    marks = [len(c.got) for c in clients]
+    await join_all(s, room.id, crowd(3))
+    for c, mark in zip(clients, marks, strict=True):
+        await c.wait(lambda m: is_state(m) and m["data"]["listener_count"] == 3, since=mark)
+    # The last socket to stop following the room ends the node's subscription.
+    for c in clients:
+        await c.send({"type": "unsubscribe", "room_id": room.id})
+    async with asyncio.timeout(5):
+        while bus.subscriber_count(channel):
+            await asyncio.sleep(0.01)
+    for c in clients:
+        await c.close()
 
 
 async def test_stage_changes_are_not_held_back_while_the_audience_churns(server: LiveServer, room: Room) -> None:

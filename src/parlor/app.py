@@ -42,6 +42,7 @@ from parlor.transport.http import your_data as your_data_routes
 from parlor.transport.http.auth import optional_user
 from parlor.transport.ws import endpoint
 from parlor.transport.ws import guest as guest_socket
+from parlor.transport.ws.feeds import Feeds
 from parlor.transport.ws.queues import QueueRegistry
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     registry = QueueRegistry(
         settings.reconnect_grace_s,
         lambda q, room_id: client_gone(q.user_id, room_id, q.detached_at or s.clock()),
+        Feeds(s.bus),
     )
 
     @contextlib.asynccontextmanager

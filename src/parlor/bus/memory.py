@@ -35,3 +35,6 @@ class MemoryBus(Bus):
 
     def channel_count(self) -> int:
         return len(self._subscribers)
+
+    def subscriber_count(self, channel: str) -> int:
+        return len(self._subscribers.get(channel, ()))

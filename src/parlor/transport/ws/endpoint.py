@@ -65,6 +65,7 @@ AUDIENCE_COALESCE_S = 0.25
 # 5,000 sees its listener count move every 2.5 s; stage changes still go out at once.
 ROOM_AUDIENCE_SENDS_PER_S = 2000.0
 HALLWAY_COALESCE_S = 1.0
+HALLWAY_SENDS_PER_S = 2000.0
 
 CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_BAD_DATA, CLOSE_POLICY, CLOSE_INTERNAL = 1000, 1001, 1003, 1008, 1011
 
@@ -315,10 +316,11 @@ class ClientSocket:
         """A new queue gets the hallway (coalesced) and the user's own channel (`room.you`,
         `notification`)."""
         hallway = Coalescer(queue, HALLWAY_COALESCE_S)
+
         def on_hallway(m: dict[str, Any]) -> None:
             hallway.later(m["name"], m.get("data_json") or _compact(m["data"]))
 
-        queue.other.append(self.s.bus.subscribe(HALLWAY, on_hallway))
+        queue.other.append(self.registry.feeds.follow(HALLWAY, _hallway_merge, on_hallway))
         queue.other.append(hallway.stop)
 
         def on_user(message: dict[str, Any]) -> None:
@@ -354,8 +356,6 @@ class ClientSocket:
             old()
             presence.do_detach(self.s, self.user.id, room_id, self.s.clock())
         user_id = self.user.id
-        # Snapshots where only the audience changed are merged (DESIGN §3 "Presence at scale").
-        snapshots = Coalescer(queue, AUDIENCE_COALESCE_S)
 
         def stop_room() -> None:
             stop = queue.rooms.pop(room_id, None)
@@ -364,13 +364,8 @@ class ClientSocket:
 
         def on_room(message: dict[str, Any]) -> None:
             name = message["name"]
-            if name == "room.state":
-                text = message.get("data_json") or _compact(message["data"])
-                if message.get("audience_only"):
-                    interval = max(AUDIENCE_COALESCE_S, message.get("people", 0) / ROOM_AUDIENCE_SENDS_PER_S)
-                    snapshots.later(name, text, interval)
-                else:
-                    snapshots.now(name, text)
+            if name == "room.state":  # audience-only ones merged by the room's feed (_room_merge)
+                queue.push_json(name, message.get("data_json") or _compact(message["data"]))
                 return
             if name == "reactions":  # aggregated, not queued (actions/reactions.py)
                 queue.send(message["text"])
@@ -393,14 +388,8 @@ class ClientSocket:
             if name == "room.ended":
                 stop_room()
 
-        unsubscribe = self.s.bus.subscribe(room_channel(room_id), on_room)
-
-        def stop() -> None:
-            unsubscribe()
-            snapshots.stop()
-
-        queue.rooms[room_id] = stop
-        snapshots.now("room.state", _compact(room_view(self.s, room)))
+        queue.rooms[room_id] = self.registry.feeds.follow(room_channel(room_id), _room_merge, on_room)
+        queue.push_json("room.state", _compact(room_view(self.s, room)))
         mine = room.participants.get(user_id)
         you = {"room_id": room.id, "version": room.version, "participant": person_view(self.s, mine) if mine else None}
         queue.push_event("room.you", you)
@@ -415,6 +404,24 @@ class ClientSocket:
         poor_now = links.current_text(self.s, room_id)
         if poor_now is not None:
             queue.send(poor_now)
+
+
+def _room_merge(message: dict[str, Any], followers: int) -> float | None:
+    """Snapshots where only the audience changed are merged (DESIGN §3 "Presence at
+    scale"): at most one per AUDIENCE_COALESCE_S, and fewer in a big room, so that the
+    room's sockets get under ROOM_AUDIENCE_SENDS_PER_S of them a second (counted by the
+    room's people, so every node of a cluster spaces them alike, or by this node's
+    sockets on it if more: a person may have two tabs)."""
+    if message["name"] == "room.state" and message.get("audience_only"):
+        people = int(message.get("people", 0))
+        return max(AUDIENCE_COALESCE_S, max(followers, people) / ROOM_AUDIENCE_SENDS_PER_S)
+    return None
+
+
+def _hallway_merge(message: dict[str, Any], followers: int) -> float | None:
+    """"The hallway changed" (a listener count moved, a room opened): at most once a
+    second, and at most HALLWAY_SENDS_PER_S a second over the node's sockets."""
+    return max(HALLWAY_COALESCE_S, followers / HALLWAY_SENDS_PER_S)
 
 
 def _compact(data: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from parlor.actions.ids import new_secret
 from parlor.bus.base import Unsubscribe
 from parlor.protocol import Event
+from parlor.transport.ws.feeds import Feeds
 
 MAX_BACKLOG = 1000
 MAX_OUTBOX = 500
@@ -161,8 +162,10 @@ class Coalescer:
 
 
 class QueueRegistry:
-    def __init__(self, grace_s: float, on_gone: Callable[[EventQueue, str], None]) -> None:
+    def __init__(self, grace_s: float, on_gone: Callable[[EventQueue, str], None], feeds: Feeds) -> None:
         self.grace_s = grace_s
+        # The node's channel subscriptions, shared by the queues that follow each (feeds.py).
+        self.feeds = feeds
         self.queues: dict[str, EventQueue] = {}
         # Called per room a collected queue was subscribed to.
         self._on_gone = on_gone
