@@ -90,9 +90,17 @@ def test_picture_lists_the_stage_first_and_forgets_leavers() -> None:
     board = links.LinkBoard()
     for user in ("b-listener", "a-listener", "z-speaker", "gone"):
         board.mark("r", user, links.REPORTED, True)
-    present = {"a-listener": False, "b-listener": False, "z-speaker": True}
+    present = {
+        "a-listener": Participant("a-listener", Role.LISTENER, 0.0),
+        "b-listener": Participant("b-listener", Role.LISTENER, 0.0),
+        "z-speaker": Participant("z-speaker", Role.SPEAKER, 0.0),
+    }
     assert list(board.picture("r", present)) == ["z-speaker", "a-listener", "b-listener"]
     assert "gone" not in board.rooms["r"].reasons
+    # clearing what was never marked changes nothing (and tells the caller so)
+    assert not board.mark("r", "a-listener", links.LATE, False)
+    assert not board.mark("elsewhere", "a-listener", links.LATE, False)
+    assert board.mark("r", "a-listener", links.LATE, True)
 
 
 def test_the_link_message_is_part_of_the_protocol() -> None:

@@ -14,11 +14,13 @@ Held per node, as the live rooms are.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from parlor import protocol as p
 from parlor.bus.base import room_channel
+from parlor.domain.rooms import Participant
 from parlor.errors import Code, ParlorError
 
 if TYPE_CHECKING:
@@ -41,12 +43,15 @@ class _Room:
 class LinkBoard:
     rooms: dict[str, _Room] = field(default_factory=dict)
 
-    def mark(self, room_id: str, user_id: str, reason: str, on: bool) -> None:
+    def mark(self, room_id: str, user_id: str, reason: str, on: bool) -> bool:
+        """Note (or clear) a reason; whether anything changed."""
         room = self.rooms.get(room_id)
         if room is None:
             if not on:
-                return
+                return False
             room = self.rooms[room_id] = _Room()
+        if not on and reason not in room.reasons.get(user_id, ()):
+            return False
         reasons = room.reasons.setdefault(user_id, set())
         if on:
             reasons.add(reason)
@@ -54,16 +59,18 @@ class LinkBoard:
             reasons.discard(reason)
         if not reasons:
             del room.reasons[user_id]
+        return True
 
-    def picture(self, room_id: str, present: dict[str, bool]) -> dict[str, str]:
-        """`{user_id: reason}` for the people still in the room (`present`: user id →
-        on stage), the stage first, at most MAX_LISTED; forgets those who left."""
+    def picture(self, room_id: str, participants: Mapping[str, Participant]) -> dict[str, str]:
+        """`{user_id: reason}` for the people still in the room, the stage first, at most
+        MAX_LISTED; forgets those who left. Costs what the poor links number, not the
+        room: a socket going late in a room of 5,000 must not walk the 5,000."""
         room = self.rooms.get(room_id)
         if room is None:
             return {}
-        for gone in [u for u in room.reasons if u not in present]:
+        for gone in [u for u in room.reasons if u not in participants]:
             del room.reasons[gone]
-        ranked = sorted(room.reasons, key=lambda u: (not present[u], u))[:MAX_LISTED]
+        ranked = sorted(room.reasons, key=lambda u: (not participants[u].on_stage, u))[:MAX_LISTED]
         return {u: LATE if LATE in room.reasons[u] else REPORTED for u in ranked}
 
     def current(self, room_id: str) -> dict[str, str]:
@@ -102,15 +109,15 @@ def check_link(s: Services, user_id: str, room_id: str, quality: str) -> None:
 def do_report(s: Services, user_id: str, room_id: str, quality: str) -> None:
     """The user's client says how its link looks."""
     check_link(s, user_id, room_id, quality)
-    s.links.mark(room_id, user_id, REPORTED, quality == "poor")
-    _flush(s, room_id)
+    if s.links.mark(room_id, user_id, REPORTED, quality == "poor"):
+        _flush(s, room_id)
 
 
 def do_socket_late(s: Services, user_id: str, room_ids: list[str], late: bool) -> None:
     """A socket of the user has gone quiet past its heartbeat (or spoke again)."""
     for room_id in room_ids:
-        s.links.mark(room_id, user_id, LATE, late)
-        _flush(s, room_id)
+        if s.links.mark(room_id, user_id, LATE, late):
+            _flush(s, room_id)
 
 
 def _flush(s: Services, room_id: str) -> None:
@@ -122,8 +129,7 @@ def _flush(s: Services, room_id: str) -> None:
     if room is None:
         return
     loop = asyncio.get_running_loop()
-    present = {u: part.on_stage for u, part in live.participants.items()}
-    poor = s.links.picture(room_id, present)
+    poor = s.links.picture(room_id, live.participants)
     if poor == room.sent:
         return
     wait = room.sent_at + COALESCE_S - loop.time()

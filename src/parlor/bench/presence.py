@@ -29,6 +29,7 @@ import random
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -87,6 +88,8 @@ class _Client:
     acked: int = 0
     reactions_seen: int = 0
     error: str | None = None
+    # how the node closed this socket, if it did before the client left
+    closed: str | None = None
 
 
 def _generate(conn: Connection, base_url: str, room_id: str, members: list[Member], concurrency: int) -> None:
@@ -108,8 +111,10 @@ async def _read(client: _Client, watcher: bool) -> None:
                 client.last_event = int(text[len(_EVENT_PREFIX) : text.index(",", len(_EVENT_PREFIX))])
             elif watcher and isinstance(text, str) and with_reactions in text:
                 client.reactions_seen += sum(json.loads(text)["counts"].values())
-    except websockets.ConnectionClosed:
-        pass
+    except websockets.ConnectionClosed as exc:
+        if client.left_at is None:
+            rcvd = exc.rcvd
+            client.closed = f"{rcvd.code} {rcvd.reason}" if rcvd is not None else "no close frame"
 
 
 async def _upkeep(clients: list[_Client]) -> None:
@@ -243,6 +248,7 @@ def _report(clients: list[_Client]) -> dict[str, Any]:
             if c.subscribed_at is not None
         ],
         "reactions_seen": max((c.reactions_seen for c in clients), default=0),
+        "closed": dict(Counter(c.closed for c in clients if c.closed)),
     }
 
 
@@ -378,6 +384,8 @@ async def _orchestrate(cfg: PresenceConfig, node: Node, members: list[Member]) -
         },
         "phase_s": {name: round(marks[name][1] - marks[name][0], 1) for name in PHASES},
         "reactions_delivered_to_one_client": max(rep["reactions_seen"] for rep in reports),
+        # sockets the node closed before their client left, by close code and reason
+        "closed_by_node": dict(sum((Counter(rep["closed"]) for rep in reports), Counter())),
         "generators": len(workers),
         "within_bounds": avg is not None and p99 is not None and avg <= AVG_MAX and p99 <= P99_MAX,
         "bounds": {"avg": AVG_MAX, "p99": P99_MAX},

@@ -61,11 +61,13 @@ MAX_BAD_MESSAGES = 20
 AUDIENCE_COALESCE_S = 0.25
 # ...and, in a big room, fewer: the room's audience-only snapshots, summed over its
 # sockets, stay under this many a second (a 15 kB snapshot to each of 5,000 sockets four
-# times a second is 20,000 sends a second, more than a node has: joins starved). A room of
-# 5,000 sees its listener count move every 2.5 s; stage changes still go out at once.
-ROOM_AUDIENCE_SENDS_PER_S = 2000.0
+# times a second is 20,000 sends a second, more than a node has: joins starved; at 2,000
+# a second, with the hallway's as many, a node on a shared 2-core box still fell behind).
+# A room of 5,000 sees its listener count move every 5 s; stage changes go out at once.
+ROOM_AUDIENCE_SENDS_PER_S = 1000.0
 HALLWAY_COALESCE_S = 1.0
-HALLWAY_SENDS_PER_S = 2000.0
+# The same for "the hallway changed", over all of the node's sockets.
+HALLWAY_SENDS_PER_S = 1000.0
 
 CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_BAD_DATA, CLOSE_POLICY, CLOSE_INTERNAL = 1000, 1001, 1003, 1008, 1011
 
@@ -123,6 +125,7 @@ class ClientSocket:
         while True:
             text = await self.outbox.get()
             if text == CLOSE:
+                logger.info("closing a socket of %s: superseded by a newer one, or too slow to read", self.user.id)
                 await self.ws.close(CLOSE_POLICY, "superseded or too slow")
                 return
             if text == SIGNED_OUT:
@@ -146,6 +149,7 @@ class ClientSocket:
                         self._set_late(True)
                         continue
                     gone_at = self.heard_at
+                    logger.info("closing a socket of %s: no heartbeat", self.user.id)
                     await self.ws.close(CLOSE_GOING_AWAY, "no heartbeat")
                     return
                 heard, self.heard_at = time.monotonic(), self.s.clock()
