@@ -117,24 +117,23 @@ async def _read(client: _Client, watcher: bool) -> None:
             client.closed = f"{rcvd.code} {rcvd.reason}" if rcvd is not None else "no close frame"
 
 
-async def _upkeep(clients: list[_Client]) -> None:
-    """Acks once a second (as the web client), a ping every 5 s (the heartbeat: a socket
-    silent for 7 s shows its user's link as poor to the room, transport/ws/endpoint.py)."""
+async def _upkeep(client: _Client) -> None:
+    """A client's own heartbeat, on its own timer as each browser page has: acks once a
+    second (as the web client), a ping every 5 s (a socket silent for 7 s shows its
+    user's link as poor to the room, transport/ws/endpoint.py)."""
     ticks = 0
-    while True:
+    await asyncio.sleep(random.random())  # pages do not tick in step
+    while client.left_at is None:
         await asyncio.sleep(1.0)
         ticks += 1
-        for c in clients:
-            if c.ws is None or c.left_at is not None:
-                continue
-            try:
-                if c.last_event > c.acked:
-                    c.acked = c.last_event
-                    await c.ws.send(f'{{"type":"ack","event_id":{c.acked}}}')
-                if ticks % 5 == 0:
-                    await c.ws.send('{"type":"ping"}')
-            except Exception:  # closed meanwhile: its reader ends too
-                continue
+        try:
+            if client.last_event > client.acked:
+                client.acked = client.last_event
+                await client.ws.send(f'{{"type":"ack","event_id":{client.acked}}}')
+            if ticks % 5 == 0:
+                await client.ws.send('{"type":"ping"}')
+        except Exception:  # closed: its reader ends too
+            return
 
 
 async def _generate_main(
@@ -162,12 +161,12 @@ async def _generate_main(
                     r = await http.post(f"/api/rooms/{room_id}/join", headers=headers)
                     r.raise_for_status()
                     readers.append(asyncio.create_task(_read(c, watcher=i == 0)))
+                    readers.append(asyncio.create_task(_upkeep(c)))
                     await c.ws.send(json.dumps({"type": "subscribe", "room_id": room_id}))
                     c.subscribed_at = time.monotonic()
                 except Exception as exc:  # counted, not fatal
                     c.error = repr(exc)[:200]
 
-        upkeep = asyncio.create_task(_upkeep(clients))
         while True:
             command, arg = await loop.run_in_executor(None, conn.recv)
             live = [c for c in clients if c.subscribed_at is not None and c.left_at is None]
@@ -204,7 +203,6 @@ async def _generate_main(
                 conn.send(("report", _report(clients)))
             elif command == "exit":
                 break
-        upkeep.cancel()
         for c in clients:
             if c.ws is not None and c.left_at is None:
                 await c.ws.close()
