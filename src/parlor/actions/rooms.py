@@ -252,10 +252,19 @@ async def do_create_room(
     hand_raise: HandRaise = HandRaise.EVERYONE,
     *,
     address: str | None = None,
+    hosts: frozenset[str] = frozenset(),
 ) -> Room:
+    """`hosts`: people who come in as moderators (an event's hosts, actions/events.py)."""
     now = s.clock()
     room = domain.create(
-        new_id("r"), title, user.id, now, kind=kind, hand_raise=hand_raise, capacity=s.settings.room_capacity
+        new_id("r"),
+        title,
+        user.id,
+        now,
+        kind=kind,
+        hand_raise=hand_raise,
+        capacity=s.settings.room_capacity,
+        hosts=hosts,
     )
     await limits.check(s, "room_create", account=user.id, address=address)
     async with s.db.engine.begin() as conn:
