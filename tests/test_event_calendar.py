@@ -25,7 +25,7 @@ def parse(text: str) -> list[icalendar.Event]:
 async def test_an_event_file_round_trips_title_times_description_organiser_and_uid(instance: Instance) -> None:
     drive(instance)
     ann = await instance.member("ann")
-    await ok(await ann.http.patch("/api/me/profile", json={"display_name": "Ann; the \"Host\""}))
+    await ok(await ann.http.patch("/api/me/profile", json={"display_name": 'Ann; the "Host"'}))
     description = "Tea, cake; and a long line " + "ü" * 80 + "\\ end"
     body = {
         "title": "Tea, talk; and more",
@@ -45,7 +45,7 @@ async def test_an_event_file_round_trips_title_times_description_organiser_and_u
     assert str(vevent["UID"]) == f"{e['id']}@{instance.settings.base_url.split('//')[1].split(':')[0]}"
     organizer = vevent["ORGANIZER"]
     assert str(organizer) == f"{instance.settings.base_url}/people/ann"
-    assert organizer.params["CN"] == 'Ann; the Host'
+    assert organizer.params["CN"] == "Ann; the Host"
     assert str(vevent["STATUS"]) == "CONFIRMED"
     assert str(vevent["URL"]) == f"{instance.settings.base_url}/events/{e['id']}"
 

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parlor.actions import limits, rooms
+from parlor.actions import limits, notifications, rooms
 from parlor.actions.accounts import USERNAME
 from parlor.actions.ids import digest, looks_like_id, new_id, new_secret
 from parlor.actions.services import Services
@@ -388,7 +388,12 @@ async def do_start(s: Services, user: User, event_id: str, *, address: str | Non
             raise ParlorError(409, Code.EVENT_NOT_SCHEDULED, "Someone started or cancelled it meanwhile.")
     try:
         room = await rooms.do_create_room(
-            s, user, e.title, address=address, hosts=frozenset({e.host.id, *(p.id for p in cohosts)})
+            s,
+            user,
+            e.title,
+            address=address,
+            hosts=frozenset({e.host.id, *(p.id for p in cohosts)}),
+            tell_followers=False,
         )
     except BaseException:
         async with s.db.engine.begin() as conn:
@@ -401,6 +406,8 @@ async def do_start(s: Services, user: User, event_id: str, *, address: str | Non
         made = await store.notify_subscribers(conn, event=fresh, kind="event_live", now=now, room_id=room.id)
         out = await _full_view(s, conn, fresh, user.id)
     await _publish_notes(s, made, fresh, "event_live", now, room_id=room.id)
+    # The starter's followers hear of the room as of any other, unless they asked about the event.
+    await notifications.do_room_started(s, user, room, except_event=e.id)
     await _hallway_changed(s)
     return out
 

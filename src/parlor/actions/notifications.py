@@ -138,10 +138,11 @@ async def notify(
         await _publish(s, user_id, item(row, s))
 
 
-async def do_room_started(s: Services, creator: User, room: Room) -> None:
+async def do_room_started(s: Services, creator: User, room: Room, *, except_event: str | None = None) -> None:
     """Fan out `room_started` to the creator's followers who may join: all of them for an
     open room, those the creator follows back for a social room, nobody for a closed one.
-    One INSERT … SELECT, then one publish per recipient (no per-row query)."""
+    One INSERT … SELECT, then one publish per recipient (no per-row query). `except_event`:
+    not to people who asked to be told about that event (they get `event_live` instead)."""
     if room.kind is RoomKind.CLOSED:
         return
     now = s.clock()
@@ -153,6 +154,7 @@ async def do_room_started(s: Services, creator: User, room: Room) -> None:
             room_id=room.id,
             now=now,
             followed_back=room.kind is RoomKind.SOCIAL,
+            except_event=except_event,
         )
     actor = {"id": creator.id, "username": creator.username, "display_name": creator.display_name}
     room_ref = {"id": room.id, "title": room.title, "live": True}

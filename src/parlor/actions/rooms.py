@@ -253,8 +253,10 @@ async def do_create_room(
     *,
     address: str | None = None,
     hosts: frozenset[str] = frozenset(),
+    tell_followers: bool = True,
 ) -> Room:
-    """`hosts`: people who come in as moderators (an event's hosts, actions/events.py)."""
+    """`hosts`: people who come in as moderators (an event's hosts, actions/events.py);
+    `tell_followers` False: the caller sends `room_started` itself (an event does)."""
     now = s.clock()
     room = domain.create(
         new_id("r"),
@@ -275,7 +277,8 @@ async def do_create_room(
     s.live.put(room)
     s.live.arrived(room.id, user.id, now)
     await _announce(s, None, room)
-    await notifications.do_room_started(s, user, room)
+    if tell_followers:
+        await notifications.do_room_started(s, user, room)
     return room
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlor.storage.db import insert_ignore
 from parlor.storage.tables import (
+    event_subscriptions,
     events,
     follows,
     notification_mutes,
@@ -134,6 +135,7 @@ async def insert_for_followers(
     room_id: str | None,
     now: float,
     followed_back: bool = False,
+    except_event: str | None = None,
 ) -> list[tuple[int, str]]:
     """One notification about `followee_id` to each of their followers who has not muted
     the kind (nor is blocked either way); with `followed_back`, only to followers whom
@@ -152,6 +154,11 @@ async def insert_for_followers(
         ~_muted(follower, kind),
         ~_blocked_either_way(follower, followee_id),
         followed_back_clause if followed_back else sa.true(),
+        sa.true()
+        if except_event is None
+        else ~sa.exists().where(
+            event_subscriptions.c.event_id == except_event, event_subscriptions.c.user_id == follower
+        ),
     )
     statement = (
         notifications.insert()
