@@ -60,7 +60,7 @@ def _calendar(text: str, filename: str) -> Response:
     )
 
 
-@router.post("/api/events", status_code=201, responses=errors(429))
+@router.post("/api/events", status_code=201, responses=errors(403, 404, 429))
 async def create(body: CreateBody, user: CurrentUser, s: ServicesDep, address: ClientAddress) -> dict[str, Any]:
     return await events.do_create(s, user, body.model_dump(), address=address)
 
@@ -81,7 +81,7 @@ async def get_event(event_id: EventId, user: CurrentUser, s: ServicesDep) -> dic
     return await events.get(s, user, event_id)
 
 
-@router.patch("/api/events/{event_id}", responses=errors(403, 409))
+@router.patch("/api/events/{event_id}", responses=errors(403, 404, 409))
 async def update(event_id: EventId, body: UpdateBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await events.do_update(s, user, event_id, body.model_dump(exclude_unset=True))
 
@@ -120,7 +120,7 @@ async def calendar_make(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await events.do_make_feed(s, user)
 
 
-@router.delete("/api/me/calendar", status_code=204)
+@router.delete("/api/me/calendar", status_code=204, responses=errors(404))
 async def calendar_revoke(user: CurrentUser, s: ServicesDep) -> Response:
     await events.do_revoke_feed(s, user)
     return Response(status_code=204)
