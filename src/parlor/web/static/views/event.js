@@ -260,7 +260,7 @@ export function profileEvents(username) {
 /** Settings: the private calendar feed (make, show once, turn off). */
 export function calendarSettings() {
   const alert = alertBox();
-  const status = h('p', { role: 'status' });
+  const status = h('p', { 'aria-live': 'polite' });
   const urlBox = h('div', { class: 'field', hidden: true });
   const make = h('button', { type: 'button', class: 'btn' }, 'Make a calendar link');
   const revoke = h('button', { type: 'button', class: 'btn btn-danger-ghost', hidden: true }, 'Turn off the calendar link');
