@@ -7,10 +7,12 @@ Run inside the private network namespace (scripts/test does it).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -69,7 +71,7 @@ async def test_a_member_is_told_when_a_followed_host_starts_an_event_and_joins_f
             await expect(page.get_by_role("link", name="Schedule an event")).to_be_visible()
 
             # to the event's page, by keyboard
-            link = events.get_by_role("link", name="Event: Bob's Q&A")
+            link = events.get_by_role("link", name="Details of Bob's Q&A")
             await link.focus()
             await page.keyboard.press("Enter")
             await page.wait_for_url(f"**/events/{event_id}")
@@ -104,7 +106,7 @@ async def test_a_member_is_told_when_a_followed_host_starts_an_event_and_joins_f
             await page.goto(f"{server.url}/inbox")
             notes = page.get_by_role("list", name="Notifications")
             await expect(notes).to_contain_text("Bob started “Bob's Q&A”: it is live")
-            await expect(notes.get_by_role("link", name="Event: Bob's Q&A")).to_be_visible()
+            await expect(notes.get_by_role("link", name="See event Bob's Q&A")).to_be_visible()
         finally:
             await browser.close()
 
@@ -137,3 +139,49 @@ async def test_a_host_schedules_from_the_hallway_and_starts_it_from_the_event_pa
             await expect(page.get_by_role("list", name="Stage")).to_contain_text("Bob")
         finally:
             await browser.close()
+
+
+async def test_axe_on_the_event_pages_and_the_calendar_link(server: LiveServer, pw: Playwright) -> None:
+    from tests.test_browser_a11y import axe, context
+
+    async with httpx.AsyncClient(base_url=server.url) as ann, httpx.AsyncClient(base_url=server.url) as bob:
+        await make_member(server, ann, "ann")
+        await make_member(server, bob, "bob")
+        body = {"title": "Axe hour", "description": "Checked", "starts_at": soon(90), "cohosts": ["bob"]}
+        event_id = (await ann.post("/api/events", json=body)).json()["id"]
+    found: dict[str, list[dict[str, Any]]] = {}
+    browser = await launch(pw)
+    try:
+        _, page = await context(browser, 390, 844)
+        await sign_in(page, server.url, "ann")
+        await expect(page.get_by_role("list", name="Upcoming events")).to_contain_text("Axe hour")
+        await axe(page, "hallway with events", found)
+        await page.goto(f"{server.url}/events/new")
+        await expect(page.get_by_label("Event title")).to_be_visible()
+        await axe(page, "schedule form", found)
+        await page.goto(f"{server.url}/events/{event_id}")
+        await page.get_by_role("button", name="Edit event").click()
+        await page.get_by_role("button", name="Cancel event").click()
+        await expect(page.get_by_role("button", name="Yes, cancel the event")).to_be_visible()
+        await axe(page, "event page (host, editing)", found)
+        await page.goto(f"{server.url}/people/ann")
+        await expect(page.get_by_role("list", name="Upcoming events")).to_contain_text("Axe hour")
+        await axe(page, "profile with events", found)
+        await page.goto(f"{server.url}/settings")
+        await page.get_by_role("button", name="Make a calendar link").click()
+        link = page.get_by_label("Calendar link")
+        # the instance's public URL (PARLOR_PUBLIC_URL), then the secret
+        await expect(link).to_have_value(re.compile(r"^http://[^/]+/calendar/[A-Za-z0-9_-]+\.ics$"))
+        await axe(page, "settings with a calendar link", found)
+        feed_url = server.url + "/calendar/" + (await link.input_value()).rsplit("/", 1)[1]
+        feed = await page.request.get(feed_url)
+        assert feed.ok and "BEGIN:VCALENDAR" in await feed.text() and "Axe hour" in await feed.text()
+        await page.get_by_role("button", name="Turn off the calendar link").click()
+        await expect(page.get_by_role("button", name="Make a calendar link")).to_be_visible()
+        assert (await page.request.get(feed_url)).status == 404
+    finally:
+        await browser.close()
+
+    assert len(found) == 5, sorted(found)
+    report = {name: v for name, v in found.items() if v}
+    assert not report, report

@@ -37,7 +37,7 @@ export function eventCard(ev) {
       h('a', {
         class: 'btn btn-small',
         href: e(ev.id),
-        'aria-label': `Event: ${ev.title}`,
+        'aria-label': `Details of ${ev.title}`,
         dataset: { key: `event-${ev.id}` },
       }, 'Details')));
 }
@@ -134,11 +134,17 @@ export async function eventView({ outlet, params, signal, onCleanup }) {
   let editing = false;
   let confirmCancel = false;
 
+  // Only the answer to the latest question counts: an older load landing after a newer
+  // one (or after an action's answer) must not bring back a stale event.
+  let asked = 0;
   async function load() {
+    const question = ++asked;
     try {
-      ev = await get(e(params.id));
+      const fresh = await get(e(params.id));
+      if (question !== asked) return;
+      ev = fresh;
     } catch (err) {
-      if (signal.aborted) return;
+      if (signal.aborted || question !== asked) return;
       fill(card, h('h1', { id: 'event-h' }, 'No such event'), h('p', { role: 'alert' }, err.message),
         h('p', {}, h('a', { href: '/' }, 'Back to the hallway')));
       ev = null;
@@ -149,8 +155,14 @@ export async function eventView({ outlet, params, signal, onCleanup }) {
 
   async function act(fn) {
     alert.clear();
+    const question = ++asked;
     try {
-      ev = await fn();
+      const fresh = await fn();
+      if (question !== asked) {
+        load();
+        return;
+      }
+      ev = fresh;
       render();
     } catch (err) {
       alert.show(err.message);

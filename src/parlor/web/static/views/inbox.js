@@ -203,7 +203,7 @@ export async function inboxView({ outlet, signal, onCleanup }) {
         h('div', { class: 'row' }, join, n.event ? h('a', {
           class: 'btn btn-small',
           href: `/events/${encodeURIComponent(n.event.id)}`,
-          'aria-label': `Event: ${n.event.title}`,
+          'aria-label': `See event ${n.event.title}`,
         }, 'See event') : null, mark)));
   }
 
