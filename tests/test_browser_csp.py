@@ -6,7 +6,9 @@ must report nothing."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +155,18 @@ async def test_every_page_loads_under_the_policy_with_no_violation(server: LiveS
         ):
             await alice.visit(f"{server.url}{path}", f"member {path}", found)
             visited.add(pattern)
+        # events: the schedule form, and an event's page as its host
+        await alice.visit(f"{server.url}/events/new", "member /events/new", found)
+        visited.add("/events/new")
+        soon = datetime.fromtimestamp(time.time() + 3600, UTC).isoformat()
+        made = await alice.page.request.post(
+            f"{server.url}/api/events",
+            data={"title": "Under policy too", "starts_at": soon},
+            headers={"Origin": server.url},
+        )
+        assert made.ok, await made.text()
+        await alice.visit(f"{server.url}/events/{(await made.json())['id']}", "member /events/{event_id}", found)
+        visited.add("/events/{event_id}")
 
         # A live room: Alice moderates, Bob listens and raises a hand; icons, avatars,
         # the speaking ring, the socket and WebRTC all run under the policy.

@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from PIL import Image
 from tests.conftest import Instance, Person, error_code
 from tests.people import MEMBER_PASSWORD
 
+from parlor.actions.events import run_due_reminders
 from parlor.storage import tables
 from parlor.storage import your_data as policy
 
@@ -97,6 +100,18 @@ async def rich_user(instance: Instance) -> World:
     # an admin warned zed: a sanction, an admin audit entry about zed, a `warned` notification
     await ok(await admin.post(f"/api/admin/users/{zed.id}/warn", json={"message": "Mind the teapots."}), 201)
     assert admin.id != zed.id
+    # events: zed hosts one (ann co-hosts it and asked to be told; it changed: ann was told),
+    # co-hosts ann's and asked about it, was reminded of it, and has a calendar feed
+    soon = datetime.fromtimestamp(time.time() + 86400, UTC).isoformat()
+    body = {"title": "Pot luck", "starts_at": soon, "cohosts": ["ann"]}
+    zeds = await ok(await zed.post("/api/events", json=body), 201)
+    body = {"title": "Ann's hour", "starts_at": soon, "cohosts": [ZED_NAME]}
+    anns = await ok(await ann.post("/api/events", json=body), 201)
+    await ok(await ann.http.put(f"/api/events/{zeds['id']}/notify", json={"on": True}))
+    await ok(await zed.http.put(f"/api/events/{anns['id']}/notify", json={"on": True}))
+    await ok(await zed.http.patch(f"/api/events/{zeds['id']}", json={"description": "Bring a dish"}))
+    await run_due_reminders(instance.services, time.time() + 86400)
+    await ok(await zed.post("/api/me/calendar"), 201)
     return World(zed, ann, cat, live, ended, token)
 
 

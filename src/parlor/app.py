@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parlor import __version__
-from parlor.actions import accounts, presence, rooms, sanctions
+from parlor.actions import accounts, events, presence, rooms, sanctions
 from parlor.actions.services import Services
 from parlor.bus.base import Bus
 from parlor.errors import Code
@@ -30,6 +30,7 @@ from parlor.transport.http import body_limit, errors, headers, openapi, pages
 from parlor.transport.http import chat as chat_routes
 from parlor.transport.http import contacts as contact_routes
 from parlor.transport.http import embed as embed_routes
+from parlor.transport.http import events as event_routes
 from parlor.transport.http import growth as growth_routes
 from parlor.transport.http import guests as guest_routes
 from parlor.transport.http import media as media_routes
@@ -72,6 +73,9 @@ PAGES = (
     "/people/{username}/following",
     # reports: the admins' queue on its own, until the admin console (/admin) shows it
     "/admin/reports",
+    # events: the schedule form and an event's page
+    "/events/new",
+    "/events/{event_id}",
 )
 # The admin console: the page for admins, the not-found page for other members.
 ADMIN_PAGES = ("/admin", "/admin/{section}", "/admin/people/{user_id}")
@@ -161,14 +165,17 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
         await s.media.start()
         token = await accounts.do_issue_setup_token(s)
         housekeeping = asyncio.create_task(_housekeeping(s, registry))
+        # Event reminders, missed and ended events: derived from the database each time.
+        scheduler = asyncio.create_task(events.run_forever(s))
         if on_ready is not None:
             on_ready(settings, token)
         try:
             yield
         finally:
-            housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await housekeeping
+            for task in (housekeeping, scheduler):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await rooms.do_end_all(s)
             await s.media.close()
             await s.bus.close()
@@ -212,6 +219,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.include_router(notification_routes.router)
     app.include_router(your_data_routes.router)
     app.include_router(report_routes.router)
+    app.include_router(event_routes.router)
     app.include_router(media_routes.router)
     app.include_router(embed_routes.router)
     app.include_router(admin_routes.router)

@@ -129,6 +129,17 @@ class Code(StrEnum):
     # topics (rooms, events, clubs, interests)
     UNKNOWN_TOPIC = "unknown_topic"
     TOO_MANY_TOPICS = "too_many_topics"
+    # events and reminders
+    EVENT_NOT_FOUND = "event_not_found"
+    INVALID_TIME = "invalid_time"
+    TIME_IN_PAST = "time_in_past"
+    END_BEFORE_START = "end_before_start"
+    UNKNOWN_TIME_ZONE = "unknown_time_zone"
+    TOO_MANY_COHOSTS = "too_many_cohosts"
+    NOT_EVENT_HOST = "not_event_host"
+    EVENT_NOT_SCHEDULED = "event_not_scheduled"
+    EVENT_NOT_STARTABLE_YET = "event_not_startable_yet"
+    CALENDAR_FEED_NOT_FOUND = "calendar_feed_not_found"
 
 
 class ParlorError(Exception):

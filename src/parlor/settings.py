@@ -71,6 +71,10 @@ class Settings:
     guest_rooms: bool = False
     # Topics rooms, events, clubs and people's interests may carry (domain/topics.py).
     topics: tuple[str, ...] = DEFAULT_TOPICS
+    # Events: reminders go out this long before an event starts (and at its start); an
+    # event nobody started this long after its start is marked missed.
+    event_reminder_lead_s: float = 600.0
+    event_grace_s: float = 3600.0
     # Profiles: the most bytes an avatar upload may have (before re-encoding).
     avatar_max_bytes: int = 2_000_000
     # The most bytes any other request body may have (JSON bodies are small; the
@@ -149,6 +153,8 @@ _ENV: dict[str, tuple[str, type]] = {
     "embed_origins": ("PARLOR_EMBED_ORIGINS", tuple),
     "guest_rooms": ("PARLOR_GUEST_ROOMS", bool),
     "topics": ("PARLOR_TOPICS", tuple),
+    "event_reminder_lead_s": ("PARLOR_EVENT_REMINDER_LEAD_S", float),
+    "event_grace_s": ("PARLOR_EVENT_GRACE_S", float),
     "redis_url": ("PARLOR_REDIS_URL", str),
     "limits": ("PARLOR_LIMITS", tuple),
     "trusted_proxies": ("PARLOR_TRUSTED_PROXIES", tuple),
@@ -235,6 +241,10 @@ def _validate(s: Settings) -> None:
         raise SettingsError("avatar_max_bytes must be 1024 to 50000000")
     if not 4096 <= s.body_max_bytes <= 10_000_000:
         raise SettingsError("body_max_bytes must be 4096 to 10000000")
+    if not 0 <= s.event_reminder_lead_s <= 7 * 86400:
+        raise SettingsError("event_reminder_lead_s must be 0 to 604800 seconds")
+    if not 60 <= s.event_grace_s <= 7 * 86400:
+        raise SettingsError("event_grace_s must be 60 to 604800 seconds")
     if s.invites_per_member < 0:
         raise SettingsError("invites_per_member must not be negative")
     for url in s.turn_urls:

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from parlor.actions import events
 from parlor.actions.services import Services
 from parlor.domain.rooms import Participant, Room, RoomKind, kind_admits
 from parlor.domain.users import User
@@ -107,6 +108,12 @@ def _speakers(
         {"id": u.id, "username": u.username, "display_name": u.display_name, "avatar_url": avatars.get(u.id)}
         for u in (profiles[p.user_id] for p in shown[:SPEAKERS_SHOWN])
     ]
+
+
+async def hallway_page(s: Services, viewer: User) -> dict[str, Any]:
+    """GET /api/rooms: the live rooms, and a few upcoming events (hosts the viewer follows
+    first; two index ranges with a LIMIT, actions/events.py)."""
+    return {"rooms": await hallway(s, viewer), "events": await events.upcoming(s, viewer)}
 
 
 async def hallway(s: Services, viewer: User) -> list[dict[str, Any]]:

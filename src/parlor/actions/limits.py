@@ -27,6 +27,7 @@ _REFUSALS = {
     "room_create": "You have started many rooms in a short time",
     "room_join": "You have joined many rooms in a short time",
     "room_invite": "You have invited many people into rooms in a short time",
+    "event_create": "You have scheduled many events today",
     "contact_lookup": "You have looked up many contacts today",
     "ping": "You pinged them a moment ago",
     "reports": "You have sent many reports in a short time",

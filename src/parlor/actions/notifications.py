@@ -6,7 +6,8 @@ Kinds: `ping` (a member in a live room asks one of their followers to join them)
 `room_invite` (a moderator invited you into a social or closed room),
 `report_handled` (a report you made was handled: its outcome, never who handled it
 nor what happened to anyone) and `warned` (an admin's warning, with their message as
-`text`). The last two cannot be muted.
+`text`). The last two cannot be muted. The `event_*` kinds (EVENT_KINDS, actions/events.py)
+go only to people who asked to be told about that event: "notify me" is their switch.
 
 Rules: a muted kind is neither stored nor delivered; nothing is stored or
 delivered about someone blocked either way with you, and the inbox hides what
@@ -38,6 +39,9 @@ logger = logging.getLogger(__name__)
 KINDS = ("ping", "room_started", "new_follower", "waitlist_joined", "room_invite")
 # Kinds nobody can mute: what the instance's admins and moderators have to tell a member.
 UNMUTABLE = ("report_handled", "warned")
+# About one event, to the people who asked to be told (actions/events.py): reminders before
+# and at the start, the host opened its room, it changed, it was cancelled.
+EVENT_KINDS = ("event_reminder", "event_starting", "event_live", "event_changed", "event_cancelled")
 PAGE_DEFAULT, PAGE_MAX = 30, 100
 # One ping per pinger and target per this many seconds (the "ping" limit's default).
 PING_INTERVAL_S = DEFAULTS["ping"].window_s
@@ -68,6 +72,13 @@ def item(row: store.Row, s: Services) -> dict[str, Any]:
     }
     if row.kind == "report_handled":
         out["report"] = _report_ref(row)
+    if row.event_id is not None:
+        out["event"] = {
+            "id": row.event_id,
+            "title": row.event_title or "",
+            "starts_at": row.event_starts_at,
+            "state": row.event_state,
+        }
     return out
 
 
@@ -108,7 +119,7 @@ async def notify(
     are blocked either way; a repeated unread `new_follower` from one actor is kept
     once. `kind` must be one of KINDS or UNMUTABLE (anything else is a programming error).
     """
-    if kind not in KINDS and kind not in UNMUTABLE:
+    if kind not in KINDS and kind not in UNMUTABLE and kind not in EVENT_KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     async with s.db.engine.begin() as conn:
         notification_id = await store.insert(
@@ -127,10 +138,11 @@ async def notify(
         await _publish(s, user_id, item(row, s))
 
 
-async def do_room_started(s: Services, creator: User, room: Room) -> None:
+async def do_room_started(s: Services, creator: User, room: Room, *, except_event: str | None = None) -> None:
     """Fan out `room_started` to the creator's followers who may join: all of them for an
     open room, those the creator follows back for a social room, nobody for a closed one.
-    One INSERT … SELECT, then one publish per recipient (no per-row query)."""
+    One INSERT … SELECT, then one publish per recipient (no per-row query). `except_event`:
+    not to people who asked to be told about that event (they get `event_live` instead)."""
     if room.kind is RoomKind.CLOSED:
         return
     now = s.clock()
@@ -142,6 +154,7 @@ async def do_room_started(s: Services, creator: User, room: Room) -> None:
             room_id=room.id,
             now=now,
             followed_back=room.kind is RoomKind.SOCIAL,
+            except_event=except_event,
         )
     actor = {"id": creator.id, "username": creator.username, "display_name": creator.display_name}
     room_ref = {"id": room.id, "title": room.title, "live": True}

@@ -252,10 +252,21 @@ async def do_create_room(
     hand_raise: HandRaise = HandRaise.EVERYONE,
     *,
     address: str | None = None,
+    hosts: frozenset[str] = frozenset(),
+    tell_followers: bool = True,
 ) -> Room:
+    """`hosts`: people who come in as moderators (an event's hosts, actions/events.py);
+    `tell_followers` False: the caller sends `room_started` itself (an event does)."""
     now = s.clock()
     room = domain.create(
-        new_id("r"), title, user.id, now, kind=kind, hand_raise=hand_raise, capacity=s.settings.room_capacity
+        new_id("r"),
+        title,
+        user.id,
+        now,
+        kind=kind,
+        hand_raise=hand_raise,
+        capacity=s.settings.room_capacity,
+        hosts=hosts,
     )
     await limits.check(s, "room_create", account=user.id, address=address)
     async with s.db.engine.begin() as conn:
@@ -266,7 +277,8 @@ async def do_create_room(
     s.live.put(room)
     s.live.arrived(room.id, user.id, now)
     await _announce(s, None, room)
-    await notifications.do_room_started(s, user, room)
+    if tell_followers:
+        await notifications.do_room_started(s, user, room)
     return room
 
 

@@ -88,6 +88,8 @@ class Room:
     # Let into a social or closed room by a moderator (and whoever was in it when it
     # stopped being open), whatever the kind's rule says.
     invited: frozenset[str] = frozenset()
+    # An event's hosts and co-hosts (actions/events.py): each comes in as a moderator.
+    hosts: frozenset[str] = frozenset()
     ended: bool = False
     # A guest room (domain/guests.py): opened by name, everyone in it a guest, nothing of
     # it stored. `guests_allowed`: a members' room that "anyone with the link" may enter
@@ -177,6 +179,7 @@ def create(
     kind: RoomKind = RoomKind.OPEN,
     hand_raise: HandRaise = HandRaise.EVERYONE,
     capacity: int = 5000,
+    hosts: frozenset[str] = frozenset(),
 ) -> Room:
     # On stage muted, like everyone who comes up: nobody is live by surprise.
     first = Participant(creator, Role.MODERATOR, joined_at=now, stage_since=now, self_muted=True)
@@ -189,6 +192,7 @@ def create(
         hand_raise=hand_raise,
         capacity=capacity,
         participants=MappingProxyType({creator: first}),
+        hosts=hosts,
         version=1,
     )
 
@@ -245,6 +249,9 @@ def join(
         raise refusal
     if len(room.participants) >= room.capacity:
         raise _refuse(Code.ROOM_FULL, "This room is full.", 409)
+    if user_id in room.hosts:
+        # An event's host comes in moderating, on stage muted as the creator does.
+        return _with(room, Participant(user_id, Role.MODERATOR, joined_at=now, stage_since=now, self_muted=True))
     return _with(room, Participant(user_id, Role.LISTENER, joined_at=now))
 
 

@@ -37,6 +37,7 @@ DEFAULTS: Mapping[str, Rate] = {
     "room_create": Rate(30, 3600),  # per account and per address
     "room_join": Rate(60, 600),  # per account
     "room_invite": Rate(100, 3600),  # members invited into rooms, per moderator
+    "event_create": Rate(20, 86400),  # events scheduled, per account and per address
     CONTACT_LOOKUP: Rate(5000, 86400),  # hash prefixes, per account (PARLOR_CONTACT_PREFIX_BUDGET)
     "ping": Rate(1, 60),  # "join me" pings, per (pinger, person pinged)
     "reports": Rate(20, 3600),  # per account and per address

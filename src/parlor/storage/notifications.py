@@ -15,7 +15,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlor.storage.db import insert_ignore
-from parlor.storage.tables import follows, notification_mutes, notifications, reports, rooms, user_blocks, users
+from parlor.storage.tables import (
+    event_subscriptions,
+    events,
+    follows,
+    notification_mutes,
+    notifications,
+    reports,
+    rooms,
+    user_blocks,
+    users,
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,11 @@ class Row:
     report_outcome: str | None = None
     # what an admin wrote (kind "warned"), else None
     text: str | None = None
+    # `event_*` kinds: the event (None for other kinds)
+    event_id: str | None = None
+    event_title: str | None = None
+    event_starts_at: float | None = None
+    event_state: str | None = None
 
 
 def _blocked_either_way(a: Any, b: Any) -> sa.ColumnElement[bool]:
@@ -73,6 +88,7 @@ async def insert(
     once_unread: bool = False,
     report_id: str | None = None,
     text: str | None = None,
+    event_id: str | None = None,
 ) -> int | None:
     """Store one notification unless the kind is muted or the actor is blocked either way.
 
@@ -100,10 +116,11 @@ async def insert(
         sa.literal(now, sa.Float),
         sa.literal(report_id, sa.String),
         sa.literal(text, sa.String),
+        sa.literal(event_id, sa.String),
     ).where(*conditions)
     statement = (
         notifications.insert()
-        .from_select(["user_id", "kind", "actor_id", "room_id", "created_at", "report_id", "text"], source)
+        .from_select(["user_id", "kind", "actor_id", "room_id", "created_at", "report_id", "text", "event_id"], source)
         .returning(notifications.c.id)
     )
     row = (await conn.execute(statement)).first()
@@ -118,6 +135,7 @@ async def insert_for_followers(
     room_id: str | None,
     now: float,
     followed_back: bool = False,
+    except_event: str | None = None,
 ) -> list[tuple[int, str]]:
     """One notification about `followee_id` to each of their followers who has not muted
     the kind (nor is blocked either way); with `followed_back`, only to followers whom
@@ -136,6 +154,11 @@ async def insert_for_followers(
         ~_muted(follower, kind),
         ~_blocked_either_way(follower, followee_id),
         followed_back_clause if followed_back else sa.true(),
+        sa.true()
+        if except_event is None
+        else ~sa.exists().where(
+            event_subscriptions.c.event_id == except_event, event_subscriptions.c.user_id == follower
+        ),
     )
     statement = (
         notifications.insert()
@@ -207,11 +230,16 @@ def _rows_query(user_id: str) -> sa.Select[Any]:
             reports.c.reason.label("report_reason"),
             reports.c.outcome.label("report_outcome"),
             notifications.c.text,
+            notifications.c.event_id,
+            events.c.title.label("event_title"),
+            events.c.starts_at.label("event_starts_at"),
+            events.c.state.label("event_state"),
         )
         .select_from(
             notifications.outerjoin(actor, actor.c.id == notifications.c.actor_id)
             .outerjoin(rooms, rooms.c.id == notifications.c.room_id)
             .outerjoin(reports, reports.c.id == notifications.c.report_id)
+            .outerjoin(events, events.c.id == notifications.c.event_id)
         )
         .where(notifications.c.user_id == user_id, _visible(user_id))
     )
@@ -234,6 +262,10 @@ def _row(row: Any) -> Row:
         report_reason=row.report_reason,
         report_outcome=row.report_outcome,
         text=row.text,
+        event_id=row.event_id,
+        event_title=row.event_title,
+        event_starts_at=None if row.event_starts_at is None else float(row.event_starts_at),
+        event_state=row.event_state,
     )
 
 

@@ -219,8 +219,16 @@ notifications = sa.Table(
         sa.ForeignKey("reports.id", ondelete="SET NULL", name="fk_notifications_report_id"),
         nullable=True,
     ),
-    # added by migration 0009: what an admin wrote to the person (kind "warned"), else NULL
+    # added by migration 0009: what an admin wrote to the person (kind "warned"), else NULL;
+    # for an event reminder (migration 0011), "late" when it was sent after its due time
     sa.Column("text", sa.String(500), nullable=True),
+    # added by migration 0011: the event an `event_*` notification is about; goes with it
+    sa.Column(
+        "event_id",
+        sa.String(32),
+        sa.ForeignKey("events.id", ondelete="CASCADE", name="fk_notifications_event_id"),
+        nullable=True,
+    ),
     # one user's inbox, newest first, and their unread count
     sa.Index("ix_notifications_user", "user_id", "id"),
     sa.Index("ix_notifications_unread", "user_id", "read_at"),
@@ -359,4 +367,80 @@ admin_audit = sa.Table(
     sa.Column("target_id", sa.String(32), nullable=True),
     sa.Column("room_id", sa.String(32), nullable=True),
     sa.Column("detail", sa.String(500), nullable=True),
+)
+
+
+# -- events and reminders (migration 0011) ----------------------------------------------
+
+# A scheduled room (docs/API.md, Events). Times are seconds since the epoch, UTC.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("host_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
+    # the club it belongs to (clubs come later: always NULL for now, no foreign key yet)
+    sa.Column("club_id", sa.Integer, nullable=True),
+    sa.Column("title", sa.String(120), nullable=False),
+    sa.Column("description", sa.String(1000), nullable=False),
+    sa.Column("starts_at", sa.Float, nullable=False),
+    sa.Column("ends_at", sa.Float, nullable=True),
+    # IANA name ("Europe/Berlin") the calendar output is written in; NULL: UTC
+    sa.Column("time_zone", sa.String(64), nullable=True),
+    # up to three topics, comma-separated (domain/topics.py)
+    sa.Column("topics", sa.String(120), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),  # domain/events.py State
+    # the room it opened (state "live" or "ended")
+    sa.Column("room_id", sa.String(32), sa.ForeignKey("rooms.id"), nullable=True),
+    # reminders the scheduler has dealt with ("lead", "start", comma-separated): an event
+    # with both done is not looked at again
+    sa.Column("reminders_done", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    # iCalendar SEQUENCE: each change a calendar should notice adds one
+    sa.Column("sequence", sa.Integer, nullable=False),
+    # upcoming events (the hallway, the scheduler): one index range
+    sa.Index("ix_events_state_starts", "state", "starts_at"),
+    # a host's events (profiles, account deletion)
+    sa.Index("ix_events_host", "host_id", "starts_at"),
+)
+
+event_cohosts = sa.Table(
+    "event_cohosts",
+    metadata,
+    sa.Column("event_id", sa.String(32), sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Index("ix_event_cohosts_user", "user_id"),
+)
+
+# "Notify me": who asked to be told about an event (reminders, start, changes, cancel).
+event_subscriptions = sa.Table(
+    "event_subscriptions",
+    metadata,
+    sa.Column("event_id", sa.String(32), sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_event_subscriptions_user", "user_id"),
+)
+
+# Each reminder sent (or skipped), one row per event, person and kind: claimed in the
+# transaction that stores the notification, so none is sent twice, even across restarts.
+event_reminders = sa.Table(
+    "event_reminders",
+    metadata,
+    sa.Column("event_id", sa.String(32), sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("kind", sa.String(10), primary_key=True),  # "lead" | "start"
+    sa.Column("sent_at", sa.Float, nullable=False),
+    sa.Column("late", sa.Boolean, nullable=False),
+    sa.Index("ix_event_reminders_user", "user_id"),
+)
+
+# A person's private calendar feed (/calendar/<secret>.ics): only a hash of the secret.
+calendar_feeds = sa.Table(
+    "calendar_feeds",
+    metadata,
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
 )

@@ -76,6 +76,14 @@ POLICY: dict[str, Policy] = {
     "reports.reported_user_id": Policy.DELETE,
     "reports.handled_by": Policy.NULL,
     "report_stage.user_id": Policy.DELETE,
+    # events: those they host are deleted (with their co-hosts, "notify me" rows, reminders
+    # and the notifications about them, by ON DELETE CASCADE); they leave others' events as
+    # a co-host; their "notify me" rows, reminders sent and calendar feed go
+    "events.host_id": Policy.DELETE,
+    "event_cohosts.user_id": Policy.DELETE,
+    "event_subscriptions.user_id": Policy.DELETE,
+    "event_reminders.user_id": Policy.DELETE,
+    "calendar_feeds.user_id": Policy.DELETE,
 }
 
 # Columns an export withholds from the person it is for, by the column that names them:

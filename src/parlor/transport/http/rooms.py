@@ -71,8 +71,8 @@ def _view(s: ServicesDep, room: Room) -> Snapshot:
 
 @router.get("")
 async def hallway(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
-    """The hallway: live rooms ranked for you (docs/API.md, Rooms)."""
-    return {"rooms": await hallway_actions.hallway(s, user)}
+    """The hallway: live rooms ranked for you, and upcoming events (docs/API.md, Rooms)."""
+    return await hallway_actions.hallway_page(s, user)
 
 
 @router.post("", status_code=201, responses=errors(429))

@@ -46,5 +46,9 @@ route(/^\/admin$/, adminView);
 route(/^\/admin\/people\/(?<id>[^/]+)$/, adminPersonView);
 route(/^\/admin\/(?<section>[^/]+)$/, adminView);
 mountAdminLink();
+// events: /events/new (the schedule form), /events/:id
+import { eventView, newEventView } from './views/event.js';
+route(/^\/events\/new$/, newEventView);
+route(/^\/events\/(?<id>[^/]+)$/, eventView);
 
 start(document.getElementById('main'));

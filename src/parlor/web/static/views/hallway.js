@@ -7,6 +7,7 @@ import { h, field, fill, alertBox, avatar, nameOf, rerender } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe, session, signOut } from '../session.js';
 import { guestRoomStarter } from './guest.js';
+import { eventCard } from './event.js';
 
 const REFRESH_MS = 10000;
 
@@ -79,6 +80,8 @@ function signedInView({ outlet, signal, onCleanup }, me) {
   const startForm = startRoomForm(alert);
 
   const list = h('ul', { class: 'room-list', 'aria-label': 'Live rooms' });
+  const eventList = h('ul', { class: 'room-list event-list', 'aria-label': 'Upcoming events' });
+  const eventStatus = h('p', { class: 'muted empty', hidden: true }, 'No events scheduled.');
   const listStatus = h('p', { class: 'muted empty' }, 'Looking for live rooms…');
 
   const signOutButton = h('button', { type: 'button', class: 'btn btn-ghost' }, 'Sign out');
@@ -114,7 +117,13 @@ function signedInView({ outlet, signal, onCleanup }, me) {
       h('section', { class: 'rooms', 'aria-labelledby': 'live-h' },
         h('h2', { id: 'live-h' }, 'Live now'),
         listStatus,
-        list)));
+        list),
+      h('section', { class: 'rooms events', 'aria-labelledby': 'events-h' },
+        h('div', { class: 'row' },
+          h('h2', { id: 'events-h' }, 'Upcoming events'),
+          h('a', { class: 'btn btn-small', href: '/events/new' }, 'Schedule an event')),
+        eventStatus,
+        eventList)));
 
   let loading = false;
   let again = false; // a change arrived while loading: load once more after
@@ -126,9 +135,11 @@ function signedInView({ outlet, signal, onCleanup }, me) {
     loading = true;
     again = false;
     try {
-      const { rooms } = await Api.rooms();
+      const { rooms, events = [] } = await Api.rooms();
       if (signal.aborted) return;
       rerender(list, rooms.map(roomCard));
+      rerender(eventList, events.map(eventCard));
+      eventStatus.hidden = events.length > 0;
       listStatus.textContent = rooms.length ? '' : 'No live rooms right now. Start one!';
       listStatus.hidden = rooms.length > 0;
     } catch (err) {
@@ -145,7 +156,11 @@ function signedInView({ outlet, signal, onCleanup }, me) {
   const socket = session.socket;
   // `hallway.changed` (coalesced, ≤1/s; at once when someone you follow starts a room):
   // refetch, so the list is always the server's, filtered for you (blocks never show).
-  const onEvent = (e) => { if (e.detail.name === 'hallway.changed') refresh(); };
+  const onEvent = (e) => {
+    const { name, data } = e.detail;
+    // hallway changes, and news about an event (it went live, changed, was cancelled)
+    if (name === 'hallway.changed' || (name === 'notification' && data && data.event)) refresh();
+  };
   const onWelcome = () => refresh();
   socket.addEventListener('event', onEvent);
   socket.addEventListener('welcome', onWelcome);

@@ -46,9 +46,23 @@ export function describe(n) {
     case 'waitlist_joined': return `${who}, whom you let in, has joined`;
     case 'room_invite': return `${who} invited you into ${title}`;
     case 'report_handled': return reportHandled(n.report);
+    case 'event_reminder': return `Reminder: ${eventTitle(n)} starts ${n.event && n.event.starts_at ? `at ${new Date(n.event.starts_at * 1000).toLocaleTimeString(undefined, { timeStyle: 'short' })}` : 'soon'}${late(n)}`;
+    case 'event_starting': return `${eventTitle(n)} is starting now${late(n)}`;
+    case 'event_live': return `${who} started ${eventTitle(n)}: it is live`;
+    case 'event_changed': return `${who} changed ${eventTitle(n)}`;
+    case 'event_cancelled': return `${who} cancelled ${eventTitle(n)}`;
     case 'warned': return `A warning from the admins: ${n.text || 'mind the rules of this server.'}`;
     default: return `${who}: ${n.kind}`;
   }
+}
+
+function eventTitle(n) {
+  return n.event && n.event.title ? `“${n.event.title}”` : 'an event';
+}
+
+/** Reminders sent after their time (the server was down) say so. */
+function late(n) {
+  return n.text === 'late' ? ' (sent late)' : '';
 }
 
 // What a reporter is told: the outcome only, never who handled it or what happened to anyone.
@@ -163,7 +177,7 @@ export async function inboxView({ outlet, signal, onCleanup }) {
 
   function itemRow(n) {
     const text = describe(n);
-    const join = n.room && n.room.live && ['ping', 'room_started', 'room_invite'].includes(n.kind)
+    const join = n.room && n.room.live && ['ping', 'room_started', 'room_invite', 'event_live'].includes(n.kind)
       ? h('a', {
         class: 'btn btn-primary btn-small',
         href: `/rooms/${encodeURIComponent(n.room.id)}`,
@@ -186,7 +200,11 @@ export async function inboxView({ outlet, signal, onCleanup }) {
           text),
         h('p', { class: 'muted inbox-when' },
           new Date(n.created_at * 1000).toLocaleString()),
-        h('div', { class: 'row' }, join, mark)));
+        h('div', { class: 'row' }, join, n.event ? h('a', {
+          class: 'btn btn-small',
+          href: `/events/${encodeURIComponent(n.event.id)}`,
+          'aria-label': `See event ${n.event.title}`,
+        }, 'See event') : null, mark)));
   }
 
   async function markRead(n) {

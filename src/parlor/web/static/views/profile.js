@@ -7,6 +7,7 @@ import { navigate } from '../router.js';
 import { loadMe } from '../session.js';
 import { followButton, profilePath } from './people.js';
 import { openReport } from './report.js';
+import { profileEvents } from './event.js';
 
 const user = (name) => `/users/${encodeURIComponent(name)}`;
 
@@ -88,6 +89,8 @@ export async function profileView({ outlet, params, signal, onCleanup }) {
       h('a', { href: `${base}/following` }, h('strong', {}, String(m)), ' following'));
   }
 
+  const events = profileEvents(person.username);
+
   function render() {
     document.title = `${nameOf(person)} · Parlor`;
     rerender(card, [
@@ -104,6 +107,7 @@ export async function profileView({ outlet, params, signal, onCleanup }) {
       person.joined_at ? h('p', { class: 'muted' }, `Joined ${joined(person.joined_at)}`) : null,
       actions(),
       alert.el,
+      events,
     ]);
   }
   render();

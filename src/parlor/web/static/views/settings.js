@@ -5,6 +5,7 @@ import { api, ApiError } from '../api.js';
 import { h, field, fill, alertBox, avatar, checkbox } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe } from '../session.js';
+import { calendarSettings } from './event.js';
 
 const BIO_MAX = 160;
 
@@ -155,6 +156,7 @@ export async function settingsView({ outlet, signal }) {
     section('settings-security', 'Security',
       h('p', {}, 'Change your password, see where you are signed in and your tokens, and your recent sign-ins.'),
       h('a', { class: 'btn', href: '/settings/security' }, 'Password, sessions and tokens')),
+    section('settings-calendar', 'Calendar', calendarSettings()),
     section('settings-data', 'Your data',
       h('p', {}, 'Everything this server holds about you, as one JSON file.'),
       h('a', { class: 'btn', href: '/api/me/export', download: '' }, 'Download my data')),
