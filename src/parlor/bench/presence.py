@@ -158,10 +158,12 @@ async def _generate_main(
                     )
                     await c.ws.send('{"type":"hello"}')
                     await c.ws.recv()
+                    # The heartbeat starts with the socket, as a page's does: a join that
+                    # takes long on a busy node must not leave the socket silent meanwhile.
+                    readers.append(asyncio.create_task(_upkeep(c)))
                     r = await http.post(f"/api/rooms/{room_id}/join", headers=headers)
                     r.raise_for_status()
                     readers.append(asyncio.create_task(_read(c, watcher=i == 0)))
-                    readers.append(asyncio.create_task(_upkeep(c)))
                     await c.ws.send(json.dumps({"type": "subscribe", "room_id": room_id}))
                     c.subscribed_at = time.monotonic()
                 except Exception as exc:  # counted, not fatal
