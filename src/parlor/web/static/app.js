@@ -47,4 +47,10 @@ route(/^\/admin\/people\/(?<id>[^/]+)$/, adminPersonView);
 route(/^\/admin\/(?<section>[^/]+)$/, adminView);
 mountAdminLink();
 
+// clubs: /clubs, /clubs/:id
+import { clubsView } from './views/clubs.js';
+import { clubView } from './views/club.js';
+route(/^\/clubs$/, clubsView);
+route(/^\/clubs\/(?<id>[^/]+)$/, clubView);
+
 start(document.getElementById('main'));
