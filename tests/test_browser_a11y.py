@@ -73,7 +73,8 @@ async def test_axe_finds_no_serious_or_critical_violation_on_any_page(server: Li
         await admin_http.post("/api/login", json={"username": ADMIN["username"], "password": ADMIN["password"]})
         code = (await admin_http.post("/api/invites")).json()["code"]
         await admin_http.put("/api/admin/embed-origins", json={"origins": ["https://blog.example.org"]})
-        club = (await admin_http.post("/api/clubs", json={"name": "Axe club", "topics": ["art"], "rules": "Be kind"})).json()
+        body = {"name": "Axe club", "topics": ["art"], "rules": "Be kind"}
+        club = (await admin_http.post("/api/clubs", json=body)).json()
 
     found: dict[str, list[dict[str, Any]]] = {}
     browser = await launch(pw)
