@@ -376,6 +376,7 @@ async def test_clubs_are_found_by_name_and_topic(inst: Instance) -> None:
     assert await find(q="night", topic="books") == []
     assert await find(q="100%") == []
     await refused(await bob.http.get("/api/clubs", params={"topic": "knitting"}), 400, "unknown_topic")
+    await refused(await bob.http.get("/api/clubs", params={"q": "a\x00b"}), 400, "invalid_input")
     found_one = (await ok(await bob.http.get("/api/clubs", params={"q": "chess"})))["clubs"][0]
     assert (found_one["member_count"], found_one["description"]) == (2, "Weekly blitz")
 

@@ -25,6 +25,7 @@ from parlor.actions.profiles import reencode_avatar
 from parlor.actions.services import Services
 from parlor.domain import clubs as domain
 from parlor.domain.clubs import LEADING, ClubRole, Pending
+from parlor.domain.text import clean_text
 from parlor.domain.topics import check_topics
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
@@ -139,7 +140,8 @@ def _waiting(r: store.Request, username: str, shown: str, names: dict[str, tuple
 async def find(s: Services, viewer: User, q: str | None, topic: str | None, limit: int) -> dict[str, Any]:
     """GET /api/clubs?q=&topic=: clubs by a name (or word) prefix and/or a topic."""
     check_limit(limit, LIST_MAX)
-    text = domain.name_key(" ".join(q.split()))[: domain.NAME_MAX] if q else None
+    # Refused, not searched for: characters no name holds (a NUL would be a 500 on PostgreSQL).
+    text = domain.name_key(clean_text(q, "A search", max_len=200))[: domain.NAME_MAX] if q else None
     wanted = hallway.check_topic(s, topic)
     async with s.db.engine.connect() as conn:
         found = await store.search(conn, text or None, wanted, limit)

@@ -269,6 +269,7 @@ async def do_create_room(
     """Start a room; with `club_id`, one of that club's rooms (its admins and leaders
     start them), open to everyone or, `members_only`, to the club's members."""
     now = s.clock()
+    domain.clean_title(title)  # the title's refusal first, as for any text field
     checked = check_topics(topics, s.settings.topics) if topics is not None else ()
     club_name = ""
     if club_id is not None:
@@ -508,6 +509,8 @@ async def do_update_settings(
     topics: object = None,
 ) -> Room:
     """`topics`: a list of the instance's topics (None: unchanged)."""
+    if title is not None:
+        domain.clean_title(title)  # the title's refusal first, as for any text field
     checked = check_topics(topics, s.settings.topics) if topics is not None else None
     return await _transition(
         s,
