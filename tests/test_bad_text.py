@@ -50,6 +50,14 @@ TEXT_FIELDS = {
     ("POST", "/api/admin/users/{user_id}/avatar/remove", "reason"),
     ("POST", "/api/admin/rooms/{room_id}/end", "reason"),
     ("POST", "/api/rooms/{room_id}/chat", "text"),
+    ("POST", "/api/clubs", "name"),
+    ("POST", "/api/clubs", "description"),
+    ("POST", "/api/clubs", "rules"),
+    ("PATCH", "/api/clubs/{club_id}", "description"),
+    ("PATCH", "/api/clubs/{club_id}", "rules"),
+    ("GET", "/api/clubs", "?q"),
+    ("GET", "/api/admin/clubs", "?q"),
+    ("POST", "/api/admin/clubs/{club_id}/remove", "reason"),
 }
 # Routes left out of the sweep: they would end the sweeping session.
 SKIPPED = {("POST", "/api/logout"), ("POST", "/api/embed/logout")}

@@ -73,6 +73,8 @@ async def test_axe_finds_no_serious_or_critical_violation_on_any_page(server: Li
         await admin_http.post("/api/login", json={"username": ADMIN["username"], "password": ADMIN["password"]})
         code = (await admin_http.post("/api/invites")).json()["code"]
         await admin_http.put("/api/admin/embed-origins", json={"origins": ["https://blog.example.org"]})
+        body = {"name": "Axe club", "topics": ["art"], "rules": "Be kind"}
+        club = (await admin_http.post("/api/clubs", json=body)).json()
 
     found: dict[str, list[dict[str, Any]]] = {}
     browser = await launch(pw)
@@ -104,6 +106,18 @@ async def test_axe_finds_no_serious_or_critical_violation_on_any_page(server: Li
         await admin.goto(f"{server.url}/invites")
         await expect(admin.get_by_role("heading", name="Admin: embedding rooms")).to_be_visible()
         await axe(admin, "invites (admin)", found)
+        # a club's page as its admin (every tool shown), and the console's Clubs section
+        await admin.goto(f"{server.url}/clubs/{club['id']}")
+        await expect(admin.get_by_role("button", name="Save club settings")).to_be_visible()
+        await axe(admin, "club page (its admin)", found)
+        await admin.goto(f"{server.url}/admin/clubs")
+        await expect(admin.get_by_role("button", name="Remove Axe club")).to_be_visible()
+        await axe(admin, "admin console: clubs", found)
+        await sign_in(bob, server.url, "bob")  # (signed in from here on)
+        for path, ready in (("/clubs", "Find clubs"), (f"/clubs/{club['id']}", "Join club")):
+            await bob.goto(f"{server.url}{path}")
+            await expect(bob.get_by_role("button", name=ready)).to_be_visible()
+            await axe(bob, "clubs (phone)" if path == "/clubs" else "a club (phone)", found)
 
         await sign_in(alice, server.url, "alice")
         await axe(alice, "hallway (signed in)", found)
@@ -122,7 +136,6 @@ async def test_axe_finds_no_serious_or_critical_violation_on_any_page(server: Li
         await alice.get_by_role("button", name="Start a room").click()
         await alice.wait_for_url("**/rooms/*")
         room_id = alice.url.rsplit("/", 1)[1]
-        await sign_in(bob, server.url, "bob")
         await bob.goto(f"{server.url}/rooms/{room_id}")
         await bob.get_by_role("button", name="Raise hand").click()
         await expect(bob.get_by_role("button", name="Lower hand")).to_be_visible()
@@ -143,7 +156,7 @@ async def test_axe_finds_no_serious_or_critical_violation_on_any_page(server: Li
     finally:
         await browser.close()
 
-    assert len(found) == 19, sorted(found)
+    assert len(found) == 23, sorted(found)
     report = {page: v for page, v in found.items() if v}
     assert not report, "axe: serious or critical violations:\n" + "\n".join(
         f"- {page}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for page, vs in report.items() for v in vs

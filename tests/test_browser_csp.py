@@ -91,6 +91,8 @@ async def test_every_page_loads_under_the_policy_with_no_violation(server: LiveS
     async with httpx.AsyncClient(base_url=server.url) as admin_http:
         await admin_http.post("/api/login", json={"username": ADMIN["username"], "password": ADMIN["password"]})
         code = (await admin_http.post("/api/invites")).json()["code"]
+        # a club (admins may always found one) with a topic, for the club pages
+        club = (await admin_http.post("/api/clubs", json={"name": "Policy club", "topics": ["music"]})).json()["id"]
 
     # Every page the app routes (app.PAGES, app.ADMIN_PAGES) is visited below; a new page
     # must be added here.
@@ -131,7 +133,7 @@ async def test_every_page_loads_under_the_policy_with_no_violation(server: LiveS
             await admin.visit(f"{server.url}{path}", f"admin {path}", found)
         # The admin console: each section, and a person's page.
         await admin.visit(f"{server.url}/admin", "admin console", found)
-        for section in ("reports", "people", "signups", "settings", "audit"):
+        for section in ("reports", "people", "signups", "clubs", "settings", "audit"):
             await admin.visit(f"{server.url}/admin/{section}", f"admin console: {section}", found)
         await admin.visit(f"{server.url}/admin/people/{ids['alice']}", "admin console: a person", found)
         visited.update(("/admin", "/admin/{section}", "/admin/reports", "/admin/people/{user_id}"))
@@ -152,6 +154,8 @@ async def test_every_page_loads_under_the_policy_with_no_violation(server: LiveS
             ("/contacts", "/contacts"),
             ("/inbox", "/inbox"),
             ("/search", "/search"),
+            ("/clubs", "/clubs"),
+            ("/clubs/{club_id}", f"/clubs/{club}"),
         ):
             await alice.visit(f"{server.url}{path}", f"member {path}", found)
             visited.add(pattern)

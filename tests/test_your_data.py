@@ -49,6 +49,8 @@ class World:
     live_room: str
     ended_room: str
     token: str
+    club: str  # zed founded it, alone its admin; ann is its member
+    other_club: str  # ann's: zed follows it and asked to join it
 
 
 async def rich_user(instance: Instance) -> World:
@@ -112,7 +114,20 @@ async def rich_user(instance: Instance) -> World:
     await ok(await zed.http.patch(f"/api/events/{zeds['id']}", json={"description": "Bring a dish"}))
     await run_due_reminders(instance.services, time.time() + 86400)
     await ok(await zed.post("/api/me/calendar"), 201)
-    return World(zed, ann, cat, live, ended, token)
+    # clubs and interests: zed founds a club (its only admin) and invites ann (who joins) and
+    # cat (pending, by zed); zed follows ann's club and asks to join it; zed has interests
+    await ok(await admin.http.patch("/api/admin/settings", json={"clubs_rule": "members"}))
+    body = {"name": "Teapot Society", "topics": ["food"], "mode": "invite", "rules": "Be kind"}
+    club = (await ok(await zed.post("/api/clubs", json=body), 201))["id"]
+    await ok(await zed.http.put(f"/api/clubs/{club}/avatar", content=png()))
+    for invited in ("ann", "cat"):
+        await ok(await zed.post(f"/api/clubs/{club}/invites", json={"username": invited}))
+    await ok(await ann.post(f"/api/clubs/{club}/invitation/accept"))
+    other = (await ok(await ann.post("/api/clubs", json={"name": "Walkers", "mode": "approval"}), 201))["id"]
+    await ok(await zed.post(f"/api/clubs/{other}/follow"))
+    await ok(await zed.post(f"/api/clubs/{other}/join"))
+    await ok(await zed.http.put("/api/me/interests", json={"topics": ["food", "books"]}))
+    return World(zed, ann, cat, live, ended, token, club, other)
 
 
 async def every_row(instance: Instance) -> dict[str, list[dict[str, Any]]]:
@@ -197,7 +212,8 @@ async def test_export_holds_every_row_about_you_and_nothing_else(instance: Insta
 
     held = naming(await every_row(instance), w.zed.id)
     # the rich user really touches every kind of data there is
-    assert {name for name, rows in held.items() if rows} == set(tables.metadata.tables) - {"instance"}
+    # (a club's avatar names its club, never a person)
+    assert {name for name, rows in held.items() if rows} == set(tables.metadata.tables) - {"instance", "club_avatars"}
     for name, rows in held.items():
         got = sorted(map(_key, export["tables"].get(name, [])))
         assert got == sorted(_key(exported(name, row, w.zed.id)) for row in rows), name
@@ -227,6 +243,9 @@ async def test_export_holds_every_row_about_you_and_nothing_else(instance: Insta
         ZED_BIO,
     )
     assert "Not the real Zelda" not in r.text
+    # clubs by name, with zed's role in each
+    assert [(c["name"], c["role"]) for c in export["clubs"]] == [("Teapot Society", "admin"), ("Walkers", "follower")]
+    assert [i["topic"] for i in export["tables"]["interests"]] == ["books", "food"]
 
 
 async def test_export_is_yours_only(instance: Instance) -> None:
@@ -301,6 +320,14 @@ async def test_deleting_your_account_leaves_no_trace(instance: Instance) -> None
     assert [(r["reporter_id"], r["target_label"], r["note"]) for r in left] == [
         (None, "Ann (@ann)", "Sold me a bridge")
     ]
+    # the club zed alone administered is ann's now (its longest-standing member); cat's
+    # invitation stays, by nobody; ann's club no longer lists zed as follower nor request
+    club = await ok(await w.ann.http.get(f"/api/clubs/{w.club}"))
+    assert (club["archived"], club["you"]["role"]) == (False, "admin")
+    assert [p["username"] for p in club["people"]["admin"]] == ["ann"] and club["people"]["member"] == []
+    assert [(i["person"]["username"], i["by"]) for i in club["invited"]] == [("cat", None)]
+    other = await ok(await w.ann.http.get(f"/api/clubs/{w.other_club}"))
+    assert other["counts"]["follower"] == 0 and other["waiting"] == []
 
 
 async def test_a_wrong_password_deletes_nothing(instance: Instance) -> None:

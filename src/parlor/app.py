@@ -28,6 +28,7 @@ from parlor.transport.http import accounts as account_routes
 from parlor.transport.http import admin as admin_routes
 from parlor.transport.http import body_limit, errors, headers, openapi, pages
 from parlor.transport.http import chat as chat_routes
+from parlor.transport.http import clubs as club_routes
 from parlor.transport.http import contacts as contact_routes
 from parlor.transport.http import embed as embed_routes
 from parlor.transport.http import events as event_routes
@@ -71,6 +72,9 @@ PAGES = (
     "/search",
     "/people/{username}/followers",
     "/people/{username}/following",
+    # clubs
+    "/clubs",
+    "/clubs/{club_id}",
     # reports: the admins' queue on its own, until the admin console (/admin) shows it
     "/admin/reports",
     # events: the schedule form and an event's page
@@ -191,6 +195,9 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
         default=body_limit.Limit(settings.body_max_bytes),
         routes={
             ("PUT", "/api/me/avatar"): body_limit.Limit(settings.avatar_max_bytes, Code.IMAGE_TOO_LARGE, "An avatar"),
+            ("PUT", "/api/clubs/*/avatar"): body_limit.Limit(
+                settings.avatar_max_bytes, Code.IMAGE_TOO_LARGE, "A club avatar"
+            ),
         },
     )
     # Added last, so outermost: even a refused body's 413 carries the policy headers.
@@ -224,6 +231,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.include_router(embed_routes.router)
     app.include_router(admin_routes.router)
     app.include_router(guest_routes.router)
+    app.include_router(club_routes.router)
     app.include_router(endpoint.router)
     app.include_router(guest_socket.router)
 

@@ -140,6 +140,24 @@ class Code(StrEnum):
     EVENT_NOT_SCHEDULED = "event_not_scheduled"
     EVENT_NOT_STARTABLE_YET = "event_not_startable_yet"
     CALENDAR_FEED_NOT_FOUND = "calendar_feed_not_found"
+    # clubs
+    CLUB_NOT_FOUND = "club_not_found"
+    CLUB_NAME_TAKEN = "club_name_taken"
+    CANNOT_FOUND_CLUB = "cannot_found_club"
+    CLUB_ARCHIVED = "club_archived"
+    INVALID_CLUB_MODE = "invalid_club_mode"
+    INVALID_CLUB_ROLE = "invalid_club_role"
+    NOT_CLUB_MEMBER = "not_club_member"
+    NOT_CLUB_LEADER = "not_club_leader"
+    NOT_CLUB_ADMIN = "not_club_admin"
+    ALREADY_IN_CLUB = "already_in_club"
+    CLUB_INVITE_ONLY = "club_invite_only"
+    CLUB_REQUEST_PENDING = "club_request_pending"
+    CLUB_REQUEST_NOT_FOUND = "club_request_not_found"
+    NO_CLUB_INVITE = "no_club_invite"
+    LAST_CLUB_ADMIN = "last_club_admin"
+    TARGET_NOT_IN_CLUB = "target_not_in_club"
+    CLUB_MEMBERS_ONLY = "club_members_only"
 
 
 class ParlorError(Exception):

@@ -7,7 +7,7 @@
   with the link" in (actions/guests.py). Default: the PARLOR_GUEST_ROOMS setting.
 - `clubs_rule`: who may found a club — `"members"`, `"hosts"` (members who hosted
   at least `club_min_rooms_hosted` rooms; the default, 3, is DESIGN §5's rule),
-  `"admins"` or `"off"`. Clubs do not exist yet: stored for when they do.
+  `"admins"` or `"off"`; instance admins may always found one (actions/clubs.py).
 The sign-up mode (actions/growth.py) and the embedding sites (actions/embed.py) are
 instance settings too, with routes of their own.
 """
@@ -58,13 +58,20 @@ async def guest_rooms_on(s: Services, conn: AsyncConnection) -> bool:
     return s.settings.guest_rooms if fact is None else fact == "on"
 
 
-async def _read(s: Services, conn: AsyncConnection) -> dict[str, Any]:
+async def clubs_rule(conn: AsyncConnection) -> tuple[str, int]:
+    """Who may found a club, and how many rooms a host must have hosted."""
     rule = await account_store.get_fact(conn, _CLUBS)
+    hosted = _int(await account_store.get_fact(conn, _CLUB_ROOMS), DEFAULT_CLUB_ROOMS)
+    return (rule if rule in CLUB_RULES else DEFAULT_CLUBS_RULE), hosted
+
+
+async def _read(s: Services, conn: AsyncConnection) -> dict[str, Any]:
+    rule, hosted = await clubs_rule(conn)
     return {
         "invites_per_member": await invites_per_member(s, conn),
         "guest_rooms": await guest_rooms_on(s, conn),
-        "clubs_rule": rule if rule in CLUB_RULES else DEFAULT_CLUBS_RULE,
-        "club_min_rooms_hosted": _int(await account_store.get_fact(conn, _CLUB_ROOMS), DEFAULT_CLUB_ROOMS),
+        "clubs_rule": rule,
+        "club_min_rooms_hosted": hosted,
     }
 
 

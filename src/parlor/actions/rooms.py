@@ -19,15 +19,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parlor.actions import limits, notifications, speaking
 from parlor.actions.accounts import USERNAME
 from parlor.actions.guest_book import audit_id
-from parlor.actions.ids import new_id
+from parlor.actions.hallway import club_ref
+from parlor.actions.ids import looks_like_id, new_id
 from parlor.actions.profiles import avatar_url
 from parlor.actions.room_lookup import check_room
 from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
+from parlor.domain import clubs as clubs_domain
 from parlor.domain import rooms as domain
 from parlor.domain.rooms import HandRaise, Participant, Room, RoomKind, is_guest
+from parlor.domain.topics import check_topics
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
+from parlor.storage import clubs as club_store
 from parlor.storage import hallway as hallway_store
 from parlor.storage import profiles as profile_store
 from parlor.storage import rooms as store
@@ -95,6 +99,8 @@ def room_view(s: Services, room: Room) -> dict[str, Any]:
         "guest_room": room.guest_room,
         "guests_allowed": room.guests_allowed,
         "open_stage": room.open_stage,
+        "topics": list(room.topics),
+        "club": club_ref(room),
         "listener_count": sum(1 for p in everyone if not p.on_stage),
         "audience_complete": len(preview) == others,
         "participants": people,
@@ -123,7 +129,11 @@ async def audience_page(s: Services, user: User, room_id: str, offset: int, limi
 
 
 def _hallway_changed(old: Room | None, new: Room) -> bool:
-    if old is None or new.ended or (old.title, old.kind, old.invited) != (new.title, new.kind, new.invited):
+    if (
+        old is None
+        or new.ended
+        or (old.title, old.kind, old.invited, old.topics) != (new.title, new.kind, new.invited, new.topics)
+    ):
         return True
     # Moderators too: whether a room shows to someone depends on blocks with its moderators.
     return len(old.participants) != len(new.participants) or {
@@ -138,7 +148,7 @@ def _stage_view(room: Room) -> tuple[object, ...]:
         for p in room.participants.values()
         if _flagged(p)
     )
-    return (room.title, room.kind, room.hand_raise, room.ended, tuple(flagged))
+    return (room.title, room.kind, room.hand_raise, room.topics, room.ended, tuple(flagged))
 
 
 def _changed_people(old: Room | None, new: Room) -> list[tuple[str, Participant | None]]:
@@ -252,12 +262,29 @@ async def do_create_room(
     hand_raise: HandRaise = HandRaise.EVERYONE,
     *,
     address: str | None = None,
+    topics: object = None,
+    club_id: str | None = None,
+    members_only: bool = False,
     hosts: frozenset[str] = frozenset(),
     tell_followers: bool = True,
 ) -> Room:
-    """`hosts`: people who come in as moderators (an event's hosts, actions/events.py);
+    """Start a room; with `club_id`, one of that club's rooms (its admins and leaders
+    start them), open to everyone or, `members_only`, to the club's members. `hosts`:
+    people who come in as moderators (an event's hosts, actions/events.py);
     `tell_followers` False: the caller sends `room_started` itself (an event does)."""
     now = s.clock()
+    domain.clean_title(title)  # the title's refusal first, as for any text field
+    checked = check_topics(topics, s.settings.topics) if topics is not None else ()
+    club_name = ""
+    if club_id is not None:
+        async with s.db.engine.connect() as conn:
+            club = await club_store.get_club(conn, club_id) if looks_like_id(club_id) else None
+            if club is None:
+                raise ParlorError(404, Code.CLUB_NOT_FOUND, "There is no such club.")
+            clubs_domain.check_start_room(await club_store.role_of(conn, club.id, user.id), archived=club.archived)
+        club_name = club.name
+    elif members_only:
+        raise ParlorError(400, Code.INVALID_INPUT, "Only a club's room can be for its members only.")
     room = domain.create(
         new_id("r"),
         title,
@@ -267,6 +294,10 @@ async def do_create_room(
         hand_raise=hand_raise,
         capacity=s.settings.room_capacity,
         hosts=hosts,
+        topics=checked,
+        club_id=club_id,
+        club_name=club_name,
+        members_only=members_only,
     )
     await limits.check(s, "room_create", account=user.id, address=address)
     async with s.db.engine.begin() as conn:
@@ -291,7 +322,10 @@ async def _admission_facts(s: Services, conn: AsyncConnection, user_id: str, roo
     followed = False
     if room.kind is RoomKind.SOCIAL and user_id not in room.invited:
         followed = await hallway_store.followed_by_any(conn, user_id, moderators)
-    return {"blocked_by_moderator": blocked, "followed_by_moderator": followed}
+    member = False
+    if room.members_only and room.club_id is not None and user_id not in room.participants:
+        member = clubs_domain.is_member(await club_store.role_of(conn, room.club_id, user_id))
+    return {"blocked_by_moderator": blocked, "followed_by_moderator": followed, "club_member": member}
 
 
 async def room_for(s: Services, user: User, room_id: str) -> Room:
@@ -478,13 +512,18 @@ async def do_update_settings(
     title: str | None,
     hand_raise: HandRaise | None,
     kind: RoomKind | None = None,
+    topics: object = None,
 ) -> Room:
+    """`topics`: a list of the instance's topics (None: unchanged)."""
+    if title is not None:
+        domain.clean_title(title)  # the title's refusal first, as for any text field
+    checked = check_topics(topics, s.settings.topics) if topics is not None else None
     return await _transition(
         s,
         room_id,
         user.id,
         settings_changes,
-        lambda r: domain.update_settings(r, user.id, title=title, hand_raise=hand_raise, kind=kind),
+        lambda r: domain.update_settings(r, user.id, title=title, hand_raise=hand_raise, kind=kind, topics=checked),
     )
 
 
@@ -498,6 +537,8 @@ def settings_changes(old: Room, new: Room) -> list[str]:
         changes.append(f"room.hands.{new.hand_raise.value}")
     if new.kind is not old.kind:
         changes.append(f"room.kind.{new.kind.value}")
+    if new.topics != old.topics:
+        changes.append("room.topics")
     return changes
 
 

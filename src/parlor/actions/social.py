@@ -16,6 +16,7 @@ from parlor.actions import growth, hallway, ids, notifications, profiles
 from parlor.actions.accounts import USERNAME
 from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
 from parlor.actions.services import Services
+from parlor.domain.clubs import ClubRole
 from parlor.domain.rooms import Room
 from parlor.domain.text import clean_text
 from parlor.domain.users import User
@@ -192,22 +193,32 @@ def title_matches(title: str, q: str) -> bool:
     return low.startswith(q) or any(word.startswith(q) for word in low.split())
 
 
-async def search(s: Services, viewer: User, q: str, limit: int = SEARCH_DEFAULT) -> dict[str, Any]:
-    """People (username or display name prefix) and live rooms (title), people you follow first.
+async def search(
+    s: Services, viewer: User, q: str, limit: int = SEARCH_DEFAULT, *, topic: str | None = None
+) -> dict[str, Any]:
+    """People (username or display name prefix) and live rooms (title), people you follow first;
+    `topic`: only rooms on that topic (people are not filtered).
 
     Nobody blocked either way with the viewer appears, nor a live room one of them moderates,
     nor one whose moderator removed the viewer with a block (it is not there for them).
     """
     check_limit(limit, SEARCH_MAX)
     text = normalize_query(q)
-    candidates = [room for room in s.live.rooms.values() if not room.guest_room and title_matches(room.title, text)]
+    wanted = hallway.check_topic(s, topic)
+    candidates = [
+        room
+        for room in s.live.rooms.values()
+        if not room.guest_room and title_matches(room.title, text) and (wanted is None or wanted in room.topics)
+    ]
     async with s.db.engine.connect() as conn:
         people = await store.search_people(conn, viewer.id, text.removeprefix("@"), text, limit)
         hidden: set[str] = set()
         followed: set[str] = set()
         followers: set[str] = set()
         keep_out: set[str] = set()
+        clubs: dict[str, ClubRole] = {}
         if candidates:
+            clubs, _ = await hallway.viewer_tastes(conn, viewer.id, candidates)
             present = [uid for room in candidates for uid in room.participants]
             followed, hidden = await store.relations_among(conn, viewer.id, present)
             followers = await hallway.moderators_following(conn, viewer.id, candidates)
@@ -217,7 +228,7 @@ async def search(s: Services, viewer: User, q: str, limit: int = SEARCH_DEFAULT)
         room
         for room in candidates
         if not (hidden | keep_out) & {p.user_id for p in room.moderators}
-        and hallway.visible(room, viewer.id, keep_out, followers)
+        and hallway.visible(room, viewer.id, keep_out, followers, clubs)
     ]
     rooms.sort(key=lambda r: (-len(followed & set(r.participants)), -len(r.participants), -r.created_at, r.id))
     return {
@@ -236,6 +247,8 @@ def _room_card(s: Services, room: Room, followed: set[str], hidden: set[str]) ->
     return {
         "id": room.id,
         "title": room.title,
+        "topics": list(room.topics),
+        "club": hallway.club_ref(room),
         "speakers": speakers,
         "listener_count": len(room.participants) - len(on_stage),
         "followed_count": len(followed & set(room.participants)),

@@ -2,7 +2,9 @@
 
 Deletion order: check the password; end every session (so nothing new starts);
 leave every live room (their media ends with it); then one transaction removes or
-anonymises every row that names the account (storage/your_data.py POLICY).
+anonymises every row that names the account (storage/your_data.py POLICY), after
+handing each club they alone administered to its longest-standing leader or member
+(or archiving it: actions/clubs.py hand_over).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from parlor.actions import accounts, rooms
+from parlor.actions import accounts, clubs, rooms
 from parlor.actions.services import Services
 from parlor.bus.base import user_channel
 from parlor.domain.users import User
@@ -28,6 +30,7 @@ async def export(s: Services, user: User) -> dict[str, Any]:
     """Everything held about `user`, table by table (docs/API.md, Your data)."""
     async with s.db.engine.connect() as conn:
         tables = await store.export(conn, user.id)
+        your_clubs = await clubs.export(conn, user.id)
     return {
         "format": EXPORT_FORMAT,
         "exported_at": s.clock(),
@@ -38,6 +41,9 @@ async def export(s: Services, user: User) -> dict[str, Any]:
             "binary": "Binary columns (the avatar image, a 256×256 WebP) are base64.",
             "tables": "Every row that names you: your own, and other people's rows that refer to you.",
         },
+        # The clubs you are in (member, leader, admin or follower), by name: the
+        # club_members rows in `tables` name them by id only.
+        "clubs": your_clubs,
         "tables": tables,
     }
 
@@ -70,6 +76,7 @@ async def do_delete_account(s: Services, user: User, password: str) -> None:
             except ParlorError:
                 pass  # the room ended meanwhile
     async with s.db.engine.begin() as conn:
+        await clubs.hand_over(conn, user.id, s.clock())
         await store.forget(conn, user.id)
         await room_store.audit(conn, now=s.clock(), actor_id=None, action="account.delete")
     s.live.profiles.pop(user.id, None)

@@ -14,6 +14,7 @@ import re
 from dataclasses import replace
 from types import MappingProxyType
 
+from parlor.domain.clubs import members_only_refusal
 from parlor.domain.rooms import (
     GUEST_PREFIX,
     HandRaise,
@@ -97,6 +98,8 @@ def set_guests_allowed(room: Room, actor: str, allowed: bool) -> Room:
     _moderator(room, actor)
     if room.guest_room:
         raise _refuse(Code.IS_GUEST_ROOM, "Everyone in a guest room is a guest.", 409)
+    if allowed and room.members_only:
+        raise members_only_refusal(room.club_name)
     if room.guests_allowed == allowed:
         return room
     changed = replace(room, guests_allowed=allowed)

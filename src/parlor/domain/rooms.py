@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
+from parlor.domain.clubs import members_only_refusal
 from parlor.domain.text import clean_text
 from parlor.errors import Code, ParlorError
 
@@ -98,6 +99,13 @@ class Room:
     guest_room: bool = False
     guests_allowed: bool = False
     open_stage: bool = False
+    # Topics of the instance's list (domain/topics.py), at most three.
+    topics: tuple[str, ...] = ()
+    # A club's room (domain/clubs.py): started by its admins and leaders; `members_only`
+    # refuses anyone who is not a member of the club (followers included).
+    club_id: str | None = None
+    club_name: str = ""
+    members_only: bool = False
     # Increases with every transition, so clients can drop stale snapshots.
     version: int = 0
 
@@ -180,6 +188,10 @@ def create(
     hand_raise: HandRaise = HandRaise.EVERYONE,
     capacity: int = 5000,
     hosts: frozenset[str] = frozenset(),
+    topics: tuple[str, ...] = (),
+    club_id: str | None = None,
+    club_name: str = "",
+    members_only: bool = False,
 ) -> Room:
     # On stage muted, like everyone who comes up: nobody is live by surprise.
     first = Participant(creator, Role.MODERATOR, joined_at=now, stage_since=now, self_muted=True)
@@ -193,18 +205,28 @@ def create(
         capacity=capacity,
         participants=MappingProxyType({creator: first}),
         hosts=hosts,
+        topics=topics,
+        club_id=club_id,
+        club_name=club_name,
+        members_only=members_only and club_id is not None,
         version=1,
     )
 
 
 def admission_refusal(
-    room: Room, user_id: str, *, blocked_by_moderator: bool = False, followed_by_moderator: bool = False
+    room: Room,
+    user_id: str,
+    *,
+    blocked_by_moderator: bool = False,
+    followed_by_moderator: bool = False,
+    club_member: bool = False,
 ) -> ParlorError | None:
     """Why `user_id` may not come into the room, or None. Says nothing of capacity.
 
     `blocked_by_moderator`: a moderator here blocked them (or they and a moderator are
     blocked either way); `followed_by_moderator`: a moderator follows them (what a
-    social room asks). Both are facts the caller read from the database.
+    social room asks); `club_member`: they are a member of the room's club (what a
+    members-only club room asks, whatever its kind). Facts the caller read from the database.
     """
     if room.ended:
         return _refuse(Code.ROOM_ENDED, "This room has ended.", 410)
@@ -214,6 +236,8 @@ def admission_refusal(
         # Removed with a block, or kept out by a moderator: to them the room is not
         # there at all (by id, as in the hallway and search), not "there but closed".
         return _refuse(Code.ROOM_NOT_FOUND, "There is no such room.", 404)
+    if room.members_only and not club_member:
+        return members_only_refusal(room.club_name)
     if room.kind is RoomKind.OPEN or user_id in room.invited:
         return None
     if room.kind is RoomKind.CLOSED:
@@ -226,15 +250,25 @@ def admission_refusal(
     return None
 
 
-def kind_admits(room: Room, user_id: str, *, followed_by_moderator: bool) -> bool:
+def kind_admits(room: Room, user_id: str, *, followed_by_moderator: bool, club_member: bool = False) -> bool:
     """The room's kind lets `user_id` in (blocks aside): the hallway and search show it to them."""
+    if user_id in room.participants:
+        return True
+    if room.members_only and not club_member:
+        return False
     if room.kind is RoomKind.OPEN or user_id in room.participants or user_id in room.invited:
         return True
     return room.kind is RoomKind.SOCIAL and followed_by_moderator
 
 
 def join(
-    room: Room, user_id: str, now: float, *, blocked_by_moderator: bool = False, followed_by_moderator: bool = False
+    room: Room,
+    user_id: str,
+    now: float,
+    *,
+    blocked_by_moderator: bool = False,
+    followed_by_moderator: bool = False,
+    club_member: bool = False,
 ) -> Room:
     """Enter as a listener (see `admission_refusal` for the facts the caller passes)."""
     _live(room)
@@ -243,7 +277,11 @@ def join(
     if user_id in room.participants:
         raise _refuse(Code.ALREADY_IN_ROOM, "You are already in this room.", 409)
     refusal = admission_refusal(
-        room, user_id, blocked_by_moderator=blocked_by_moderator, followed_by_moderator=followed_by_moderator
+        room,
+        user_id,
+        blocked_by_moderator=blocked_by_moderator,
+        followed_by_moderator=followed_by_moderator,
+        club_member=club_member,
     )
     if refusal is not None:
         raise refusal
@@ -476,7 +514,9 @@ def update_settings(
     title: str | None = None,
     hand_raise: HandRaise | None = None,
     kind: RoomKind | None = None,
+    topics: tuple[str, ...] | None = None,
 ) -> Room:
+    """`topics`: already checked against the instance's list (domain/topics.py)."""
     _moderator(room, actor)
     if room.guest_room and kind is not None and kind is not RoomKind.OPEN:
         raise _refuse(Code.IS_GUEST_ROOM, "A guest room is open to anyone with its name.", 409)
@@ -485,6 +525,7 @@ def update_settings(
         title=clean_title(title) if title is not None else room.title,
         hand_raise=hand_raise if hand_raise is not None else room.hand_raise,
         kind=kind if kind is not None else room.kind,
+        topics=topics if topics is not None else room.topics,
     )
     if changed == room:
         return room

@@ -45,6 +45,8 @@ DEFAULTS: Mapping[str, Rate] = {
     "guest_join": Rate(60, 600),  # entries as a guest (any room), per address
     "chat": Rate(30, 60),  # in-room chat lines, per account
     "reactions": Rate(30, 15),  # in-room reactions, per account (a burst of 30, then 2 a second)
+    "club_found": Rate(3, 86400),  # clubs founded, per account
+    "club_invite": Rate(50, 3600),  # club invitations and nominations, per account
 }
 
 MAX_COUNT = 10_000_000

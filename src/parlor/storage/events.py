@@ -40,7 +40,7 @@ class Person:
 class Event:
     id: str
     host: Person
-    club_id: int | None
+    club_id: str | None
     title: str
     description: str
     starts_at: float

@@ -17,6 +17,7 @@ MODERATION = (
     "room.create",
     "room.invite",
     "room.title",
+    "room.topics",
     "room.settings",  # before settings were audited one by one
     "room.end",
     "room.end.admin",

@@ -379,7 +379,7 @@ events = sa.Table(
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("host_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
     # the club it belongs to (clubs come later: always NULL for now, no foreign key yet)
-    sa.Column("club_id", sa.Integer, nullable=True),
+    sa.Column("club_id", sa.String(32), nullable=True),
     sa.Column("title", sa.String(120), nullable=False),
     sa.Column("description", sa.String(1000), nullable=False),
     sa.Column("starts_at", sa.Float, nullable=False),
@@ -443,4 +443,72 @@ calendar_feeds = sa.Table(
     sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
     sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+# -- clubs and interests (migration 0012) -----------------------------------------------
+
+# A club (DESIGN §5, domain/clubs.py). `name_key` (the name case-folded) makes names
+# unique whatever their case. Topics are kept as ",a,b," so that one LIKE finds a topic.
+# `archived_at`: its last admin deleted their account and nobody was left to run it.
+clubs = sa.Table(
+    "clubs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(50), nullable=False),
+    sa.Column("name_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("description", sa.String(500), nullable=False),
+    sa.Column("rules", sa.String(1000), nullable=False),
+    sa.Column("topics", sa.String(120), nullable=False),
+    sa.Column("mode", sa.String(10), nullable=False),  # domain/clubs.py Mode
+    sa.Column("created_by", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("archived_at", sa.Float, nullable=True),
+)
+
+# Everyone in a club, members and followers: one role each (domain/clubs.py ClubRole).
+# `since`: when they came in (a hand-over goes to the longest-standing).
+club_members = sa.Table(
+    "club_members",
+    metadata,
+    sa.Column("club_id", sa.String(32), sa.ForeignKey("clubs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("role", sa.String(10), nullable=False),
+    sa.Column("since", sa.Float, nullable=False),
+    # a person's clubs (the hallway, "your clubs")
+    sa.Index("ix_club_members_user", "user_id", "club_id"),
+    # a club's people by role, longest-standing first
+    sa.Index("ix_club_members_role", "club_id", "role", "since"),
+)
+
+# What waits on a person's way into a club: their join request, a member's nomination
+# of them, an invitation (domain/clubs.py Pending). One per person and club.
+club_requests = sa.Table(
+    "club_requests",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("club_id", sa.String(32), sa.ForeignKey("clubs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False),
+    # who invited or nominated them (NULL for their own request)
+    sa.Column("by_id", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("club_id", "user_id", name="uq_club_requests_person"),
+    sa.Index("ix_club_requests_user", "user_id", "created_at"),
+)
+
+# The club's avatar, re-encoded as profiles' avatars are (actions/profiles.py).
+club_avatars = sa.Table(
+    "club_avatars",
+    metadata,
+    sa.Column("club_id", sa.String(32), sa.ForeignKey("clubs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("image", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# A person's interests: topics of the instance's list (domain/topics.py), at most 20.
+interests = sa.Table(
+    "interests",
+    metadata,
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("topic", sa.String(32), primary_key=True),
 )

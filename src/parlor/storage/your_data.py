@@ -84,6 +84,14 @@ POLICY: dict[str, Policy] = {
     "event_subscriptions.user_id": Policy.DELETE,
     "event_reminders.user_id": Policy.DELETE,
     "calendar_feeds.user_id": Policy.DELETE,
+    # clubs: their places in clubs and what waited for them go; a club they founded stays
+    # (a club they alone administered was handed over first: actions/clubs.py hand_over);
+    # an invitation or nomination they made stays, by nobody
+    "clubs.created_by": Policy.NULL,
+    "club_members.user_id": Policy.DELETE,
+    "club_requests.user_id": Policy.DELETE,
+    "club_requests.by_id": Policy.NULL,
+    "interests.user_id": Policy.DELETE,
 }
 
 # Columns an export withholds from the person it is for, by the column that names them:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from parlor.actions import admin, admin_people, instance_settings, sanctions
+from parlor.actions import admin, admin_people, clubs, instance_settings, sanctions
 from parlor.transport.http.auth import CurrentUser, ServicesDep
 from parlor.transport.http.openapi import errors
 
@@ -103,6 +103,25 @@ async def remove_avatar(user_id: str, body: OptionalReasonBody, user: CurrentUse
 @router.post("/rooms/{room_id}/end", responses=_ADMIN)
 async def end_room(room_id: str, body: ReasonBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
     return await admin.do_end_room(s, user, room_id, body.reason)
+
+
+# -- clubs ------------------------------------------------------------------------------------
+
+
+@router.get("/clubs", responses=_ADMIN)
+async def list_clubs(
+    user: CurrentUser,
+    s: ServicesDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=clubs.LIST_MAX)] = clubs.LIST_DEFAULT,
+) -> dict[str, Any]:
+    return await clubs.admin_list(s, user, q, limit)
+
+
+@router.post("/clubs/{club_id}/remove", responses=_ADMIN)
+async def remove_club(club_id: str, body: ReasonBody, user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
+    """Remove a club for good (its live rooms end); audited with the reason."""
+    return await clubs.do_remove(s, user, club_id, body.reason)
 
 
 # -- instance settings and the audit log -------------------------------------------------------

@@ -75,18 +75,36 @@ async def _drain(receive: Receive) -> None:
 
 
 class BodyLimit:
-    """ASGI middleware: `routes` maps (METHOD, path) to a route's own limit."""
+    """ASGI middleware: `routes` maps (METHOD, path) to a route's own limit; a `*`
+    segment in a path stands for any one segment (`/api/clubs/*/avatar`)."""
 
     def __init__(self, app: ASGIApp, default: Limit, routes: Mapping[tuple[str, str], Limit] | None = None) -> None:
         self.app = app
         self.default = default
-        self.routes = dict(routes or {})
+        self.routes = {key: limit for key, limit in (routes or {}).items() if "*" not in key[1]}
+        self.patterns = [
+            (method, path.split("/"), limit) for (method, path), limit in (routes or {}).items() if "*" in path
+        ]
+
+    def limit_for(self, method: str, path: str) -> Limit:
+        found = self.routes.get((method, path))
+        if found is not None:
+            return found
+        parts = path.split("/")
+        for want, pattern, limit in self.patterns:
+            if (
+                want == method
+                and len(pattern) == len(parts)
+                and all(p in ("*", q) for p, q in zip(pattern, parts, strict=True))
+            ):
+                return limit
+        return self.default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.routes.get((scope["method"], scope["path"]), self.default)
+        limit = self.limit_for(scope["method"], scope["path"])
         refused = False
         started = False
 

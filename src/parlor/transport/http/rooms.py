@@ -24,10 +24,19 @@ _ROOM_LIMITED = errors(403, 404, 409, 410, 429)
 _Id = Field(min_length=1, max_length=64)
 
 
+# A list the topic check judges (too many, unknown: its own codes); bounded here only
+# against absurd bodies.
+_Topics = Field(default=None, max_length=100)
+
+
 class CreateBody(BaseModel):
     title: str = Field(max_length=1000)
     kind: RoomKind = RoomKind.OPEN
     hand_raise: HandRaise = HandRaise.EVERYONE
+    topics: list[str] | None = _Topics
+    # A club's room: its admins and leaders start them (docs/API.md, Clubs).
+    club_id: str | None = Field(default=None, max_length=64)
+    members_only: bool = False
 
 
 class InviteBody(BaseModel):
@@ -60,6 +69,7 @@ class SettingsBody(BaseModel):
     title: str | None = Field(default=None, max_length=1000)
     hand_raise: HandRaise | None = None
     kind: RoomKind | None = None
+    topics: list[str] | None = _Topics
 
 
 Snapshot = dict[str, Any]
@@ -70,14 +80,28 @@ def _view(s: ServicesDep, room: Room) -> Snapshot:
 
 
 @router.get("")
-async def hallway(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
-    """The hallway: live rooms ranked for you, and upcoming events (docs/API.md, Rooms)."""
-    return await hallway_actions.hallway_page(s, user)
+async def hallway(
+    user: CurrentUser, s: ServicesDep, topic: Annotated[str | None, Query(max_length=100)] = None
+) -> dict[str, Any]:
+    """The hallway: live rooms ranked for you, and upcoming events (docs/API.md, Rooms);
+    `topic` keeps the rooms on it."""
+    return await hallway_actions.hallway_page(s, user, topic=topic)
 
 
-@router.post("", status_code=201, responses=errors(429))
+@router.post("", status_code=201, responses=errors(403, 404, 409, 429))
 async def create(body: CreateBody, user: CurrentUser, s: ServicesDep, address: ClientAddress) -> Snapshot:
-    return _view(s, await rooms.do_create_room(s, user, body.title, body.kind, body.hand_raise, address=address))
+    room = await rooms.do_create_room(
+        s,
+        user,
+        body.title,
+        body.kind,
+        body.hand_raise,
+        address=address,
+        topics=body.topics,
+        club_id=body.club_id,
+        members_only=body.members_only,
+    )
+    return _view(s, room)
 
 
 @router.get("/{room_id}", responses=_ROOM)
@@ -112,7 +136,8 @@ async def audit(
 
 @router.patch("/{room_id}", responses=_ROOM)
 async def update(room_id: str, body: SettingsBody, user: RoomPrincipal, s: ServicesDep) -> Snapshot:
-    return _view(s, await rooms.do_update_settings(s, user, room_id, body.title, body.hand_raise, body.kind))
+    room = await rooms.do_update_settings(s, user, room_id, body.title, body.hand_raise, body.kind, body.topics)
+    return _view(s, room)
 
 
 @router.post("/{room_id}/invites", responses=_ROOM_LIMITED)

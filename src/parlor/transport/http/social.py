@@ -83,5 +83,6 @@ async def search(
     s: ServicesDep,
     q: Annotated[str, Query(min_length=1, max_length=200)],
     limit: Annotated[int, Query(ge=1, le=social.SEARCH_MAX)] = social.SEARCH_DEFAULT,
+    topic: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict[str, Any]:
-    return await social.search(s, user, q, limit)
+    return await social.search(s, user, q, limit, topic=topic)

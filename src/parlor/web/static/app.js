@@ -51,4 +51,10 @@ import { eventView, newEventView } from './views/event.js';
 route(/^\/events\/new$/, newEventView);
 route(/^\/events\/(?<id>[^/]+)$/, eventView);
 
+// clubs: /clubs, /clubs/:id
+import { clubsView } from './views/clubs.js';
+import { clubView } from './views/club.js';
+route(/^\/clubs$/, clubsView);
+route(/^\/clubs\/(?<id>[^/]+)$/, clubView);
+
 start(document.getElementById('main'));

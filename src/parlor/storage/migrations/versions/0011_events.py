@@ -20,7 +20,7 @@ def upgrade() -> None:
         "events",
         sa.Column("id", sa.String(32), primary_key=True),
         sa.Column("host_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
-        sa.Column("club_id", sa.Integer, nullable=True),
+        sa.Column("club_id", sa.String(32), nullable=True),
         sa.Column("title", sa.String(120), nullable=False),
         sa.Column("description", sa.String(1000), nullable=False),
         sa.Column("starts_at", sa.Float, nullable=False),

@@ -8,11 +8,13 @@ import { navigate } from '../router.js';
 import { loadMe, onSessionChange } from '../session.js';
 import { signupsSection } from './growth.js';
 import { embedAdminSection } from './embed-admin.js';
+import { clubsSection } from './admin_clubs.js';
 
 export const SECTIONS = [
   ['reports', 'Reports'],
   ['people', 'People'],
   ['signups', 'Sign-ups'],
+  ['clubs', 'Clubs'],
   ['settings', 'Settings'],
   ['audit', 'Audit log'],
 ];
@@ -75,7 +77,7 @@ export async function adminView(ctx) {
   const panel = h('section', { class: 'admin-panel', 'aria-labelledby': 'admin-section-h' },
     h('h2', { id: 'admin-section-h', class: 'sr-only' }, found[1]));
   fill(outlet, consoleFrame(section, panel));
-  const sections = { reports, people, signups, settings, audit };
+  const sections = { reports, people, signups, clubs: clubsSection, settings, audit };
   await sections[section](panel, ctx);
 }
 

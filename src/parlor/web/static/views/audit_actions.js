@@ -8,6 +8,7 @@ export const AUDIT_ACTIONS = {
   'room.bye': 'closed the page and left',
   'room.settings': 'changed the room settings',
   'room.title': 'renamed the room',
+  'room.topics': 'changed the room\'s topics',
   'room.kind.open': 'opened the room to everyone',
   'room.kind.social': 'made the room social',
   'room.kind.closed': 'closed the room to invited people',

@@ -82,6 +82,13 @@ function signedInView({ outlet, signal, onCleanup }, me) {
   const list = h('ul', { class: 'room-list', 'aria-label': 'Live rooms' });
   const eventList = h('ul', { class: 'room-list event-list', 'aria-label': 'Upcoming events' });
   const eventStatus = h('p', { class: 'muted empty', hidden: true }, 'No events scheduled.');
+  // Only the rooms on one topic (`?topic=`), or all.
+  const topicSelect = h('select', { id: 'hallway-topic', name: 'topic' }, h('option', { value: '' }, 'All topics'));
+  get('/topics')
+    .then(({ topics }) => { if (!signal.aborted) topicSelect.append(...topics.map((t) => h('option', { value: t }, t))); })
+    .catch(() => { /* no filter then */ });
+  topicSelect.addEventListener('change', () => refresh());
+  const topicFilter = h('div', { class: 'field topic-filter' }, h('label', { for: 'hallway-topic' }, 'Topic'), topicSelect);
   const listStatus = h('p', { class: 'muted empty' }, 'Looking for live rooms…');
 
   const signOutButton = h('button', { type: 'button', class: 'btn btn-ghost' }, 'Sign out');
@@ -116,6 +123,7 @@ function signedInView({ outlet, signal, onCleanup }, me) {
       places,
       h('section', { class: 'rooms', 'aria-labelledby': 'live-h' },
         h('h2', { id: 'live-h' }, 'Live now'),
+        topicFilter,
         listStatus,
         list),
       h('section', { class: 'rooms events', 'aria-labelledby': 'events-h' },
@@ -135,12 +143,13 @@ function signedInView({ outlet, signal, onCleanup }, me) {
     loading = true;
     again = false;
     try {
-      const { rooms, events = [] } = await Api.rooms();
+      const topic = topicSelect.value;
+      const { rooms, events = [] } = topic ? await get(`/rooms?topic=${encodeURIComponent(topic)}`) : await Api.rooms();
       if (signal.aborted) return;
       rerender(list, rooms.map(roomCard));
       rerender(eventList, events.map(eventCard));
       eventStatus.hidden = events.length > 0;
-      listStatus.textContent = rooms.length ? '' : 'No live rooms right now. Start one!';
+      listStatus.textContent = rooms.length ? '' : (topic ? `No live rooms on ${topic} right now.` : 'No live rooms right now. Start one!');
       listStatus.hidden = rooms.length > 0;
     } catch (err) {
       if (!signal.aborted) {
@@ -192,9 +201,16 @@ function roomCard(room) {
   if (more) names.push(`${more} more`);
   const count = Number(room.listener_count) || 0;
   const followed = followedLine(room);
+  const club = room.club;
   return h('li', { class: 'room-card card', dataset: { roomId: room.id } },
     h('h3', { class: 'room-title' }, room.title),
+    club ? h('p', { class: 'room-club muted' },
+      h('a', { href: `/clubs/${encodeURIComponent(club.id)}` }, club.name),
+      club.members_only ? h('span', { class: 'badge badge-kind' }, 'Members only') : null) : null,
     followed ? h('p', { class: 'followed-line muted' }, followed) : null,
+    room.topics && room.topics.length
+      ? h('ul', { class: 'topic-tags', 'aria-label': 'Room topics' }, room.topics.map((t) => h('li', { class: 'badge badge-topic' }, t)))
+      : null,
     h('div', { class: 'room-people' },
       h('span', { class: 'avatar-stack', 'aria-hidden': 'true' }, speakers.slice(0, 3).map((s) => avatar(s, 'sm'))),
       h('span', { class: 'speaker-names' }, names.length ? names.join(', ') : 'No one on stage')),
@@ -214,6 +230,7 @@ function placesNav(me) {
     h('ul', {},
       link(`/people/${encodeURIComponent(me.username)}`, 'Your profile'),
       link('/search', 'Search'),
+      link('/clubs', 'Clubs'),
       link('/contacts', 'Contacts'),
       link('/invites', me.is_admin ? 'Invites and waitlist' : 'Invites'),
       link('/inbox', 'Inbox'),

@@ -6,6 +6,7 @@ import { h, field, fill, alertBox, avatar, checkbox } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe } from '../session.js';
 import { calendarSettings } from './event.js';
+import { topicPicker } from './clubs.js';
 
 const BIO_MAX = 160;
 
@@ -114,6 +115,32 @@ export async function settingsView({ outlet, signal }) {
   });
   showAvatar();
 
+  // -- interests (topics you like: the hallway ranks rooms on them higher) --------------------
+  const [{ topics, max_interests: maxInterests }, { interests }] = await Promise.all([
+    api('GET', '/topics'), api('GET', '/me/interests'),
+  ]);
+  if (signal.aborted) return;
+  const interestsPicker = topicPicker(topics, { legend: 'Topics you like', max: maxInterests, chosen: interests, name: 'settings-interest' });
+  const interestsAlert = alertBox();
+  const interestsSaved = h('p', { class: 'muted', role: 'status' });
+  const interestsButton = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save interests');
+  const interestsForm = h('form', { class: 'stack', novalidate: true },
+    interestsPicker.el, interestsAlert.el, interestsSaved, interestsButton);
+  interestsForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    interestsAlert.clear();
+    interestsSaved.textContent = '';
+    interestsButton.disabled = true;
+    try {
+      await api('PUT', '/me/interests', { topics: interestsPicker.value() });
+      interestsSaved.textContent = 'Interests saved.';
+    } catch (err) {
+      interestsAlert.show(err.message);
+    } finally {
+      interestsButton.disabled = false;
+    }
+  });
+
   // -- delete --------------------------------------------------------------------------------
   const deleteAlert = alertBox();
   const password = field('Password', { name: 'password', type: 'password', autocomplete: 'current-password' });
@@ -153,6 +180,9 @@ export async function settingsView({ outlet, signal }) {
       h('div', { class: 'field' }, h('label', { for: fileId }, 'Choose an image'), file),
       h('div', { class: 'row' }, uploadButton, removeButton),
       avatarAlert.el),
+    section('settings-interests', 'Interests',
+      h('p', { class: 'muted' }, 'Live rooms on these topics come higher in your hallway, after rooms with people you follow.'),
+      interestsForm),
     section('settings-security', 'Security',
       h('p', {}, 'Change your password, see where you are signed in and your tokens, and your recent sign-ins.'),
       h('a', { class: 'btn', href: '/settings/security' }, 'Password, sessions and tokens')),

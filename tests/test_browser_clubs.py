@@ -1,0 +1,121 @@
+"""Clubs in a real browser (Debian's Chromium through Playwright): a member founds a club
+once they hosted enough rooms, another member (at phone width, by keyboard) follows and
+joins it, the founder starts a members-only club room, it shows in the member's hallway
+and they join it; a non-member is refused with the reason.
+
+Run inside the private network namespace (scripts/test does it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Playwright, async_playwright, expect
+from tests.browser_helpers import expect_connected, join_from_hallway, launch, new_page, sign_in
+from tests.conftest import make_settings
+from tests.live import LiveServer, live_server, make_member
+from tests.people import ADMIN
+
+pytestmark = pytest.mark.browser
+
+REFUSAL = "This room is for members of the club “Night Owls” only: join the club to come in."
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    async with live_server(make_settings(tmp_path / "data", workers=1)) as s:
+        yield s
+
+
+@pytest.fixture
+async def pw() -> AsyncIterator[Playwright]:
+    async with async_playwright() as p:
+        yield p
+
+
+async def test_found_join_and_meet_in_a_members_only_club_room(server: LiveServer, pw: Playwright) -> None:
+    async with (
+        httpx.AsyncClient(base_url=server.url) as alice,
+        httpx.AsyncClient(base_url=server.url) as bob,
+        httpx.AsyncClient(base_url=server.url) as carl,
+        httpx.AsyncClient(base_url=server.url) as admin,
+    ):
+        await make_member(server, alice, "alice")
+        await make_member(server, bob, "bob")
+        await make_member(server, carl, "carl")
+        await admin.post("/api/login", json={"username": ADMIN["username"], "password": ADMIN["password"]})
+        r = await admin.patch("/api/admin/settings", json={"club_min_rooms_hosted": 1})
+        assert r.status_code == 200, r.text
+
+        browser = await launch(pw)
+        try:
+            _, page = await new_page(browser)
+            await sign_in(page, server.url, "alice")
+            await page.get_by_role("link", name="Clubs").click()
+            await page.wait_for_url("**/clubs")
+            # The rule is not met yet: the page says what is missing, and offers no form.
+            await expect(page.get_by_text("Host 1 more room to found a club")).to_be_visible()
+            await expect(page.get_by_role("button", name="Found the club")).to_have_count(0)
+            room = (await alice.post("/api/rooms", json={"title": "Warm-up"})).json()
+            assert (await alice.post(f"/api/rooms/{room['id']}/end")).status_code == 200
+
+            await page.reload()
+            await page.get_by_role("textbox", name="Name").fill("Night Owls")
+            await page.get_by_label("Description").fill("Talk after midnight")
+            await page.get_by_role("group", name="Topics").get_by_label("music").check()
+            await page.get_by_role("button", name="Found the club").click()
+            await page.wait_for_url("**/clubs/c_*")
+            await expect(page.get_by_role("heading", level=1, name="Night Owls")).to_be_visible()
+            club_url = page.url
+            await expect(page.get_by_role("list", name="Admins")).to_contain_text("@alice")
+
+            # Bob, on a phone, finds the club and follows, then joins it, by keyboard.
+            _, bob_page = await new_page(browser, 390, 844)
+            await sign_in(bob_page, server.url, "bob")
+            await bob_page.goto(f"{server.url}/clubs")
+            await bob_page.get_by_role("searchbox", name="Club name").fill("night")
+            await bob_page.get_by_role("button", name="Find clubs").click()
+            await bob_page.get_by_role("list", name="Clubs found").get_by_role("link", name="Night Owls").click()
+            await bob_page.wait_for_url(club_url)
+            await bob_page.get_by_role("button", name="Follow club").focus()
+            await bob_page.keyboard.press("Enter")
+            await expect(bob_page.get_by_role("status")).to_have_text("You follow the club.")
+            await bob_page.get_by_role("button", name="Join club").focus()
+            await bob_page.keyboard.press("Enter")
+            await expect(bob_page.get_by_role("status")).to_have_text("You joined the club.")
+            await expect(bob_page.get_by_role("button", name="Leave club")).to_be_visible()
+            # nothing is wider than the phone's screen
+            width = await bob_page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= 390, width
+
+            # Alice starts a members-only club room from the club's page.
+            await page.reload()
+            await expect(page.get_by_role("list", name="Members")).to_contain_text("@bob")
+            await page.get_by_role("textbox", name="Room title").fill("Owls only")
+            await page.get_by_label("Members only").check()
+            await page.get_by_role("button", name="Start a club room").click()
+            await page.wait_for_url("**/rooms/*")
+            await expect_connected(page)
+            room_url = page.url
+
+            # It shows in Bob's hallway, marked as the club's members-only room; he joins it.
+            await bob_page.goto(f"{server.url}/")
+            rooms = bob_page.get_by_role("list", name="Live rooms")
+            card = rooms.get_by_role("listitem").filter(has_text="Owls only")
+            await expect(card).to_contain_text("Night Owls")
+            await expect(card).to_contain_text("Members only")
+            await join_from_hallway(bob_page, "Owls only")
+            assert bob_page.url == room_url
+
+            # Carl is no member: not in his hallway, and refused with the reason by its link.
+            _, carl_page = await new_page(browser)
+            await sign_in(carl_page, server.url, "carl")
+            await expect(carl_page.get_by_text("No live rooms right now. Start one!")).to_be_visible()
+            await carl_page.goto(room_url)
+            await expect(carl_page.get_by_role("heading", name="Cannot join this room")).to_be_visible()
+            await expect(carl_page.get_by_text(REFUSAL)).to_be_visible()
+        finally:
+            await browser.close()
