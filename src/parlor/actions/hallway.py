@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parlor.actions import events
 from parlor.actions.services import Services
 from parlor.domain.clubs import ClubRole, is_member
-from parlor.domain.rooms import Participant, Room, RoomKind, kind_admits
+from parlor.domain.rooms import Participant, Room, RoomKind, club_ref, kind_admits
 from parlor.domain.topics import check_topics
 from parlor.domain.users import User
 from parlor.storage import clubs as club_store
@@ -42,13 +42,6 @@ from parlor.storage import interests as interest_store
 
 # Speakers named on a card; `speaker_count` counts them all.
 SPEAKERS_SHOWN = 5
-
-
-def club_ref(room: Room) -> dict[str, Any] | None:
-    """The club a room belongs to, as snapshots and hallway cards show it."""
-    if room.club_id is None:
-        return None
-    return {"id": room.club_id, "name": room.club_name, "members_only": room.members_only}
 
 
 def visible(

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parlor.actions import limits, notifications, speaking
 from parlor.actions.accounts import USERNAME
 from parlor.actions.guest_book import audit_id
-from parlor.actions.hallway import club_ref
 from parlor.actions.ids import looks_like_id, new_id
 from parlor.actions.profiles import avatar_url
 from parlor.actions.room_lookup import check_room
@@ -27,7 +26,7 @@ from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
 from parlor.domain import clubs as clubs_domain
 from parlor.domain import rooms as domain
-from parlor.domain.rooms import HandRaise, Participant, Room, RoomKind, is_guest
+from parlor.domain.rooms import HandRaise, Participant, Room, RoomKind, club_ref, is_guest
 from parlor.domain.topics import check_topics
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError

@@ -17,7 +17,7 @@ from parlor.actions.accounts import USERNAME
 from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
 from parlor.actions.services import Services
 from parlor.domain.clubs import ClubRole
-from parlor.domain.rooms import Room
+from parlor.domain.rooms import Room, club_ref
 from parlor.domain.text import clean_text
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
@@ -248,7 +248,7 @@ def _room_card(s: Services, room: Room, followed: set[str], hidden: set[str]) ->
         "id": room.id,
         "title": room.title,
         "topics": list(room.topics),
-        "club": hallway.club_ref(room),
+        "club": club_ref(room),
         "speakers": speakers,
         "listener_count": len(room.participants) - len(on_stage),
         "followed_count": len(followed & set(room.participants)),

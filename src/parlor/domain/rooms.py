@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 from parlor.domain.clubs import members_only_refusal
 from parlor.domain.text import clean_text
@@ -248,6 +249,13 @@ def admission_refusal(
             "This is a social room: only people its moderators follow, or invite, can join.",
         )
     return None
+
+
+def club_ref(room: Room) -> dict[str, Any] | None:
+    """The club a room belongs to, as snapshots and hallway cards show it."""
+    if room.club_id is None:
+        return None
+    return {"id": room.club_id, "name": room.club_name, "members_only": room.members_only}
 
 
 def kind_admits(room: Room, user_id: str, *, followed_by_moderator: bool, club_member: bool = False) -> bool:
