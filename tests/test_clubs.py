@@ -8,7 +8,9 @@ Every refusal is checked to change nothing: the club tables are read before and 
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -454,3 +456,39 @@ async def test_founding_and_invitations_are_rate_limited(tmp_path: Path, databas
         r = await ann.post(f"/api/clubs/{club}/invites", json={"username": "dan"})
         assert r.status_code == 429 and error_code(r) == "rate_limited"
         assert await club_rows(inst) == before
+
+
+async def test_club_events_are_scheduled_by_its_leaders_and_shown_on_its_page(inst: Instance) -> None:
+    await let_members_found(inst)
+    ann, lee, moe, out = [await inst.member(n) for n in ("ann", "lee", "moe", "out")]
+    club = await found(ann, "Book Club")
+    other = await found(out, "Other Club")
+    for who in (lee, moe):
+        await ok(await who.post(f"/api/clubs/{club}/join"))
+    await ok(await ann.http.put(f"/api/clubs/{club}/members/{lee.id}", json={"role": "leader"}))
+    soon = datetime.fromtimestamp(time.time() + 1800, UTC).isoformat()
+    body = {"title": "Chapter one", "starts_at": soon, "club_id": club}
+
+    async def event_rows() -> int:
+        async with inst.services.db.engine.connect() as conn:
+            return len((await conn.execute(sa.select(tables.events))).all())
+
+    # a plain member, someone else's club, no such club: refused, nothing written
+    await refused(await moe.post("/api/events", json=body), 403, "not_club_leader")
+    await refused(await lee.post("/api/events", json={**body, "club_id": other}), 403, "not_club_leader")
+    await refused(await lee.post("/api/events", json={**body, "club_id": "c_nosuchclub"}), 404, "club_not_found")
+    assert await event_rows() == 0
+
+    e = await ok(await lee.post("/api/events", json=body), 201)
+    assert e["club_id"] == club
+    assert [x["id"] for x in (await page(moe, club))["upcoming_events"]] == [e["id"]]
+    assert (await page(moe, other))["upcoming_events"] == []
+    # started, it is one of the club's rooms
+    started = await ok(await lee.post(f"/api/events/{e['id']}/start"))
+    room = await ok(await moe.http.get(f"/api/rooms/{started['room_id']}"))
+    assert room["club"] == {"id": club, "name": "Book Club", "members_only": False}
+    # a removed club leaves its events to their hosts
+    e2 = await ok(await ann.post("/api/events", json={**body, "title": "Chapter two"}), 201)
+    admin = await inst.admin()
+    await ok(await admin.post(f"/api/admin/clubs/{club}/remove", json={"reason": "test"}))
+    assert (await ok(await ann.http.get(f"/api/events/{e2['id']}")))["club_id"] is None

@@ -3,8 +3,7 @@ and avatar; admins of the instance remove one; a deleted account's clubs are han
 
 Who may do what is decided in domain/clubs.py from facts read here; membership itself
 (join, follow, invitations, roles) is in actions/club_members.py. A club's page lists
-its people by role, its live rooms the viewer may see, and — once events exist — its
-upcoming events (`upcoming_events`, empty until then).
+its people by role, its live rooms the viewer may see, and its upcoming events.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parlor.actions import hallway, instance_settings, limits, rooms, sanctions
+from parlor.actions import events, hallway, instance_settings, limits, rooms, sanctions
 from parlor.actions.growth import check_admin
 from parlor.actions.ids import looks_like_id, new_id
 from parlor.actions.paging import check_limit
@@ -88,6 +87,7 @@ async def page(s: Services, viewer: User, club_id: str) -> dict[str, Any]:
         waiting = await store.waiting(conn, club.id, kinds, WAITING_SHOWN) if role in LEADING else []
         invited = await store.waiting(conn, club.id, [Pending.INVITE], WAITING_SHOWN) if role in LEADING else []
         names = await _names(conn, {r.by_id for r, _, _ in [*waiting, *invited] if r.by_id})
+        upcoming = await events.upcoming_of_club(s, conn, viewer, club.id)
         live = [r for r in s.live.rooms.values() if r.club_id == club.id and not r.guest_room]
         cards: list[dict[str, Any]] = []
         if live:
@@ -115,8 +115,7 @@ async def page(s: Services, viewer: User, club_id: str) -> dict[str, Any]:
         "you": {"role": role.value if role else None, "pending": pending.kind.value if pending else None},
         "people": by_role,
         "live_rooms": cards,
-        # Events (issue 12, part 1) fill this: the club's upcoming events, soonest first.
-        "upcoming_events": [],
+        "upcoming_events": upcoming,
         "waiting": [_waiting(r, username, shown, names) for r, username, shown in waiting],
         "invited": [_waiting(r, username, shown, names) for r, username, shown in invited],
     }

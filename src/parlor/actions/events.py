@@ -34,10 +34,12 @@ from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, user_channel
 from parlor.domain import events as domain
 from parlor.domain import ical
+from parlor.domain.clubs import LEADING
 from parlor.domain.events import Reminder, State
 from parlor.domain.topics import check_topics
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
+from parlor.storage import clubs as club_store
 from parlor.storage import events as store
 from parlor.storage import social as social_store
 
@@ -148,9 +150,21 @@ def _check_scheduled(e: store.Event) -> None:
         raise ParlorError(409, Code.EVENT_NOT_SCHEDULED, f"This event is {e.state}: it can no longer change.")
 
 
-def _check_club(club_id: object) -> None:
-    if club_id is not None:
-        raise bad_input("Events cannot belong to a club yet: leave club_id out.")
+async def _check_club(conn: AsyncConnection, user: User, club_id: object) -> str | None:
+    """An event may belong to a club its host leads (an admin or leader of it, as for the
+    club's rooms): it shows on the club's page and starts as one of the club's rooms."""
+    if club_id is None:
+        return None
+    if not isinstance(club_id, str) or not looks_like_id(club_id):
+        raise bad_input("club_id is a club's id.")
+    club = await club_store.get_club(conn, club_id)
+    if club is None:
+        raise ParlorError(404, Code.CLUB_NOT_FOUND, "There is no such club.")
+    if club.archived:
+        raise ParlorError(409, Code.CLUB_ARCHIVED, "This club is archived.")
+    if await club_store.role_of(conn, club.id, user.id) not in LEADING:
+        raise ParlorError(403, Code.NOT_CLUB_LEADER, "Only the club's admins and leaders schedule its events.")
+    return club.id
 
 
 async def _check_cohosts(conn: AsyncConnection, host: User, raw: object) -> list[str]:
@@ -230,6 +244,15 @@ async def upcoming(s: Services, viewer: User, limit: int = HALLWAY_LIMIT) -> lis
         return await _views(s, conn, found, viewer.id)
 
 
+async def upcoming_of_club(s: Services, conn: AsyncConnection, viewer: User, club_id: str) -> list[dict[str, Any]]:
+    """A club's upcoming events, soonest first (its page), but those of hosts the viewer
+    is blocked with either way."""
+    found = await store.upcoming_of_club(
+        conn, club_id, viewer.id, s.clock(), s.settings.event_grace_s, UPCOMING_LIMIT
+    )
+    return await _views(s, conn, found, viewer.id)
+
+
 async def upcoming_of(s: Services, viewer: User, username: str) -> list[dict[str, Any]]:
     """A person's upcoming events (hosted or co-hosted), for their profile."""
     name = username.strip().lower()
@@ -249,7 +272,6 @@ async def upcoming_of(s: Services, viewer: User, username: str) -> list[dict[str
 async def do_create(s: Services, user: User, body: dict[str, Any], *, address: str | None = None) -> dict[str, Any]:
     """Schedule an event. Everything is checked before anything is written or counted."""
     now = s.clock()
-    _check_club(body.get("club_id"))
     title = domain.clean_title(body["title"])
     description = domain.clean_description(body.get("description") or "")
     starts_at = domain.parse_time(body["starts_at"], "starts_at")
@@ -259,6 +281,7 @@ async def do_create(s: Services, user: User, body: dict[str, Any], *, address: s
     topics = check_topics(body.get("topics") or [], s.settings.topics)
     async with s.db.engine.connect() as conn:
         cohost_ids = await _check_cohosts(conn, user, body.get("cohosts") or [])
+        club_id = await _check_club(conn, user, body.get("club_id"))
     await limits.check(s, "event_create", account=user.id, address=address)
     event_id = new_id("e")
     async with s.db.engine.begin() as conn:
@@ -266,7 +289,7 @@ async def do_create(s: Services, user: User, body: dict[str, Any], *, address: s
             conn,
             id=event_id,
             host_id=user.id,
-            club_id=None,
+            club_id=club_id,
             title=title,
             description=description,
             starts_at=starts_at,
@@ -295,8 +318,11 @@ async def do_update(s: Services, user: User, event_id: str, changes: dict[str, A
         e = await _check_event(s, conn, user, event_id)
         await _check_hosting(conn, e, user, host_only="cohosts" in changes)
         _check_scheduled(e)
-        _check_club(changes.get("club_id"))
         values: dict[str, Any] = {}
+        if "club_id" in changes:  # the host's call: a co-host does not move it to a club
+            if user.id != e.host.id:
+                raise ParlorError(403, Code.NOT_EVENT_HOST, "Only its host can do that.")
+            values["club_id"] = await _check_club(conn, user, changes["club_id"])
         if "title" in changes:
             values["title"] = domain.clean_title(changes["title"] or "")
         if "description" in changes:
@@ -394,6 +420,7 @@ async def do_start(s: Services, user: User, event_id: str, *, address: str | Non
             address=address,
             hosts=frozenset({e.host.id, *(p.id for p in cohosts)}),
             tell_followers=False,
+            club_id=e.club_id,
         )
     except BaseException:
         async with s.db.engine.begin() as conn:

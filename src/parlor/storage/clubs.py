@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlor.domain.clubs import ClubRole, Mode, Pending, Standing
-from parlor.storage.tables import club_avatars, club_members, club_requests, clubs, rooms, users
+from parlor.storage.tables import club_avatars, club_members, club_requests, clubs, events, rooms, users
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,8 @@ async def delete_club(conn: AsyncConnection, club_id: str) -> None:
     # but saying it keeps the order plain.
     for table in (club_avatars, club_requests, club_members):
         await conn.execute(table.delete().where(table.c.club_id == club_id))
+    # Its events stay, as their hosts' own.
+    await conn.execute(events.update().where(events.c.club_id == club_id).values(club_id=None))
     await conn.execute(clubs.delete().where(clubs.c.id == club_id))
 
 

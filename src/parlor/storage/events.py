@@ -185,6 +185,20 @@ async def upcoming_for(conn: AsyncConnection, viewer_id: str, now: float, grace_
     return (first + rest)[:limit]
 
 
+async def upcoming_of_club(
+    conn: AsyncConnection, club_id: str, viewer_id: str, now: float, grace_s: float, limit: int
+) -> list[Event]:
+    """A club's upcoming events, soonest first; none whose host and the viewer are blocked
+    either way."""
+    query = (
+        _select()
+        .where(events.c.club_id == club_id, _upcoming(now, grace_s), ~_blocked_either_way(viewer_id, events.c.host_id))
+        .order_by(events.c.starts_at, events.c.id)
+        .limit(limit)
+    )
+    return [_event(r) for r in await conn.execute(query)]
+
+
 async def upcoming_of(conn: AsyncConnection, user_id: str, now: float, grace_s: float, limit: int) -> list[Event]:
     """Upcoming events a person hosts or co-hosts, soonest first."""
     cohosted = sa.select(event_cohosts.c.event_id).where(event_cohosts.c.user_id == user_id)

@@ -402,6 +402,8 @@ events = sa.Table(
     sa.Index("ix_events_state_starts", "state", "starts_at"),
     # a host's events (profiles, account deletion)
     sa.Index("ix_events_host", "host_id", "starts_at"),
+    # a club's events (its page)
+    sa.Index("ix_events_club", "club_id", "starts_at"),
 )
 
 event_cohosts = sa.Table(

@@ -32,7 +32,7 @@ class CreateBody(BaseModel):
     time_zone: str | None = Field(default=None, max_length=200)
     topics: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
     cohosts: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
-    club_id: int | None = None
+    club_id: str | None = Field(default=None, max_length=32)
 
 
 class UpdateBody(BaseModel):
@@ -45,7 +45,7 @@ class UpdateBody(BaseModel):
     time_zone: str | None = Field(default=None, max_length=200)
     topics: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=50)
     cohosts: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=50)
-    club_id: int | None = None
+    club_id: str | None = Field(default=None, max_length=32)
 
 
 class NotifyBody(BaseModel):

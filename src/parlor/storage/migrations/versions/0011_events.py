@@ -36,6 +36,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_events_state_starts", "events", ["state", "starts_at"])
     op.create_index("ix_events_host", "events", ["host_id", "starts_at"])
+    op.create_index("ix_events_club", "events", ["club_id", "starts_at"])
     op.create_table(
         "event_cohosts",
         sa.Column("event_id", sa.String(32), sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
@@ -82,6 +83,7 @@ def downgrade() -> None:
     op.drop_table("event_subscriptions")
     op.drop_index("ix_event_cohosts_user", "event_cohosts")
     op.drop_table("event_cohosts")
+    op.drop_index("ix_events_club", "events")
     op.drop_index("ix_events_host", "events")
     op.drop_index("ix_events_state_starts", "events")
     op.drop_table("events")
