@@ -9,6 +9,7 @@ Run inside the private network namespace (scripts/test does it).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -117,5 +118,54 @@ async def test_found_join_and_meet_in_a_members_only_club_room(server: LiveServe
             await carl_page.goto(room_url)
             await expect(carl_page.get_by_role("heading", name="Cannot join this room")).to_be_visible()
             await expect(carl_page.get_by_text(REFUSAL)).to_be_visible()
+        finally:
+            await browser.close()
+
+
+async def test_a_club_leader_schedules_an_event_from_the_club_page_and_members_see_it(
+    server: LiveServer, pw: Playwright
+) -> None:
+    async with (
+        httpx.AsyncClient(base_url=server.url) as alice,
+        httpx.AsyncClient(base_url=server.url) as bob,
+        httpx.AsyncClient(base_url=server.url) as admin,
+    ):
+        await make_member(server, alice, "alice")
+        await make_member(server, bob, "bob")
+        await admin.post("/api/login", json={"username": ADMIN["username"], "password": ADMIN["password"]})
+        assert (await admin.patch("/api/admin/settings", json={"clubs_rule": "members"})).status_code == 200
+        r = await alice.post("/api/clubs", json={"name": "Night Owls", "mode": "open"})
+        assert r.status_code == 201, r.text
+        club_id = r.json()["id"]
+        assert (await bob.post(f"/api/clubs/{club_id}/join")).status_code == 200
+
+        browser = await launch(pw)
+        try:
+            _, page = await new_page(browser, width=390, height=844)
+            await sign_in(page, server.url, "alice")
+            await page.goto(f"{server.url}/clubs/{club_id}")
+            await expect(page.get_by_text("No upcoming events.")).to_be_visible()
+            await page.get_by_role("link", name="Schedule an event").click()
+            await page.wait_for_url("**/events/new?club=*")
+            await expect(page.get_by_role("heading", name="Schedule a club event")).to_be_visible()
+            await page.get_by_label("Event title").fill("Moon watch")
+            starts = datetime.now() + timedelta(hours=2)  # the page's own zone: datetime-local
+            await page.get_by_label("Starts").fill(starts.strftime("%Y-%m-%dT%H:%M"))
+            await page.get_by_role("button", name="Schedule").click()
+            await page.wait_for_url("**/events/e_*")
+            await expect(page.get_by_role("heading", name="Moon watch")).to_be_visible()
+            event_id = page.url.rsplit("/", 1)[1]
+            assert (await bob.get(f"/api/events/{event_id}")).json()["club_id"] == club_id
+
+            # bob, a member, finds it on the club's page
+            _, bob_page = await new_page(browser)
+            await sign_in(bob_page, server.url, "bob")
+            await bob_page.goto(f"{server.url}/clubs/{club_id}")
+            events = bob_page.get_by_role("list", name="Upcoming events")
+            await expect(events.get_by_role("listitem")).to_have_count(1)
+            await expect(events).to_contain_text("Moon watch")
+            await expect(bob_page.get_by_role("link", name="Schedule an event")).to_have_count(0)  # not a leader
+            await events.get_by_role("link", name="Details of Moon watch").click()
+            await bob_page.wait_for_url(f"**/events/{event_id}")
         finally:
             await browser.close()

@@ -1,5 +1,5 @@
 // A club's page (/clubs/<id>): what it is, join / follow / leave, its live rooms, its
-// upcoming events (filled once events exist), its people by role; for its leaders and
+// upcoming events (leaders schedule them from here), its people by role; for its leaders and
 // admins: start a club room, invite, answer requests; for admins: roles and settings.
 // Every action answers with the page's new data, which is drawn again.
 import { api, ApiError, get } from '../api.js';
@@ -7,6 +7,7 @@ import { h, field, fill, alertBox, checkbox, nameOf } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe } from '../session.js';
 import { MODES, ROLE_NAMES, clubPath, modePicker, topicPicker, topicTags } from './clubs.js';
+import { eventCard } from './event.js';
 
 const LEADING = new Set(['admin', 'leader']);
 const MEMBERS = new Set(['admin', 'leader', 'member']);
@@ -242,11 +243,13 @@ export async function clubView({ outlet, params, signal }) {
       club.rules ? section('club-rules-h', 'Rules', h('p', { class: 'club-rules' }, club.rules)) : null,
       liveRooms(),
       LEADING.has(role) && !club.archived ? startRoom() : null,
-      // Upcoming events: the events feature fills `upcoming_events` (and this list).
       section('club-events-h', 'Upcoming events',
-        h('ul', { class: 'club-events', id: 'club-events', 'aria-label': 'Upcoming events' },
-          club.upcoming_events.map((e) => h('li', {}, e.title || ''))),
-        club.upcoming_events.length ? null : h('p', { class: 'muted' }, 'No upcoming events.')),
+        h('ul', { class: 'room-list event-list club-events', id: 'club-events', 'aria-label': 'Upcoming events' },
+          club.upcoming_events.map(eventCard)),
+        club.upcoming_events.length ? null : h('p', { class: 'muted' }, 'No upcoming events.'),
+        LEADING.has(role) && !club.archived
+          ? h('p', {}, h('a', { class: 'btn', href: `/events/new?club=${encodeURIComponent(club.id)}` }, 'Schedule an event'))
+          : null),
       people(),
       role === 'member' && !club.archived ? section('club-nominate-h', 'Nominate someone',
         h('p', { class: 'muted' }, 'An admin of the club approves; then they are invited.'),

@@ -112,13 +112,17 @@ async function signedIn(signal) {
 export async function newEventView({ outlet, signal }) {
   if (!(await signedIn(signal))) return;
   document.title = 'Schedule an event · Parlor';
+  // From a club's page (/events/new?club=<id>): one of the club's events.
+  const clubId = new URLSearchParams(location.search).get('club');
   const form = eventForm(null, 'Schedule', async (body) => {
-    const ev = await post('/events', body);
+    const ev = await post('/events', clubId ? { ...body, club_id: clubId } : body);
     navigate(e(ev.id));
   });
   fill(outlet, h('section', { class: 'card narrow', 'aria-labelledby': 'new-event-h' },
-    h('h1', { id: 'new-event-h' }, 'Schedule an event'),
-    h('p', { class: 'muted' }, 'People can ask to be reminded. You open its room when it is time.'),
+    h('h1', { id: 'new-event-h' }, clubId ? 'Schedule a club event' : 'Schedule an event'),
+    h('p', { class: 'muted' }, clubId
+      ? 'It shows on the club\'s page and opens as one of the club\'s rooms. People can ask to be reminded.'
+      : 'People can ask to be reminded. You open its room when it is time.'),
     form));
   form.querySelector('input').focus();
 }
