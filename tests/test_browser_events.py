@@ -1,5 +1,5 @@
 """Events in a real browser (Debian's Chromium through Playwright): a member sees the
-upcoming event of a host they follow in the hallway, asks to be notified, is told when
+upcoming event of a club they are in (its host they follow) in the hallway, asks to be notified, is told when
 the host starts it, and joins the live room from the event page.
 
 Run inside the private network namespace (scripts/test does it).
@@ -20,6 +20,7 @@ from playwright.async_api import Playwright, async_playwright, expect
 from tests.browser_helpers import expect_connected, launch, new_page, sign_in
 from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
+from tests.people import ADMIN
 
 pytestmark = pytest.mark.browser
 
@@ -52,10 +53,18 @@ async def test_a_member_is_told_when_a_followed_host_starts_an_event_and_joins_f
         await make_member(server, bob, "bob")
         await make_member(server, carl, "carl")
         assert (await alice.post("/api/users/bob/follow")).status_code == 200
+        # bob's event is one of his club's (alice is a member)
+        async with httpx.AsyncClient(base_url=server.url) as admin:
+            await admin.post("/api/login", json={"username": ADMIN["username"], "password": ADMIN["password"]})
+            assert (await admin.patch("/api/admin/settings", json={"clubs_rule": "members"})).status_code == 200
+        r = await bob.post("/api/clubs", json={"name": "Askers", "mode": "open"})
+        assert r.status_code == 201, r.text
+        club_id = r.json()["id"]
+        assert (await alice.post(f"/api/clubs/{club_id}/join")).status_code == 200
         # carl's event is sooner, but alice follows bob: bob's comes first
         body = {"title": "Carl's chat", "description": "", "starts_at": soon(20)}
         assert (await carl.post("/api/events", json=body)).status_code == 201
-        body = {"title": "Bob's Q&A", "description": "Ask me anything", "starts_at": soon(30)}
+        body = {"title": "Bob's Q&A", "description": "Ask me anything", "starts_at": soon(30), "club_id": club_id}
         r = await bob.post("/api/events", json=body)
         assert r.status_code == 201, r.text
         event_id = r.json()["id"]
