@@ -270,7 +270,11 @@ async def test_stage_changes_are_not_held_back_while_the_audience_churns(server:
         delays = []
         try:
             for act, seen in stage_changes:
-                await asyncio.sleep(0.1)
+                # Each change lands while the audience is mid-churn: wait for a few more
+                # joins first rather than a fixed time, which a loaded box may not fill.
+                before = joined
+                while joined < before + 5:
+                    await asyncio.sleep(0.01)
                 mark = len(ann.got)
                 started = loop.time()
                 await act()
@@ -278,7 +282,7 @@ async def test_stage_changes_are_not_held_back_while_the_audience_churns(server:
         finally:
             stop.set()
             await churning
-        assert joined > 20  # the audience did churn meanwhile
+        assert joined >= 25  # the audience did churn meanwhile
         assert max(delays) < 0.1, delays
         await ann.close()
 
