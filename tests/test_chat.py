@@ -58,6 +58,10 @@ async def room(instance: Instance) -> Room:
         assert (await p.post(f"/api/rooms/{room_id}/join")).status_code == 200
     await ann.post(f"/api/rooms/{room_id}/speak-invites", json={"user_id": cat.id})
     assert (await cat.post(f"/api/rooms/{room_id}/speak-invite/accept")).status_code == 200
+    # They stay as their open sockets would keep them: the tests move the clock past the
+    # reconnect grace, and the reaper would make a socketless participant leave.
+    for p in (ann, bob, cat):
+        instance.services.live.attach(room_id, p.id)
     return Room(instance, room_id, ann, bob, cat, dan, now)
 
 
