@@ -357,6 +357,29 @@ async def test_club_rooms_rank_after_followed_people_before_other_rooms(inst: In
     assert [c["title"] for c in cards] == ["Bob's room", "Club room", "Big room"]
 
 
+async def test_events_of_your_clubs_and_followed_hosts_come_before_sooner_ones(inst: Instance) -> None:
+    await let_members_found(inst)
+    ann, bob, cat, viewer = [await inst.member(n) for n in ("ann", "bob", "cat", "viewer")]
+    club = await found(ann, "Chess")
+    await ok(await viewer.post(f"/api/clubs/{club}/join"))
+    await ok(await viewer.post("/api/users/bob/follow"))
+    now = time.time()
+
+    async def schedule(who: Person, title: str, hours: float, **extra: Any) -> None:
+        starts = datetime.fromtimestamp(now + hours * 3600, UTC).isoformat()
+        await ok(await who.post("/api/events", json={"title": title, "starts_at": starts, **extra}), 201)
+
+    await schedule(cat, "A stranger's, soonest", 1)
+    await schedule(ann, "The club's", 3, club_id=club)
+    await schedule(bob, "Bob's", 2)
+    await schedule(ann, "Ann's own, not the club's", 1.5)
+    titles = [e["title"] for e in (await ok(await viewer.http.get("/api/rooms")))["events"]]
+    assert titles == ["Bob's", "The club's", "A stranger's, soonest", "Ann's own, not the club's"]
+    # someone outside the club and following nobody: soonest first
+    titles = [e["title"] for e in (await ok(await cat.http.get("/api/rooms")))["events"]]
+    assert titles == ["A stranger's, soonest", "Ann's own, not the club's", "Bob's", "The club's"]
+
+
 # -- the club's page, search, avatar ----------------------------------------------------------------
 
 

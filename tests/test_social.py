@@ -380,8 +380,13 @@ def test_the_social_bench_runs_small(capsys: pytest.CaptureFixture[str]) -> None
 
     from parlor.bench import social as bench
 
-    argv = ["--users", "300", "--follows", "2000", "--queries", "30", "--rooms", "5", "--json"]
+    argv = ["--users", "300", "--follows", "2000", "--queries", "30", "--rooms", "5"]
+    argv += ["--clubs", "30", "--events", "200", "--hallways", "30", "--json"]
     assert bench.main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["backend"], result["users"], result["follows"], result["queries"]) == ("sqlite", 300, 2000, 30)
     assert 0 < result["search_ms_p50"] <= result["search_ms_p99"] and result["results_mean"] > 0
+    assert (result["clubs"], result["events"], result["hallways"]) == (30, 200, 30)
+    assert 0 < result["hallway_ms_p50"] <= result["hallway_ms_p99"]
+    # every page lists the live rooms a viewer may see and a full row of upcoming events
+    assert result["hallway_rooms_mean"] > 0 and result["hallway_events_mean"] > 0

@@ -238,18 +238,23 @@ async def get(s: Services, viewer: User, event_id: str) -> dict[str, Any]:
 
 
 async def upcoming(s: Services, viewer: User, limit: int = HALLWAY_LIMIT) -> list[dict[str, Any]]:
-    """The hallway's upcoming events: hosts you follow first, then everyone's, soonest first."""
+    """The hallway's upcoming events: hosts you follow and your clubs first, then everyone's, soonest first."""
     async with s.db.engine.connect() as conn:
-        found = await store.upcoming_for(conn, viewer.id, s.clock(), s.settings.event_grace_s, limit)
-        return await _views(s, conn, found, viewer.id)
+        return await upcoming_in(s, conn, viewer, limit)
+
+
+async def upcoming_in(
+    s: Services, conn: AsyncConnection, viewer: User, limit: int = HALLWAY_LIMIT
+) -> list[dict[str, Any]]:
+    """`upcoming` on a connection the caller holds (the hallway page reads its rooms on it too)."""
+    found = await store.upcoming_for(conn, viewer.id, s.clock(), s.settings.event_grace_s, limit)
+    return await _views(s, conn, found, viewer.id)
 
 
 async def upcoming_of_club(s: Services, conn: AsyncConnection, viewer: User, club_id: str) -> list[dict[str, Any]]:
     """A club's upcoming events, soonest first (its page), but those of hosts the viewer
     is blocked with either way."""
-    found = await store.upcoming_of_club(
-        conn, club_id, viewer.id, s.clock(), s.settings.event_grace_s, UPCOMING_LIMIT
-    )
+    found = await store.upcoming_of_club(conn, club_id, viewer.id, s.clock(), s.settings.event_grace_s, UPCOMING_LIMIT)
     return await _views(s, conn, found, viewer.id)
 
 

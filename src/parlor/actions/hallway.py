@@ -159,26 +159,25 @@ async def viewer_tastes(
 
 
 async def hallway_page(s: Services, viewer: User, *, topic: str | None = None) -> dict[str, Any]:
-    """GET /api/rooms: the live rooms, and a few upcoming events (hosts the viewer follows
-    first; two index ranges with a LIMIT, actions/events.py)."""
-    return {"rooms": await hallway(s, viewer, topic=topic), "events": await events.upcoming(s, viewer)}
-
-
-async def hallway(s: Services, viewer: User, *, topic: str | None = None) -> list[dict[str, Any]]:
-    """GET /api/rooms: the viewer's hallway (`topic`: only rooms on it)."""
+    """GET /api/rooms: the viewer's hallway (`topic`: only rooms on it), and a few upcoming
+    events (hosts the viewer follows and their clubs first; index ranges cut by a LIMIT,
+    storage/events.py). One connection for both."""
     wanted = check_topic(s, topic)
+    async with s.db.engine.connect() as conn:
+        rooms = await hallway(s, conn, viewer, topic=wanted)
+        upcoming = await events.upcoming_in(s, conn, viewer)
+    return {"rooms": rooms, "events": upcoming}
+
+
+async def hallway(s: Services, conn: AsyncConnection, viewer: User, *, topic: str | None) -> list[dict[str, Any]]:
+    """The viewer's hallway cards (`topic`: already checked; only rooms on it)."""
     # Guest rooms are found by their name only, never listed.
-    rooms = [
-        room
-        for room in s.live.rooms.values()
-        if not room.guest_room and (wanted is None or wanted in room.topics)
-    ]
+    rooms = [room for room in s.live.rooms.values() if not room.guest_room and (topic is None or topic in room.topics)]
     if not rooms:
         return []
-    async with s.db.engine.connect() as conn:
-        followed, blocked = await store.viewer_graph(conn, viewer.id)
-        followers = await moderators_following(conn, viewer.id, rooms)
-        clubs, liked = await viewer_tastes(conn, viewer.id, rooms)
+    followed, blocked = await store.viewer_graph(conn, viewer.id)
+    followers = await moderators_following(conn, viewer.id, rooms)
+    clubs, liked = await viewer_tastes(conn, viewer.id, rooms)
     return cards(
         rooms,
         viewer.id,

@@ -1,9 +1,12 @@
-"""`parlor bench social`: people search at 100,000 users and 1,000,000 follows.
+"""`parlor bench social`: people search and the hallway at 100,000 users, 1,000,000
+follows, 10,000 clubs and 50,000 upcoming events.
 
 Fills a fresh database (a temp SQLite file, or a new PostgreSQL database next to
 the one `--database-url` names, dropped afterwards) with bulk inserts, puts some
-live rooms in memory, then times searches with random 1–4 character prefixes of
-real names, as random users, through the actions layer (`actions.social.search`).
+live rooms in memory (some of them clubs' rooms, most with topics), then times, as
+random users, searches with random 1–4 character prefixes of real names
+(`actions.social.search`) and whole hallway pages, live rooms and upcoming events
+(`actions.hallway.hallway_page`, what `GET /api/rooms` answers).
 
     python -m parlor.bench.social --json
     python -m parlor.bench.social --backend postgresql --json
@@ -32,13 +35,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parlor.actions import social
+from parlor.actions import hallway, social
 from parlor.actions.services import Services
 from parlor.domain import rooms as room_domain
+from parlor.domain.topics import DEFAULT_TOPICS
 from parlor.domain.users import User
 from parlor.settings import load
 from parlor.storage.db import async_url
-from parlor.storage.tables import follows, users
+from parlor.storage.tables import club_members, clubs, events, follows, interests, user_blocks, users
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@/test?host=/var/run/postgresql"
 
@@ -66,6 +70,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--follows", type=int, default=1_000_000)
     p.add_argument("--queries", type=int, default=2_000)
     p.add_argument("--rooms", type=int, default=200, help="live rooms held in memory")
+    p.add_argument("--clubs", type=int, default=10_000)
+    p.add_argument("--events", type=int, default=50_000, help="upcoming events")
+    p.add_argument("--hallways", type=int, default=2_000, help="hallway pages to time")
     p.add_argument("--limit", type=int, default=social.SEARCH_DEFAULT, help="results per search")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true", help="print only the JSON result")
@@ -81,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
             n_follows=args.follows,
             n_queries=args.queries,
             n_rooms=args.rooms,
+            n_clubs=args.clubs,
+            n_events=args.events,
+            n_hallways=args.hallways,
             limit=args.limit,
             seed=args.seed,
             verbose=not args.json,
@@ -175,13 +185,101 @@ async def _bulk(conn: AsyncConnection, table: sa.Table, rows: list[dict[str, Any
         await conn.execute(table.insert(), rows[start : start + chunk])
 
 
-async def fill(s: Services, n_users: int, n_follows: int, n_rooms: int, rng: random.Random) -> list[dict[str, Any]]:
+def make_clubs(
+    ids: list[str], n: int, rng: random.Random, now: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`n` clubs, each founded by someone (its admin), and their people: a person is in
+    0–5 clubs, popular clubs (the first ones) drawing more of them."""
+    rows = []
+    people = []
+    for i in range(n):
+        name = f"{rng.choice(TITLE_WORDS).capitalize()} club {i}"
+        founder = rng.choice(ids)
+        topics = rng.sample(DEFAULT_TOPICS, rng.randint(0, 3))
+        rows.append(
+            {
+                "id": f"c_bench{i}",
+                "name": name,
+                "name_key": name.lower(),
+                "description": "",
+                "rules": "",
+                "topics": "," + ",".join(topics) + "," if topics else "",
+                "mode": rng.choice(("open", "approval", "invite")),
+                "created_by": founder,
+                "created_at": now - 86400,
+                "archived_at": None,
+            }
+        )
+        people.append({"club_id": f"c_bench{i}", "user_id": founder, "role": "admin", "since": now - 86400})
+    taken = {(p["club_id"], p["user_id"]) for p in people}
+    if n:
+        for user_id in ids:
+            for _ in range(rng.choice((0, 0, 1, 1, 2, 3, 5))):
+                club_id = f"c_bench{int(n * rng.random() ** 2)}"
+                if (club_id, user_id) in taken:
+                    continue
+                taken.add((club_id, user_id))
+                role = rng.choice(("member", "member", "follower", "leader"))
+                people.append({"club_id": club_id, "user_id": user_id, "role": role, "since": now - 3600})
+    return rows, people
+
+
+def make_events(ids: list[str], n: int, n_clubs: int, rng: random.Random, now: float) -> list[dict[str, Any]]:
+    """`n` upcoming events over the next 30 days (a few live now); hosts skewed to the
+    popular, a third of them clubs' events."""
+    count = len(ids)
+    rows = []
+    for i in range(n):
+        live = rng.random() < 0.002
+        starts = now - rng.uniform(0, 3600) if live else now + rng.uniform(60, 30 * 86400)
+        topics = rng.sample(DEFAULT_TOPICS, rng.randint(0, 3))
+        rows.append(
+            {
+                "id": f"e_bench{i}",
+                "host_id": ids[int(count * rng.random() ** 2)],
+                "club_id": f"c_bench{rng.randrange(n_clubs)}" if n_clubs and rng.random() < 1 / 3 else None,
+                "title": " ".join(rng.sample(TITLE_WORDS, 3)).capitalize(),
+                "description": "",
+                "starts_at": starts,
+                "ends_at": None,
+                "time_zone": None,
+                "topics": ",".join(topics),
+                "state": "live" if live else "scheduled",
+                "room_id": None,
+                "reminders_done": "",
+                "created_at": now - 86400,
+                "updated_at": now - 86400,
+                "sequence": 0,
+            }
+        )
+    return rows
+
+
+async def fill(
+    s: Services, n_users: int, n_follows: int, n_rooms: int, n_clubs: int, n_events: int, rng: random.Random
+) -> list[dict[str, Any]]:
+    now = time.time()
     people = make_people(n_users, rng)
     ids = [p["id"] for p in people]
     edges = sorted(make_follows(ids, n_follows, rng))  # in primary key order: a faster load
+    club_rows, club_people = make_clubs(ids, n_clubs, rng, now)
+    blocks = {(rng.choice(ids), rng.choice(ids)) for _ in range(n_users // 10)}
+    liked = [
+        {"user_id": user_id, "topic": topic}
+        for user_id in ids
+        if rng.random() < 1 / 3
+        for topic in rng.sample(DEFAULT_TOPICS, rng.randint(1, 3))
+    ]
     async with s.db.engine.begin() as conn:
         await _bulk(conn, users, people)
         await _bulk(conn, follows, [{"follower_id": a, "followee_id": b, "created_at": at} for a, b, at in edges])
+        await _bulk(
+            conn, user_blocks, [{"blocker_id": a, "blocked_id": b, "created_at": now} for a, b in blocks if a != b]
+        )
+        await _bulk(conn, interests, liked)
+        await _bulk(conn, clubs, club_rows)
+        await _bulk(conn, club_members, club_people)
+        await _bulk(conn, events, make_events(ids, n_events, n_clubs, rng, now))
         if conn.dialect.name == "sqlite":
             await conn.exec_driver_sql("PRAGMA cache_size=-2000")  # back to the default for the searches
     # Statistics for the planner; on PostgreSQL also the visibility map (index-only
@@ -189,14 +287,25 @@ async def fill(s: Services, n_users: int, n_follows: int, n_rooms: int, rng: ran
     async with s.db.engine.connect() as conn:
         auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
         await auto.execute(sa.text("VACUUM ANALYZE" if conn.dialect.name == "postgresql" else "ANALYZE"))
-    now = time.time()
     for i in range(n_rooms):
         host = people[rng.randrange(n_users)]
         title = " ".join(rng.sample(TITLE_WORDS, 3)).capitalize()
-        room = room_domain.create(f"r_bench{i}", title, host["id"], now, capacity=5000)
+        topics = tuple(rng.sample(DEFAULT_TOPICS, rng.randint(0, 3)))
+        club = club_rows[rng.randrange(n_clubs)] if n_clubs and rng.random() < 0.2 else None
+        room = room_domain.create(
+            f"r_bench{i}",
+            title,
+            host["id"],
+            now,
+            capacity=5000,
+            topics=topics,
+            club_id=club["id"] if club else None,
+            club_name=club["name"] if club else "",
+            members_only=club is not None and rng.random() < 0.5,
+        )
         for guest in rng.sample(ids, 5):
             if guest not in room.participants:
-                room = room_domain.join(room, guest, now)
+                room = room_domain.join(room, guest, now, club_member=True)
         s.live.put(room)
     return people
 
@@ -214,6 +323,9 @@ async def bench(
     n_follows: int,
     n_queries: int,
     n_rooms: int,
+    n_clubs: int,
+    n_events: int,
+    n_hallways: int,
     limit: int,
     seed: int,
     verbose: bool,
@@ -228,8 +340,12 @@ async def bench(
                 started = time.perf_counter()
                 await s.db.migrate()
                 if verbose:
-                    print(f"# {backend}: inserting {n_users} users, {n_follows} follows ...", file=sys.stderr)
-                people = await fill(s, n_users, n_follows, n_rooms, rng)
+                    print(
+                        f"# {backend}: inserting {n_users} users, {n_follows} follows, {n_clubs} clubs, "
+                        f"{n_events} events ...",
+                        file=sys.stderr,
+                    )
+                people = await fill(s, n_users, n_follows, n_rooms, n_clubs, n_events, rng)
                 setup_s = time.perf_counter() - started
                 # The bench's own million objects are not the server's: keep them out of GC passes.
                 gc.collect()
@@ -253,6 +369,20 @@ async def bench(
                     if i >= warmup:
                         timings.append(elapsed)
                         found += len(result["people"]) + len(result["rooms"])
+                if verbose:
+                    print(f"# {n_hallways} hallway pages ...", file=sys.stderr)
+                pages: list[float] = []
+                shown = {"rooms": 0, "events": 0}
+                for i in range(min(100, n_hallways) + n_hallways):
+                    p = rng.choice(people)
+                    viewer = User(p["id"], p["username"], p["display_name"], False, p["created_at"])
+                    t0 = time.perf_counter()
+                    page = await hallway.hallway_page(s, viewer)
+                    elapsed = (time.perf_counter() - t0) * 1000
+                    if i >= min(100, n_hallways):
+                        pages.append(elapsed)
+                        for key in shown:
+                            shown[key] += len(page[key])
             finally:
                 await s.media.close()
                 await s.db.close()
@@ -262,6 +392,8 @@ async def bench(
         "users": n_users,
         "follows": n_follows,
         "live_rooms": n_rooms,
+        "clubs": n_clubs,
+        "events": n_events,
         "queries": n_queries,
         "limit": limit,
         "search_ms_p50": round(_percentile(timings, 0.50), 3),
@@ -269,6 +401,13 @@ async def bench(
         "search_ms_max": round(max(timings), 3),
         "search_ms_mean": round(statistics.fmean(timings), 3),
         "results_mean": round(found / max(1, n_queries), 2),
+        "hallways": n_hallways,
+        "hallway_ms_p50": round(_percentile(pages, 0.50), 3),
+        "hallway_ms_p99": round(_percentile(pages, 0.99), 3),
+        "hallway_ms_max": round(max(pages), 3),
+        "hallway_ms_mean": round(statistics.fmean(pages), 3),
+        "hallway_rooms_mean": round(shown["rooms"] / max(1, n_hallways), 2),
+        "hallway_events_mean": round(shown["events"] / max(1, n_hallways), 2),
         "setup_s": round(setup_s, 1),
     }
 

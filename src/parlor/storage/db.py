@@ -7,6 +7,7 @@ storage modules read the same on both.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -18,7 +19,6 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,12 @@ def private_sqlite_file(url: str) -> None:
         return
     db = Path(path)
     private_dir(db.parent)
-    os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))
+    # Only ever open a file that is not there yet: closing any descriptor of a file drops
+    # every POSIX lock this process holds on it, SQLite's too. With its shared lock gone,
+    # another process's connection takes itself for the last one, checkpoints and
+    # removes the WAL, and this process's open connections go on reading the old one.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     for file in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         if file.exists() and stat.S_IMODE(file.stat().st_mode) != 0o600:
             file.chmod(0o600)
@@ -84,11 +89,7 @@ class Database:
         self.is_postgresql = self.url.startswith("postgresql")
         if not (self.is_sqlite or self.is_postgresql):
             raise ValueError(f"unsupported database URL (SQLite or PostgreSQL): {url.split(':', 1)[0]}:…")
-        # SQLite: a connection per use, not a pool. A pooled connection was seen reading
-        # a snapshot older than another process's commit: after `parlor admin
-        # reset-password` (its own process) the server still took the ended sessions
-        # (tests/test_account_safety_live.py). Cause inside the driver not found yet.
-        options: dict[str, Any] = {"poolclass": NullPool} if self.is_sqlite else {"pool_pre_ping": True}
+        options: dict[str, Any] = {} if self.is_sqlite else {"pool_pre_ping": True}
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
             private_sqlite_file(self.url)

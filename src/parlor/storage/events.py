@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parlor.storage.db import insert_ignore
 from parlor.storage.tables import (
     calendar_feeds,
+    club_members,
     event_cohosts,
     event_reminders,
     event_subscriptions,
@@ -168,21 +169,45 @@ def _upcoming(now: float, grace_s: float) -> sa.ColumnElement[bool]:
 
 
 async def upcoming_for(conn: AsyncConnection, viewer_id: str, now: float, grace_s: float, limit: int) -> list[Event]:
-    """The hallway's upcoming events: hosts the viewer follows first (soonest first), then
-    everyone's; none whose host and the viewer are blocked either way."""
+    """The hallway's upcoming events: those of hosts the viewer follows and of the viewer's
+    clubs first, then everyone's, each part soonest first; none whose host and the viewer
+    are blocked either way.
+
+    Each part is read as index ranges in start order and cut at `limit` (the viewer's
+    follows into ix_events_host, their clubs into ix_events_club, live and scheduled
+    events each on ix_events_state_starts), so it costs the same at 50 or 50,000 events."""
     visible = ~_blocked_either_way(viewer_id, events.c.host_id)
-    followed = sa.exists().where(follows.c.follower_id == viewer_id, follows.c.followee_id == events.c.host_id)
-    mine = (
-        _select()
-        .where(_upcoming(now, grace_s), followed, visible)
-        .order_by(events.c.starts_at, events.c.id)
-        .limit(limit)
+    followed = sa.select(follows.c.followee_id).where(follows.c.follower_id == viewer_id)
+    clubs = sa.select(club_members.c.club_id).where(club_members.c.user_id == viewer_id)
+    upcoming = _upcoming(now, grace_s)
+    first = await _soonest(
+        conn,
+        [
+            _select().where(events.c.host_id.in_(followed), upcoming, visible),
+            _select().where(events.c.club_id.in_(clubs), upcoming, visible),
+        ],
+        limit,
     )
-    first = [_event(r) for r in await conn.execute(mine)]
-    everyone = _select().where(_upcoming(now, grace_s), visible).order_by(events.c.starts_at, events.c.id).limit(limit)
+    # `limit` each is enough: at most len(first) of them are already in `first`.
+    everyone = await _soonest(
+        conn,
+        [
+            _select().where(events.c.state == "live", visible),
+            _select().where(events.c.state == "scheduled", events.c.starts_at > now - grace_s, visible),
+        ],
+        limit,
+    )
     seen = {e.id for e in first}
-    rest = [e for e in (_event(r) for r in await conn.execute(everyone)) if e.id not in seen]
-    return (first + rest)[:limit]
+    return (first + [e for e in everyone if e.id not in seen])[:limit]
+
+
+async def _soonest(conn: AsyncConnection, queries: Sequence[sa.Select[Any]], limit: int) -> list[Event]:
+    """The first `limit` events of several queries together, soonest first, once each."""
+    found: dict[str, Event] = {}
+    for query in queries:
+        for row in await conn.execute(query.order_by(events.c.starts_at, events.c.id).limit(limit)):
+            found.setdefault(row.id, _event(row))
+    return sorted(found.values(), key=lambda e: (e.starts_at, e.id))[:limit]
 
 
 async def upcoming_of_club(
