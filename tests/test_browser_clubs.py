@@ -91,6 +91,13 @@ async def test_found_join_and_meet_in_a_members_only_club_room(server: LiveServe
             # nothing is wider than the phone's screen
             width = await bob_page.evaluate("() => document.documentElement.scrollWidth")
             assert width <= 390, width
+            # Alice's profile says she runs it; its link leads back to the club.
+            await bob_page.goto(f"{server.url}/people/alice")
+            clubs = bob_page.get_by_role("list", name="Clubs")
+            await expect(bob_page.get_by_role("heading", name="Member of")).to_be_visible()
+            await expect(clubs.get_by_role("listitem")).to_have_text("Night OwlsAdmin")
+            await clubs.get_by_role("link", name="Night Owls").click()
+            await bob_page.wait_for_url(club_url)
 
             # Alice starts a members-only club room from the club's page.
             await page.reload()

@@ -77,6 +77,9 @@ async def test_a_member_is_told_when_a_followed_host_starts_an_event_and_joins_f
             await expect(events.get_by_role("listitem")).to_have_count(2)
             await expect(events.get_by_role("listitem").first).to_contain_text("Bob's Q&A")
             await expect(events.get_by_role("listitem").first).to_contain_text("Bob")
+            await expect(events.get_by_role("listitem").first.get_by_role("link", name="Askers")).to_have_attribute(
+                "href", f"/clubs/{club_id}"
+            )
             await expect(page.get_by_role("link", name="Schedule an event")).to_be_visible()
 
             # to the event's page, by keyboard

@@ -373,11 +373,30 @@ async def test_events_of_your_clubs_and_followed_hosts_come_before_sooner_ones(i
     await schedule(ann, "The club's", 3, club_id=club)
     await schedule(bob, "Bob's", 2)
     await schedule(ann, "Ann's own, not the club's", 1.5)
-    titles = [e["title"] for e in (await ok(await viewer.http.get("/api/rooms")))["events"]]
-    assert titles == ["Bob's", "The club's", "A stranger's, soonest", "Ann's own, not the club's"]
+    shown = (await ok(await viewer.http.get("/api/rooms")))["events"]
+    assert [e["title"] for e in shown] == ["Bob's", "The club's", "A stranger's, soonest", "Ann's own, not the club's"]
+    assert [e["club"] for e in shown] == [None, {"id": club, "name": "Chess"}, None, None]
     # someone outside the club and following nobody: soonest first
     titles = [e["title"] for e in (await ok(await cat.http.get("/api/rooms")))["events"]]
     assert titles == ["A stranger's, soonest", "Ann's own, not the club's", "Bob's", "The club's"]
+
+
+async def test_a_profile_lists_the_clubs_its_person_is_a_member_of(inst: Instance) -> None:
+    await let_members_found(inst)
+    ann, bob, cat = [await inst.member(n) for n in ("ann", "bob", "cat")]
+    chess = await found(ann, "Chess")
+    go = await found(bob, "Go")
+    await ok(await ann.post(f"/api/clubs/{go}/follow"))  # only follows: not listed
+    await ok(await bob.post(f"/api/clubs/{chess}/join"))
+
+    def listed(profile: dict[str, Any]) -> list[tuple[str, str]]:
+        return [(c["name"], c["role"]) for c in profile["clubs"]]
+
+    assert listed(await ok(await cat.http.get("/api/users/ann"))) == [("Chess", "admin")]
+    assert listed(await ok(await cat.http.get("/api/users/bob"))) == [("Chess", "member"), ("Go", "admin")]
+    assert (await ok(await ann.http.get("/api/users/cat")))["clubs"] == []
+    await ok(await bob.post(f"/api/clubs/{chess}/leave"))
+    assert listed(await ok(await cat.http.get("/api/users/bob"))) == [("Go", "admin")]
 
 
 # -- the club's page, search, avatar ----------------------------------------------------------------

@@ -90,6 +90,7 @@ def view(
         "time_zone": e.time_zone,
         "topics": list(e.topics),
         "club_id": e.club_id,
+        "club": {"id": e.club_id, "name": e.club_name} if e.club_id and e.club_name is not None else None,
         "state": e.state,
         "live": _live(s, e),
         "room_id": e.room_id if _live(s, e) else None,

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from parlor.actions import growth, hallway, ids, notifications, profiles
+from parlor.actions import clubs, growth, hallway, ids, notifications, profiles
 from parlor.actions.accounts import USERNAME
 from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
 from parlor.actions.services import Services
@@ -22,6 +22,7 @@ from parlor.domain.text import clean_text
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
 from parlor.storage import accounts as account_store
+from parlor.storage import clubs as club_store
 from parlor.storage import profiles as profile_store
 from parlor.storage import rooms as room_store
 from parlor.storage import social as store
@@ -78,6 +79,7 @@ async def _profile(s: Services, viewer: User, target: User) -> dict[str, Any]:
         rel = await store.relation(conn, viewer.id, target.id)
         shown = await profile_store.profile_row(conn, target.id)
         nominator = await growth.nominated_by(conn, target.id)
+        member_of = await club_store.clubs_of(conn, target.id)
     return {
         "id": target.id,
         "username": target.username,
@@ -88,6 +90,13 @@ async def _profile(s: Services, viewer: User, target: User) -> dict[str, Any]:
         "is_you": viewer.id == target.id,
         **rel,
         "nominated_by": nominator,  # {id, username, display_name} or None
+        # Clubs they are a member of (as each club's page lists them): not ones they only
+        # follow, nor archived ones.
+        "clubs": [
+            {**clubs.summary(club), "role": role.value}
+            for club, role, _since in member_of
+            if role is not ClubRole.FOLLOWER and not club.archived
+        ],
         # bio, avatar_url; last, so "nominated by a former member" wins when it applies
         **profiles.profile_fields(target.id, shown),
     }

@@ -17,6 +17,7 @@ from parlor.storage.db import insert_ignore
 from parlor.storage.tables import (
     calendar_feeds,
     club_members,
+    clubs,
     event_cohosts,
     event_reminders,
     event_subscriptions,
@@ -54,6 +55,8 @@ class Event:
     created_at: float
     updated_at: float
     sequence: int
+    # the club's name, for the event's card (None: no club)
+    club_name: str | None = None
 
 
 def _blocked_either_way(a: Any, b: Any) -> sa.Exists:
@@ -70,7 +73,8 @@ def _select() -> sa.Select[Any]:
         events,
         users.c.username.label("host_username"),
         users.c.display_name.label("host_display_name"),
-    ).select_from(events.join(users, users.c.id == events.c.host_id))
+        clubs.c.name.label("club_name"),
+    ).select_from(events.join(users, users.c.id == events.c.host_id).outerjoin(clubs, clubs.c.id == events.c.club_id))
 
 
 def _event(row: Any) -> Event:
@@ -90,6 +94,7 @@ def _event(row: Any) -> Event:
         created_at=float(row.created_at),
         updated_at=float(row.updated_at),
         sequence=int(row.sequence),
+        club_name=row.club_name,
     )
 
 

@@ -31,6 +31,7 @@ export function eventCard(ev) {
   return h('li', { class: 'event-card card', dataset: { eventId: ev.id } },
     h('h3', { class: 'event-title' }, ev.title),
     h('p', { class: 'muted' }, `${nameOf(ev.host)} · `, h('time', { datetime: ev.starts_at_iso }, localTime(ev.starts_at, 'medium'))),
+    clubLine(ev),
     state ? h('p', { class: `badge event-state${ev.live ? ' is-live' : ''}` }, state) : null,
     ev.notify ? h('p', { class: 'muted' }, 'You will be notified') : null,
     h('div', { class: 'room-foot' },
@@ -40,6 +41,13 @@ export function eventCard(ev) {
         'aria-label': `Details of ${ev.title}`,
         dataset: { key: `event-${ev.id}` },
       }, 'Details')));
+}
+
+/** The club an event belongs to, as a link to its page (or nothing). */
+function clubLine(ev) {
+  return ev.club
+    ? h('p', { class: 'room-club muted' }, 'Club: ', h('a', { href: `/clubs/${encodeURIComponent(ev.club.id)}` }, ev.club.name))
+    : null;
 }
 
 /** The fields the schedule and edit forms share; `ev` fills them for an edit. */
@@ -221,6 +229,7 @@ export async function eventView({ outlet, params, signal, onCleanup }) {
         ev.ends_at ? [' – ', h('time', { datetime: ev.ends_at_iso }, localTime(ev.ends_at, 'medium'))] : null),
       h('p', { class: 'muted' }, `Times in your time zone (${zone}).`, hostTime ? ` ${hostTime} in ${ev.time_zone}.` : ''),
       h('p', {}, 'Hosted by ', people),
+      clubLine(ev),
       ev.description ? h('p', { class: 'event-description' }, ev.description) : null,
       ev.topics.length ? h('p', { class: 'muted' }, `Topics: ${ev.topics.join(', ')}`) : null,
       typeof ev.subscriber_count === 'number' ? h('p', { class: 'muted' }, `${ev.subscriber_count} asked to be notified`) : null,

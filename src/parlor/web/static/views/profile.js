@@ -91,6 +91,16 @@ export async function profileView({ outlet, params, signal, onCleanup }) {
 
   const events = profileEvents(person.username);
 
+  function memberOf() {
+    const clubs = person.clubs || [];
+    if (!clubs.length) return null;
+    return h('section', { class: 'stack', 'aria-labelledby': 'profile-clubs-h' },
+      h('h2', { id: 'profile-clubs-h' }, 'Member of'),
+      h('ul', { class: 'club-list', 'aria-label': 'Clubs' }, clubs.map((c) => h('li', { class: 'room-club' },
+        h('a', { href: `/clubs/${encodeURIComponent(c.id)}` }, c.name),
+        c.role !== 'member' ? h('span', { class: 'badge badge-kind' }, c.role === 'admin' ? 'Admin' : 'Leader') : null))));
+  }
+
   function render() {
     document.title = `${nameOf(person)} · Parlor`;
     rerender(card, [
@@ -107,6 +117,7 @@ export async function profileView({ outlet, params, signal, onCleanup }) {
       person.joined_at ? h('p', { class: 'muted' }, `Joined ${joined(person.joined_at)}`) : null,
       actions(),
       alert.el,
+      memberOf(),
       events,
     ]);
   }
