@@ -38,7 +38,6 @@ import contextlib
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -58,7 +57,7 @@ from parlor.media import levels
 from parlor.media.base import LevelsCallback, MediaError, MediaServer
 from parlor.media.rtp import STAMP, dtx_template, forward_template, opus_dtx, opus_ok, rtp_payload
 from parlor.media.sdp import OPUS_FMTP, OPUS_FMTP_NO_DTX, answer_problem, with_opus_fmtp
-from parlor.media.slots import ACTIVE_BELOW_LEVEL, DEFAULT_IDLE_S, SlotRouter
+from parlor.media.slots import DEFAULT_IDLE_S, SlotRouter
 
 try:  # the C inner loop (media/_fanout.c); the Python loop below does the same, slower
     from parlor.media import _fanout as c_fanout
@@ -79,11 +78,6 @@ _FRAME_TS = 960  # one 20 ms Opus frame at 48 kHz
 # A holder's own numbering is discontinuous (a restarted or replaced sender) when its
 # timestamp runs backwards, or ahead of the time that passed by more than this:
 _TS_AHEAD_S = 1.0
-# Pre-roll: a talker's last refused packets (the slot was held) that go out first when it
-# takes the slot, so the first syllable of a turn is delayed a few tens of ms, not lost
-# (docs/BENCHMARKS.md, "Turn starts"): at most this many, received this recently.
-PREROLL_PACKETS = 3
-PREROLL_S = 0.08
 _SEQ_JUMP = 1000
 
 
@@ -212,8 +206,6 @@ class _Room:
     dropped: int = 0  # upstream packets not forwarded (not audible / no slot)
     malformed: int = 0  # upstream packets dropped as not RTP / not Opus / wrong payload type
     tails: dict[int, _Tail] = field(default_factory=dict)  # slot index -> its last packet
-    # speaker -> its last active packets refused for want of a slot (the pre-roll)
-    held: dict[str, deque[_Tail]] = field(default_factory=dict)
     # the C fan-out's: routes of ready peers, and answered peers not yet ready
     routes: list[Any] = field(default_factory=list)
     unrouted: dict[str, _Peer] = field(default_factory=dict)
@@ -346,8 +338,6 @@ class Sfu(MediaServer):
             if holder is not None and holder not in user_ids:
                 self._end_spurt(room, index)
         room.router.retain(user_ids)
-        for user_id in [u for u in room.held if u not in user_ids]:
-            del room.held[user_id]
 
     async def close_peer(self, room_id: str, user_id: str) -> None:
         peer = self._peer(room_id, user_id)
@@ -524,38 +514,19 @@ class Sfu(MediaServer):
                 previous = room.levels.get(user_id)
                 if previous is None or level < previous:
                     room.levels[user_id] = level
-        dtx = opus_dtx(template)
-        index = room.router.route(user_id, now, level, dtx)
+        index = room.router.route(user_id, now, level, opus_dtx(template))
+        if index is None:
+            room.dropped += 1
+            return
         marker = data[1] & 0x80
         in_seq = (data[2] << 8) | data[3]
         in_ts = int.from_bytes(data[4:8], "big")
         ssrc = data[8:12]
-        if index is None:
-            room.dropped += 1
-            if not dtx and (level is None or level < ACTIVE_BELOW_LEVEL):
-                held = room.held.get(user_id)
-                if held is None:
-                    held = room.held[user_id] = deque(maxlen=PREROLL_PACKETS)
-                held.append(_Tail(template, in_seq, in_ts, now, ssrc, user_id))
-            return
-        generation = room.router.slots[index].generation
-        held = room.held.pop(user_id, None)
-        if held and room.router.claimed:
-            # The turn's first packets, refused a moment ago: they go first, each stamped
-            # for when it came, so the listener's stream stays in step with real time.
-            first = 0x80  # the slot's new talk-spurt starts here
-            for h in held:
-                ahead = (in_seq - h.seq) & 0xFFFF
-                if h.ssrc == ssrc and 0 < ahead <= PREROLL_PACKETS and now - h.time <= PREROLL_S:
-                    self._send(room, speaker, index, generation, h.template, first, h.seq, h.ts, h.time)
-                    room.dropped -= 1  # counted when refused; forwarded after all
-                    first = marker = 0
         tail = room.tails.get(index)
         if tail is not None and tail.user_id == user_id and _discontinuous(tail, ssrc, in_seq, in_ts, now):
             room.router.rebase(index)
-            generation = room.router.slots[index].generation
         room.tails[index] = _Tail(template, in_seq, in_ts, now, ssrc, user_id)
-        self._send(room, speaker, index, generation, template, marker, in_seq, in_ts, now)
+        self._send(room, speaker, index, room.router.slots[index].generation, template, marker, in_seq, in_ts, now)
 
     def _end_spurt(self, room: _Room, index: int) -> None:
         """The slot's holder stops (muted, demoted, gone): send its listeners one Opus

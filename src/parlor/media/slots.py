@@ -150,8 +150,6 @@ class SlotRouter:
         self.min_hold_s = min_hold_s
         self.slots = [Slot() for _ in range(count)]
         self._speakers: dict[str, _Speaker] = {}
-        # Whether the last `route` gave its packet's speaker a slot it did not hold.
-        self.claimed = False
 
     def route(self, user_id: str, now: float, level: int | None, dtx: bool = False) -> int | None:
         """The slot that carries this packet of `user_id`, or None to drop it.
@@ -162,7 +160,6 @@ class SlotRouter:
         `dtx`: an Opus DTX packet (no audio: the sender's encoder found no voice),
         silent whatever its level.
         """
-        self.claimed = False
         speaker = self._speakers.get(user_id)
         if speaker is None:
             speaker = self._speakers[user_id] = _Speaker(now)
@@ -224,7 +221,6 @@ class SlotRouter:
             slot.heard(now, active, dtx)
         slot.generation += 1
         speaker.slot = index
-        self.claimed = True
         return index
 
     def rebase(self, index: int) -> None:
