@@ -169,6 +169,35 @@ async def test_a_turn_taken_when_the_holder_falls_quiet_keeps_its_first_packet(
     assert_real_time(listener.rtp_log, sent)
 
 
+async def test_a_turn_that_starts_as_the_holder_s_microphone_goes_off_stays_in_real_time(
+    one_slot: Sfu, clients: list[MediaSession]
+) -> None:
+    """The next talker starts while the holder still holds the slot (refused), then the
+    holder's microphone goes off: its frame of silence is not forwarded, so the next
+    talker's first frame follows the holder's last words in real time instead of being
+    stamped a frame after the silence (which put the stream ahead of real time at every
+    turn, and the listener's jitter buffer compressed speech to catch up)."""
+    sfu = one_slot
+    sfu.set_audible(ROOM, frozenset({"ann", "bob"}))
+    listener = await join(sfu, clients, "listener", record_rtp=True)
+    await join(sfu, clients, "ann")
+    await join(sfu, clients, "bob")
+    await connected(listener)
+    ann, bob = Sender(sfu, "ann"), Sender(sfu, "bob")
+    await ann.talk(30, LOUD)
+    bob.send(LOUD)  # as loud as ann, who holds the slot: refused
+    ann.send(SILENCE)  # her microphone goes off while bob waits
+    bob.send(LOUD)  # bob's turn, at once
+    await asyncio.sleep(0.02)
+    await bob.talk(10, LOUD)
+    sent = ann.sent[:30] + bob.sent[1:]
+    await wait_for(lambda: len(listener.rtp_log) >= len(sent), within=3.0)
+    await asyncio.sleep(0.1)
+    assert sfu.room_counters(ROOM)["dropped"] == 2  # bob's refused first, ann's silence
+    assert sfu.slot_holders(ROOM) == ["bob"]
+    assert_real_time(listener.rtp_log, sent, tolerance_s=0.012)
+
+
 async def test_new_listener_receives_a_silent_speaker_at_once(sfu: Sfu, clients: list[MediaSession]) -> None:
     sfu.set_audible(ROOM, frozenset({"ann"}))
     await join(sfu, clients, "ann")

@@ -57,7 +57,7 @@ from parlor.media import levels
 from parlor.media.base import LevelsCallback, MediaError, MediaServer
 from parlor.media.rtp import STAMP, dtx_template, forward_template, opus_dtx, opus_ok, rtp_payload
 from parlor.media.sdp import OPUS_FMTP, OPUS_FMTP_NO_DTX, answer_problem, with_opus_fmtp
-from parlor.media.slots import DEFAULT_IDLE_S, SlotRouter
+from parlor.media.slots import ACTIVE_BELOW_LEVEL, DEFAULT_IDLE_S, SILENT_LEVEL, SlotRouter
 
 try:  # the C inner loop (media/_fanout.c); the Python loop below does the same, slower
     from parlor.media import _fanout as c_fanout
@@ -79,6 +79,9 @@ _FRAME_TS = 960  # one 20 ms Opus frame at 48 kHz
 # timestamp runs backwards, or ahead of the time that passed by more than this:
 _TS_AHEAD_S = 1.0
 _SEQ_JUMP = 1000
+# A talker refused a slot this recently is waiting for it: a holder's frame of digital
+# silence (its microphone switched off) is then not forwarded (`_fan_out`).
+_WAITING_S = 0.06
 
 
 class _SilentTrack(MediaStreamTrack):
@@ -206,6 +209,7 @@ class _Room:
     dropped: int = 0  # upstream packets not forwarded (not audible / no slot)
     malformed: int = 0  # upstream packets dropped as not RTP / not Opus / wrong payload type
     tails: dict[int, _Tail] = field(default_factory=dict)  # slot index -> its last packet
+    waiting_since: float = -1.0  # when a talker was last refused a slot
     # the C fan-out's: routes of ready peers, and answered peers not yet ready
     routes: list[Any] = field(default_factory=list)
     unrouted: dict[str, _Peer] = field(default_factory=dict)
@@ -514,8 +518,20 @@ class Sfu(MediaServer):
                 previous = room.levels.get(user_id)
                 if previous is None or level < previous:
                     room.levels[user_id] = level
-        index = room.router.route(user_id, now, level, opus_dtx(template))
+        dtx = opus_dtx(template)
+        index = room.router.route(user_id, now, level, dtx)
         if index is None:
+            room.dropped += 1
+            if not dtx and (level is None or level < ACTIVE_BELOW_LEVEL):
+                room.waiting_since = now
+            return
+        if level == SILENT_LEVEL and not dtx and now - room.waiting_since <= _WAITING_S:
+            # The holder's microphone went off while another talker waits: the slot is
+            # theirs from the next packet. This frame of silence would sit between the
+            # two in the listener's stream, and the next talker's first frame, arriving
+            # less than a frame later, would be stamped a frame on: the listener's
+            # stream would run ahead of real time by that much more at every turn, and
+            # its jitter buffer time-compress speech to catch up (docs/BENCHMARKS.md).
             room.dropped += 1
             return
         marker = data[1] & 0x80
