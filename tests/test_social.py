@@ -57,6 +57,7 @@ async def test_follow_and_unfollow_by_username_and_by_id(instance: Instance) -> 
         "bio": "",
         "avatar_url": None,
         "nominated_by": {"id": before["nominated_by"]["id"], "username": "root", "display_name": "Root"},
+        "clubs": [],
     }
     assert isinstance(before["joined_at"], float)
 
