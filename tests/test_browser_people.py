@@ -384,8 +384,15 @@ async def box_of(locator: Locator) -> dict[str, Any]:
 
 
 async def assert_beside(page: Page, name: str) -> None:
-    box = await box_of(page.get_by_role("checkbox", name=name))
-    label = await box_of(page.locator("label", has_text=name))
+    # Both measured in one go: a section above that finishes loading between two
+    # measurements would move one and not the other.
+    checkbox = await page.get_by_role("checkbox", name=name).element_handle()
+    text = await page.locator("label", has_text=name).element_handle()
+    box, label = await page.evaluate(
+        "(els) => els.map((el) => { const r = el.getBoundingClientRect();"
+        " return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; })",
+        [checkbox, text],
+    )
     # the label starts to the right of the box, on the box's line (not wrapped under it)
     assert label["left"] >= box["right"], (name, box, label)
     assert label["top"] < box["bottom"] and box["top"] < label["bottom"], (name, box, label)
