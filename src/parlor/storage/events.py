@@ -180,16 +180,17 @@ async def upcoming_for(conn: AsyncConnection, viewer_id: str, now: float, grace_
 
     Each part is read as index ranges in start order and cut at `limit` (the viewer's
     follows into ix_events_host, their clubs into ix_events_club, live and scheduled
-    events each on ix_events_state_starts), so it costs the same at 50 or 50,000 events."""
+    events each on ix_events_state_starts): the rows read grow with the viewer's follows
+    and clubs, not with the number of events."""
     visible = ~_blocked_either_way(viewer_id, events.c.host_id)
     followed = sa.select(follows.c.followee_id).where(follows.c.follower_id == viewer_id)
-    clubs = sa.select(club_members.c.club_id).where(club_members.c.user_id == viewer_id)
+    their_clubs = sa.select(club_members.c.club_id).where(club_members.c.user_id == viewer_id)
     upcoming = _upcoming(now, grace_s)
     first = await _soonest(
         conn,
         [
             _select().where(events.c.host_id.in_(followed), upcoming, visible),
-            _select().where(events.c.club_id.in_(clubs), upcoming, visible),
+            _select().where(events.c.club_id.in_(their_clubs), upcoming, visible),
         ],
         limit,
     )
