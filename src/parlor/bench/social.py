@@ -373,13 +373,14 @@ async def bench(
                     print(f"# {n_hallways} hallway pages ...", file=sys.stderr)
                 pages: list[float] = []
                 shown = {"rooms": 0, "events": 0}
-                for i in range(min(100, n_hallways) + n_hallways):
+                warmup = min(100, n_hallways)
+                for i in range(warmup + n_hallways):
                     p = rng.choice(people)
                     viewer = User(p["id"], p["username"], p["display_name"], False, p["created_at"])
                     t0 = time.perf_counter()
                     page = await hallway.hallway_page(s, viewer)
                     elapsed = (time.perf_counter() - t0) * 1000
-                    if i >= min(100, n_hallways):
+                    if i >= warmup:
                         pages.append(elapsed)
                         for key in shown:
                             shown[key] += len(page[key])
