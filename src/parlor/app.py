@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from parlor import __version__
 from parlor.actions import accounts, events, presence, rooms, sanctions
 from parlor.actions.services import Services
 from parlor.bus.base import Bus
+from parlor.cluster.base import Cluster, NodeInfo
+from parlor.cluster.local import LocalCluster
 from parlor.errors import Code
 from parlor.limits import policies
 from parlor.limits.base import Limiter
@@ -88,10 +91,35 @@ ADMIN_PAGES = ("/admin", "/admin/{section}", "/admin/people/{user_id}")
 ReadyCallback = Callable[[Settings, str | None], None]
 
 
-def _build_bus(settings: Settings) -> Bus:
+def _build_bus(settings: Settings, node_id: str) -> Bus:
+    if settings.redis_url:
+        from parlor.bus.redis import RedisBus
+
+        return RedisBus(settings.redis_url, node_id)
     from parlor.bus.memory import MemoryBus
 
     return MemoryBus()
+
+
+def _build_cluster(settings: Settings, node_id: str) -> Cluster:
+    if settings.redis_url:
+        from parlor.cluster.redis import RedisCluster
+
+        return RedisCluster(settings.redis_url, node_id)
+    return LocalCluster(node_id)
+
+
+def _node_info(s: Services) -> NodeInfo:
+    from parlor.storage.db import schema_head
+
+    return NodeInfo(
+        node_id=s.cluster.node_id,
+        version=__version__,
+        schema=schema_head(),
+        public_url=s.settings.base_url,
+        ice_hosts=tuple(s.settings.ice_hosts),
+        started_at=s.clock(),
+    )
 
 
 def _build_limiter(settings: Settings) -> Limiter:
@@ -134,10 +162,12 @@ def _build_media(settings: Settings, services: Callable[[], Services]) -> MediaS
 def build_services(settings: Settings) -> Services:
     holder: list[Services] = []
     media = _build_media(settings, lambda: holder[0])
+    node_id = secrets.token_hex(6)  # this process, among the nodes of a cluster
     s = Services(
         settings=settings,
         db=Database(settings.effective_database_url),
-        bus=_build_bus(settings),
+        bus=_build_bus(settings, node_id),
+        cluster=_build_cluster(settings, node_id),
         media=media,
         limiter=_build_limiter(settings),
         limits=policies.table(settings.limits, settings.contact_prefix_budget),
@@ -162,10 +192,11 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await s.db.migrate()
-        await rooms.do_close_stale_rooms(s)
-        await sanctions.do_enforce_recorded(s)  # notes where the log stands (nothing to apply yet)
         await s.bus.start()
         await s.limiter.start()
+        await s.cluster.join(_node_info(s))
+        await rooms.do_close_stale_rooms(s)
+        await sanctions.do_enforce_recorded(s)  # notes where the log stands (nothing to apply yet)
         await s.media.start()
         token = await accounts.do_issue_setup_token(s)
         housekeeping = asyncio.create_task(_housekeeping(s, registry))
@@ -182,6 +213,9 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
                     await task
             await rooms.do_end_all(s)
             await s.media.close()
+            with contextlib.suppress(Exception):  # Redis may be gone: the node's entry expires
+                await s.cluster.leave()
+            await s.cluster.close()
             await s.bus.close()
             await s.limiter.close()
             await s.db.close()
@@ -286,6 +320,8 @@ async def _housekeeping(s: Services, registry: QueueRegistry) -> None:
         await asyncio.sleep(1.0)
         try:
             registry.collect(s.clock())
+            await s.cluster.heartbeat()
+            await rooms.do_renew_leases(s)
             await rooms.do_reap_absent(s)
             # Suspensions and bans made by the CLI (another process) take effect here.
             await sanctions.do_enforce_recorded(s)

@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workers", type=int, help="media worker processes, 0 = one per core (PARLOR_WORKERS)")
     serve.add_argument("--media-engine", choices=("fast", "relay"), help="forwarding engine (PARLOR_MEDIA_ENGINE)")
-    serve.add_argument("--redis-url", help="Redis shared by several nodes, for rate limits (PARLOR_REDIS_URL)")
+    serve.add_argument("--redis-url", help="the cluster's Redis: bus, leases, rate limits (PARLOR_REDIS_URL)")
     _add_common(serve)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database, then exit")
@@ -150,6 +150,7 @@ def serve(settings: Settings) -> None:
     from parlor.app import build_app
 
     preflight.check_data_dir(settings.data_dir)
+    asyncio.run(preflight.check_cluster(settings))
     asyncio.run(preflight.migrate(settings))
     sock = preflight.bind(settings.host, settings.port)
     app = build_app(settings, on_ready=_print_ready)
