@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parlor import __version__
-from parlor.actions import accounts, events, presence, rooms, sanctions
+from parlor.actions import accounts, events, presence, room_takeover, rooms, sanctions
 from parlor.actions.services import Services
 from parlor.bus.base import Bus
 from parlor.cluster.base import Cluster, NodeInfo
@@ -208,10 +208,8 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
             yield
         finally:
             for task in (housekeeping, scheduler):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await rooms.do_end_all(s)
+                await _stop(task)
+            await room_takeover.do_hand_off_or_end(s)
             await s.media.close()
             with contextlib.suppress(Exception):  # Redis may be gone: the node's entry expires
                 await s.cluster.leave()
@@ -315,6 +313,19 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     return app
 
 
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel until it takes: on Python 3.11 a cancellation landing as a Redis call's own
+    timeout expires is turned into a TimeoutError by asyncio.timeout (fixed in 3.12), which
+    the loops below log and carry on from."""
+    for _ in range(50):
+        if task.done():
+            break
+        task.cancel()
+        await asyncio.wait([task], timeout=0.1)
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        logger.error("%s ended with %r", task.get_name(), task.exception())
+
+
 async def _housekeeping(s: Services, registry: QueueRegistry) -> None:
     while True:
         await asyncio.sleep(1.0)
@@ -322,6 +333,7 @@ async def _housekeeping(s: Services, registry: QueueRegistry) -> None:
             registry.collect(s.clock())
             await s.cluster.heartbeat()
             await rooms.do_renew_leases(s)
+            await room_takeover.do_take_over(s)
             await rooms.do_reap_absent(s)
             # Suspensions and bans made by the CLI (another process) take effect here.
             await sanctions.do_enforce_recorded(s)

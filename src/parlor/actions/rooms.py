@@ -26,6 +26,7 @@ from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
 from parlor.cluster.base import LEASE_TTL_S, room_lease
 from parlor.domain import clubs as clubs_domain
+from parlor.domain import room_mirror
 from parlor.domain import rooms as domain
 from parlor.domain.rooms import HandRaise, Participant, Room, RoomKind, club_ref, is_guest
 from parlor.domain.topics import check_topics
@@ -244,10 +245,21 @@ async def _transition(
                 if new.ended:
                     await store.mark_ended(conn, room_id, now)
         s.live.put(new)
-        if new.ended and not new.guest_room:
-            await s.cluster.release(room_lease(room_id))
+        await do_mirror(s, new)
         await _announce(s, old, new)
     return new
+
+
+async def do_mirror(s: Services, room: Room) -> None:
+    """Keep the cluster's copy of the room in step (one node: nothing to do), so that
+    another node can take the room over if this one dies (actions/room_takeover.py)."""
+    if room.guest_room:
+        return  # nothing of a guest room leaves its node
+    if room.ended:
+        await s.cluster.drop_room(room.id)
+        await s.cluster.release(room_lease(room.id))
+        return
+    await s.cluster.save_room(room.id, json.dumps(room_mirror.to_json(room), separators=(",", ":")))
 
 
 async def _remember_avatar(s: Services, conn: AsyncConnection, user_id: str) -> None:
@@ -309,6 +321,7 @@ async def do_create_room(
     await s.cluster.acquire(room_lease(room.id), LEASE_TTL_S)
     s.live.profiles[user.id] = user
     s.live.put(room)
+    await do_mirror(s, room)
     s.live.arrived(room.id, user.id, now)
     await _announce(s, None, room)
     if tell_followers:

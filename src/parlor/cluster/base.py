@@ -81,6 +81,16 @@ class Cluster(abc.ABC):
     async def holders(self, names: Sequence[str]) -> list[str | None]:
         """Which node holds each name now (None: nobody)."""
 
+    async def save_room(self, room_id: str, state: str) -> None:  # noqa: B027 - optional hook
+        """Keep a copy of a live room's state beside its lease (a cluster of one: no need)."""
+
+    async def drop_room(self, room_id: str) -> None:  # noqa: B027 - optional hook
+        """The room ended: forget its copy."""
+
+    async def orphaned_rooms(self) -> list[tuple[str, str]]:
+        """(room id, state) of rooms kept here whose lease nobody holds: their node died."""
+        return []
+
     async def heartbeat(self) -> None:  # noqa: B027 - optional hook
         """Say this node is still alive (housekeeping calls it every second)."""
 
@@ -97,4 +107,4 @@ def room_lease(room_id: str) -> str:
 
 
 # Renewed every second by housekeeping: a dead node's leases lapse within this.
-LEASE_TTL_S = 5.0
+LEASE_TTL_S = 3.0

@@ -16,6 +16,7 @@ from parlor.cluster.base import Cluster, NodeInfo, check_compatible
 
 NODE = "parlor:node:"
 LEASE = "parlor:lease:"
+ROOM = "parlor:room:"
 # A node not heard from for this long is gone (a kill -9, a lost machine).
 NODE_TTL_S = 5.0
 
@@ -103,6 +104,25 @@ class RedisCluster(Cluster):
             return []
         raw = await self._redis.mget([LEASE + n for n in names])
         return [None if h is None else (h.decode() if isinstance(h, bytes) else str(h)) for h in raw]
+
+    async def save_room(self, room_id: str, state: str) -> None:
+        await self._redis.set(ROOM + room_id, state)
+
+    async def drop_room(self, room_id: str) -> None:
+        await self._redis.delete(ROOM + room_id)
+
+    async def orphaned_rooms(self) -> list[tuple[str, str]]:
+        keys = [k.decode() if isinstance(k, bytes) else str(k) async for k in self._redis.scan_iter(match=ROOM + "*")]
+        if not keys:
+            return []
+        room_ids = [k.removeprefix(ROOM) for k in keys]
+        states = await self._redis.mget(keys)
+        holders = await self.holders([f"room:{r}" for r in room_ids])
+        return [
+            (room_id, state.decode() if isinstance(state, bytes) else str(state))
+            for room_id, state, holder in zip(room_ids, states, holders, strict=True)
+            if holder is None and state is not None
+        ]
 
     async def close(self) -> None:
         await self._redis.aclose()
