@@ -24,6 +24,7 @@ from parlor.errors import Code
 from parlor.limits import policies
 from parlor.limits.base import Limiter
 from parlor.media.base import MediaServer
+from parlor.oidc import OidcClient
 from parlor.settings import Settings
 from parlor.storage.db import Database, private_dir
 from parlor.transport.http import account_safety as account_safety_routes
@@ -43,6 +44,7 @@ from parlor.transport.http import profiles as profile_routes
 from parlor.transport.http import reports as report_routes
 from parlor.transport.http import rooms as room_routes
 from parlor.transport.http import social as social_routes
+from parlor.transport.http import sso as sso_routes
 from parlor.transport.http import your_data as your_data_routes
 from parlor.transport.http.auth import optional_user
 from parlor.transport.ws import endpoint
@@ -159,6 +161,11 @@ def _build_media(settings: Settings, services: Callable[[], Services]) -> MediaS
     )
 
 
+def _build_oidc(settings: Settings) -> OidcClient | None:
+    # Authlib is imported only here, when an issuer is configured (the `sso` extra).
+    return OidcClient(settings) if settings.sso_enabled else None
+
+
 def build_services(settings: Settings) -> Services:
     holder: list[Services] = []
     media = _build_media(settings, lambda: holder[0])
@@ -171,6 +178,7 @@ def build_services(settings: Settings) -> Services:
         media=media,
         limiter=_build_limiter(settings),
         limits=policies.table(settings.limits, settings.contact_prefix_budget),
+        oidc=_build_oidc(settings),
     )
     holder.append(s)
     return s
@@ -249,6 +257,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.add_exception_handler(404, pages.not_found)
     app.include_router(account_routes.router)
     app.include_router(account_safety_routes.router)
+    app.include_router(sso_routes.router)
     app.include_router(room_routes.router)
     app.include_router(chat_routes.router)
     app.include_router(social_routes.router)

@@ -138,6 +138,8 @@ def _print_ready(settings: Settings, setup_token: str | None) -> None:
     # The setup token exists only until the admin is claimed: a claimed instance prints no link.
     if setup_token:
         print(f"Claim the admin account (one-time link): {settings.base_url}/setup?token={setup_token}", flush=True)
+    elif settings.sso_only:
+        print(f"People sign in with {settings.oidc_name} only (PARLOR_SSO_ONLY).", flush=True)
     try:
         (settings.data_dir / SERVED_FILE).write_text(json.dumps({"base_url": settings.base_url}) + "\n")
     except OSError:
@@ -330,6 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = asyncio.run(_invite(settings))
             print(f"{_invite_base_url(settings)}/invite/{code}")
         elif args.command == "admin" and args.admin_command == "reset-password":
+            from parlor.actions.sign_in_methods import check_passwords_on
+
+            check_passwords_on(settings)  # before asking for a password nobody could use
             password = _new_password(args.password_stdin)
             ended = asyncio.run(_reset_password(settings, args.username, password))
             print(f"Password reset for {args.username.strip().lower()}; {ended} sessions and tokens ended.")

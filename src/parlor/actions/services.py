@@ -17,6 +17,7 @@ from parlor.limits.base import Limiter
 from parlor.limits.memory import MemoryLimiter
 from parlor.limits.policies import DEFAULTS, Rate
 from parlor.media.base import MediaServer
+from parlor.oidc import OidcClient
 from parlor.settings import Settings
 from parlor.storage.db import Database
 
@@ -41,3 +42,5 @@ class Services:
     cluster: Cluster = field(default_factory=LocalCluster)
     # The last sanction this node has applied to its rooms and sockets (actions/sanctions.py).
     sanctions_seen: int | None = None
+    # The OpenID provider when single sign-on is configured (actions/sso.py).
+    oidc: OidcClient | None = None
