@@ -177,6 +177,34 @@ async def test_an_embed_of_a_missing_or_ended_room_says_so(instance: Instance) -
     assert (await c.get(f"/api/embed/rooms/{room['id']}")).json()["error"]["code"] == "room_ended"
 
 
+async def test_only_rooms_anyone_may_join_can_be_embedded(tmp_path: Path) -> None:
+    """The preview is public: a members-only club room, a closed or a social room must not
+    show its title or who is on stage to a page that is not signed in."""
+    async with running_instance(tmp_path / "data", embed_origins=OTHER_SITE) as inst:
+        admin = await inst.admin()
+        await admin.http.patch("/api/admin/settings", json={"clubs_rule": "members"})
+        ann = await inst.member("ann")
+        club = (await ann.post("/api/clubs", json={"name": "Chess Club", "mode": "open"})).json()["id"]
+        made = [
+            await ann.post("/api/rooms", json={"title": "Secret blitz", "club_id": club, "members_only": True}),
+            await ann.post("/api/rooms", json={"title": "Secret closed", "kind": "closed"}),
+            await ann.post("/api/rooms", json={"title": "Secret social", "kind": "social"}),
+        ]
+        c = inst.client()
+        for r in made:
+            assert r.status_code == 201, r.text
+            room = r.json()
+            preview = await c.get(f"/api/embed/rooms/{room['id']}")
+            assert preview.status_code == 403, room["title"]
+            assert preview.json()["error"]["code"] == "room_not_embeddable"
+            assert "Secret" not in preview.text and "Ann" not in preview.text
+            page = await c.get(f"/embed/room/{room['id']}", headers=HTML)
+            assert page.status_code == 403 and "Secret" not in page.text
+        # A club room open to everyone still embeds.
+        public = (await ann.post("/api/rooms", json={"title": "Open blitz", "club_id": club})).json()
+        assert (await c.get(f"/api/embed/rooms/{public['id']}")).json()["room"]["title"] == "Open blitz"
+
+
 async def test_signing_in_inside_an_embed_sets_only_a_partitioned_cookie(instance: Instance) -> None:
     await instance.member("mia")
     c = instance.client()

@@ -2,8 +2,9 @@
 
 Which sites may frame `/embed/room/<id>`: the admin's list (the instance fact
 `embed_origins`, a JSON list) when one was set, else the `embed_origins` setting;
-an empty list turns embedding off. Only open rooms are embeddable, and a page
-that is not signed in sees a preview (title, stage, listener count) of them.
+an empty list turns embedding off. Only rooms anyone may join are embeddable
+(domain/embedding.py `embeddable`), and a page that is not signed in sees a preview
+(title, stage, listener count) of them.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from parlor.actions.growth import check_admin
 from parlor.actions.room_lookup import check_room
 from parlor.actions.rooms import person_view
 from parlor.actions.services import Services
-from parlor.domain.embedding import MAX_ORIGINS, parse_origins
-from parlor.domain.rooms import RoomKind
+from parlor.domain.embedding import MAX_ORIGINS, embeddable, parse_origins
+from parlor.domain.rooms import Room
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
 from parlor.storage import accounts as account_store
@@ -80,10 +81,16 @@ async def page_status(s: Services, room_id: str) -> tuple[tuple[str, ...], int]:
     itself explains a missing or ended room)."""
     origins = await allowed_origins(s)
     try:
-        await check_room(s, room_id)
+        _check_embeddable(await check_room(s, room_id))
     except ParlorError as exc:
         return origins, exc.status
     return origins, 200
+
+
+def _check_embeddable(room: Room) -> Room:
+    if not embeddable(room):
+        raise ParlorError(403, Code.ROOM_NOT_EMBEDDABLE, "Only rooms open to everyone can be embedded.")
+    return room
 
 
 async def room_preview(s: Services, room_id: str) -> dict[str, Any]:
@@ -92,9 +99,7 @@ async def room_preview(s: Services, room_id: str) -> dict[str, Any]:
     origins = await allowed_origins(s)
     if not origins:
         raise ParlorError(403, Code.EMBEDDING_OFF, "Embedding rooms is off on this instance.")
-    room = await check_room(s, room_id)
-    if room.kind is not RoomKind.OPEN:
-        raise ParlorError(403, Code.ROOM_NOT_EMBEDDABLE, "Only open rooms can be embedded.")
+    room = _check_embeddable(await check_room(s, room_id))
     stage = sorted((p for p in room.participants.values() if p.on_stage), key=lambda p: (p.joined_at, p.user_id))
     return {
         "room": {
