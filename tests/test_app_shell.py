@@ -236,6 +236,59 @@ async def test_signing_in_inside_an_embed_sets_only_a_partitioned_cookie(instanc
     assert (await c2.get("/api/me")).status_code == 401
 
 
+async def test_a_guest_room_embeds_on_the_listed_sites_with_a_partitioned_guest_cookie(tmp_path: Path) -> None:
+    async with running_instance(tmp_path / "data", embed_origins=OTHER_SITE) as inst:
+        c = inst.client()
+        # Guest rooms off: the page says so (403), the preview and coming in are refused.
+        page = await c.get("/embed/r/tea-time", headers=HTML)
+        assert page.status_code == 403 and 'src="/static/views/embed.js"' in page.text
+        assert (await c.get("/api/embed/guest-rooms/tea-time")).json()["error"]["code"] == "guest_rooms_off"
+        admin = await inst.admin()
+        await admin.http.patch("/api/admin/settings", json={"guest_rooms": True})
+
+        page = await c.get("/embed/r/tea-time", headers=HTML)
+        assert page.status_code == 200 and "x-frame-options" not in page.headers
+        assert headers.parse_csp(page.headers["content-security-policy"])["frame-ancestors"] == (OTHER_SITE,)
+        assert (await c.get("/embed/r/x", headers=HTML)).status_code == 400  # not a room name
+        before = (await c.get("/api/embed/guest-rooms/Tea-Time")).json()
+        assert before["origins"] == [OTHER_SITE]
+        assert before["room"] == {
+            "id": None, "title": "Tea-Time", "hand_raise": "everyone", "listener_count": 0, "stage": [],
+            "name": "tea-time", "live": False,
+        }
+
+        entered = await c.post("/api/embed/guest-rooms/tea-time/enter", json={"display_name": "Gus"})
+        assert entered.status_code == 200, entered.text
+        cookie = entered.headers["set-cookie"]
+        assert cookie.startswith("parlor_embed_guest=") and "parlor_guest=" not in cookie
+        for attribute in ("HttpOnly", "Secure", "SameSite=None", "Partitioned", "Path=/"):
+            assert attribute in cookie, attribute
+        room_id = entered.json()["room"]["id"]
+        live = (await c.get("/api/embed/guest-rooms/tea-time")).json()["room"]
+        assert live["live"] and live["id"] == room_id and [p["display_name"] for p in live["stage"]] == ["Gus"]
+
+        # The cookie is the guest's on the room's routes; a write from another site is refused.
+        token = cookie.split(";", 1)[0].split("=", 1)[1]
+        framed = inst.client()
+        framed.cookies.set("parlor_embed_guest", token)
+        assert (await framed.get("/api/guest/me")).json()["display_name"] == "Gus"
+        refused = await framed.post(f"/api/rooms/{room_id}/mute", json={"muted": False},
+                                    headers={"Origin": OTHER_SITE})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "cross_origin"
+        cross = await c.post("/api/embed/guest-rooms/tea-time/enter", json={"display_name": "Eve"},
+                             headers={"Origin": OTHER_SITE})
+        assert cross.status_code == 403 and "set-cookie" not in cross.headers
+        left = await framed.post(f"/api/rooms/{room_id}/leave", headers={"Origin": "http://testserver"})
+        assert left.status_code == 200, left.text
+        assert (await c.get("/api/embed/guest-rooms/tea-time")).json()["room"]["live"] is False
+
+        # Embedding off: no preview, nobody comes in through an embed.
+        await admin.http.put("/api/admin/embed-origins", json={"origins": []})
+        off = await c.post("/api/embed/guest-rooms/tea-time/enter", json={"display_name": "Gus"})
+        assert off.status_code == 403 and off.json()["error"]["code"] == "embedding_off"
+        assert "set-cookie" not in off.headers
+
+
 async def test_the_admin_list_is_kept_by_both_back_ends(tmp_path: Path, database_url: str) -> None:
     async with running_instance(tmp_path / "data", database_url=database_url, embed_origins=OTHER_SITE) as inst:
         admin = await inst.admin()
