@@ -231,6 +231,24 @@ async def test_pictures_show_wherever_a_person_is_listed_and_initials_otherwise(
                 }"""
             )
             assert fallback == "ZG"
+
+            # The hallway: a live room's card shows its speakers' pictures, initials otherwise.
+            room = (await clients["bob"].post("/api/rooms", json={"title": "Pictures on stage"})).json()
+            cat_id = (await clients["cat"].get("/api/me")).json()["id"]
+            assert (await clients["cat"].post(f"/api/rooms/{room['id']}/join")).status_code == 200
+            invited = await clients["bob"].post(f"/api/rooms/{room['id']}/speak-invites", json={"user_id": cat_id})
+            assert invited.status_code == 200, invited.text
+            assert (await clients["cat"].post(f"/api/rooms/{room['id']}/speak-invite/accept")).status_code == 200
+            await page.goto(server.url + "/")
+            card = page.locator("li.room-card").filter(has_text="Pictures on stage")
+            await expect(card.locator(".speaker-names")).to_have_text("Bob, Cat")
+            stack = card.locator(".avatar-stack")
+            picture = stack.locator("img.avatar")
+            await expect(picture).to_have_count(1)
+            assert await picture.get_attribute("src") == url
+            await poll(lambda: picture.evaluate("(el) => el.complete && el.naturalWidth"), lambda w: w > 0,
+                       what="the hallway picture to load")
+            await expect(stack.locator("span.avatar")).to_have_text("CA")
         finally:
             await browser.close()
     finally:
