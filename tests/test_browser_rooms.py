@@ -482,6 +482,29 @@ async def test_share_copies_the_room_link(server: LiveServer, browser: Browser, 
     assert copied == f"{server.url}/rooms/{room_id_of(page)}"
 
 
+async def test_share_on_a_phone_opens_the_system_share_sheet_with_the_room_link(
+    server: LiveServer, browser: Browser, people: People
+) -> None:
+    await people.add("alice")
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    await context.grant_permissions(["microphone"])
+    # A stand-in for the system share sheet: records what it was given.
+    await context.add_init_script(
+        """window.__shared = [];
+        Object.defineProperty(Navigator.prototype, 'share', { configurable: true,
+          value(data) { window.__shared.push(data); return Promise.resolve(); } });"""
+    )
+    page = await context.new_page()
+    await sign_in(page, server.url, "alice")
+    await start_room(page, "Share me")
+    await page.get_by_role("button", name="Share").click()
+    await poll(lambda: page.evaluate("window.__shared"), lambda s: len(s) == 1, what="navigator.share")
+    shared = await page.evaluate("window.__shared")
+    assert shared == [{"title": "Share me", "url": f"{server.url}/rooms/{room_id_of(page)}"}]
+    await expect(page.get_by_role("status", name="Share")).to_have_text("")  # not the copy fallback
+    await context.close()
+
+
 # -- keyboard and announcements -------------------------------------------------------------------------
 
 
