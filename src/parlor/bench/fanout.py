@@ -344,6 +344,8 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
         **_signal_rates("idle", sig_idle0, sig_idle1, idle_wall),
         **_signal_rates("speech", sig0, sig1, wall),
         "listener_sockets_closed": sig1.get("closed", 0),
+        # listeners' sockets open and in the room as the window closed (0 when not subscribed)
+        "listener_sockets_in_room": sig1.get("in_room", 0),
         # other processes on the box compete for its cores: the 1-minute load average
         # as the window opened (the bench itself accounts for about 1 of it)
         "host_loadavg_1m": round(load_before, 2),
