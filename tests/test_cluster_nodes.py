@@ -4,8 +4,10 @@ rooms taken over by another node with the same stage, hands, mutes and moderator
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -110,7 +112,7 @@ def _stage(view: dict[str, Any]) -> list[tuple[Any, ...]]:
     )
 
 
-async def _a_busy_room(node: Node, people: dict[str, httpx.AsyncClient]) -> tuple[str, dict[str, Any]]:
+async def _a_busy_room(node: Node | Front, people: dict[str, httpx.AsyncClient]) -> tuple[str, dict[str, Any]]:
     ann, bob, cat = people["ann"], people["bob"], people["cat"]
     room = await _ok(await ann.post(f"{node.url}/api/rooms", json={"title": "Survives its node"}))
     rid = room["id"]
@@ -194,3 +196,93 @@ async def test_a_node_told_to_stop_hands_its_rooms_over_at_once(
         a.stop()
         if b is not None:
             b.stop()
+
+
+def _nginx(work: Path, primary: Node, standby: Node) -> tuple[subprocess.Popen[bytes], str]:
+    """nginx in front, the README's "Several nodes" configuration: one active node, one
+    standby (`backup`), WebSocket upgrades, failing over when the active one cannot be reached."""
+    port = _free_port()
+    conf = work / "nginx.conf"
+    temp = " ".join(f"{kind}_temp_path {work / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    conf.write_text(f"""
+daemon off;
+pid {work / "nginx.pid"};
+error_log {work / "nginx-error.log"};
+events {{}}
+http {{
+  access_log off;
+  {temp}
+  map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+  upstream parlor {{
+    server 127.0.0.1:{primary.port} max_fails=1 fail_timeout=5s;
+    server 127.0.0.1:{standby.port} backup;
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://parlor;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_read_timeout 1h;
+      proxy_next_upstream error timeout http_502;
+    }}
+  }}
+}}
+""")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(nginx).exists(), "nginx is not installed (Debian package nginx-light; .ci/run installs it)"
+    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(work)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            break
+        assert proc.poll() is None, (work / "nginx-error.log").read_text()
+        assert time.monotonic() < deadline, "nginx did not start"
+        time.sleep(0.05)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+async def test_behind_nginx_the_standby_takes_a_killed_nodes_rooms_and_answers_for_them(
+    tmp_path: Path, database_url: str, redis: RedisServer
+) -> None:
+    a = Node(tmp_path, "a", database_url, redis.url)
+    people = await _people(a)  # before b starts: a node's start makes a new setup link
+    b = Node(tmp_path, "b", database_url, redis.url)
+    proxy, front = _nginx(tmp_path, a, b)
+    try:
+        front_node = Front(front)
+        rid, before = await _a_busy_room(front_node, people)  # all through nginx, on a
+        a.kill()
+        killed = time.monotonic()
+        seen: set[tuple[int, str]] = set()
+        while True:
+            r = await people["ann"].get(f"{front}/api/rooms/{rid}")
+            if r.status_code == 200:
+                break
+            # meanwhile the standby says the room is moving, and when to ask again
+            assert r.status_code == 503 and r.json()["error"]["code"] == "room_moving", r.text
+            assert r.headers["Retry-After"] == "2"
+            seen.add((r.status_code, r.json()["error"]["code"]))
+            assert time.monotonic() - killed < 10, b.log.read_text()[-3000:]
+            await _sleep(0.1)
+        assert time.monotonic() - killed <= 5.0
+        assert _stage(r.json()) == _stage(before)
+        assert seen == {(503, "room_moving")}  # the standby answered before it had the room
+        await _ok(await people["bob"].post(f"{front}/api/rooms/{rid}/hand", json={"raised": False}))
+    finally:
+        for client in people.values():
+            await client.aclose()
+        proxy.terminate()
+        proxy.wait(10)
+        a.stop()
+        b.stop()
+
+
+class Front:
+    """The load balancer's address, where a test would use a node's."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url

@@ -39,6 +39,7 @@ class Code(StrEnum):
     # rooms
     ROOM_NOT_FOUND = "room_not_found"
     ROOM_ENDED = "room_ended"
+    ROOM_MOVING = "room_moving"
     ROOM_FULL = "room_full"
     NOT_IN_ROOM = "not_in_room"
     ALREADY_IN_ROOM = "already_in_room"

@@ -12,9 +12,10 @@ async def insert_room(conn: AsyncConnection, room_id: str, title: str, created_b
     await conn.execute(rooms.insert().values(id=room_id, title=title, created_by=created_by, created_at=now))
 
 
-async def room_exists(conn: AsyncConnection, room_id: str) -> bool:
-    row = await conn.execute(sa.select(rooms.c.id).where(rooms.c.id == room_id))
-    return row.first() is not None
+async def room_is_open(conn: AsyncConnection, room_id: str) -> bool | None:
+    """Whether the room is not marked ended; None when there never was such a room."""
+    row = (await conn.execute(sa.select(rooms.c.ended_at).where(rooms.c.id == room_id))).first()
+    return None if row is None else row.ended_at is None
 
 
 async def room_title(conn: AsyncConnection, room_id: str) -> str | None:
