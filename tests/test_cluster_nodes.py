@@ -63,7 +63,11 @@ class Node:
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(20)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()  # never leave a node behind; the caller sees -9
+                self.proc.wait(10)
         return int(self.proc.returncode)
 
 
