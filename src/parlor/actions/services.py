@@ -37,3 +37,5 @@ class Services:
     limits: Mapping[str, Rate] = field(default_factory=lambda: dict(DEFAULTS))
     # The last sanction this node has applied to its rooms and sockets (actions/sanctions.py).
     sanctions_seen: int | None = None
+    # The last operator action (admin audit log) this node has applied (actions/admin.py).
+    operator_seen: int | None = None
