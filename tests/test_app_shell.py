@@ -177,6 +177,34 @@ async def test_an_embed_of_a_missing_or_ended_room_says_so(instance: Instance) -
     assert (await c.get(f"/api/embed/rooms/{room['id']}")).json()["error"]["code"] == "room_ended"
 
 
+async def test_only_rooms_anyone_may_join_can_be_embedded(tmp_path: Path) -> None:
+    """The preview is public: a members-only club room, a closed or a social room must not
+    show its title or who is on stage to a page that is not signed in."""
+    async with running_instance(tmp_path / "data", embed_origins=OTHER_SITE) as inst:
+        admin = await inst.admin()
+        await admin.http.patch("/api/admin/settings", json={"clubs_rule": "members"})
+        ann = await inst.member("ann")
+        club = (await ann.post("/api/clubs", json={"name": "Chess Club", "mode": "open"})).json()["id"]
+        made = [
+            await ann.post("/api/rooms", json={"title": "Secret blitz", "club_id": club, "members_only": True}),
+            await ann.post("/api/rooms", json={"title": "Secret closed", "kind": "closed"}),
+            await ann.post("/api/rooms", json={"title": "Secret social", "kind": "social"}),
+        ]
+        c = inst.client()
+        for r in made:
+            assert r.status_code == 201, r.text
+            room = r.json()
+            preview = await c.get(f"/api/embed/rooms/{room['id']}")
+            assert preview.status_code == 403, room["title"]
+            assert preview.json()["error"]["code"] == "room_not_embeddable"
+            assert "Secret" not in preview.text and "Ann" not in preview.text
+            page = await c.get(f"/embed/room/{room['id']}", headers=HTML)
+            assert page.status_code == 403 and "Secret" not in page.text
+        # A club room open to everyone still embeds.
+        public = (await ann.post("/api/rooms", json={"title": "Open blitz", "club_id": club})).json()
+        assert (await c.get(f"/api/embed/rooms/{public['id']}")).json()["room"]["title"] == "Open blitz"
+
+
 async def test_signing_in_inside_an_embed_sets_only_a_partitioned_cookie(instance: Instance) -> None:
     await instance.member("mia")
     c = instance.client()
@@ -206,6 +234,59 @@ async def test_signing_in_inside_an_embed_sets_only_a_partitioned_cookie(instanc
     out = await c2.post("/api/embed/logout", headers={"Origin": "http://testserver"})
     assert out.status_code == 204 and "Max-Age=0" in out.headers["set-cookie"]
     assert (await c2.get("/api/me")).status_code == 401
+
+
+async def test_a_guest_room_embeds_on_the_listed_sites_with_a_partitioned_guest_cookie(tmp_path: Path) -> None:
+    async with running_instance(tmp_path / "data", embed_origins=OTHER_SITE) as inst:
+        c = inst.client()
+        # Guest rooms off: the page says so (403), the preview and coming in are refused.
+        page = await c.get("/embed/r/tea-time", headers=HTML)
+        assert page.status_code == 403 and 'src="/static/views/embed.js"' in page.text
+        assert (await c.get("/api/embed/guest-rooms/tea-time")).json()["error"]["code"] == "guest_rooms_off"
+        admin = await inst.admin()
+        await admin.http.patch("/api/admin/settings", json={"guest_rooms": True})
+
+        page = await c.get("/embed/r/tea-time", headers=HTML)
+        assert page.status_code == 200 and "x-frame-options" not in page.headers
+        assert headers.parse_csp(page.headers["content-security-policy"])["frame-ancestors"] == (OTHER_SITE,)
+        assert (await c.get("/embed/r/x", headers=HTML)).status_code == 400  # not a room name
+        before = (await c.get("/api/embed/guest-rooms/Tea-Time")).json()
+        assert before["origins"] == [OTHER_SITE]
+        assert before["room"] == {
+            "id": None, "title": "Tea-Time", "hand_raise": "everyone", "listener_count": 0, "stage": [],
+            "name": "tea-time", "live": False,
+        }
+
+        entered = await c.post("/api/embed/guest-rooms/tea-time/enter", json={"display_name": "Gus"})
+        assert entered.status_code == 200, entered.text
+        cookie = entered.headers["set-cookie"]
+        assert cookie.startswith("parlor_embed_guest=") and "parlor_guest=" not in cookie
+        for attribute in ("HttpOnly", "Secure", "SameSite=None", "Partitioned", "Path=/"):
+            assert attribute in cookie, attribute
+        room_id = entered.json()["room"]["id"]
+        live = (await c.get("/api/embed/guest-rooms/tea-time")).json()["room"]
+        assert live["live"] and live["id"] == room_id and [p["display_name"] for p in live["stage"]] == ["Gus"]
+
+        # The cookie is the guest's on the room's routes; a write from another site is refused.
+        token = cookie.split(";", 1)[0].split("=", 1)[1]
+        framed = inst.client()
+        framed.cookies.set("parlor_embed_guest", token)
+        assert (await framed.get("/api/guest/me")).json()["display_name"] == "Gus"
+        refused = await framed.post(f"/api/rooms/{room_id}/mute", json={"muted": False},
+                                    headers={"Origin": OTHER_SITE})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "cross_origin"
+        cross = await c.post("/api/embed/guest-rooms/tea-time/enter", json={"display_name": "Eve"},
+                             headers={"Origin": OTHER_SITE})
+        assert cross.status_code == 403 and "set-cookie" not in cross.headers
+        left = await framed.post(f"/api/rooms/{room_id}/leave", headers={"Origin": "http://testserver"})
+        assert left.status_code == 200, left.text
+        assert (await c.get("/api/embed/guest-rooms/tea-time")).json()["room"]["live"] is False
+
+        # Embedding off: no preview, nobody comes in through an embed.
+        await admin.http.put("/api/admin/embed-origins", json={"origins": []})
+        off = await c.post("/api/embed/guest-rooms/tea-time/enter", json={"display_name": "Gus"})
+        assert off.status_code == 403 and off.json()["error"]["code"] == "embedding_off"
+        assert "set-cookie" not in off.headers
 
 
 async def test_the_admin_list_is_kept_by_both_back_ends(tmp_path: Path, database_url: str) -> None:

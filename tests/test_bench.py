@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 
@@ -18,14 +19,19 @@ KEYS = {
 }
 
 
-def test_fanout_smoke() -> None:
-    started = time.monotonic()
+def _fanout(*extra: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "parlor.cli", "bench", "fanout",
-         "--listeners", "5", "--speakers", "1", "--seconds", "3", "--json"],
-        capture_output=True, text=True, timeout=60, check=True,
+         "--listeners", "5", "--speakers", "1", "--seconds", "3", "--json", *extra],
+        capture_output=True, text=True, timeout=90, check=True,
     ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def test_fanout_smoke() -> None:
+    started = time.monotonic()
+    result = _fanout()
     assert KEYS <= set(result)
     assert result["listeners"] == 5 and result["engine"] == "fast"
     assert result["packets_forwarded_source"] == "server /metrics"
@@ -33,4 +39,21 @@ def test_fanout_smoke() -> None:
     assert result["delivered_ratio"] >= 0.99
     assert result["srtp_errors"] == 0
     assert 0 < result["latency_ms_p50"] <= result["latency_ms_p99"]
-    assert time.monotonic() - started < 60  # generous: the box is shared
+    # the floor: SRTP-protect + sendto alone to the same five sockets, at 50 packets a second
+    assert result["floor_packets"] == 5 * 50 * 3 and result["floor_fanout"] in ("c", "python")
+    assert result["floor_us_per_packet"] > 0
+    assert abs(result["cpu_vs_floor"] - result["server_cpu_us_per_packet"] / result["floor_us_per_packet"]) < 0.05
+    assert time.monotonic() - started < 90  # generous: the box is shared
+    # The default keeps every listener's socket open and in the room to the end, and
+    # the node's messages reach them.
+    assert result["subscribed"] is True
+    assert result["listener_sockets_in_room"] == 5 and result["listener_sockets_closed"] == 0
+    assert result["listener_msgs_per_s_speech"] + result["listener_msgs_per_s_idle"] > 0
+
+
+def test_fanout_unsubscribed_closes_the_listeners_sockets() -> None:
+    result = _fanout("--no-subscribed")
+    assert result["subscribed"] is False
+    assert result["listener_sockets_in_room"] == 0
+    assert result["listener_msgs_per_s_speech"] == 0 and result["listener_msgs_per_s_idle"] == 0
+    assert result["delivered_ratio"] >= 0.99  # media flows without the sockets

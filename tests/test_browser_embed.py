@@ -38,6 +38,24 @@ HOST_PAGE = """<!doctype html><html lang="en"><head><title>A blog</title></head>
 </script></body></html>"""
 
 
+# In every framed page: window.parent (a [Replaceable] attribute) shadowed by a spy that
+# records the target origin of each postMessage, then posts for real.
+POST_SPY = """if (window.top !== window) {
+  const real = window.parent;
+  window.__posted = [];
+  window.parent = { postMessage: (data, target) => {
+    window.__posted.push({ event: data && data.event, target: String(target) });
+    real.postMessage(data, target);
+  } };
+}"""
+
+
+async def posted_targets(page: Page) -> list[dict[str, str]]:
+    """What the embed in `page` posted, with the target origin of each message."""
+    got: list[dict[str, str]] = await (await embed_frame(page)).evaluate("window.__posted || []")
+    return got
+
+
 @asynccontextmanager
 async def other_site() -> AsyncIterator[str]:
     """A second web server (another site: http://localhost:P) serving HOST_PAGE."""
@@ -107,7 +125,8 @@ async def _embed_scenario(pw: Playwright, tmp_path: Path, server: LiveServer, si
             await unmute.click()
         await expect(a.get_by_role("button", name="Mute", exact=True)).to_be_visible()
 
-        _, page = await new_page(viewer, 900, 800)
+        viewer_ctx, page = await new_page(viewer, 900, 800)
+        await viewer_ctx.add_init_script(POST_SPY)
         await page.goto(f"{site}/post?src={server.url}/embed/room/{room_id}")
         frame = page.frame_locator("iframe")
         await expect(frame.get_by_role("heading", name="Live on a blog")).to_be_visible()
@@ -145,6 +164,10 @@ async def _embed_scenario(pw: Playwright, tmp_path: Path, server: LiveServer, si
 
         got = await events(page)
         assert {e["origin"] for e in got} == {server.url}
+        # Posted to the listed site's origin only, never '*'.
+        targets = await posted_targets(page)
+        assert [p["event"] for p in targets] == [e["data"]["event"] for e in got]
+        assert {p["target"] for p in targets} == {site}
         for e in got:
             assert e["data"]["type"] == "parlor.embed" and e["data"]["version"] == 1
             assert e["data"]["room_id"] == room_id
@@ -183,6 +206,82 @@ async def _embed_scenario(pw: Playwright, tmp_path: Path, server: LiveServer, si
         await a.get_by_role("button", name="Confirm end room").click()
         await page.goto(f"{site}/post?src={server.url}/embed/room/{room_id}")
         await expect(page.frame_locator("iframe").get_by_role("heading", name="This room has ended")).to_be_visible()
+    finally:
+        await speaker.close()
+        await viewer.close()
+
+
+async def test_a_guest_room_embedded_on_a_listed_site_lets_a_viewer_in_by_name(
+    pw: Playwright, tmp_path: Path
+) -> None:
+    async with other_site() as site, other_site() as unlisted:
+        settings = make_settings(tmp_path / "data", embed_origins=site, guest_rooms=True)
+        async with live_server(settings) as server:
+            await _guest_embed_scenario(pw, tmp_path, server, site, unlisted)
+
+
+async def _guest_embed_scenario(pw: Playwright, tmp_path: Path, server: LiveServer, site: str, unlisted: str) -> None:
+    speaker = await launch(pw, write_tone_wav(tmp_path / "a.wav", 440.0))
+    viewer = await launch(pw)
+    try:
+        # Ada opens the guest room on Parlor itself, without an account, and talks.
+        _, a = await new_page(speaker)
+        await a.goto(f"{server.url}/r/tea-time")
+        await a.get_by_role("textbox", name="Your name").fill("Ada")
+        await a.get_by_role("button", name="Enter the room").click()
+        await a.get_by_role("button", name="Unmute", exact=True).click()
+        await expect(a.get_by_role("button", name="Mute", exact=True)).to_be_visible()
+
+        viewer_ctx, page = await new_page(viewer, 900, 800)
+        await viewer_ctx.add_init_script(POST_SPY)
+        await page.goto(f"{site}/post?src={server.url}/embed/r/tea-time")
+        frame = page.frame_locator("iframe")
+        await expect(frame.get_by_role("heading", name="tea-time")).to_be_visible()
+        await expect(frame.get_by_role("list", name="Stage")).to_contain_text("Ada")
+        # No sign-in in a guest room: a name and you are in (on stage muted: the stage is open).
+        await expect(frame.get_by_label("Password")).to_have_count(0)
+        await frame.get_by_label("Your name").fill("Gus")
+        await frame.get_by_role("button", name="Enter the room").click()
+        await poll(lambda: events(page), named("joined"), what="the joined event")
+        await expect(a.get_by_role("list", name="Stage")).to_contain_text("Gus")
+        await expect(frame.get_by_role("list", name="Stage")).to_contain_text("Gus")
+
+        await poll(lambda: events(page), named("speaking"), timeout=15, what="a speaking event")
+        speaking = next(e for e in await events(page) if e["data"]["event"] == "speaking")
+        assert speaking["data"]["speakers"][0]["display_name"] == "Ada"
+        inner = await embed_frame(page)
+        await poll(
+            lambda: inner.evaluate(browser_helpers._INBOUND_JS),
+            lambda s: s["bytesReceived"] > 2000 and s["totalAudioEnergy"] > 0.01,
+            timeout=15,
+            what="audio reaching the embedded guest",
+        )
+
+        await frame.get_by_role("button", name="Leave").click()
+        await poll(lambda: events(page), named("left"), what="the left event")
+        await expect(a.get_by_role("list", name="Stage")).not_to_contain_text("Gus")
+        await expect(frame.get_by_label("Your name")).to_be_visible()  # out: a guest no more
+
+        got = await events(page)
+        room_id = server.app.state.services.live.guests.rooms_by_name["tea-time"]
+        assert {e["origin"] for e in got} == {server.url}
+        assert {e["data"]["room_id"] for e in got} == {room_id}
+        by_name = [e["data"]["event"] for e in got]
+        assert by_name.index("joined") < by_name.index("speaking") < by_name.index("left")
+        assert {p["target"] for p in await posted_targets(page)} == {site}
+
+        # The same embed on a site that is not listed: the browser refuses the frame.
+        refused: list[str] = []
+        blocked = await viewer.new_page()
+        blocked.on("console", lambda m: refused.append(m.text))
+        await blocked.goto(f"{unlisted}/post?src={server.url}/embed/r/tea-time")
+        await poll(lambda: asyncio.sleep(0, refused), lambda r: any("frame-ancestors" in t for t in r),
+                   what="Chromium to refuse the frame")
+        inner_blocked = await embed_frame(blocked)
+        assert not inner_blocked.url.startswith(server.url) or await inner_blocked.evaluate(
+            "!document.querySelector('.embed-room')"
+        )
+        assert await blocked.evaluate("window.events.length") == 0
     finally:
         await speaker.close()
         await viewer.close()

@@ -10,7 +10,9 @@ Run inside the private network namespace:
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from tests.browser_helpers import (
 )
 from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
+from tests.people import ADMIN
 from tests.test_browser_a11y import axe, context
 from tests.test_contacts import Caller
 
@@ -101,6 +104,19 @@ async def test_no_page_shows_null_or_undefined_with_empty_profiles(server: LiveS
         assert (await clients["bob"].post("/api/users/ann/follow")).status_code == 200  # inbox, lists
         assert (await clients["ann"].post("/api/users/cat/follow")).status_code == 200
         room = (await clients["bob"].post("/api/rooms", json={"title": "Empty profiles"})).json()
+        # A club and an event with nothing but a name, a title and a time; the embed on.
+        async with httpx.AsyncClient(base_url=server.url) as root:
+            await root.post("/api/login", json={"username": ADMIN["username"], "password": ADMIN["password"]})
+            assert (await root.patch("/api/admin/settings", json={"clubs_rule": "members"})).status_code == 200
+            put = await root.put("/api/admin/embed-origins", json={"origins": ["http://localhost:9"]})
+            assert put.status_code == 200, put.text
+        club = await clients["bob"].post("/api/clubs", json={"name": "Quiet Club", "mode": "open"})
+        assert club.status_code == 201, club.text
+        starts = datetime.fromtimestamp(time.time() + 3600, UTC).isoformat()
+        event = await clients["bob"].post("/api/events", json={"title": "Bare event", "description": "",
+                                                                "starts_at": starts})
+        assert event.status_code == 201, event.text
+        bob_id = (await clients["bob"].get("/api/me")).json()["id"]
 
         browser = await launch(pw)
         try:
@@ -134,6 +150,12 @@ async def test_no_page_shows_null_or_undefined_with_empty_profiles(server: LiveS
                 ("/invites", page.get_by_text("No invites yet.")),
                 ("/inbox", page.get_by_role("list", name="Notifications").get_by_role("listitem")),
                 ("/waitlist", page.get_by_role("button", name="Join the waitlist")),
+                ("/clubs", page.get_by_role("heading", name="Clubs", exact=True)),
+                (f"/clubs/{club.json()['id']}", page.get_by_role("heading", name="Quiet Club")),
+                (f"/events/{event.json()['id']}", page.get_by_role("heading", name="Bare event")),
+                ("/settings/security", page.get_by_role("heading", name="Recent sign-ins")),
+                # signed in here too: the embed shows the member's "Join the room"
+                (f"/embed/room/{room['id']}", page.get_by_role("button", name="Join the room")),
             ]
             for path, ready in pages:
                 await page.goto(server.url + path)
@@ -156,6 +178,20 @@ async def test_no_page_shows_null_or_undefined_with_empty_profiles(server: LiveS
             await expect_connected(page)
             await expect(page.get_by_role("list", name="Stage")).to_contain_text("Bob")
             await assert_no_null_text(page, "a room")
+
+            # The admin's page of a person with an empty profile.
+            await page.goto(server.url + "/")
+            await page.get_by_role("button", name="Sign out").click()
+            await page.goto(f"{server.url}/login")
+            await page.get_by_label("Username").fill(ADMIN["username"])
+            await page.get_by_label("Password").fill(ADMIN["password"])
+            await page.get_by_role("button", name="Sign in").click()
+            await page.wait_for_url(lambda url: not url.endswith("/login"))
+            await page.goto(f"{server.url}/admin/people/{bob_id}")
+            await expect(page.get_by_role("heading", name="Rooms they hosted")).to_be_visible()
+            await expect(page.locator(".admin-person-name")).to_contain_text("Bob")
+            await assert_no_null_text(page, "/admin/people/<id>")
+            await no_horizontal_overflow(page)
             assert errors == []
         finally:
             await browser.close()
@@ -231,6 +267,24 @@ async def test_pictures_show_wherever_a_person_is_listed_and_initials_otherwise(
                 }"""
             )
             assert fallback == "ZG"
+
+            # The hallway: a live room's card shows its speakers' pictures, initials otherwise.
+            room = (await clients["bob"].post("/api/rooms", json={"title": "Pictures on stage"})).json()
+            cat_id = (await clients["cat"].get("/api/me")).json()["id"]
+            assert (await clients["cat"].post(f"/api/rooms/{room['id']}/join")).status_code == 200
+            invited = await clients["bob"].post(f"/api/rooms/{room['id']}/speak-invites", json={"user_id": cat_id})
+            assert invited.status_code == 200, invited.text
+            assert (await clients["cat"].post(f"/api/rooms/{room['id']}/speak-invite/accept")).status_code == 200
+            await page.goto(server.url + "/")
+            card = page.locator("li.room-card").filter(has_text="Pictures on stage")
+            await expect(card.locator(".speaker-names")).to_have_text("Bob, Cat")
+            stack = card.locator(".avatar-stack")
+            picture = stack.locator("img.avatar")
+            await expect(picture).to_have_count(1)
+            assert await picture.get_attribute("src") == url
+            await poll(lambda: picture.evaluate("(el) => el.complete && el.naturalWidth"), lambda w: w > 0,
+                       what="the hallway picture to load")
+            await expect(stack.locator("span.avatar")).to_have_text("CA")
         finally:
             await browser.close()
     finally:

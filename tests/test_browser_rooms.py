@@ -313,6 +313,78 @@ async def test_starting_a_closed_room_and_inviting_someone_into_it(
     await expect(carl.get_by_text("No live rooms right now. Start one!")).to_be_visible()
 
 
+async def test_a_social_room_lets_in_people_the_host_follows_and_its_kind_changes_in_settings(
+    server: LiveServer, browser: Browser, people: People
+) -> None:
+    alice_m = await people.add("alice")
+    await people.add("bob")
+    await people.add("carl")
+    assert (await alice_m.http.post("/api/users/bob/follow")).status_code == 200
+    alice = await page_of(browser, server, "alice")
+    bob = await page_of(browser, server, "bob")
+    carl = await page_of(browser, server, "carl")
+
+    await alice.get_by_role("textbox", name="Room title").fill("Friends only")
+    await alice.get_by_role("radio", name="Social").check()
+    await alice.get_by_role("button", name="Start a room").click()
+    await alice.wait_for_url("**/rooms/*")
+    await expect_connected(alice)
+    await expect(alice.locator(".room-meta")).to_contain_text("Social")
+    room_url = alice.url
+
+    # Bob, whom Alice follows, sees it in his hallway and joins.
+    await bob.get_by_role("list", name="Live rooms").get_by_role("link", name="Join Friends only").click()
+    await expect_connected(bob)
+    await expect(alice.get_by_role("list", name="Audience")).to_contain_text("Bob")
+    # Carl, a stranger to her, cannot.
+    await carl.goto(room_url)
+    await expect(carl.get_by_role("heading", name="Cannot join this room")).to_be_visible()
+    await expect(carl.get_by_role("button", name="Leave quietly")).to_have_count(0)
+
+    # Alice opens it to everyone in Room settings: Carl comes in, and everyone sees the kind.
+    await alice.get_by_role("button", name="Room settings").click()
+    settings = alice.get_by_role("dialog", name="Room settings")
+    await expect(settings.get_by_role("radio", name="Social")).to_be_checked()
+    await settings.get_by_role("radio", name="Open").check()
+    await settings.get_by_role("button", name="Save changes").click()
+    await expect(settings).to_be_hidden()
+    await expect(alice.locator(".room-meta")).to_contain_text("Open")
+    await expect(bob.locator(".room-meta")).to_contain_text("Open")
+    await carl.goto(room_url)
+    await expect_connected(carl)
+    await expect(alice.get_by_role("list", name="Audience")).to_contain_text("Carl")
+    snap = (await alice_m.http.get(f"/api/rooms/{room_id_of(alice)}")).json()
+    assert snap["kind"] == "open"
+
+
+async def test_hand_raising_turned_off_in_room_settings(server: LiveServer, browser: Browser, people: People) -> None:
+    alice_m = await people.add("alice")
+    bob_m = await people.add("bob")
+    alice = await page_of(browser, server, "alice")
+    await start_room(alice, "No questions")
+    rid = room_id_of(alice)
+    bob = await page_of(browser, server, "bob")
+    await bob.goto(alice.url)
+    await expect_connected(bob)
+    raise_hand = bob.get_by_role("button", name="Raise hand")
+    await expect(raise_hand).to_be_visible()
+
+    await alice.get_by_role("button", name="Room settings").click()
+    settings = alice.get_by_role("dialog", name="Room settings")
+    await settings.get_by_label("Who can raise a hand").select_option(label="Nobody (hand raising off)")
+    await settings.get_by_role("button", name="Save changes").click()
+    await expect(settings).to_be_hidden()
+
+    # Bob's button is gone without a reload; the API says hand raising is off and refuses a hand.
+    await expect(raise_hand).to_have_count(0)
+    await expect(bob.get_by_role("group", name="Your controls")).to_be_visible()
+    assert (await alice_m.http.get(f"/api/rooms/{rid}")).json()["hand_raise"] == "off"
+    refused = await bob_m.http.post(f"/api/rooms/{rid}/hand", json={"raised": True})
+    assert refused.status_code == 403, refused.text
+    await alice.get_by_role("button", name="Room settings").click()
+    await expect(settings.get_by_label("Who can raise a hand")).to_have_value("off")
+
+
 # -- moderators: rename, lock a mic --------------------------------------------------------------------
 
 
@@ -408,6 +480,29 @@ async def test_share_copies_the_room_link(server: LiveServer, browser: Browser, 
     await expect(page.get_by_role("status", name="Share")).to_have_text("Link copied")
     copied = await page.evaluate("() => navigator.clipboard.readText()")
     assert copied == f"{server.url}/rooms/{room_id_of(page)}"
+
+
+async def test_share_on_a_phone_opens_the_system_share_sheet_with_the_room_link(
+    server: LiveServer, browser: Browser, people: People
+) -> None:
+    await people.add("alice")
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    await context.grant_permissions(["microphone"])
+    # A stand-in for the system share sheet: records what it was given.
+    await context.add_init_script(
+        """window.__shared = [];
+        Object.defineProperty(Navigator.prototype, 'share', { configurable: true,
+          value(data) { window.__shared.push(data); return Promise.resolve(); } });"""
+    )
+    page = await context.new_page()
+    await sign_in(page, server.url, "alice")
+    await start_room(page, "Share me")
+    await page.get_by_role("button", name="Share").click()
+    await poll(lambda: page.evaluate("window.__shared"), lambda s: len(s) == 1, what="navigator.share")
+    shared = await page.evaluate("window.__shared")
+    assert shared == [{"title": "Share me", "url": f"{server.url}/rooms/{room_id_of(page)}"}]
+    await expect(page.get_by_role("status", name="Share")).to_have_text("")  # not the copy fallback
+    await context.close()
 
 
 # -- keyboard and announcements -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from tests.conftest import Instance, Person, error_code
 from tests.people import MEMBER_PASSWORD
 
 from parlor.actions.events import run_due_reminders
+from parlor.storage import sso as sso_store
 from parlor.storage import tables
 from parlor.storage import your_data as policy
 
@@ -127,6 +128,10 @@ async def rich_user(instance: Instance) -> World:
     await ok(await zed.post(f"/api/clubs/{other}/follow"))
     await ok(await zed.post(f"/api/clubs/{other}/join"))
     await ok(await zed.http.put("/api/me/interests", json={"topics": ["food", "books"]}))
+    # single sign-on: zed's account is linked to an identity provider's subject (this
+    # instance has no provider; tests/test_sso.py signs in through one)
+    async with instance.services.db.engine.begin() as conn:
+        await sso_store.link(conn, "https://id.example.org", "zed-subject", zed.id, time.time())
     return World(zed, ann, cat, live, ended, token, club, other)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -14,13 +15,16 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parlor import __version__
-from parlor.actions import accounts, admin, events, presence, rooms, sanctions
+from parlor.actions import accounts, admin, events, presence, room_takeover, rooms, sanctions
 from parlor.actions.services import Services
 from parlor.bus.base import Bus
+from parlor.cluster.base import Cluster, NodeInfo
+from parlor.cluster.local import LocalCluster
 from parlor.errors import Code
 from parlor.limits import policies
 from parlor.limits.base import Limiter
 from parlor.media.base import MediaServer
+from parlor.oidc import OidcClient
 from parlor.settings import Settings
 from parlor.storage.db import Database, private_dir
 from parlor.transport.http import account_safety as account_safety_routes
@@ -40,6 +44,7 @@ from parlor.transport.http import profiles as profile_routes
 from parlor.transport.http import reports as report_routes
 from parlor.transport.http import rooms as room_routes
 from parlor.transport.http import social as social_routes
+from parlor.transport.http import sso as sso_routes
 from parlor.transport.http import your_data as your_data_routes
 from parlor.transport.http.auth import optional_user
 from parlor.transport.ws import endpoint
@@ -88,10 +93,35 @@ ADMIN_PAGES = ("/admin", "/admin/{section}", "/admin/people/{user_id}")
 ReadyCallback = Callable[[Settings, str | None], None]
 
 
-def _build_bus(settings: Settings) -> Bus:
+def _build_bus(settings: Settings, node_id: str) -> Bus:
+    if settings.redis_url:
+        from parlor.bus.redis import RedisBus
+
+        return RedisBus(settings.redis_url, node_id)
     from parlor.bus.memory import MemoryBus
 
     return MemoryBus()
+
+
+def _build_cluster(settings: Settings, node_id: str) -> Cluster:
+    if settings.redis_url:
+        from parlor.cluster.redis import RedisCluster
+
+        return RedisCluster(settings.redis_url, node_id)
+    return LocalCluster(node_id)
+
+
+def _node_info(s: Services) -> NodeInfo:
+    from parlor.storage.db import schema_head
+
+    return NodeInfo(
+        node_id=s.cluster.node_id,
+        version=__version__,
+        schema=schema_head(),
+        public_url=s.settings.base_url,
+        ice_hosts=tuple(s.settings.ice_hosts),
+        started_at=s.clock(),
+    )
 
 
 def _build_limiter(settings: Settings) -> Limiter:
@@ -131,16 +161,24 @@ def _build_media(settings: Settings, services: Callable[[], Services]) -> MediaS
     )
 
 
+def _build_oidc(settings: Settings) -> OidcClient | None:
+    # Authlib is imported only here, when an issuer is configured (the `sso` extra).
+    return OidcClient(settings) if settings.sso_enabled else None
+
+
 def build_services(settings: Settings) -> Services:
     holder: list[Services] = []
     media = _build_media(settings, lambda: holder[0])
+    node_id = secrets.token_hex(6)  # this process, among the nodes of a cluster
     s = Services(
         settings=settings,
         db=Database(settings.effective_database_url),
-        bus=_build_bus(settings),
+        bus=_build_bus(settings, node_id),
+        cluster=_build_cluster(settings, node_id),
         media=media,
         limiter=_build_limiter(settings),
         limits=policies.table(settings.limits, settings.contact_prefix_budget),
+        oidc=_build_oidc(settings),
     )
     holder.append(s)
     return s
@@ -162,11 +200,12 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await s.db.migrate()
+        await s.bus.start()
+        await s.limiter.start()
+        await s.cluster.join(_node_info(s))
         await rooms.do_close_stale_rooms(s)
         await sanctions.do_enforce_recorded(s)  # notes where the log stands (nothing to apply yet)
         await admin.do_apply_operator_actions(s)  # the same for the operator's other actions
-        await s.bus.start()
-        await s.limiter.start()
         await s.media.start()
         token = await accounts.do_issue_setup_token(s)
         housekeeping = asyncio.create_task(_housekeeping(s, registry))
@@ -178,11 +217,12 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
             yield
         finally:
             for task in (housekeeping, scheduler):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await rooms.do_end_all(s)
+                await _stop(task)
+            await room_takeover.do_hand_off_or_end(s)
             await s.media.close()
+            with contextlib.suppress(Exception):  # Redis may be gone: the node's entry expires
+                await s.cluster.leave()
+            await s.cluster.close()
             await s.bus.close()
             await s.limiter.close()
             await s.db.close()
@@ -218,6 +258,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.add_exception_handler(404, pages.not_found)
     app.include_router(account_routes.router)
     app.include_router(account_safety_routes.router)
+    app.include_router(sso_routes.router)
     app.include_router(room_routes.router)
     app.include_router(chat_routes.router)
     app.include_router(social_routes.router)
@@ -282,11 +323,27 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     return app
 
 
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel until it takes: on Python 3.11 a cancellation landing as a Redis call's own
+    timeout expires is turned into a TimeoutError by asyncio.timeout (fixed in 3.12), which
+    the loops below log and carry on from."""
+    for _ in range(50):
+        if task.done():
+            break
+        task.cancel()
+        await asyncio.wait([task], timeout=0.1)
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        logger.error("%s ended with %r", task.get_name(), task.exception())
+
+
 async def _housekeeping(s: Services, registry: QueueRegistry) -> None:
     while True:
         await asyncio.sleep(1.0)
         try:
             registry.collect(s.clock())
+            await s.cluster.heartbeat()
+            await rooms.do_renew_leases(s)
+            await room_takeover.do_take_over(s)
             await rooms.do_reap_absent(s)
             # Suspensions and bans made by the CLI (another process) take effect here.
             await sanctions.do_enforce_recorded(s)

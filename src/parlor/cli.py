@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workers", type=int, help="media worker processes, 0 = one per core (PARLOR_WORKERS)")
     serve.add_argument("--media-engine", choices=("fast", "relay"), help="forwarding engine (PARLOR_MEDIA_ENGINE)")
-    serve.add_argument("--redis-url", help="Redis shared by several nodes, for rate limits (PARLOR_REDIS_URL)")
+    serve.add_argument("--redis-url", help="the cluster's Redis: bus, leases, rate limits (PARLOR_REDIS_URL)")
     _add_common(serve)
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database, then exit")
@@ -140,6 +140,8 @@ def _print_ready(settings: Settings, setup_token: str | None) -> None:
     # The setup token exists only until the admin is claimed: a claimed instance prints no link.
     if setup_token:
         print(f"Claim the admin account (one-time link): {settings.base_url}/setup?token={setup_token}", flush=True)
+    elif settings.sso_only:
+        print(f"People sign in with {settings.oidc_name} only (PARLOR_SSO_ONLY).", flush=True)
     try:
         (settings.data_dir / SERVED_FILE).write_text(json.dumps({"base_url": settings.base_url}) + "\n")
     except OSError:
@@ -152,6 +154,7 @@ def serve(settings: Settings) -> None:
     from parlor.app import build_app
 
     preflight.check_data_dir(settings.data_dir)
+    asyncio.run(preflight.check_cluster(settings))
     asyncio.run(preflight.migrate(settings))
     sock = preflight.bind(settings.host, settings.port)
     app = build_app(settings, on_ready=_print_ready)
@@ -339,6 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = asyncio.run(_invite(settings))
             print(f"{_invite_base_url(settings)}/invite/{code}")
         elif args.command == "admin" and args.admin_command == "reset-password":
+            from parlor.actions.sign_in_methods import check_passwords_on
+
+            check_passwords_on(settings)  # before asking for a password nobody could use
             password = _new_password(args.password_stdin)
             ended = asyncio.run(_reset_password(settings, args.username, password))
             print(f"Password reset for {args.username.strip().lower()}; {ended} sessions and tokens ended.")

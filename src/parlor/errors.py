@@ -30,9 +30,16 @@ class Code(StrEnum):
     INVALID_SETUP_TOKEN = "invalid_setup_token"
     SESSION_NOT_FOUND = "session_not_found"
     TOKEN_NOT_FOUND = "token_not_found"
+    # single sign-on (OpenID Connect)
+    SSO_ONLY = "sso_only"
+    SSO_OFF = "sso_off"
+    SSO_BAD_STATE = "sso_bad_state"
+    SSO_PROVIDER_ERROR = "sso_provider_error"
+    SSO_INVALID_TOKEN = "sso_invalid_token"
     # rooms
     ROOM_NOT_FOUND = "room_not_found"
     ROOM_ENDED = "room_ended"
+    ROOM_MOVING = "room_moving"
     ROOM_FULL = "room_full"
     NOT_IN_ROOM = "not_in_room"
     ALREADY_IN_ROOM = "already_in_room"

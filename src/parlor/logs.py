@@ -27,3 +27,5 @@ def configure(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.access").addFilter(StripQuery())
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Authlib's debug lines carry a sign-in's PKCE verifier.
+    logging.getLogger("authlib").setLevel(logging.INFO)

@@ -15,6 +15,7 @@ import os
 import socket
 from pathlib import Path
 
+from parlor import __version__
 from parlor.settings import Settings
 
 
@@ -85,13 +86,19 @@ def open_database(settings: Settings) -> object:
 
 async def migrate(settings: Settings, *, timeout: float = 15.0) -> None:
     """Reach the database and bring its schema up to date, or raise StartupError."""
-    from parlor.storage.db import Database
+    from parlor.storage.db import Database, SchemaTooNew
 
     db = open_database(settings)
     assert isinstance(db, Database)
     try:
         async with asyncio.timeout(timeout):
             await db.migrate()
+    except SchemaTooNew as exc:
+        raise StartupError(
+            f"the database at {safe_url(db.url)} has schema revision {exc.found}, newer than this Parlor "
+            f"{__version__} knows (up to {exc.head}): a newer version migrated it; run that version here "
+            "too (every node of a cluster runs the same one). Nothing was changed"
+        ) from None
     except TimeoutError:
         raise StartupError(
             f"the database at {safe_url(db.url)} did not answer in {timeout:.0f} s: is it running and reachable?"
@@ -106,6 +113,61 @@ async def migrate(settings: Settings, *, timeout: float = 15.0) -> None:
         raise StartupError(f"cannot open the database {safe_url(db.url)}: {_one_line(root)}") from None
     finally:
         await db.close()
+
+
+def safe_redis_url(url: str) -> str:
+    """The Redis URL without its password, for messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        user = f"{parts.username}:" if parts.username else ":"
+        port = f":{parts.port}" if parts.port else ""
+        return urlunsplit(parts._replace(netloc=f"{user}***@{parts.hostname}{port}"))
+    except ValueError:
+        return url.split("://", 1)[0] + "://…"
+
+
+async def check_cluster(settings: Settings, *, timeout: float = 5.0) -> None:
+    """With a Redis URL: that Redis answers, and the live nodes of the cluster it names run
+    this version on this schema. Run before anything is written."""
+    if not settings.redis_url:
+        return
+    try:
+        import redis.asyncio
+        from redis.exceptions import RedisError
+    except ModuleNotFoundError:
+        raise StartupError("a Redis URL needs the redis module: pip install 'parlor[redis]'") from None
+    from parlor.cluster.base import ClusterError, NodeInfo, check_compatible
+    from parlor.cluster.redis import RedisCluster
+    from parlor.storage.db import schema_head
+
+    where = safe_redis_url(settings.redis_url)
+    try:
+        client = redis.asyncio.Redis.from_url(settings.redis_url, socket_connect_timeout=timeout)
+    except ValueError as exc:
+        raise StartupError(f"bad Redis URL {where}: {_one_line(exc)} (--redis-url / PARLOR_REDIS_URL)") from None
+    try:
+        async with asyncio.timeout(timeout + 1):
+            await client.ping()
+        cluster = RedisCluster(settings.redis_url, "preflight")
+        try:
+            others = await cluster.nodes()
+        finally:
+            await cluster.close()
+        me = NodeInfo(node_id="starting", version=__version__, schema=schema_head(), public_url=settings.base_url)
+        check_compatible(me, others)
+    except ClusterError as exc:
+        raise StartupError(f"{exc}. Nothing was changed") from None
+    except (RedisError, OSError, TimeoutError) as exc:
+        raise StartupError(
+            f"cannot reach Redis at {where}: {_one_line(exc) if not isinstance(exc, TimeoutError) else 'no answer'}; "
+            "check that it runs and that --redis-url / PARLOR_REDIS_URL is right"
+        ) from None
+    finally:
+        await client.aclose()
 
 
 def sqlite_file(settings: Settings) -> Path | None:

@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from parlor.domain.embedding import MAX_ORIGINS, parse_origins
 from parlor.domain.topics import DEFAULT_TOPICS, parse_topic_list
@@ -91,6 +92,17 @@ class Settings:
     # Addresses (or networks) of reverse proxies whose X-Forwarded-For/-Proto are believed;
     # empty: none, the peer's address is the client's (docs/DEPLOY.md).
     trusted_proxies: tuple[str, ...] = ()
+    # Single sign-on with OpenID Connect (docs/DEPLOY.md, Single sign-on): the provider's
+    # issuer URL (its discovery document is under it), this instance's client, the name the
+    # sign-in button shows, and which value of which claim makes an admin.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_name: str = "your organisation"
+    oidc_admin_group: str = ""
+    oidc_groups_claim: str = "groups"
+    # Accounts come only from the provider: no passwords, invites or waitlist.
+    sso_only: bool = False
     log_level: str = "info"
     # Names of the settings given explicitly (environment or flag), not defaulted.
     explicit: frozenset[str] = field(default=frozenset(), compare=False)
@@ -109,6 +121,10 @@ class Settings:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def sso_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @property
     def worker_count(self) -> int:
@@ -158,6 +174,13 @@ _ENV: dict[str, tuple[str, type]] = {
     "redis_url": ("PARLOR_REDIS_URL", str),
     "limits": ("PARLOR_LIMITS", tuple),
     "trusted_proxies": ("PARLOR_TRUSTED_PROXIES", tuple),
+    "oidc_issuer": ("PARLOR_OIDC_ISSUER", str),
+    "oidc_client_id": ("PARLOR_OIDC_CLIENT_ID", str),
+    "oidc_client_secret": ("PARLOR_OIDC_CLIENT_SECRET", str),
+    "oidc_name": ("PARLOR_OIDC_NAME", str),
+    "oidc_admin_group": ("PARLOR_OIDC_ADMIN_GROUP", str),
+    "oidc_groups_claim": ("PARLOR_OIDC_GROUPS_CLAIM", str),
+    "sso_only": ("PARLOR_SSO_ONLY", bool),
 }
 
 
@@ -270,9 +293,54 @@ def _validate(s: Settings) -> None:
             raise SettingsError(f"PARLOR_TRUSTED_PROXIES: {proxy!r} is not an address or network (or *)") from None
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError("PARLOR_REDIS_URL must start with redis://, rediss:// or unix://")
+    _validate_sso(s)
     if parse_topic_list(s.topics) is None:
         raise SettingsError("PARLOR_TOPICS must be 1 to 200 lowercase slugs (a-z, 0-9, -), comma-separated")
     if parse_origins(s.embed_origins) is None:
         raise SettingsError(
             f"embed_origins must be at most {MAX_ORIGINS} origins like https://example.org, got {s.embed_origins!r}"
         )
+
+
+def _loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _validate_sso(s: Settings) -> None:
+    """The OIDC section: all or nothing, an https issuer (plain http only on loopback,
+    for a provider on the same machine), and SSO only with a provider to sign in with."""
+    if s.sso_only and not s.oidc_issuer:
+        raise SettingsError("PARLOR_SSO_ONLY needs PARLOR_OIDC_ISSUER (the provider people sign in with)")
+    given = [var for name, var in _SSO_VARS.items() if getattr(s, name)]
+    if not s.oidc_issuer:
+        if given:
+            raise SettingsError(f"{', '.join(given)} set but PARLOR_OIDC_ISSUER is empty")
+        return
+    issuer = urlsplit(s.oidc_issuer)
+    secure = issuer.scheme == "https" or (issuer.scheme == "http" and _loopback(issuer.hostname))
+    if not secure or not issuer.hostname or issuer.query or issuer.fragment:
+        raise SettingsError(
+            f"PARLOR_OIDC_ISSUER must be an https:// URL without query or fragment "
+            f"(http:// only on loopback), not {s.oidc_issuer!r}"
+        )
+    if not s.oidc_client_id:
+        raise SettingsError("PARLOR_OIDC_ISSUER needs PARLOR_OIDC_CLIENT_ID (this instance's client at the provider)")
+    if not s.oidc_client_secret:
+        raise SettingsError("PARLOR_OIDC_ISSUER needs PARLOR_OIDC_CLIENT_SECRET")
+    if not 1 <= len(s.oidc_name.strip()) <= 60:
+        raise SettingsError("PARLOR_OIDC_NAME must be 1 to 60 characters")
+    if not s.oidc_groups_claim.strip():
+        raise SettingsError("PARLOR_OIDC_GROUPS_CLAIM must not be empty")
+
+
+# Settings that mean nothing without an issuer (the name and claim have defaults).
+_SSO_VARS = {
+    "oidc_client_id": "PARLOR_OIDC_CLIENT_ID",
+    "oidc_client_secret": "PARLOR_OIDC_CLIENT_SECRET",
+    "oidc_admin_group": "PARLOR_OIDC_ADMIN_GROUP",
+}

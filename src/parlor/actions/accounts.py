@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from parlor.actions import limits
 from parlor.actions.ids import digest, looks_like_id, new_id, new_secret
 from parlor.actions.services import Services
+from parlor.actions.sign_in_methods import check_passwords_on
 from parlor.actions.standing import check_standing
 from parlor.bus.base import user_channel
 from parlor.domain.sessions import TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX, Session, client_label
@@ -75,7 +76,10 @@ async def setup_needed(s: Services) -> bool:
 
 
 async def do_issue_setup_token(s: Services) -> str | None:
-    """A fresh one-time setup token while no admin exists (a new one per start)."""
+    """A fresh one-time setup token while no admin exists (a new one per start). None in
+    SSO-only mode too: admins come from the provider's group claim there."""
+    if s.settings.sso_only:
+        return None
     async with s.db.engine.begin() as conn:
         if await store.admin_exists(conn):
             return None
@@ -85,6 +89,7 @@ async def do_issue_setup_token(s: Services) -> str | None:
 
 
 async def do_setup(s: Services, token: str, username: str, display_name: str, password: str) -> User:
+    check_passwords_on(s.settings)
     name, shown = check_username(username), check_display_name(display_name)
     check_password(password)
     password_hash = await hash_password(password)

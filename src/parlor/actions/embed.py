@@ -1,9 +1,10 @@
 """Embedding rooms on other sites (docs/API.md, Embedding).
 
-Which sites may frame `/embed/room/<id>`: the admin's list (the instance fact
+Which sites may frame `/embed/room/<id>` and `/embed/r/<name>` (a guest room): the admin's list (the instance fact
 `embed_origins`, a JSON list) when one was set, else the `embed_origins` setting;
-an empty list turns embedding off. Only open rooms are embeddable, and a page
-that is not signed in sees a preview (title, stage, listener count) of them.
+an empty list turns embedding off. Only rooms anyone may join are embeddable
+(domain/embedding.py `embeddable`), and a page that is not signed in sees a preview
+(title, stage, listener count) of them.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import json
 import logging
 from typing import Any
 
+from parlor.actions import guests
 from parlor.actions.growth import check_admin
+from parlor.actions.guest_book import Guest
 from parlor.actions.room_lookup import check_room
 from parlor.actions.rooms import person_view
 from parlor.actions.services import Services
-from parlor.domain.embedding import MAX_ORIGINS, parse_origins
-from parlor.domain.rooms import RoomKind
+from parlor.domain import guests as guest_rules
+from parlor.domain.embedding import MAX_ORIGINS, embeddable, parse_origins
+from parlor.domain.rooms import Room
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
 from parlor.storage import accounts as account_store
@@ -80,29 +84,72 @@ async def page_status(s: Services, room_id: str) -> tuple[tuple[str, ...], int]:
     itself explains a missing or ended room)."""
     origins = await allowed_origins(s)
     try:
-        await check_room(s, room_id)
+        _check_embeddable(await check_room(s, room_id))
     except ParlorError as exc:
         return origins, exc.status
     return origins, 200
 
 
-async def room_preview(s: Services, room_id: str) -> dict[str, Any]:
-    """What an embed shows before (and while) its viewer takes part, and the origins
-    it may post events to. Public: the room must be open and embedding on."""
+def _check_embeddable(room: Room) -> Room:
+    if not embeddable(room):
+        raise ParlorError(403, Code.ROOM_NOT_EMBEDDABLE, "Only rooms open to everyone can be embedded.")
+    return room
+
+
+async def _check_on(s: Services) -> tuple[str, ...]:
     origins = await allowed_origins(s)
     if not origins:
         raise ParlorError(403, Code.EMBEDDING_OFF, "Embedding rooms is off on this instance.")
-    room = await check_room(s, room_id)
-    if room.kind is not RoomKind.OPEN:
-        raise ParlorError(403, Code.ROOM_NOT_EMBEDDABLE, "Only open rooms can be embedded.")
+    return origins
+
+
+def _room_preview(s: Services, room: Room) -> dict[str, Any]:
     stage = sorted((p for p in room.participants.values() if p.on_stage), key=lambda p: (p.joined_at, p.user_id))
     return {
-        "room": {
-            "id": room.id,
-            "title": room.title,
-            "hand_raise": room.hand_raise.value,
-            "listener_count": sum(1 for p in room.participants.values() if not p.on_stage),
-            "stage": [person_view(s, p) for p in stage],
-        },
-        "origins": list(origins),
+        "id": room.id,
+        "title": room.title,
+        "hand_raise": room.hand_raise.value,
+        "listener_count": sum(1 for p in room.participants.values() if not p.on_stage),
+        "stage": [person_view(s, p) for p in stage],
     }
+
+
+async def room_preview(s: Services, room_id: str) -> dict[str, Any]:
+    """What an embed shows before (and while) its viewer takes part, and the origins
+    it may post events to. Public: the room must be embeddable and embedding on."""
+    origins = await _check_on(s)
+    room = _check_embeddable(await check_room(s, room_id))
+    return {"room": _room_preview(s, room), "origins": list(origins)}
+
+
+async def guest_page_status(s: Services, name: str) -> tuple[tuple[str, ...], int]:
+    """As page_status, for a guest room's embed: a bad name is 400, guest rooms off 403
+    (a guest room that is not live is no error: the first to come in opens it)."""
+    origins = await allowed_origins(s)
+    try:
+        guest_rules.room_key(name)
+        await guests.check_guests_on(s)
+    except ParlorError as exc:
+        return origins, exc.status
+    return origins, 200
+
+
+async def guest_room_preview(s: Services, name: str) -> dict[str, Any]:
+    """A guest room's embed preview: as room_preview, with `name` and `live`; a room
+    not live yet has no id and an empty stage."""
+    origins = await _check_on(s)
+    status = await guests.guest_room_status(s, name)
+    room = s.live.get(status["room_id"]) if status["live"] else None
+    if room is None:
+        shown: dict[str, Any] = {"id": None, "title": name, "hand_raise": "everyone", "listener_count": 0, "stage": []}
+    else:
+        shown = _room_preview(s, room)
+    return {"room": {**shown, "name": status["name"], "live": room is not None}, "origins": list(origins)}
+
+
+async def do_enter_guest_room(
+    s: Services, name: str, display_name: str, *, address: str | None
+) -> tuple[Guest, str, Room]:
+    """Come into a guest room from its embed (actions/guests.py), while embedding is on."""
+    await _check_on(s)
+    return await guests.do_enter_guest_room(s, name, display_name, address=address)

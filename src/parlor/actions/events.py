@@ -50,6 +50,7 @@ HALLWAY_LIMIT = 10
 FEED_PAST_S = 30 * 86400  # a feed shows events from a month back on
 FEED_LIMIT = 500
 SCHEDULER_INTERVAL_S = 5.0
+SCHEDULER_LEASE = "scheduler"
 SCHEDULER_BATCH = 500
 _SECRET_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
@@ -457,7 +458,7 @@ async def run_due_reminders(s: Services, now: float) -> int:
     changed = False
     for e in work:
         state = State(e.state)
-        if state is State.LIVE and (e.room_id is None or e.room_id not in s.live.rooms):
+        if state is State.LIVE and (e.room_id is None or not await rooms.live_anywhere(s, e.room_id)):
             async with s.db.engine.begin() as conn:
                 if await store.claim_state(conn, e.id, [State.LIVE], State.ENDED, updated_at=now):
                     state, changed = State.ENDED, True
@@ -496,10 +497,12 @@ async def run_due_reminders(s: Services, now: float) -> int:
 
 
 async def run_forever(s: Services, interval: float = SCHEDULER_INTERVAL_S) -> None:
-    """The app's scheduler loop (started in the lifespan)."""
+    """The app's scheduler loop (started in the lifespan). With several nodes, the one
+    holding the scheduler's lease runs it; another takes over when that one dies."""
     while True:
         try:
-            await run_due_reminders(s, s.clock())
+            if await s.cluster.acquire(SCHEDULER_LEASE, interval * 3):
+                await run_due_reminders(s, s.clock())
         except Exception:
             logger.exception("event reminders failed")
         await asyncio.sleep(interval)

@@ -20,6 +20,7 @@ from parlor.actions import accounts, limits, notifications
 from parlor.actions.ids import digest, looks_like_id, new_id, new_secret
 from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
 from parlor.actions.services import Services
+from parlor.actions.sign_in_methods import check_passwords_on
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
 from parlor.storage import accounts as account_store
@@ -132,6 +133,7 @@ async def _check_spend(s: Services, conn: Any, actor: User | None) -> int | None
 
 async def do_create_invite(s: Services, actor: User | None) -> dict[str, Any]:
     """A new invite: `{id, code, remaining}`. The code is shown only here (only its hash is kept)."""
+    check_passwords_on(s.settings)
     if actor is not None:  # the operator's CLI is not limited
         await limits.check(s, "invites", account=actor.id)
     code = new_secret()[:22]
@@ -246,6 +248,7 @@ async def do_signup(
     s: Services, invite_code: str, username: str, display_name: str, password: str, *, address: str | None = None
 ) -> User:
     """Sign up with an invite code, or without one when the instance is open."""
+    check_passwords_on(s.settings)
     name, shown = accounts.check_username(username), accounts.check_display_name(display_name)
     accounts.check_password(password)
     await limits.check(s, "signup", address=address)
@@ -324,6 +327,7 @@ async def do_join_waitlist(
     s: Services, username: str, display_name: str, *, address: str | None = None
 ) -> dict[str, Any]:
     """Join with a username and display name: `{token, entry}`. The token is shown only here."""
+    check_passwords_on(s.settings)
     name, shown = accounts.check_username(username), accounts.check_display_name(display_name)
     # Names are kept for whoever holds the place: without a limit they can be squatted.
     await limits.check(s, "waitlist", address=address)
@@ -359,6 +363,7 @@ async def do_leave_waitlist(s: Services, token: str) -> None:
 
 async def do_finish_signup(s: Services, token: str, password: str) -> User:
     """An admitted waitlisted person becomes a member, nominated by whoever let them in."""
+    check_passwords_on(s.settings)
     entry = await _entry_for_token(s, token)
     accounts.check_password(password)
     if not entry.admitted:
@@ -397,6 +402,7 @@ async def admit_waitlisted(s: Services, actor: User | None, entry_id: str, via: 
     """
     if via not in VIA:
         raise ValueError(f"unknown let-in path {via!r}")
+    check_passwords_on(s.settings)
     if len(entry_id) > 32:
         raise _not_waiting()
     now = s.clock()

@@ -22,7 +22,7 @@ from parlor.actions.guest_book import Guest
 from parlor.actions.ids import digest, new_id, new_secret
 from parlor.actions.instance_settings import guest_rooms_on
 from parlor.actions.room_lookup import check_room
-from parlor.actions.rooms import _announce, _transition
+from parlor.actions.rooms import _announce, _transition, room_view
 from parlor.actions.services import Services
 from parlor.domain import guests as domain
 from parlor.domain.rooms import GUEST_PREFIX, Room
@@ -51,6 +51,11 @@ def authenticate(s: Services, token: str | None) -> Guest | None:
 
 def guest_view(guest: Guest) -> dict[str, Any]:
     return {"id": guest.id, "display_name": guest.display_name, "room_id": guest.room_id, "guest": True}
+
+
+def entered_view(s: Services, guest: Guest, room: Room) -> dict[str, Any]:
+    """The answer to coming in: `{guest, room}` (the room's snapshot)."""
+    return {"guest": guest_view(guest), "room": room_view(s, room)}
 
 
 async def guest_room_status(s: Services, name: str) -> dict[str, Any]:

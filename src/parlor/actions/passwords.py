@@ -8,6 +8,7 @@ import logging
 
 from parlor.actions import accounts
 from parlor.actions.services import Services
+from parlor.actions.sign_in_methods import check_passwords_on
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input, not_found
 from parlor.storage import accounts as store
@@ -21,6 +22,7 @@ async def do_change_password(
 ) -> int:
     """Set a new password; every other session and token of `user` ends (the one this
     request came with stays signed in). Returns how many ended."""
+    check_passwords_on(s.settings)
     if not current_password or len(current_password) > accounts.PASSWORD_MAX:
         raise bad_input("Enter your current password.")
     accounts.check_password(new_password)
@@ -40,6 +42,7 @@ async def do_change_password(
 async def do_reset_password(s: Services, username: str, new_password: str) -> int:
     """The operator sets `username`'s password; all their sessions and tokens end.
     Returns how many ended."""
+    check_passwords_on(s.settings)
     accounts.check_password(new_password)
     name = username.strip().lower()
     async with s.db.engine.connect() as conn:

@@ -21,7 +21,12 @@ async def check_room(s: Services, room_id: str) -> Room:
     if not looks_like_id(room_id):
         raise ParlorError(404, Code.ROOM_NOT_FOUND, "There is no such room.")
     async with s.db.engine.connect() as conn:
-        existed = await store.room_exists(conn, room_id)
-    if existed:
-        raise ParlorError(410, Code.ROOM_ENDED, "This room has ended.")
-    raise ParlorError(404, Code.ROOM_NOT_FOUND, "There is no such room.")
+        is_open = await store.room_is_open(conn, room_id)
+    if is_open is None:
+        raise ParlorError(404, Code.ROOM_NOT_FOUND, "There is no such room.")
+    if is_open and s.settings.redis_url:
+        # Live on another node of the cluster, or its node just died and another takes it
+        # over within seconds (actions/room_takeover.py): the client asks again.
+        moving = "This room is moving to another server: try again in a moment."
+        raise ParlorError(503, Code.ROOM_MOVING, moving, retry_after=2)
+    raise ParlorError(410, Code.ROOM_ENDED, "This room has ended.")

@@ -24,7 +24,9 @@ from parlor.actions.profiles import avatar_url
 from parlor.actions.room_lookup import check_room
 from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, room_channel, user_channel
+from parlor.cluster.base import LEASE_TTL_S, room_lease
 from parlor.domain import clubs as clubs_domain
+from parlor.domain import room_mirror
 from parlor.domain import rooms as domain
 from parlor.domain.rooms import HandRaise, Participant, Room, RoomKind, club_ref, is_guest
 from parlor.domain.topics import check_topics
@@ -243,8 +245,21 @@ async def _transition(
                 if new.ended:
                     await store.mark_ended(conn, room_id, now)
         s.live.put(new)
+        await do_mirror(s, new)
         await _announce(s, old, new)
     return new
+
+
+async def do_mirror(s: Services, room: Room) -> None:
+    """Keep the cluster's copy of the room in step (one node: nothing to do), so that
+    another node can take the room over if this one dies (actions/room_takeover.py)."""
+    if room.guest_room:
+        return  # nothing of a guest room leaves its node
+    if room.ended:
+        await s.cluster.drop_room(room.id)
+        await s.cluster.release(room_lease(room.id))
+        return
+    await s.cluster.save_room(room.id, json.dumps(room_mirror.to_json(room), separators=(",", ":")))
 
 
 async def _remember_avatar(s: Services, conn: AsyncConnection, user_id: str) -> None:
@@ -303,8 +318,10 @@ async def do_create_room(
         await store.insert_room(conn, room.id, room.title, user.id, now)
         await store.audit(conn, now=now, actor_id=user.id, action="room.create", room_id=room.id)
         await _remember_avatar(s, conn, user.id)
+    await s.cluster.acquire(room_lease(room.id), LEASE_TTL_S)
     s.live.profiles[user.id] = user
     s.live.put(room)
+    await do_mirror(s, room)
     s.live.arrived(room.id, user.id, now)
     await _announce(s, None, room)
     if tell_followers:
@@ -591,11 +608,32 @@ async def do_end_all(s: Services) -> None:
 
 
 async def do_close_stale_rooms(s: Services) -> None:
-    """Start-up: rooms left open by a crash are over."""
+    """Start-up: rooms left open by a crash are over; those another live node of the
+    cluster runs (it holds their lease) are not."""
+    async with s.db.engine.connect() as conn:
+        open_ids = await store.open_room_ids(conn)
+    holders = await s.cluster.holders([room_lease(r) for r in open_ids])
+    stale = [room_id for room_id, holder in zip(open_ids, holders, strict=True) if holder is None]
     async with s.db.engine.begin() as conn:
-        count = await store.end_all_open(conn, s.clock())
+        count = await store.end_open(conn, stale, s.clock())
     if count:
         logger.info("marked %d rooms from a previous run as ended", count)
+
+
+async def do_renew_leases(s: Services) -> None:
+    """Housekeeping: keep holding the leases of the rooms this node runs."""
+    names = [room_lease(room_id) for room_id, room in s.live.rooms.items() if not room.guest_room]
+    for lost in await s.cluster.renew(names, LEASE_TTL_S):
+        # Only after Redis lost its data, or this node stalled longer than the lease.
+        logger.warning("the lease of %s had lapsed; taken again", lost)
+        await s.cluster.acquire(lost, LEASE_TTL_S)
+
+
+async def live_anywhere(s: Services, room_id: str) -> bool:
+    """Whether the room runs on this node or on another node of the cluster."""
+    if room_id in s.live.rooms:
+        return True
+    return (await s.cluster.holders([room_lease(room_id)]))[0] is not None
 
 
 def _publish_soon(s: Services, room_id: str, message: dict[str, Any]) -> None:

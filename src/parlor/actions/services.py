@@ -11,10 +11,13 @@ from parlor.actions.links import LinkBoard
 from parlor.actions.live import LiveRooms
 from parlor.actions.speaking import SpeakingBoard
 from parlor.bus.base import Bus
+from parlor.cluster.base import Cluster
+from parlor.cluster.local import LocalCluster
 from parlor.limits.base import Limiter
 from parlor.limits.memory import MemoryLimiter
 from parlor.limits.policies import DEFAULTS, Rate
 from parlor.media.base import MediaServer
+from parlor.oidc import OidcClient
 from parlor.settings import Settings
 from parlor.storage.db import Database
 
@@ -35,7 +38,11 @@ class Services:
     # Rate limits (actions/limits.py): the store, and every named policy's rate.
     limiter: Limiter = field(default_factory=MemoryLimiter)
     limits: Mapping[str, Rate] = field(default_factory=lambda: dict(DEFAULTS))
+    # This node among the others, and the leases it holds (cluster/; one node: LocalCluster).
+    cluster: Cluster = field(default_factory=LocalCluster)
     # The last sanction this node has applied to its rooms and sockets (actions/sanctions.py).
     sanctions_seen: int | None = None
     # The last operator action (admin audit log) this node has applied (actions/admin.py).
     operator_seen: int | None = None
+    # The OpenID provider when single sign-on is configured (actions/sso.py).
+    oidc: OidcClient | None = None

@@ -12,6 +12,7 @@ from typing import Any
 
 from parlor.actions import accounts
 from parlor.actions.services import Services
+from parlor.actions.sign_in_methods import check_passwords_on
 from parlor.domain.sessions import SIGN_IN_KEEP_DAYS, SIGN_IN_MERGE_S
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
@@ -27,13 +28,14 @@ async def do_sign_in(
 ) -> User:
     """accounts.do_login, recorded in the account's history either way (but attempts
     refused by the back-off: a flood must not cost a write per request)."""
+    check_passwords_on(s.settings)
     try:
         user = await accounts.do_login(s, username, password, address=address)
     except ParlorError as exc:
         if exc.code is not Code.RATE_LIMITED:
             await _record_failure(s, username, client, exc.code.value)
         raise
-    await _record(s, user.id, client, OK)
+    await record(s, user.id, client, OK)
     return user
 
 
@@ -44,10 +46,12 @@ async def _record_failure(s: Services, username: str, client: str | None, code: 
     async with s.db.engine.connect() as conn:
         found = await account_store.credentials(conn, name)
     if found is not None:
-        await _record(s, found[0].id, client, code)
+        await record(s, found[0].id, client, code)
 
 
-async def _record(s: Services, user_id: str, client: str | None, result: str) -> None:
+async def record(s: Services, user_id: str, client: str | None, result: str) -> None:
+    """One attempt on `user_id`'s account: OK, or the code it was refused with (also
+    for single sign-on, actions/sso.py)."""
     now = s.clock()
     # Failures merge: a burst of wrong passwords is one entry with a count (and one row).
     merge_after = now - SIGN_IN_MERGE_S if result != OK else None

@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from parlor.bench import generator, procs
+from parlor.bench import floor, generator, procs
 from parlor.bench.lean import RxStats, SignalStats, Speaker, connect, hook_receiver
 from parlor.bench.node import Node, metrics
 from parlor.bench.procs import stop_generators
@@ -47,6 +47,7 @@ SLOTS = 3
 DRAIN_S = 0.5
 SETTLE_S = 2.0
 IDLE_S = 3.0
+FLOOR_S = 3.0
 FORWARDED = "parlor_media_packets_forwarded_total"
 DROPPED = "parlor_media_packets_dropped_total"
 PEERS = "parlor_media_peers"
@@ -160,6 +161,11 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _ratio(value: float | None, floor_figures: dict[str, Any]) -> float | None:
+    under = floor_figures.get("floor_us_per_packet")
+    return round(value / under, 3) if value and under else None  # None: nothing measured
+
+
 def _ms(us: float | None) -> float | None:
     return None if us is None else round(us / 1000, 2)
 
@@ -254,6 +260,12 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
                 tag, payload = await loop.run_in_executor(None, pipe.recv)
                 assert tag == "report"
                 reports.append(payload)
+            # The floor, to the same sockets at the speakers' rate (bench/floor.py),
+            # once the listeners' counts are read: they drop what it sends.
+            addrs = [tuple(a) for r in reports for a in r["addrs"]]
+            floor_figures = await loop.run_in_executor(
+                None, floor.measure, addrs, 50.0 * min(cfg.speakers, SLOTS), FLOOR_S
+            )
         finally:
             await stop_generators(workers, 10.0)
         for s in speakers:
@@ -290,6 +302,10 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
         "server_cpu_us_per_packet": round(server_cpu * 1e6 / forwarded, 2) if forwarded else None,
         # of which in the kernel (sendto on loopback also queues the datagram at the receiver)
         "server_sys_us_per_packet": round(server_sys * 1e6 / forwarded, 2) if forwarded else None,
+        # SRTP-protect + sendto alone, same sockets, same run (bench/floor.py), and the
+        # node's CPU per packet as a multiple of it
+        **floor_figures,
+        "cpu_vs_floor": _ratio(server_cpu * 1e6 / forwarded if forwarded else None, floor_figures),
         "packets_forwarded": int(forwarded),
         "packets_forwarded_source": forwarded_source,
         "delivered_ratio": round(received / expected, 5) if expected else None,
@@ -328,6 +344,8 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
         **_signal_rates("idle", sig_idle0, sig_idle1, idle_wall),
         **_signal_rates("speech", sig0, sig1, wall),
         "listener_sockets_closed": sig1.get("closed", 0),
+        # listeners' sockets open and in the room as the window closed (0 when not subscribed)
+        "listener_sockets_in_room": sig1.get("in_room", 0),
         # other processes on the box compete for its cores: the 1-minute load average
         # as the window opened (the bench itself accounts for about 1 of it)
         "host_loadavg_1m": round(load_before, 2),

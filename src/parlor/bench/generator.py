@@ -18,8 +18,9 @@ from multiprocessing.connection import Connection
 
 import httpx
 
-from parlor.bench.lean import Peer, RxStats, SignalStats, SocketPoller, connect
+from parlor.bench.lean import Peer, RxStats, SignalStats, SocketPoller, _dtls, connect
 from parlor.bench.seed import Member
+from parlor.media import aiortc_private as priv
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ async def _main(
                         "foreign": stats.foreign,
                         "warmup": stats.warmup,
                         "states": _states(peers),
+                        # where each listener receives: `parlor bench fanout`'s floor sends there
+                        "addrs": [a for a in (_local_addr(peer) for peer in peers if peer) if a is not None],
                     },
                 )
             )
@@ -114,6 +117,10 @@ async def _main(
     for peer in peers:
         if peer is not None and peer.signalling is not None:
             await peer.signalling.close()
+
+
+def _local_addr(peer: Peer) -> tuple[str, int] | None:
+    return priv.nominated_local_addr(_dtls(peer.pc))
 
 
 def _states(peers: list[Peer | None]) -> dict[str, int]:

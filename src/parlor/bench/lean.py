@@ -122,9 +122,13 @@ class SignalStats:
     speaking: int = 0  # "who is speaking" messages
     sent: int = 0  # acks and pings written
     closed: int = 0  # sockets the server closed
+    # sockets whose last `room.you` put them in the room and that are still open: what
+    # makes "subscribed" true of a run, not merely asked for
+    in_room: int = 0
 
     def snapshot(self) -> dict[str, int]:
         return {
+            "in_room": self.in_room,
             "messages": self.messages,
             "bytes": self.bytes,
             "events": self.events,
@@ -149,6 +153,12 @@ class Signalling:
         self._acked = 0
         self._unacked_since: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self._in_room = False
+
+    def _set_in_room(self, in_room: bool) -> None:
+        if in_room != self._in_room:
+            self._in_room = in_room
+            self.stats.in_room += 1 if in_room else -1
 
     def take(self, text: str | bytes) -> p.Message:
         """Count and parse one message; ack events as the web client does."""
@@ -158,6 +168,8 @@ class Signalling:
         message = p.parse_server(text)
         if isinstance(message, p.Event):
             stats.events += 1
+            if message.name == "room.you":
+                self._set_in_room(message.data.get("participant") is not None)
             self.last_event = message.id
             if self._unacked_since is None:
                 self._unacked_since = time.monotonic()
@@ -198,12 +210,14 @@ class Signalling:
                     await self.ws.send(p.Ping().to_json())
         except websockets.ConnectionClosed:
             self.stats.closed += 1
+            self._set_in_room(False)
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self._set_in_room(False)
         await self.ws.close()
 
 

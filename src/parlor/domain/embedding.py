@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from parlor.domain.rooms import Room, RoomKind
+
 MAX_ORIGINS = 20
 _ORIGIN = re.compile(r"^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$")
 _DEFAULT_PORT = {"http": 80, "https": 443}
@@ -39,3 +41,9 @@ def parse_origins(items: list[str] | tuple[str, ...]) -> tuple[str, ...] | None:
         if origin not in out:
             out.append(origin)
     return tuple(out) if len(out) <= MAX_ORIGINS else None
+
+
+def embeddable(room: Room) -> bool:
+    """Whether anyone may see the room in an embed: its preview is public (no sign-in),
+    so only a room anyone could join, open to all and not kept to a club's members."""
+    return room.kind is RoomKind.OPEN and not room.members_only

@@ -342,6 +342,16 @@ def nominated_sendto(dtls: RTCDtlsTransport) -> Nominated | None:
     return Nominated(transport.sendto, pair.remote_addr, transport.is_closing, transport.get_extra_info("socket"))
 
 
+def nominated_local_addr(dtls: RTCDtlsTransport) -> tuple[str, int] | None:
+    """The local (host, port) of the selected ICE pair's socket, or None if none yet."""
+    pair = dtls.transport._connection._nominated.get(1)
+    transport = pair.protocol.transport if pair is not None else None
+    if transport is None:
+        return None
+    host, port = transport.get_extra_info("sockname")[:2]
+    return str(host), int(port)
+
+
 # --- senders and transceivers ---------------------------------------------------
 
 

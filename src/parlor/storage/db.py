@@ -78,8 +78,44 @@ def _alembic_config(connection: Connection) -> Config:
     return cfg
 
 
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer Parlor than this one."""
+
+    def __init__(self, found: str, head: str) -> None:
+        super().__init__(f"the database's schema revision {found} is unknown here (newest known: {head})")
+        self.found, self.head = found, head
+
+
+def schema_head() -> str:
+    """The newest schema revision this code knows."""
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
 def _upgrade(connection: Connection) -> None:
-    command.upgrade(_alembic_config(connection), "head")
+    if connection.dialect.name == "postgresql":
+        # Nodes of a cluster starting together: one migrates, the others wait, then find
+        # nothing to do. Held until this transaction ends.
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(72617)")
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    cfg = _alembic_config(connection)
+    found = MigrationContext.configure(connection).get_current_revision()
+    known = ScriptDirectory.from_config(cfg)
+    if found is not None:
+        try:
+            known.get_revision(found)
+        except CommandError:
+            # Upgrading from an unknown revision would fail half-way, or worse: refuse.
+            raise SchemaTooNew(found, schema_head()) from None
+    command.upgrade(cfg, "head")
 
 
 class Database:

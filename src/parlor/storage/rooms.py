@@ -12,9 +12,10 @@ async def insert_room(conn: AsyncConnection, room_id: str, title: str, created_b
     await conn.execute(rooms.insert().values(id=room_id, title=title, created_by=created_by, created_at=now))
 
 
-async def room_exists(conn: AsyncConnection, room_id: str) -> bool:
-    row = await conn.execute(sa.select(rooms.c.id).where(rooms.c.id == room_id))
-    return row.first() is not None
+async def room_is_open(conn: AsyncConnection, room_id: str) -> bool | None:
+    """Whether the room is not marked ended; None when there never was such a room."""
+    row = (await conn.execute(sa.select(rooms.c.ended_at).where(rooms.c.id == room_id))).first()
+    return None if row is None else row.ended_at is None
 
 
 async def room_title(conn: AsyncConnection, room_id: str) -> str | None:
@@ -41,9 +42,19 @@ async def mark_ended(conn: AsyncConnection, room_id: str, now: float) -> None:
     )
 
 
-async def end_all_open(conn: AsyncConnection, now: float) -> int:
-    """Rooms live at the last shutdown (or crash) ended then: live state is in memory."""
-    result = await conn.execute(rooms.update().where(rooms.c.ended_at.is_(None)).values(ended_at=now))
+async def open_room_ids(conn: AsyncConnection) -> list[str]:
+    """Rooms not marked ended (live now on some node, or left open by a crash)."""
+    result = await conn.execute(sa.select(rooms.c.id).where(rooms.c.ended_at.is_(None)))
+    return [row.id for row in result]
+
+
+async def end_open(conn: AsyncConnection, room_ids: list[str], now: float) -> int:
+    """Mark these rooms ended (if still open): their live state died with a node."""
+    if not room_ids:
+        return 0
+    result = await conn.execute(
+        rooms.update().where(rooms.c.id.in_(room_ids), rooms.c.ended_at.is_(None)).values(ended_at=now)
+    )
     return result.rowcount
 
 

@@ -519,3 +519,14 @@ interests = sa.Table(
     sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
     sa.Column("topic", sa.String(32), primary_key=True),
 )
+
+# Single sign-on: which account a provider's person (issuer, subject) signs in to. Nothing
+# else of theirs is kept (no e-mail, no groups): admin comes from the claims at each sign-in.
+sso_identities = sa.Table(
+    "sso_identities",
+    metadata,
+    sa.Column("issuer", sa.String(255), primary_key=True),
+    sa.Column("subject", sa.String(255), primary_key=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)

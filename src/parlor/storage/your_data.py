@@ -70,6 +70,8 @@ POLICY: dict[str, Policy] = {
     "admin_audit.target_id": Policy.NULL,
     # account safety: their sign-in history
     "sign_ins.user_id": Policy.DELETE,
+    # single sign-on: the link to their provider's account (a new sign-in makes a new account)
+    "sso_identities.user_id": Policy.DELETE,
     # reports: those they made stay for moderators, by "a former member"; those about them
     # go with them (with the profile text they captured); so do their places on a stage
     "reports.reporter_id": Policy.NULL,

@@ -109,17 +109,21 @@ def set_session_cookie(request: Request, response: Response, secret: str, max_ag
     )
 
 
-def set_embed_cookie(response: Response, secret: str, max_age: int) -> None:
-    """The embed's session cookie: SameSite=None so it is sent in a cross-site frame,
-    Partitioned so only inside frames on the site where the sign-in happened, Secure
-    (browsers require it for both; they accept it on http://localhost too)."""
+def set_partitioned_cookie(response: Response, name: str, value: str, max_age: int | None) -> None:
+    """A cookie for frames on another site (embeds): SameSite=None so it is sent in a
+    cross-site frame, Partitioned so only inside frames on the site where it was set,
+    Secure (browsers require it for both; they accept it on http://localhost too).
+    `max_age` None: gone with the browser session; 0: deleted."""
+    age = "" if max_age is None else f"Max-Age={max_age}; "
     response.headers.append(
-        "set-cookie",
-        f"{EMBED_COOKIE}={secret}; Max-Age={max_age}; Path=/; HttpOnly; Secure; SameSite=None; Partitioned",
+        "set-cookie", f"{name}={value}; {age}Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
     )
+
+
+def set_embed_cookie(response: Response, secret: str, max_age: int) -> None:
+    """The embed's session cookie (a member signed in inside an embed)."""
+    set_partitioned_cookie(response, EMBED_COOKIE, secret, max_age)
 
 
 def clear_embed_cookie(response: Response) -> None:
-    response.headers.append(
-        "set-cookie", f"{EMBED_COOKIE}=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
-    )
+    set_partitioned_cookie(response, EMBED_COOKIE, "", 0)

@@ -1,5 +1,6 @@
-"""Embedding routes: the embed page, its public room preview, signing in inside an
-embed, and the admin's list of sites that may embed (docs/API.md, Embedding)."""
+"""Embedding routes: the embed pages (a room, a guest room), their public previews,
+signing in (or coming into a guest room) inside an embed, and the admin's list of
+sites that may embed (docs/API.md, Embedding)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from parlor.actions import accounts, embed, sign_ins
+from parlor.actions import accounts, embed, guests, sign_ins
 from parlor.domain.sessions import client_label
 from parlor.transport.http.auth import (
     EMBED_COOKIE,
@@ -21,6 +22,8 @@ from parlor.transport.http.auth import (
     set_embed_cookie,
 )
 from parlor.transport.http.client_address import ClientAddress
+from parlor.transport.http.guest_auth import set_embed_guest_cookie
+from parlor.transport.http.guests import EnterBody
 from parlor.transport.http.headers import frame_ancestors
 from parlor.transport.http.openapi import errors
 from parlor.transport.http.pages import NO_CACHE, STATIC
@@ -51,6 +54,29 @@ async def embed_page(room_id: str, s: ServicesDep) -> FileResponse:
 @router.get("/api/embed/rooms/{room_id}", responses=errors(403, 410))
 async def room_preview(room_id: str, s: ServicesDep) -> dict[str, Any]:
     return await embed.room_preview(s, room_id)
+
+
+@router.get("/embed/r/{name}", include_in_schema=False)
+async def guest_embed_page(name: str, s: ServicesDep) -> FileResponse:
+    """A guest room's compact page (the same page as a room's), framed as embed_page."""
+    origins, status = await embed.guest_page_status(s, name)
+    return FileResponse(STATIC / "embed.html", status_code=status, headers={**NO_CACHE, **frame_ancestors(origins)})
+
+
+@router.get("/api/embed/guest-rooms/{name}", responses=errors(400, 403))
+async def guest_room_preview(name: str, s: ServicesDep) -> dict[str, Any]:
+    return await embed.guest_room_preview(s, name)
+
+
+@router.post("/api/embed/guest-rooms/{name}/enter", responses=errors(400, 403, 409, 429))
+async def enter_guest_room(
+    name: str, body: EnterBody, request: Request, response: Response, s: ServicesDep, address: ClientAddress
+) -> dict[str, Any]:
+    """Come into the guest room inside its embed: sets the partitioned `parlor_embed_guest` cookie."""
+    check_same_origin(request)
+    guest, token, room = await embed.do_enter_guest_room(s, name, body.display_name, address=address)
+    set_embed_guest_cookie(response, token)
+    return guests.entered_view(s, guest, room)
 
 
 @router.post("/api/embed/login", responses=errors(401, 403, 429))

@@ -37,7 +37,7 @@ class OpenStageBody(BaseModel):
 def _entered(s: ServicesDep, request: Request, response: Response, entry: tuple[Guest, str, Room]) -> dict[str, Any]:
     guest, token, room = entry
     set_guest_cookie(request, response, token)
-    return {"guest": guests.guest_view(guest), "room": rooms.room_view(s, room)}
+    return guests.entered_view(s, guest, room)
 
 
 @router.get("/r/{name}", include_in_schema=False)

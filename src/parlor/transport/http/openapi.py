@@ -51,6 +51,7 @@ DESCRIPTIONS = {
     410: "Gone (`room_ended`).",
     413: "The request body is too large (`body_too_large`, `image_too_large`).",
     429: "Too many requests (`rate_limited` or a more precise code); see `Retry-After`.",
+    502: "The identity provider failed or could not be reached (`sso_provider_error`).",
     503: "Unavailable for now.",
 }
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})

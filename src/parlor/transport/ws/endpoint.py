@@ -37,7 +37,7 @@ from parlor import protocol as p
 from parlor.actions import accounts, chat, links, presence, reactions, speaking
 from parlor.actions.ids import digest
 from parlor.actions.services import Services
-from parlor.bus.base import HALLWAY, room_channel, user_channel
+from parlor.bus.base import HALLWAY, RESYNC, room_channel, user_channel
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
 from parlor.transport.http.auth import COOKIE, EMBED_COOKIE, _origin_of
@@ -322,6 +322,8 @@ class ClientSocket:
         hallway = Coalescer(queue, HALLWAY_COALESCE_S)
 
         def on_hallway(m: dict[str, Any]) -> None:
+            if m["name"] == RESYNC:
+                return  # the user's own channel resyncs the whole queue
             hallway.later(m["name"], m.get("data_json") or _compact(m["data"]))
 
         queue.other.append(self.registry.feeds.follow(HALLWAY, _hallway_merge, on_hallway))
@@ -329,6 +331,9 @@ class ClientSocket:
 
         def on_user(message: dict[str, Any]) -> None:
             name, data = message["name"], message["data"]
+            if name == RESYNC:
+                queue.resync()
+                return
             if name in ("account.deleted", "account.sanctioned"):
                 # Deleted, suspended or banned: its sessions are gone (maybe ended by another
                 # process, the CLI), so this socket must not outlive them.
@@ -368,6 +373,9 @@ class ClientSocket:
 
         def on_room(message: dict[str, Any]) -> None:
             name = message["name"]
+            if name == RESYNC:
+                queue.resync()
+                return
             if name == "room.state":  # audience-only ones merged by the room's feed (_room_merge)
                 queue.push_json(name, message.get("data_json") or _compact(message["data"]))
                 return

@@ -19,7 +19,7 @@ from parlor.actions.guest_book import Guest
 from parlor.actions.services import Services
 from parlor.bus.base import user_channel
 from parlor.transport.http.auth import _origin_of
-from parlor.transport.http.guest_auth import GUEST_COOKIE
+from parlor.transport.http.guest_auth import guest_token
 from parlor.transport.ws.endpoint import CLOSE_POLICY, ClientSocket, serve
 from parlor.transport.ws.queues import SIGNED_OUT, EventQueue, QueueRegistry
 
@@ -52,7 +52,7 @@ class GuestSocket(ClientSocket):
 async def guest_socket(ws: WebSocket) -> None:
     s: Services = ws.app.state.services
     registry: QueueRegistry = ws.app.state.queues
-    guest = guests.authenticate(s, ws.cookies.get(GUEST_COOKIE))
+    guest = guests.authenticate(s, guest_token(ws.cookies))
     if guest is None:
         await ws.close(CLOSE_POLICY, "not a guest")
         return

@@ -80,6 +80,17 @@ class EventQueue:
         while self.backlog and self.backlog[0][0] <= event_id:
             self.backlog.popleft()
 
+    def resync(self) -> None:
+        """Events may have been lost on the way here (the bus said so, bus/base.py RESYNC):
+        the socket is closed and this queue cannot be resumed, so the client's next hello
+        gets a fresh queue and `resumed: false`, on which it fetches the state again."""
+        if self._dropped_through > self.last_id:
+            return  # already told
+        self._dropped_through = self.last_id + 1
+        outbox, self.outbox = self.outbox, None
+        if outbox is not None:
+            outbox.put_nowait(CLOSE)
+
     def can_resume_after(self, last_event_id: int) -> bool:
         return self._dropped_through <= last_event_id <= self.last_id
 
@@ -96,7 +107,8 @@ class EventQueue:
         self.detached_at = None
 
     def detach(self, outbox: asyncio.Queue[str], now: float) -> None:
-        if self.outbox is outbox:
+        # The outbox may be gone already (too slow, resynced): the grace runs from now.
+        if self.outbox is outbox or (self.outbox is None and self.detached_at is None):
             self.outbox = None
             self.detached_at = now
 

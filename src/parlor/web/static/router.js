@@ -30,7 +30,8 @@ function onLinkClick(event) {
   if (!a || a.target || a.hasAttribute('download')) return;
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin) return;
-  if (/^\/(static|api|ws)\b/.test(url.pathname)) return;
+  // /auth: the single sign-on routes redirect to the identity provider (a real navigation).
+  if (/^\/(static|api|ws|auth)\b/.test(url.pathname)) return;
   event.preventDefault();
   if (url.pathname + url.search === location.pathname + location.search) return;
   navigate(url.pathname + url.search + url.hash);

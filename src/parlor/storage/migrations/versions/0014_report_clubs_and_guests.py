@@ -1,18 +1,15 @@
 """Reports on clubs (the club's name and description as reported) and reports by guests
 (who are kept only as "a guest": no id, no name).
 
-Numbered 0014: 0013 is taken by another line of work (sso identities); if that one lands
-first, point `down_revision` at it.
-
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

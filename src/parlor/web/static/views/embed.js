@@ -1,10 +1,13 @@
-// The embeddable room, /embed/room/<id> (docs/API.md, Embedding): title, stage with
-// speaking rings, listener count, join/leave, raise hand, audio; for an iframe on a
-// site the admin lists. Runs as its own page (embed.html), not inside the app's router.
+// The embeddable room, /embed/room/<id>, or guest room, /embed/r/<name> (docs/API.md,
+// Embedding): title, stage with speaking rings, listener count, join/leave, raise hand,
+// audio; for an iframe on a site the admin lists. Runs as its own page (embed.html),
+// not inside the app's router.
 //
 // Signing in: inside a frame on another site the app's SameSite cookie is not sent, so
 // the embed signs in with POST /api/embed/login, which sets a partitioned cookie that
-// only frames on that same site get. "Open in Parlor" is always there too.
+// only frames on that same site get. "Open in Parlor" is always there too. In a guest
+// room nobody signs in: a display name and you are in, on a partitioned guest cookie
+// of the same kind, and a guest's socket (/ws/guest) as on /r/<name>.
 //
 // Events to the embedding page, posted only to its origin and only when that origin is
 // in the list the server gave (never '*'):
@@ -14,7 +17,7 @@
 //   {type: 'parlor.embed', version: 1, event: 'hand', room_id, raised: bool}
 import { Api, ApiError, get, post } from '../api.js';
 import { h, avatar, alertBox, icon, field } from '../dom.js';
-import { ParlorSocket } from '../socket.js';
+import { ParlorSocket, defaultUrl } from '../socket.js';
 import { RoomMedia } from '../media.js';
 
 const SPEAKING_LEVEL = 0.05;
@@ -36,19 +39,34 @@ export function parentOrigin(allowed) {
   return origin && allowed.includes(origin) ? origin : null;
 }
 
+/** What the page embeds: a members' room by id, or a guest room by name. */
+function embedTarget(path) {
+  const room = path.match(/^\/embed\/room\/([^/]+)\/?$/);
+  if (room) return { roomId: decodeURIComponent(room[1]), name: null };
+  const guest = path.match(/^\/embed\/r\/([^/]+)\/?$/);
+  return { roomId: '', name: guest ? decodeURIComponent(guest[1]) : null };
+}
+
 async function main() {
   const outlet = document.getElementById('main');
-  const match = location.pathname.match(/^\/embed\/room\/([^/]+)\/?$/);
-  const roomId = match ? decodeURIComponent(match[1]) : '';
-  const roomUrl = `${location.origin}/rooms/${encodeURIComponent(roomId)}`;
+  const target0 = embedTarget(location.pathname);
+  const name = target0.name;
+  const asGuest = name !== null;
+  // A guest room's id is the live one's, and a new one once it ended and is opened again.
+  let roomId = target0.roomId;
+  const previewPath = asGuest
+    ? `/embed/guest-rooms/${encodeURIComponent(name)}` : `/embed/rooms/${encodeURIComponent(roomId)}`;
+  const roomUrl = asGuest
+    ? `${location.origin}/r/${encodeURIComponent(name)}` : `${location.origin}/rooms/${encodeURIComponent(roomId)}`;
 
   let preview;
   try {
-    preview = await get(`/embed/rooms/${encodeURIComponent(roomId)}`);
+    preview = await get(previewPath);
   } catch (err) {
     outlet.replaceChildren(message(err));
     return;
   }
+  if (asGuest) roomId = preview.room.id || '';
   const target = parentOrigin(preview.origins);
   const tell = (event, extra = {}) => {
     if (target) window.parent.postMessage({ type: 'parlor.embed', version: 1, event, room_id: roomId, ...extra }, target);
@@ -83,7 +101,8 @@ async function main() {
     titleEl.textContent = room.title;
     document.title = `${room.title} · Parlor`;
     const count = room.listener_count ?? 0;
-    countEl.textContent = `${count} ${count === 1 ? 'listener' : 'listeners'}`;
+    countEl.textContent = room.live === false ? 'Nobody is here yet: come in and open it.'
+      : `${count} ${count === 1 ? 'listener' : 'listeners'}`;
     const stage = (room.stage || room.participants.filter(onStage))
       .slice().sort((a, b) => a.joined_at - b.joined_at);
     stageList.replaceChildren(...stage.map((p) => h('li', {
@@ -133,7 +152,7 @@ async function main() {
       ? document.activeElement.dataset.key : null;
     const items = [];
     if (!state.me) {
-      items.push(signInForm());
+      items.push(asGuest ? guestForm() : signInForm());
     } else if (!state.joined) {
       items.push(button('Join the room', 'join', () => join(), 'btn btn-primary btn-small'));
       items.push(button('Sign out', 'sign-out', () => signOut(), 'btn btn-ghost btn-small'));
@@ -190,6 +209,35 @@ async function main() {
     return form;
   }
 
+  function guestForm() {
+    const shown = field('Your name', { name: 'display_name', autocomplete: 'nickname', maxlength: 40, required: true });
+    const form = h('form', { class: 'embed-signin', 'aria-label': 'Come in as a guest' },
+      h('p', { class: 'embed-note' }, 'No account needed: type the name others will see. Nothing about you is kept.'),
+      shown.field,
+      h('button', { type: 'submit', class: 'btn btn-primary btn-small' }, 'Enter the room'));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      alert.clear();
+      if (!shown.input.value.trim()) {
+        alert.show('Type the name others will see.');
+        shown.input.focus();
+        return;
+      }
+      await join(shown.input.value.trim());
+    });
+    return form;
+  }
+
+  /** In a guest room: come in (opening it if nobody is there), or, `displayName` null,
+   * back in after a reload with the guest the cookie still names. */
+  async function enterAsGuest(displayName) {
+    if (displayName === null) return Api.room(roomId);
+    const entered = await post(`/embed/guest-rooms/${encodeURIComponent(name)}/enter`, { display_name: displayName });
+    state.me = entered.guest;
+    roomId = entered.room.id;
+    return entered.room;
+  }
+
   // --- actions ---------------------------------------------------------------
   async function act(call) {
     if (state.busy) return null;
@@ -208,10 +256,10 @@ async function main() {
     }
   }
 
-  async function join() {
+  async function join(displayName = null) {
     let snap = null;
     try {
-      snap = await Api.join(roomId);
+      snap = asGuest ? await enterAsGuest(displayName) : await Api.join(roomId);
     } catch (err) {
       if (err.code === 'room_ended') return ended();
       if (err.code !== 'already_in_room') {
@@ -249,6 +297,11 @@ async function main() {
     stopFollowing('left');
     state.leaving = false;
     status.textContent = 'You left the room.';
+    backToPreview();
+  }
+
+  function backToPreview() {
+    clearInterval(previewTimer);
     refreshPreview();
     previewTimer = setInterval(refreshPreview, PREVIEW_EVERY_MS);
   }
@@ -261,6 +314,11 @@ async function main() {
 
   function ended() {
     stopFollowing('ended');
+    if (asGuest) { // its name opens a new one: back to the preview, and the name form
+      status.textContent = 'The room has ended.';
+      backToPreview();
+      return;
+    }
     clearInterval(previewTimer);
     outlet.replaceChildren(message(new ApiError(410, 'room_ended', 'This room has ended.')));
   }
@@ -284,7 +342,9 @@ async function main() {
   }
 
   function follow() {
-    socket = new ParlorSocket();
+    socket = asGuest
+      ? new ParlorSocket(defaultUrl('/ws/guest'), { prefix: 'parlor.guest', meUrl: '/api/guest/me' })
+      : new ParlorSocket();
     media = new RoomMedia(socket, roomId, sink);
     media.addEventListener('change', () => renderControls());
     socket.addEventListener('welcome', () => media.start());
@@ -296,7 +356,7 @@ async function main() {
           if (state.joined) {
             stopFollowing(state.leaving ? 'left' : 'removed');
             status.textContent = 'You are no longer in this room.';
-            refreshPreview();
+            backToPreview();
           }
         } else {
           setMine(msg.data.participant);
@@ -322,6 +382,7 @@ async function main() {
     state.joined = false;
     state.mine = null;
     state.speaking = '';
+    if (asGuest) state.me = null; // a guest out of the room is nobody: their token died
     clearInterval(state.speakingTimer);
     if (media) media.stop();
     if (socket) socket.close();
@@ -333,8 +394,9 @@ async function main() {
 
   async function refreshPreview() {
     try {
-      const next = await get(`/embed/rooms/${encodeURIComponent(roomId)}`);
+      const next = await get(previewPath);
       if (!state.joined) {
+        if (asGuest) roomId = next.room.id || '';
         state.room = next.room;
         renderRoom();
       }
@@ -345,13 +407,19 @@ async function main() {
 
   // --- start -------------------------------------------------------------------
   state.room = preview.room;
-  try {
-    state.me = await Api.me();
-  } catch (err) {
-    if (!(err instanceof ApiError) || err.status !== 401) alert.show(err.message);
-    state.me = null;
+  if (asGuest) {
+    const mine = roomId ? await get('/guest/me').catch(() => null) : null;
+    state.me = mine && mine.room_id === roomId ? mine : null;
+  } else {
+    try {
+      state.me = await Api.me();
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 401) alert.show(err.message);
+      state.me = null;
+    }
   }
   renderRoom();
+  if (asGuest && state.me) await join();
   previewTimer = setInterval(refreshPreview, PREVIEW_EVERY_MS);
   window.parlor = Object.assign(window.parlor || {}, { embed: state });
 }
@@ -361,7 +429,9 @@ function message(err) {
     : err.code === 'room_ended' ? 'This room has ended'
       : err.code === 'embedding_off' ? 'Embedding is off'
         : err.code === 'room_not_embeddable' ? 'This room cannot be embedded'
-          : 'Cannot show this room';
+          : err.code === 'guest_rooms_off' ? 'Guest rooms are off'
+            : err.code === 'invalid_room_name' ? 'Not a room name'
+              : 'Cannot show this room';
   return h('section', { class: 'embed-message' },
     h('h1', {}, title),
     h('p', { role: 'status' }, err.message),

@@ -25,6 +25,7 @@ import { ChatPanel } from './room_chat.js';
 const SPEAKING_LEVEL = 0.05;
 const SPEAKING_HOLD_MS = 700;
 const LINK_REPORT_MS = 5000;
+const MOVING_RETRY_MS = 1000;
 const ROLE_RANK = { moderator: 0, speaker: 1, listener: 2 };
 
 const onStage = (p) => p.role === 'moderator' || p.role === 'speaker';
@@ -48,20 +49,29 @@ export async function roomView(ctx) {
 
   // --- enter the room ------------------------------------------------------
   let snap;
-  try {
-    snap = await Api.room(roomId);
-    if (!snap.ended && !snap.participants.some((p) => p.user_id === me.id)) {
-      try {
-        snap = await Api.join(roomId);
-      } catch (err) {
-        if (err.code !== 'already_in_room') throw err;
-        snap = await Api.room(roomId);
+  for (let tries = 1; ; tries += 1) {
+    try {
+      snap = await Api.room(roomId);
+      if (!snap.ended && !snap.participants.some((p) => p.user_id === me.id)) {
+        try {
+          snap = await Api.join(roomId);
+        } catch (err) {
+          if (err.code !== 'already_in_room') throw err;
+          snap = await Api.room(roomId);
+        }
       }
+      break;
+    } catch (err) {
+      if (signal.aborted) return;
+      if (err.code === 'room_moving' && tries < 15) {
+        // Its server went away; another takes the room over within seconds.
+        outlet.replaceChildren(h('p', { class: 'loading' }, 'The room is moving to another server…'));
+        await new Promise((done) => setTimeout(done, MOVING_RETRY_MS));
+        continue;
+      }
+      outlet.replaceChildren(messageCard(err.status === 404 ? 'Room not found' : 'Cannot join this room', err.message));
+      return;
     }
-  } catch (err) {
-    if (signal.aborted) return;
-    outlet.replaceChildren(messageCard(err.status === 404 ? 'Room not found' : 'Cannot join this room', err.message));
-    return;
   }
   if (signal.aborted) return;
   if (snap.ended) {
@@ -534,7 +544,13 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
       apply(await Api.room(roomId));
     } catch (err) {
       if (err.status === 404 || err.code === 'room_ended') showEnded();
+      else if (err.code === 'room_moving') later(refetch);
     }
+  }
+
+  /** Its server went away and another takes the room over within seconds: ask again. */
+  function later(again) {
+    if (!state.leaving) setTimeout(again, MOVING_RETRY_MS);
   }
 
   /** A subscription was refused: gone past the reconnect grace, removed while away, or ended?
@@ -545,6 +561,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     } catch (err) {
       if (err.code === 'room_ended' || err.status === 404) showEnded();
       else if (err.code === 'not_in_room' && !state.leaving) showGone();
+      else if (err.code === 'room_moving') later(checkStillIn);
     }
   }
 
@@ -697,7 +714,11 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
   }
   function onSocketError(e) {
     const msg = e.detail;
-    if (msg.ref === 'subscribe' && (msg.code === 'not_in_room' || msg.code === 'room_ended')) checkStillIn();
+    if (msg.code === 'room_moving') {
+      // Subscribing or asking for media while the room changes server: ask again.
+      if (msg.ref === 'subscribe') later(() => socket.send({ type: 'subscribe', room_id: roomId }));
+      else if (msg.ref && msg.ref.startsWith('media')) later(() => media.start());
+    } else if (msg.ref === 'subscribe' && (msg.code === 'not_in_room' || msg.code === 'room_ended')) checkStillIn();
     else if (msg.ref && msg.ref.startsWith('media')) alert.show(msg.message);
   }
 
