@@ -93,6 +93,9 @@ async def test_every_page_loads_under_the_policy_with_no_violation(server: LiveS
         code = (await admin_http.post("/api/invites")).json()["code"]
         # a club (admins may always found one) with a topic, for the club pages
         club = (await admin_http.post("/api/clubs", json={"name": "Policy club", "topics": ["music"]})).json()["id"]
+        # guest rooms on, for the guest page (/r/<name>)
+        r = await admin_http.patch("/api/admin/settings", json={"guest_rooms": True}, headers={"Origin": server.url})
+        assert r.status_code == 200, r.text
 
     # Every page the app routes (app.PAGES, app.ADMIN_PAGES) is visited below; a new page
     # must be added here.
@@ -193,6 +196,14 @@ async def test_every_page_loads_under_the_policy_with_no_violation(server: LiveS
         await anon.visit(f"{server.url}/embed/room/{room_id}", "embed", found)
         await expect(anon.page.get_by_role("list", name="Stage")).to_contain_text("Alice")
         await anon.check("embed (live)", found)
+
+        # A guest: the name prompt, then the guest room page with its socket and media.
+        guest = await watched(browser)
+        await guest.visit(f"{server.url}/r/policy-room", "guest /r/<name>", found)
+        await guest.page.get_by_role("textbox", name="Your name").fill("Gus")
+        await guest.page.get_by_role("button", name="Enter the room").click()
+        await expect(guest.page.get_by_role("status", name="Connection")).to_have_text("Connected")
+        await guest.check("guest room (moderator)", found)
     finally:
         await browser.close()
     assert found == {}

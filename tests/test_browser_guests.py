@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from playwright.async_api import Page, Playwright, async_playwright, expect
 from tests.browser_helpers import (
     dominant_frequency,
@@ -29,6 +30,8 @@ from tests.browser_helpers import (
 )
 from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
+
+from parlor.storage.tables import reports
 
 pytestmark = pytest.mark.browser
 
@@ -65,6 +68,11 @@ async def hears(page: Page, hz: float, who: str) -> None:
         what=f"{who} to receive audio",
     )
     await poll(lambda: dominant_frequency(page), lambda p: near(p and p["hz"], hz), timeout=15, what=f"{who}: {hz} Hz")
+
+
+async def reports_stored(server: LiveServer) -> int:
+    async with server.app.state.services.db.engine.connect() as conn:
+        return int((await conn.execute(sa.select(sa.func.count()).select_from(reports))).scalar_one())
 
 
 async def test_two_browsers_without_accounts_meet_in_a_guest_room_and_hear_each_other(
@@ -111,6 +119,7 @@ async def test_two_browsers_without_accounts_meet_in_a_guest_room_and_hear_each_
         await expect(b.get_by_role("button", name="Raise hand")).to_be_visible()
         await poll(lambda: inbound_delta(a, 0.5), lambda d: d["bytesReceived"] == 0, timeout=10, what="silence")
 
+        await expect(a.get_by_role("button", name="Report room")).to_have_count(0)
         # Both leave: the room is gone, and so is every guest.
         await b.get_by_role("button", name="Leave quietly").click()
         await expect(stage_a).not_to_contain_text("Bea")
@@ -163,6 +172,15 @@ async def test_a_guest_listens_in_a_members_room_by_its_link(
         await host.get_by_role("list", name="Raised hands").get_by_role("button", name="Invite Gus to speak").click()
         await guest.get_by_role("button", name="Accept invitation to speak").click()
         await expect(host.get_by_role("list", name="Stage")).to_contain_text("Gus")
+
+        # A guest may report the members' room (a guest room has no Report: nothing of it is
+        # stored); told that a guest hears nothing back.
+        await guest.get_by_role("button", name="Report room").click()
+        await guest.get_by_label("Spam or scams").check()
+        await guest.get_by_role("button", name="Send report").click()
+        await expect(guest.get_by_text("As a guest you will not be told the outcome")).to_be_visible()
+        await guest.get_by_role("button", name="Done").click()
+        assert await reports_stored(server) == 1
 
         # Off: the guest is out at once and hears nothing more.
         await link.click()

@@ -122,7 +122,7 @@ async def test_a_member_reports_a_person_a_profile_and_a_room(inst: Instance) ->
     invite = ctx["audit"][3]
     assert (invite["actor"]["username"], invite["target"]["username"]) == ("ann", "bob")
     # a profile report: the profile text, no room
-    assert profile["context"] == {"profile": person["context"]["profile"], "room": None, "message": None}
+    assert profile["context"] == {"profile": person["context"]["profile"], "room": None, "message": None, "club": None}
     # a room report: no person, the room's context
     assert room["reported_user"] is None and room["target"] == {"kind": "room", "id": room_id, "label": "Late show"}
     assert room["context"]["profile"] is None and room["context"]["room"]["stage"] == ctx["stage"]
@@ -168,16 +168,85 @@ async def test_a_guests_chat_line_is_reported_without_the_guests_name(inst: Inst
     gus = inst.client()
     entered = await ok(await gus.post(f"/api/guest/rooms/{room_id}/enter", json={"display_name": "Gus Guestly"}))
     line = await ok(await gus.post(f"/api/rooms/{room_id}/chat", json={"text": "buy cheap pills"}), 201)
-    # A guest has no account: it cannot report (the room page does not offer it).
-    r = await gus.post("/api/reports", json={"target": {"kind": "message", "id": line["id"]}, "reason": "spam",
-                                             "room_id": room_id})  # fmt: skip
-    assert (r.status_code, error_code(r)) == (401, "not_authenticated")
     made = await ok(await report(cat, "message", line["id"], "spam", room_id=room_id), 201)
     assert made["target"]["label"] == "A chat message by a guest"
     [item] = (await queue(admin))["items"]
     assert item["reported_user"] is None and item["context"]["message"] == {"text": "buy cheap pills"}
-    rows, _, _ = await stored(inst)
+
+    # A guest reports too: a line, a person and the room they are in; kept as "a guest".
+    rude = await ok(await cat.post(f"/api/rooms/{room_id}/chat", json={"text": "guests out"}), 201)
+    by_gus = await ok(await gus.post("/api/reports", json={
+        "target": {"kind": "message", "id": rude["id"]}, "reason": "harassment", "room_id": room_id}), 201)  # fmt: skip
+    assert by_gus["target"]["label"] == "A chat message by Cat (@cat)"
+    await ok(await gus.post("/api/reports", json={
+        "target": {"kind": "person", "id": cat.id}, "reason": "harassment", "room_id": room_id}), 201)  # fmt: skip
+    await ok(await gus.post("/api/reports", json={"target": {"kind": "room", "id": room_id}, "reason": "spam"}), 201)
+    items = (await queue(admin))["items"]
+    assert [(i["target"]["kind"], i["reporter"]) for i in items[1:]] == [
+        (kind, {"id": None, "username": None, "display_name": "a guest"}) for kind in ("message", "person", "room")
+    ]
+    assert items[1]["context"]["message"] == {"text": "guests out"} and items[2]["reported_user"]["id"] == cat.id
+    # Not outside their room, not a profile or a club, not their own line.
+    other = await start(cat, "Elsewhere")
+    for body, status, code in [
+        ({"target": {"kind": "room", "id": other}, "reason": "spam"}, 404, "report_target_not_found"),
+        ({"target": {"kind": "person", "id": ann.id}, "reason": "spam", "room_id": other}, 404, "room_not_found"),
+        ({"target": {"kind": "person", "id": admin.id}, "reason": "spam", "room_id": room_id}, 404,
+         "report_target_not_found"),
+        ({"target": {"kind": "profile", "id": cat.id}, "reason": "spam"}, 401, "not_authenticated"),
+        ({"target": {"kind": "message", "id": line["id"]}, "reason": "spam", "room_id": room_id}, 400,
+         "cannot_report_self"),
+    ]:  # fmt: skip
+        before = await stored(inst)
+        r = await gus.post("/api/reports", json=body)
+        assert (r.status_code, error_code(r)) == (status, code), (body, r.text)
+        assert await stored(inst) == before
+    # Nothing of the guest is stored, and nobody is told (there is nobody to tell) when handled.
+    rows, _, notes = await stored(inst)
     assert "Gus Guestly" not in json.dumps(rows) and entered["guest"]["id"] not in json.dumps(rows)
+    assert all(r["reporter_id"] is None for r in rows if r["by_guest"]) and sum(r["by_guest"] for r in rows) == 3
+    await ok(await admin.post(f"/api/admin/reports/{items[3]['id']}/resolve", json={"outcome": "dismissed"}))
+    assert (await stored(inst))[2] == notes
+
+
+async def test_a_guests_reports_are_limited_per_address(tmp_path: Path, database_url: str) -> None:
+    async with running_instance(tmp_path / "data", database_url=database_url, limits=("reports=1/3600",)) as inst:
+        admin = await inst.admin()
+        await ok(await admin.http.patch("/api/admin/settings", json={"guest_rooms": True}))
+        ann = await inst.member("ann")
+        room_id = await start(ann, "Open door")
+        await ok(await ann.post(f"/api/rooms/{room_id}/guests", json={"allowed": True}))
+        gus = inst.client()
+        await ok(await gus.post(f"/api/guest/rooms/{room_id}/enter", json={"display_name": "Gus"}))
+        body = {"target": {"kind": "room", "id": room_id}, "reason": "spam"}
+        await ok(await gus.post("/api/reports", json=body), 201)
+        before = await stored(inst)
+        r = await gus.post("/api/reports", json=body)
+        assert (r.status_code, error_code(r)) == (429, "rate_limited")
+        # another guest from the same address is the same address
+        gwen = inst.client()
+        await ok(await gwen.post(f"/api/guest/rooms/{room_id}/enter", json={"display_name": "Gwen"}))
+        r = await gwen.post("/api/reports", json=body)
+        assert (r.status_code, error_code(r)) == (429, "rate_limited")
+        assert await stored(inst) == before
+
+
+async def test_a_member_reports_a_club_with_its_name_and_description_as_then(inst: Instance) -> None:
+    admin, ann, bob = await inst.admin(), await inst.member("ann"), await inst.member("bob")
+    club = await ok(await admin.post("/api/clubs", json={
+        "name": "Night Owls", "description": "Late talk", "topics": ["music"]}), 201)  # fmt: skip
+    made = await ok(await report(bob, "club", club["id"], "hate", note="Their rules are hateful"), 201)
+    assert made["target"] == {"kind": "club", "id": club["id"], "label": "Night Owls"}
+    await ok(await admin.http.patch(f"/api/clubs/{club['id']}", json={"description": "Changed"}))
+    [item] = (await queue(admin))["items"]
+    assert item["context"] == {
+        "profile": None, "room": None, "message": None, "club": {"name": "Night Owls", "description": "Late talk"},
+    }  # fmt: skip
+    assert item["reported_user"] is None and item["reporter"]["username"] == "bob"
+    r = await report(bob, "club", club["id"], "spam")
+    assert (r.status_code, error_code(r)) == (409, "already_reported")
+    r = await report(ann, "club", club["id"], "spam", room_id=await start(ann, "Owls"))
+    assert (r.status_code, error_code(r)) == (400, "invalid_input")
 
 
 async def test_an_ended_room_can_be_reported(inst: Instance) -> None:
@@ -211,8 +280,10 @@ BAD = [
      "room_id": w["room"]}), 404, "report_target_not_found"),
     ("a chat message in no room", lambda w: ({"target": {"kind": "message", "id": "m_1"}, "reason": "spam",
      "room_id": "r_nothing"}), 404, "room_not_found"),
-    ("a club (no clubs yet)", lambda w: ({"target": {"kind": "club", "id": "c_1"}, "reason": "spam"}), 400,
-     "unsupported_report_target"),
+    ("no such club", lambda w: ({"target": {"kind": "club", "id": "c_nothing"}, "reason": "spam"}), 404,
+     "report_target_not_found"),
+    ("a club id with a NUL", lambda w: ({"target": {"kind": "club", "id": "c\x00"}, "reason": "spam"}), 404,
+     "report_target_not_found"),
     ("nobody", lambda w: ({"target": {"kind": "person", "id": "u_nobody"}, "reason": "spam"}), 404,
      "report_target_not_found"),
     ("no profile", lambda w: ({"target": {"kind": "profile", "id": "u_nobody"}, "reason": "spam"}), 404,
@@ -421,6 +492,12 @@ async def test_resolving_tells_the_reporter_the_outcome_only(inst: Instance) -> 
             (admin.id, "report.actioned", bob.id),
             (admin.id, "report.dismissed", cat.id),
         ]
+    # and in the instance-wide admin audit log, with the report's id
+    log = (await ok(await admin.http.get("/api/admin/audit")))["entries"]
+    assert [(e["action"], e["by"]["id"], e["target"]["id"], e["detail"]) for e in log[:2]] == [
+        ("report.dismissed", admin.id, cat.id, on_cat["id"]),
+        ("report.actioned", admin.id, bob.id, on_bob["id"]),
+    ]
 
 
 async def test_a_reporter_whose_account_is_gone_is_a_former_member(inst: Instance) -> None:
@@ -538,4 +615,4 @@ async def test_the_queue_pages_and_reports_against_a_person(inst: Instance, monk
 
 
 def test_supported_kinds() -> None:
-    assert set(SUPPORTED) == {TargetKind.PERSON, TargetKind.PROFILE, TargetKind.ROOM, TargetKind.MESSAGE}
+    assert set(SUPPORTED) == set(TargetKind)

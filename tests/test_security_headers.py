@@ -25,7 +25,8 @@ def page_paths() -> list[str]:
     embed page, the static HTML files and the not-found page."""
     paths = [re.sub(r"\{[^}]+\}", "x1", p) for p in (*PAGES, *ADMIN_PAGES)]
     paths += [f"/static/{f.name}" for f in sorted(STATIC.glob("*.html"))]
-    return [*paths, "/sw.js", "/no/such/page", "/embed/room/r_nope"]
+    # /r/<name>: the guest room page (app.js routes it; the server answers the app shell)
+    return [*paths, "/sw.js", "/no/such/page", "/embed/room/r_nope", "/r/team-standup"]
 
 
 def route_paths(instance: Instance) -> list[str]:

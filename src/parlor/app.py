@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parlor import __version__
-from parlor.actions import accounts, events, presence, room_takeover, rooms, sanctions
+from parlor.actions import accounts, admin, events, presence, room_takeover, rooms, sanctions
 from parlor.actions.services import Services
 from parlor.bus.base import Bus
 from parlor.cluster.base import Cluster, NodeInfo
@@ -205,6 +205,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
         await s.cluster.join(_node_info(s))
         await rooms.do_close_stale_rooms(s)
         await sanctions.do_enforce_recorded(s)  # notes where the log stands (nothing to apply yet)
+        await admin.do_apply_operator_actions(s)  # the same for the operator's other actions
         await s.media.start()
         token = await accounts.do_issue_setup_token(s)
         housekeeping = asyncio.create_task(_housekeeping(s, registry))
@@ -346,5 +347,6 @@ async def _housekeeping(s: Services, registry: QueueRegistry) -> None:
             await rooms.do_reap_absent(s)
             # Suspensions and bans made by the CLI (another process) take effect here.
             await sanctions.do_enforce_recorded(s)
+            await admin.do_apply_operator_actions(s)
         except Exception:
             logger.exception("housekeeping failed")

@@ -1,4 +1,5 @@
-"""`parlor serve | migrate | admin invite | admin reset-password | admin suspend|ban|lift|warn|audit`.
+"""`parlor serve | migrate | admin invite | admin reset-password | admin suspend|ban|lift|warn|audit`,
+and the console's other actions (`parlor admin reports|people|waitlist|…`, parlor/cli_admin.py).
 
 Mistakes an operator can make (a busy port, an unwritable data dir, a bad or unreachable
 database, a data dir with no instance) end the command with one line on stderr that
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from parlor import logs, preflight
+from parlor import cli_admin, logs, preflight
 from parlor import settings as settings_module
 from parlor.errors import Code, ParlorError
 from parlor.preflight import StartupError
@@ -83,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     reset.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
     _add_common(reset)
     _add_sanction_parsers(admin_sub)
+    cli_admin.add_parsers(admin_sub, _add_common)
 
     from parlor.bench.cli import add_parser as add_bench_parser
 
@@ -275,6 +277,14 @@ async def _audit(settings: Settings, limit: int, as_json: bool) -> list[str]:
     return lines
 
 
+async def _console(settings: Settings, args: argparse.Namespace) -> list[str]:
+    s = await _services(settings)
+    try:
+        return await cli_admin.run(s, args)
+    finally:
+        await _close(s)
+
+
 def _who(person: dict[str, Any] | None, fallback: str) -> str:
     if not person:
         return fallback
@@ -340,6 +350,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Password reset for {args.username.strip().lower()}; {ended} sessions and tokens ended.")
         elif args.command == "admin" and args.admin_command == "audit":
             for line in asyncio.run(_audit(settings, args.limit, args.json)):
+                print(line)
+        elif args.command == "admin" and args.admin_command in cli_admin.COMMANDS:
+            for line in asyncio.run(_console(settings, args)):
                 print(line)
         elif args.command == "admin" and args.admin_command != "invite":
             print(asyncio.run(_sanction(settings, args)))

@@ -33,7 +33,7 @@ def _query(q: str) -> str:
     return clean_text(q, "A search", max_len=QUERY_MAX).lower().removeprefix("@")
 
 
-async def search(s: Services, actor: User, q: str, limit: int) -> dict[str, Any]:
+async def search(s: Services, actor: User | None, q: str, limit: int) -> dict[str, Any]:
     """People by username or display-name prefix (everyone; none hidden); an empty
     query lists the newest members."""
     check_admin(actor)
@@ -57,7 +57,7 @@ async def search(s: Services, actor: User, q: str, limit: int) -> dict[str, Any]
     }
 
 
-async def person(s: Services, actor: User, user_id: str) -> dict[str, Any]:
+async def person(s: Services, actor: User | None, user_id: str) -> dict[str, Any]:
     check_admin(actor)
     target = await sanctions.find_user(s, user_id)
     async with s.db.engine.connect() as conn:

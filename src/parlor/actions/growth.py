@@ -58,9 +58,15 @@ def _not_waiting() -> ParlorError:
     return ParlorError(404, Code.NOT_ON_WAITLIST, "Nobody by that name is on the waitlist.")
 
 
-def check_admin(actor: User) -> None:
-    if not actor.is_admin:
+def check_admin(actor: User | None) -> None:
+    """`None` is the operator (the `parlor admin` CLI), who may do what an admin may."""
+    if actor is not None and not actor.is_admin:
         raise ParlorError(403, Code.NOT_ADMIN, "Only admins can do this.")
+
+
+def actor_id(actor: User | None) -> str | None:
+    """Who an audit entry names: an admin, or nobody for the operator."""
+    return actor.id if actor is not None else None
 
 
 def _person(user_id: str | None, username: str | None, display_name: str | None) -> dict[str, Any] | None:
@@ -82,15 +88,16 @@ async def signup_mode(s: Services) -> dict[str, Any]:
         return {"mode": await _mode(s, conn)}
 
 
-async def do_set_signup_mode(s: Services, actor: User, mode: str) -> dict[str, Any]:
+async def do_set_signup_mode(s: Services, actor: User | None, mode: str) -> dict[str, Any]:
     check_admin(actor)
     if mode not in MODES:
         raise bad_input("The sign-up mode is open, invite_only or closed.")
+    by = actor_id(actor)
     async with s.db.engine.begin() as conn:
         await account_store.set_fact(conn, store.MODE_KEY, mode)
-        await room_store.audit(conn, now=s.clock(), actor_id=actor.id, action=f"signup_mode.{mode}")
-        await admin_audit.record(conn, now=s.clock(), actor_id=actor.id, action="signup_mode.set", detail=mode)
-    logger.info("sign-up mode set to %s by %s", mode, actor.id)
+        await room_store.audit(conn, now=s.clock(), actor_id=by, action=f"signup_mode.{mode}")
+        await admin_audit.record(conn, now=s.clock(), actor_id=by, action="signup_mode.set", detail=mode)
+    logger.info("sign-up mode set to %s by %s", mode, by or "the operator")
     return {"mode": mode}
 
 
@@ -144,10 +151,10 @@ async def do_create_invite(s: Services, actor: User | None) -> dict[str, Any]:
     return {"id": invite_id, "code": code, "remaining": left}
 
 
-async def allowance(s: Services, actor: User) -> dict[str, Any]:
+async def allowance(s: Services, actor: User | None) -> dict[str, Any]:
     async with s.db.engine.connect() as conn:
         quota = await _quota(s, conn, actor)
-        if quota is None:
+        if quota is None or actor is None:
             return {"quota": None, "remaining": None}
         return {"quota": quota, "remaining": max(0, quota - await store.spent(conn, actor.id))}
 
@@ -385,7 +392,7 @@ async def do_finish_signup(s: Services, token: str, password: str) -> User:
     return user
 
 
-async def admit_waitlisted(s: Services, actor: User, entry_id: str, via: str) -> dict[str, Any]:
+async def admit_waitlisted(s: Services, actor: User | None, entry_id: str, via: str) -> dict[str, Any]:
     """Let a waitlisted person in: `{entry, remaining}`. Spends one of the actor's invites.
 
     Checks the sign-up mode and the actor's quota, marks the entry admitted by the
@@ -402,25 +409,31 @@ async def admit_waitlisted(s: Services, actor: User, entry_id: str, via: str) ->
     async with s.db.engine.begin() as conn:
         if await _mode(s, conn) == "closed":
             raise _closed()
-        await store.lock_quota(conn, actor.id)
+        if actor is not None:
+            await store.lock_quota(conn, actor.id)
         # Write, then check the quota (see _check_spend).
-        admitted = await store.admit(conn, entry_id, actor.id, via, now)
+        admitted = await store.admit(conn, entry_id, actor_id(actor), via, now)
         if admitted:
             left = await _check_spend(s, conn, actor)
-            await room_store.audit(conn, now=now, actor_id=actor.id, action=f"waitlist.admit.{via}", target_id=entry_id)
+            await room_store.audit(
+                conn, now=now, actor_id=actor_id(actor), action=f"waitlist.admit.{via}", target_id=entry_id
+            )
             if via == "admin":
-                await admin_audit.record(conn, now=now, actor_id=actor.id, action="waitlist.admit", detail=entry_id)
+                await admin_audit.record(
+                    conn, now=now, actor_id=actor_id(actor), action="waitlist.admit", detail=entry_id
+                )
         entry = await store.entry_by_id(conn, entry_id)
         if entry is None:
             raise _not_waiting()
     if admitted:
-        logger.info("waitlist entry %s let in by %s (%s)", entry.id, actor.id, via)
+        logger.info("waitlist entry %s let in by %s (%s)", entry.id, actor_id(actor) or "the operator", via)
     else:
         left = (await allowance(s, actor))["remaining"]
-    return {"entry": (await _entry_views(s, [entry], admin=actor.is_admin))[0], "remaining": left}
+    as_admin = actor is None or actor.is_admin
+    return {"entry": (await _entry_views(s, [entry], admin=as_admin))[0], "remaining": left}
 
 
-async def do_admit(s: Services, actor: User, username: str | None, entry_id: str | None) -> dict[str, Any]:
+async def do_admit(s: Services, actor: User | None, username: str | None, entry_id: str | None) -> dict[str, Any]:
     """Let in by username (any member who knows it) or by entry id (admins)."""
     if (username is None) == (entry_id is None):
         raise bad_input("Give a username or an entry id.")
@@ -433,10 +446,10 @@ async def do_admit(s: Services, actor: User, username: str | None, entry_id: str
         entry = await store.entry_by_username(conn, name)
     if entry is None:
         raise _not_waiting()
-    return await admit_waitlisted(s, actor, entry.id, "admin" if actor.is_admin else "username")
+    return await admit_waitlisted(s, actor, entry.id, "admin" if actor is None or actor.is_admin else "username")
 
 
-async def do_delete_waitlist_entry(s: Services, actor: User, entry_id: str) -> None:
+async def do_delete_waitlist_entry(s: Services, actor: User | None, entry_id: str) -> None:
     """Admins only: take a place off the waitlist (a squatted name, say). Its name is free
     again, its findable identifiers go with it, and a let-in it held is given back."""
     check_admin(actor)
@@ -445,11 +458,13 @@ async def do_delete_waitlist_entry(s: Services, actor: User, entry_id: str) -> N
     async with s.db.engine.begin() as conn:
         if not await store.delete_entry(conn, entry_id):
             raise _not_waiting()
-        await room_store.audit(conn, now=s.clock(), actor_id=actor.id, action="waitlist.delete", target_id=entry_id)
-    logger.info("waitlist entry %s deleted by %s", entry_id, actor.id)
+        by = actor_id(actor)
+        await room_store.audit(conn, now=s.clock(), actor_id=by, action="waitlist.delete", target_id=entry_id)
+        await admin_audit.record(conn, now=s.clock(), actor_id=by, action="waitlist.delete", detail=entry_id)
+    logger.info("waitlist entry %s deleted by %s", entry_id, by or "the operator")
 
 
-async def waitlist(s: Services, actor: User, limit: int, cursor: str | None) -> dict[str, Any]:
+async def waitlist(s: Services, actor: User | None, limit: int, cursor: str | None) -> dict[str, Any]:
     """Admins only: everyone waiting or admitted, oldest first. Members never browse it (privacy)."""
     check_admin(actor)
     check_limit(limit, PAGE_MAX)

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parlor.actions.growth import check_admin
+from parlor.actions.growth import actor_id, check_admin
 from parlor.actions.services import Services
 from parlor.domain.users import User
 from parlor.errors import bad_input
@@ -75,7 +75,7 @@ async def _read(s: Services, conn: AsyncConnection) -> dict[str, Any]:
     }
 
 
-async def settings(s: Services, actor: User) -> dict[str, Any]:
+async def settings(s: Services, actor: User | None) -> dict[str, Any]:
     check_admin(actor)
     async with s.db.engine.connect() as conn:
         return await _read(s, conn)
@@ -108,7 +108,7 @@ def _check(changes: dict[str, Any]) -> dict[str, str]:
     return facts
 
 
-async def do_change(s: Services, actor: User, changes: dict[str, Any]) -> dict[str, Any]:
+async def do_change(s: Services, actor: User | None, changes: dict[str, Any]) -> dict[str, Any]:
     """Change some settings (all or nothing); audited with what changed."""
     check_admin(actor)
     facts = _check(changes)
@@ -116,7 +116,7 @@ async def do_change(s: Services, actor: User, changes: dict[str, Any]) -> dict[s
         for key, value in sorted(facts.items()):
             await account_store.set_fact(conn, key, value)
         detail = ", ".join(f"{key}={value}" for key, value in sorted(facts.items()))
-        await admin_audit.record(conn, now=s.clock(), actor_id=actor.id, action="settings.change", detail=detail)
+        await admin_audit.record(conn, now=s.clock(), actor_id=actor_id(actor), action="settings.change", detail=detail)
         answer = await _read(s, conn)
-    logger.info("instance settings changed by %s: %s", actor.id, ", ".join(sorted(facts)))
+    logger.info("instance settings changed by %s: %s", actor_id(actor) or "the operator", ", ".join(sorted(facts)))
     return answer

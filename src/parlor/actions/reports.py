@@ -1,5 +1,6 @@
-"""Reports (docs/API.md, Reports): a member reports a person, a profile, a room or a
-line of a live room's chat; admins work through the queue; the reporter is told the outcome.
+"""Reports (docs/API.md, Reports): a member reports a person, a profile, a room, a
+line of a live room's chat or a club; a guest reports what happens in the members' room
+they are in; admins work through the queue; a member reporter is told the outcome.
 
 Parlor records no audio, so a moderator works from the report, the room's audit
 trail and what moderators saw. A report therefore captures, when it is made, the
@@ -7,12 +8,15 @@ context a moderator needs and nothing more: the reported person's profile text
 (display name, bio), the room's title and kind, who was on stage, and the id
 range of the room's audit entries of the last AUDIT_WINDOW_S (at most AUDIT_MAX),
 and for a chat line its text (chat is otherwise never stored: the report is the one
-place a line is kept, because a moderator cannot judge it without the words). A line
-written by a guest is kept as "a guest's": no guest id or name is stored.
+place a line is kept, because a moderator cannot judge it without the words); for a
+club, its name and description. A line written by a guest is kept as "a guest's", and
+a report made by a guest as "by a guest": no guest id or name is stored. A guest room is
+never stored, not even in a report: nothing in it can be reported.
 
 Privacy: the reporter is told the outcome (`report_handled`), never who handled it
 nor what happened to the other person; the reported person is never told who
-reported them (the API names reporters to admins only).
+reported them (the API names reporters to admins only). A guest reporter cannot be told:
+nothing is kept to reach them by.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from parlor.actions import limits, notifications
-from parlor.actions.growth import check_admin
+from parlor.actions.growth import actor_id, check_admin
 from parlor.actions.ids import looks_like_id, new_id
 from parlor.actions.paging import check_limit, decode_cursor, encode_cursor
 from parlor.actions.services import Services
@@ -33,6 +37,8 @@ from parlor.domain.rooms import is_guest
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
 from parlor.storage import accounts as account_store
+from parlor.storage import admin_audit
+from parlor.storage import clubs as club_store
 from parlor.storage import profiles as profile_store
 from parlor.storage import reports as store
 from parlor.storage import rooms as room_store
@@ -45,10 +51,11 @@ PAGE_DEFAULT, PAGE_MAX = 50, 100
 AUDIT_WINDOW_S = 15 * 60
 AUDIT_MAX = 50
 FORMER_MEMBER: dict[str, Any] = {"id": None, "username": None, "display_name": "a former member"}
+A_GUEST: dict[str, Any] = {"id": None, "username": None, "display_name": "a guest"}
 
 
 def _target_not_found(kind: TargetKind) -> ParlorError:
-    what = {TargetKind.ROOM: "room", TargetKind.MESSAGE: "chat message"}.get(kind, "person")
+    what = {TargetKind.ROOM: "room", TargetKind.MESSAGE: "chat message", TargetKind.CLUB: "club"}.get(kind, "person")
     return ParlorError(404, Code.REPORT_TARGET_NOT_FOUND, f"There is no such {what} to report.")
 
 
@@ -101,13 +108,18 @@ async def do_report(
     room_id: str | None = None,
     address: str | None = None,
 ) -> dict[str, Any]:
-    """Report a person, a profile or a room. `room_id`: where a person was reported from
-    (the room's context is kept with the report). Answers the report as its reporter sees it.
-    Rate limited (policy `reports`, per account and per address) once the input is valid."""
+    """Report a person, a profile, a room, a chat line or a club. `room_id`: where a person
+    was reported from (the room's context is kept with the report). `reporter` may be a
+    guest (a person, the room or a chat line of the room they are in; kept as "a guest").
+    Answers the report as its reporter sees it. Rate limited (policy `reports`, per account
+    and per address; a guest per address) once the input is valid."""
+    by_guest = is_guest(reporter.id)
     target_kind = domain.check_target_kind(kind)
     why = domain.check_reason(reason)
     text = domain.check_note(note)
-    await limits.check(s, "reports", account=reporter.id, address=address)
+    if by_guest:
+        domain.check_guest_may_report(target_kind)
+    await limits.check(s, "reports", account=None if by_guest else reporter.id, address=address)
     now = s.clock()
     if not looks_like_id(target_id):
         raise _target_not_found(target_kind)
@@ -115,12 +127,17 @@ async def do_report(
         room_id = target_id
     elif target_kind is TargetKind.MESSAGE and room_id is None:
         raise ParlorError(400, Code.INVALID_INPUT, "room_id names the room the chat message is in.")
+    elif target_kind is TargetKind.CLUB and room_id is not None:
+        raise ParlorError(400, Code.INVALID_INPUT, "A club is reported on its own: no room_id.")
     elif room_id is not None and not looks_like_id(room_id):
         raise ParlorError(404, Code.ROOM_NOT_FOUND, "There is no such room.")
+    if by_guest:
+        _check_in_guests_room(s, reporter, target_kind, target_id, room_id)
     report_id = new_id("rp")
     values: dict[str, Any] = {
         "id": report_id,
-        "reporter_id": reporter.id,
+        "reporter_id": None if by_guest else reporter.id,
+        "by_guest": by_guest,
         "target_kind": target_kind.value,
         "target_id": target_id,
         "reason": why.value,
@@ -144,6 +161,11 @@ async def do_report(
                     "profile_display_name": user.display_name,
                     "profile_bio": bio,
                 }
+            if target_kind is TargetKind.CLUB:
+                club = await club_store.get_club(conn, target_id)
+                if club is None:
+                    raise _target_not_found(target_kind)
+                values |= {"target_label": club.name, "club_name": club.name, "club_description": club.description}
             if room_id is not None:
                 try:
                     room_values, stage = await _room_context(s, conn, room_id, now)
@@ -157,7 +179,8 @@ async def do_report(
             if target_kind is TargetKind.MESSAGE:
                 assert room_id is not None
                 values |= await _message(s, conn, reporter, room_id, target_id)
-            if await store.open_duplicate(conn, reporter.id, target_kind.value, target_id):
+            # A guest's reports cannot be told apart (nothing of them is kept): the limit bounds them.
+            if not by_guest and await store.open_duplicate(conn, reporter.id, target_kind.value, target_id):
                 raise _already_reported()
             await store.insert(conn, values, stage)
     except sa.exc.IntegrityError as exc:
@@ -172,6 +195,20 @@ async def do_report(
         "created_at": now,
         "state": State.OPEN.value,
     }
+
+
+def _check_in_guests_room(
+    s: Services, guest: User, kind: TargetKind, target_id: str, room_id: str | None
+) -> None:
+    """A guest reports only in the room they are in, and a person only if they are in it too."""
+    entry = s.live.guests.get(guest.id)
+    live = s.live.get(entry.room_id) if entry is not None else None
+    if live is None or room_id != live.id:
+        if kind is TargetKind.ROOM:
+            raise _target_not_found(kind)
+        raise ParlorError(404, Code.ROOM_NOT_FOUND, "There is no such room.")
+    if kind is TargetKind.PERSON and live.get(target_id) is None:
+        raise _target_not_found(kind)
 
 
 async def _message(s: Services, conn: Any, reporter: User, room_id: str, message_id: str) -> dict[str, Any]:
@@ -233,7 +270,7 @@ def _item(row: ReportRow, stage: list[StageRow], audit: list[store.AuditRow]) ->
         "reported_user": _person(row.reported),
         "reason": row.reason,
         "note": row.note,
-        "reporter": _person(row.reporter) or dict(FORMER_MEMBER),
+        "reporter": dict(A_GUEST) if row.by_guest else _person(row.reporter) or dict(FORMER_MEMBER),
         "created_at": row.created_at,
         "state": row.state,
         "outcome": row.outcome,
@@ -244,6 +281,7 @@ def _item(row: ReportRow, stage: list[StageRow], audit: list[store.AuditRow]) ->
             "profile": profile,
             "room": room,
             "message": None if row.message_text is None else {"text": row.message_text},
+            "club": None if row.club_name is None else {"name": row.club_name, "description": row.club_description},
         },
     }
 
@@ -273,7 +311,7 @@ def _next(rows: list[ReportRow], limit: int, handled_order: bool) -> str | None:
     return encode_cursor((at, last.id))
 
 
-async def queue(s: Services, admin: User, state: str, cursor: str | None, limit: int) -> dict[str, Any]:
+async def queue(s: Services, admin: User | None, state: str, cursor: str | None, limit: int) -> dict[str, Any]:
     """GET /api/admin/reports: open reports oldest first, or handled ones newest first."""
     check_admin(admin)
     which = domain.check_state(state)
@@ -309,7 +347,7 @@ async def _get(conn: Any, report_id: str) -> ReportRow:
     return row
 
 
-async def report(s: Services, admin: User, report_id: str) -> dict[str, Any]:
+async def report(s: Services, admin: User | None, report_id: str) -> dict[str, Any]:
     check_admin(admin)
     async with s.db.engine.connect() as conn:
         row = await _get(conn, report_id)
@@ -317,7 +355,7 @@ async def report(s: Services, admin: User, report_id: str) -> dict[str, Any]:
     return item
 
 
-async def do_resolve(s: Services, admin: User, report_id: str, outcome: str, note: str | None) -> dict[str, Any]:
+async def do_resolve(s: Services, admin: User | None, report_id: str, outcome: str, note: str | None) -> dict[str, Any]:
     """Handle an open report (audited); its reporter is told the outcome, not who or how."""
     check_admin(admin)
     result = domain.check_outcome(outcome)
@@ -325,15 +363,23 @@ async def do_resolve(s: Services, admin: User, report_id: str, outcome: str, not
     now = s.clock()
     async with s.db.engine.begin() as conn:
         row = await _get(conn, report_id)
-        if not await store.resolve(conn, row.id, outcome=result.value, by=admin.id, at=now, note=text):
+        if not await store.resolve(conn, row.id, outcome=result.value, by=actor_id(admin), at=now, note=text):
             raise ParlorError(409, Code.REPORT_ALREADY_HANDLED, "This report was already handled.")
         await room_store.audit(
             conn,
             now=now,
-            actor_id=admin.id,
+            actor_id=actor_id(admin),
             action=f"report.{result.value}",
             room_id=row.room_id if row.target_kind == TargetKind.ROOM else None,
             target_id=row.reported.id if row.reported else None,
+        )
+        await admin_audit.record(
+            conn,
+            now=now,
+            actor_id=actor_id(admin),
+            action=f"report.{result.value}",
+            target_id=row.reported.id if row.reported else None,
+            detail=row.id,
         )
         fresh = await _get(conn, row.id)
         [item] = await _items(conn, [fresh])

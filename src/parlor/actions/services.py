@@ -42,5 +42,7 @@ class Services:
     cluster: Cluster = field(default_factory=LocalCluster)
     # The last sanction this node has applied to its rooms and sockets (actions/sanctions.py).
     sanctions_seen: int | None = None
+    # The last operator action (admin audit log) this node has applied (actions/admin.py).
+    operator_seen: int | None = None
     # The OpenID provider when single sign-on is configured (actions/sso.py).
     oidc: OidcClient | None = None

@@ -20,18 +20,17 @@ class TargetKind(StrEnum):
     ROOM = "room"
     MESSAGE = "message"  # a line in a live room's chat
     PROFILE = "profile"  # what someone's profile shows (name, bio, picture)
-    CLUB = "club"  # once clubs exist
+    CLUB = "club"
 
 
-# Kinds whose feature exists on this version. The others are known, so that clients
-# can be written against them, and refused with `unsupported_report_target` until then.
-SUPPORTED = (TargetKind.PERSON, TargetKind.ROOM, TargetKind.MESSAGE, TargetKind.PROFILE)
+# Kinds whose feature exists on this version. A kind known but not listed here is
+# refused with `unsupported_report_target` (clients can be written against it first).
+SUPPORTED = (TargetKind.PERSON, TargetKind.ROOM, TargetKind.MESSAGE, TargetKind.PROFILE, TargetKind.CLUB)
 # Kinds that name a person: the report is "against" them (the console's people page).
 ABOUT_A_PERSON = (TargetKind.PERSON, TargetKind.PROFILE)
-
-_NOT_YET = {
-    TargetKind.CLUB: "Clubs cannot be reported: this instance has no clubs yet.",
-}
+# What a guest may report: what happens in the room they are in (a guest sees no
+# profiles or clubs, and has no account to see them with).
+BY_A_GUEST = (TargetKind.PERSON, TargetKind.ROOM, TargetKind.MESSAGE)
 
 
 class Reason(StrEnum):
@@ -62,8 +61,13 @@ def check_target_kind(value: str) -> TargetKind:
     except ValueError:
         raise bad_input(f"target.kind is one of {', '.join(k.value for k in TargetKind)}.") from None
     if kind not in SUPPORTED:
-        raise ParlorError(400, Code.UNSUPPORTED_REPORT_TARGET, _NOT_YET[kind])
+        raise ParlorError(400, Code.UNSUPPORTED_REPORT_TARGET, f"This instance cannot take reports on a {kind}.")
     return kind
+
+
+def check_guest_may_report(kind: TargetKind) -> None:
+    if kind not in BY_A_GUEST:
+        raise ParlorError(401, Code.NOT_AUTHENTICATED, "Sign in to report a profile or a club.")
 
 
 def check_reason(value: str) -> Reason:

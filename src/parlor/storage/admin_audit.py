@@ -50,6 +50,20 @@ async def record(
     )
 
 
+async def last_id(conn: AsyncConnection) -> int:
+    return int((await conn.execute(sa.select(sa.func.coalesce(sa.func.max(admin_audit.c.id), 0)))).scalar_one())
+
+
+async def by_operator_since(conn: AsyncConnection, after_id: int, actions: tuple[str, ...]) -> list[Entry]:
+    """The operator's entries of these actions after `after_id`, oldest first."""
+    query = (
+        sa.select(admin_audit, sa.null().label("room_title"))
+        .where(admin_audit.c.id > after_id, admin_audit.c.by_operator.is_(True), admin_audit.c.action.in_(actions))
+        .order_by(admin_audit.c.id)
+    )
+    return [_entry(row) for row in await conn.execute(query)]
+
+
 async def page(conn: AsyncConnection, limit: int, before: int | None) -> list[Entry]:
     """Newest first; `before`: entries with a smaller id (the next page)."""
     query = (

@@ -213,7 +213,7 @@ async def entry_by_username(conn: AsyncConnection, username: str) -> WaitlistEnt
     return _entry(row) if row else None
 
 
-async def admit(conn: AsyncConnection, entry_id: str, admitted_by: str, via: str, now: float) -> bool:
+async def admit(conn: AsyncConnection, entry_id: str, admitted_by: str | None, via: str, now: float) -> bool:
     """Mark admitted if still waiting (one conditional UPDATE: two let-ins can't both spend)."""
     result = await conn.execute(
         waitlist.update()

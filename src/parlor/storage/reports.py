@@ -45,6 +45,9 @@ class ReportRow:
     audit_from_id: int | None
     audit_to_id: int | None
     message_text: str | None
+    club_name: str | None
+    club_description: str | None
+    by_guest: bool
     reporter_id: str | None
     reporter: Person | None
     reported: Person | None
@@ -88,7 +91,9 @@ async def insert(conn: AsyncConnection, values: dict[str, Any], stage: list[Stag
         )
 
 
-async def resolve(conn: AsyncConnection, report_id: str, *, outcome: str, by: str, at: float, note: str | None) -> bool:
+async def resolve(
+    conn: AsyncConnection, report_id: str, *, outcome: str, by: str | None, at: float, note: str | None
+) -> bool:
     """Mark an open report handled. False when it is not open (handled meanwhile, or none)."""
     result = await conn.execute(
         reports.update()
@@ -166,6 +171,7 @@ def _row(row: Any) -> ReportRow:
     m = row._mapping
     plain = {name: m[name] for name in _PLAIN}
     plain["room_live"] = None if plain["room_live"] is None else bool(plain["room_live"])
+    plain["by_guest"] = bool(plain["by_guest"])
     return ReportRow(
         **plain,
         reporter=_person(row, "reporter"),

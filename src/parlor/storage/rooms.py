@@ -24,6 +24,14 @@ async def room_title(conn: AsyncConnection, room_id: str) -> str | None:
     return None if row is None else str(row.title)
 
 
+async def open_room_title(conn: AsyncConnection, room_id: str) -> str | None:
+    """The title of a room not yet ended (a live one, on some node); None otherwise."""
+    row = (
+        await conn.execute(sa.select(rooms.c.title).where(rooms.c.id == room_id, rooms.c.ended_at.is_(None)))
+    ).first()
+    return None if row is None else str(row.title)
+
+
 async def set_title(conn: AsyncConnection, room_id: str, title: str) -> None:
     await conn.execute(rooms.update().where(rooms.c.id == room_id).values(title=title))
 

@@ -303,6 +303,11 @@ reports = sa.Table(
     sa.Column("audit_to_id", sa.Integer, nullable=True),
     # a reported chat message's text (the only place a chat line is ever stored)
     sa.Column("message_text", sa.String(500), nullable=True),
+    # added by migration 0014: a reported club's name and description
+    sa.Column("club_name", sa.String(50), nullable=True),
+    sa.Column("club_description", sa.String(500), nullable=True),
+    # added by migration 0014: made by a guest (reporter_id NULL; nothing else of them kept)
+    sa.Column("by_guest", sa.Boolean, nullable=False, server_default=sa.false()),
     # the queue: open oldest first, handled newest first
     sa.Index("ix_reports_state_created", "state", "created_at", "id"),
     sa.Index("ix_reports_state_handled", "state", "handled_at", "id"),

@@ -1,4 +1,4 @@
-"""Report routes: a member reports; admins list, read and resolve (docs/API.md, Reports)."""
+"""Report routes: a member or a guest reports; admins list, read and resolve (docs/API.md, Reports)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from parlor.actions import reports
 from parlor.transport.http.auth import CurrentUser, ServicesDep
 from parlor.transport.http.client_address import ClientAddress
+from parlor.transport.http.guest_auth import AnyPrincipal
 from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["reports"])
@@ -46,8 +47,8 @@ class ResolveBody(BaseModel):
     note: str | None = _Note
 
 
-@router.post("/reports", status_code=201, responses=errors(404, 409, 429))
-async def make_report(body: ReportBody, user: CurrentUser, s: ServicesDep, address: ClientAddress) -> dict[str, Any]:
+@router.post("/reports", status_code=201, responses=errors(401, 404, 409, 429))
+async def make_report(body: ReportBody, user: AnyPrincipal, s: ServicesDep, address: ClientAddress) -> dict[str, Any]:
     return await reports.do_report(
         s,
         user,

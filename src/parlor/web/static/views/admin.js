@@ -189,7 +189,6 @@ async function settings(panel, { signal }) {
     h('p', { class: 'muted' }, 'Guests open rooms at /r/<name>, or enter members\' rooms whose moderators let anyone with the link in. Nothing about them is kept.'),
     h('div', { class: 'field' }, h('label', { for: 'admin-clubs-rule' }, 'Who may found a club'), rule),
     minRooms.field,
-    h('p', { class: 'muted' }, 'Clubs are not built yet: these are kept for when they are.'),
     alert.el, save, saved);
 
   function show(s) {

@@ -26,9 +26,10 @@ let serial = 0;
 /**
  * Open the dialog. `target`: {kind: 'person'|'profile'|'room', id, label} (label: how the
  * reported person or room is called). `roomId`: the room a person is reported from (its
- * context goes with the report). `returnFocus()`: where focus goes when it closes.
+ * context goes with the report). `guest`: the reporter is a guest, who cannot be told the
+ * outcome (nothing of them is kept). `returnFocus()`: where focus goes when it closes.
  */
-export function openReport(host, { target, roomId = null, returnFocus }) {
+export function openReport(host, { target, roomId = null, guest = false, returnFocus }) {
   const n = ++serial;
   const title = target.kind === 'room' ? `Report room “${target.label}”` : `${TITLES[target.kind]} ${target.label}`;
   const { body, close } = modal(host, { title, returnFocus, className: 'report-dialog' });
@@ -78,18 +79,20 @@ export function openReport(host, { target, roomId = null, returnFocus }) {
       send.disabled = false;
       return;
     }
-    thanks(body, close);
+    thanks(body, close, guest);
   });
   body.append(form);
   form.querySelector('input[type="radio"]').focus();
 }
 
-function thanks(body, close) {
+function thanks(body, close, guest) {
   const done = h('button', { type: 'button', class: 'btn btn-primary', onclick: () => close() }, 'Done');
   body.replaceChildren(
     h('div', { class: 'stack report-sent', role: 'status' },
       h('p', {}, h('strong', {}, 'Thank you: your report was sent.')),
-      h('p', {}, 'An admin will look at it. You will get a notification when it has been handled.')),
+      h('p', {}, guest
+        ? 'An admin will look at it. As a guest you will not be told the outcome: nothing of you is kept.'
+        : 'An admin will look at it. You will get a notification when it has been handled.')),
     h('div', { class: 'row dialog-actions' }, done));
   done.focus();
 }

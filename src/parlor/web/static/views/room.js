@@ -85,10 +85,12 @@ export async function roomView(ctx) {
 /**
  * The live room page, once in: for a member (`me` from /api/me, the tab's socket) or
  * for a guest (views/guest.js: `guest` set, `me` their guest record, their own socket;
- * no pings, no reports, `shareUrl` the guest room's /r/<name> link).
+ * no pings, `shareUrl` the guest room's /r/<name> link; reports only in a members' room:
+ * nothing of a guest room is stored, not even a report).
  */
 export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareUrl = null }) {
   const { outlet, onCleanup } = ctx;
+  const canReport = !guest || !snap.guest_room;
 
   // --- page skeleton -------------------------------------------------------
   const titleEl = h('h1', { class: 'room-title' });
@@ -113,10 +115,11 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
       roomId, room: state.room, apply: (snapshot) => apply(snapshot), returnFocus: () => moderationButton,
     }),
   }, 'Moderation');
-  const reportButton = guest ? null : h('button', {
+  const reportButton = !canReport ? null : h('button', {
     type: 'button', class: 'btn btn-ghost btn-small', 'aria-haspopup': 'dialog', dataset: { key: 'report-room' },
     onclick: () => openReport(page, {
       target: { kind: 'room', id: roomId, label: state.room ? state.room.title : '' },
+      guest,
       returnFocus: () => reportButton,
     }),
   }, 'Report room');
@@ -184,7 +187,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
   media.addEventListener('change', () => { renderConnection(); renderControls(); reportLink(); });
   media.addEventListener('error', (e) => alert.show(`Audio problem: ${e.detail && e.detail.message ? e.detail.message : e.detail}`));
   // The chat and the reactions bar (room_chat.js): after the audience, before the ping panel.
-  const chat = new ChatPanel({ roomId, me, socket, page, nameOf, canReport: !guest });
+  const chat = new ChatPanel({ roomId, me, socket, page, nameOf, canReport, guest });
   page.querySelector('.audience').after(chat.el);
   const sheet = new PersonSheet({ host: page, roomId, me, apply: (snapshot) => apply(snapshot), nameOf });
   // The fixed control bar grows (notes, wrapped rows): keep the page's end clear of it.

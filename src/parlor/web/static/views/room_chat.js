@@ -31,10 +31,11 @@ const onStage = (p) => Boolean(p) && (p.role === 'moderator' || p.role === 'spea
 
 export class ChatPanel {
   /** `page`: the room's section (avatars are looked up in it); `nameOf(person)`;
-   * `canReport`: a member (a guest has no account to report with). */
-  constructor({ roomId, me, socket, page, nameOf, canReport = true }) {
+   * `canReport`: not in a guest room (nothing of one is stored); `guest`: the reader is one. */
+  constructor({ roomId, me, socket, page, nameOf, canReport = true, guest = false }) {
     this.roomId = roomId;
     this.canReport = canReport;
+    this.guest = guest;
     this.me = me;
     this.socket = socket;
     this.page = page;
@@ -166,6 +167,7 @@ export class ChatPanel {
         onclick: () => openReport(this.page, {
           target: { kind: 'message', id: m.id, label: `message from ${name}` },
           roomId: this.roomId,
+          guest: this.guest,
           // the lines re-render meanwhile: back to this line's button if it is still there
           returnFocus: () => this.log.querySelector(`[data-key="${key}"]`) || this.input,
         }),
