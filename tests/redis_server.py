@@ -63,11 +63,18 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def redis_server(work_dir: Path) -> Iterator[str]:
-    """Yields the server's URL (redis://127.0.0.1:PORT/0)."""
+def redis_process(work_dir: Path) -> Iterator[RedisServer]:
+    """A started server, stopped afterwards (a test may stop and start it meanwhile)."""
     server = RedisServer(work_dir)
     server.start()
     try:
-        yield server.url
+        yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def redis_server(work_dir: Path) -> Iterator[str]:
+    """Yields the server's URL (redis://127.0.0.1:PORT/0)."""
+    with redis_process(work_dir) as server:
+        yield server.url

@@ -249,7 +249,8 @@ async def test_axe_on_the_guest_pages(tmp_path: Path, pw: Playwright) -> None:
     from tests.test_browser_guests import enter_as
 
     found: dict[str, list[dict[str, Any]]] = {}
-    async with live_server(make_settings(tmp_path / "data", guest_rooms=True)) as server:
+    settings = make_settings(tmp_path / "data", guest_rooms=True, embed_origins="https://blog.example.org")
+    async with live_server(settings) as server:
         async with httpx.AsyncClient(base_url=server.url) as host:
             await make_member(server, host, "host")
             room_id = (await host.post("/api/rooms", json={"title": "Open door"})).json()["id"]
@@ -275,9 +276,15 @@ async def test_axe_on_the_guest_pages(tmp_path: Path, pw: Playwright) -> None:
                 await enter_as(wide, "Gus")
                 await expect(wide.get_by_role("log", name="Chat messages")).to_contain_text("welcome, guests")
                 await axe(wide, "members' room as a guest", found)
+
+                # an embedded guest room: its preview and name prompt (opened on its own here)
+                _, embed = await context(browser, 390, 700)
+                await embed.goto(f"{server.url}/embed/r/axe-embedded")
+                await expect(embed.get_by_label("Your name")).to_be_visible()
+                await axe(embed, "embedded guest room: the name prompt", found)
             finally:
                 await browser.close()
-    assert len(found) == 5, sorted(found)
+    assert len(found) == 6, sorted(found)
     report = {page: v for page, v in found.items() if v}
     assert not report, "axe: serious or critical violations:\n" + "\n".join(
         f"- {page}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for page, vs in report.items() for v in vs

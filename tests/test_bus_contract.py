@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, redis_process
 
 from parlor.bus.base import RESYNC, Bus, Message
 from parlor.bus.memory import MemoryBus
@@ -22,12 +22,8 @@ NodeMaker = Callable[[], Awaitable[Bus]]
 
 @pytest.fixture(scope="module")
 def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
+    with redis_process(tmp_path_factory.mktemp("redis")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -163,12 +159,8 @@ async def test_unsubscribed_channels_stop_arriving_from_other_nodes(node: NodeMa
 
 @pytest.fixture
 def outage_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
+    with redis_process(tmp_path / "redis") as server:
         yield server
-    finally:
-        server.stop()
 
 
 async def _two_nodes(url: str) -> tuple[RedisBus, RedisBus]:

@@ -16,7 +16,7 @@ import pytest
 import websockets
 from tests.conftest import fresh_postgres, make_settings, running_instance
 from tests.live import live_server, make_member
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, redis_process
 from tests.test_cli import one_line_error, run_parlor
 from tests.test_event_reminders import LEAD, START, kinds, setup_event
 from tests.test_events import drive, listen, notes
@@ -32,12 +32,8 @@ from parlor.storage.db import schema_head
 
 @pytest.fixture
 def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
+    with redis_process(tmp_path / "redis") as server:
         yield server
-    finally:
-        server.stop()
 
 
 async def until(check: object, timeout: float = 10.0) -> None:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from tests.conftest import fresh_postgres
 from tests.people import setup_body, signup_body
-from tests.redis_server import RedisServer
+from tests.redis_server import RedisServer, redis_process
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 
@@ -73,12 +73,8 @@ class Node:
 
 @pytest.fixture
 def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
+    with redis_process(tmp_path / "redis") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
