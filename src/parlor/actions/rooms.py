@@ -258,8 +258,8 @@ async def do_mirror(s: Services, room: Room) -> None:
     if room.ended:
         await s.cluster.drop_room(room.id)
         await s.cluster.release(room_lease(room.id))
-        return
-    await s.cluster.save_room(room.id, json.dumps(room_mirror.to_json(room), separators=(",", ":")))
+    elif s.cluster.keeps_rooms:  # one node keeps no copy: not even made (a big room's join)
+        await s.cluster.save_room(room.id, json.dumps(room_mirror.to_json(room), separators=(",", ":")))
 
 
 async def _remember_avatar(s: Services, conn: AsyncConnection, user_id: str) -> None:

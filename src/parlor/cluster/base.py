@@ -56,6 +56,9 @@ def check_compatible(me: NodeInfo, others: Sequence[NodeInfo]) -> None:
 
 class Cluster(abc.ABC):
     node_id: str
+    # Whether live rooms are copied beside their leases (save_room): with one node there
+    # is nobody to take a room over, so the copy is not even made.
+    keeps_rooms = False
 
     @abc.abstractmethod
     async def join(self, me: NodeInfo) -> None:

@@ -51,6 +51,8 @@ def _ms(seconds: float) -> int:
 
 
 class RedisCluster(Cluster):
+    keeps_rooms = True
+
     def __init__(self, url: str, node_id: str) -> None:
         import redis.asyncio  # optional dependency: only when a Redis URL is set
 
