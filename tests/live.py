@@ -58,7 +58,9 @@ async def live_server(settings: Settings, bind: str = "127.0.0.1") -> AsyncItera
 
 async def make_member(server: LiveServer, http: httpx.AsyncClient, username: str) -> tuple[str, str]:
     """Sign up `username` through the admin; return (user id, bearer token)."""
-    admin = httpx.AsyncClient(base_url=server.url)
+    # 30 s, not httpx's 5: on the shared 2-core box, with argon2 hashing in the other
+    # worker, setting people up was seen to take longer (this measures nothing).
+    admin = httpx.AsyncClient(base_url=server.url, timeout=30.0)
     try:
         if server.setup_token:
             r = await admin.post("/api/setup", json=setup_body(server.setup_token))
