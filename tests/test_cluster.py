@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-from tests.conftest import fresh_postgres, make_settings, running_instance
+from tests.conftest import Person, fresh_postgres, make_settings, running_instance
 from tests.live import live_server, make_member
 from tests.redis_server import RedisServer, redis_process
 from tests.test_cli import one_line_error, run_parlor
@@ -72,6 +72,40 @@ async def test_a_lease_is_held_renewed_and_let_go(cluster: Cluster) -> None:
     # Renewing a lapsed lease says so where another node might have taken it meanwhile;
     # a cluster of one simply holds it again.
     assert await cluster.renew(["room:z"], 5.0) == ([] if isinstance(cluster, LocalCluster) else ["room:z"])
+
+
+async def test_what_one_node_remembers_every_node_recalls_until_it_expires(cluster: Cluster) -> None:
+    assert await cluster.recall("contact-match:u1:w1") is None
+    await cluster.remember({"contact-match:u1:w1": "1.5", "contact-match:u1:w2": "2.5"}, 0.3)
+    assert [await cluster.recall(k) for k in ("contact-match:u1:w1", "contact-match:u1:w2")] == ["1.5", "2.5"]
+    await asyncio.sleep(0.4)
+    assert await cluster.recall("contact-match:u1:w1") is None
+
+
+async def test_a_contact_matched_on_one_node_can_be_let_in_from_another(
+    tmp_path: Path, shared: dict[str, str]
+) -> None:
+    """The let-in window (a member may let in a waitlisted person they found among their
+    contacts in the last 15 minutes) is kept in Redis: the next request may land on
+    another node behind the load balancer."""
+    from tests.test_contacts import find, join_waitlist
+
+    from parlor.client import contacts as cc
+
+    async with running_instance(tmp_path / "a", **shared) as a:
+        ann = await a.member("ann")  # set up on a, before b starts
+        eve_id, _, eve = await join_waitlist(a, "eve")
+        await cc.add_findable(eve, "email", "eve@example.org", waitlist=True)
+        async with running_instance(tmp_path / "b", **shared) as b:
+            ann_on_b = Person(b.client(), ann.user)
+            ann_on_b.http.cookies = ann.http.cookies
+            r = await ann_on_b.post("/api/contacts/let-in", json={"entry_id": eve_id})
+            assert r.status_code == 403 and r.json()["error"]["code"] == "contact_not_matched"
+            found = await find(ann, ["eve@example.org"])  # on node a
+            assert [w["id"] for w in found.waitlisted] == [eve_id]
+            r = await ann_on_b.post("/api/contacts/let-in", json={"entry_id": eve_id})
+            assert r.status_code == 200, r.text
+            assert r.json()["entry"]["status"] == "admitted"
 
 
 async def test_one_node_holds_a_lease_until_it_lapses_then_another_takes_it(redis: RedisServer) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from parlor.actions import growth, limits
@@ -52,8 +52,6 @@ class _Memory:
     """Per instance, in this process only."""
 
     bits: tuple[float, int] | None = None  # (valid until, prefix bits)
-    # member id → waitlist entry id → until when they may let them in
-    matched: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 _memories: dict[int, _Memory] = {}
@@ -155,8 +153,8 @@ def check_prefixes(prefix_bits: int, current: int, prefixes: list[int]) -> list[
 async def match(s: Services, viewer: User, prefix_bits: int, prefixes: list[int]) -> dict[str, Any]:
     """Every findable identifier in the buckets asked for, with its full keyed hash and owner.
 
-    Leaves out the viewer and anyone blocked either way. Remembers (here, briefly)
-    which waitlist entries the viewer saw, for `do_let_in`.
+    Leaves out the viewer and anyone blocked either way. Remembers (briefly, for every
+    node of a cluster) which waitlist entries the viewer saw, for `do_let_in`.
     """
     wanted = check_prefixes(prefix_bits, await _prefix_bits(s), prefixes)
     # The daily budget of prefixes (PARLOR_CONTACT_PREFIX_BUDGET): a refused lookup spends none.
@@ -184,23 +182,22 @@ async def match(s: Services, viewer: User, prefix_bits: int, prefixes: list[int]
             )
             seen[c.waitlist_id] = s.clock() + LET_IN_TTL_S
     if seen:
-        _remember(s, viewer.id, seen)
+        await s.cluster.remember(
+            {_seen_key(viewer.id, entry_id): repr(until) for entry_id, until in seen.items()}, LET_IN_TTL_S
+        )
     return {
         "prefix_bits": prefix_bits,
         "buckets": [{"prefix": p, "candidates": candidates} for p, candidates in buckets.items()],
     }
 
 
-def _remember(s: Services, user_id: str, seen: dict[str, float]) -> None:
-    matched = _memory(s).matched.setdefault(user_id, {})
-    now = s.clock()
-    for entry_id in [e for e, until in matched.items() if until <= now]:
-        del matched[entry_id]
-    matched.update(seen)
+def _seen_key(user_id: str, entry_id: str) -> str:
+    return f"contact-match:{user_id}:{entry_id}"
 
 
-def matched_recently(s: Services, user_id: str, entry_id: str) -> bool:
-    return _memory(s).matched.get(user_id, {}).get(entry_id, 0.0) > s.clock()
+async def matched_recently(s: Services, user_id: str, entry_id: str) -> bool:
+    until = await s.cluster.recall(_seen_key(user_id, entry_id))
+    return until is not None and float(until) > s.clock()
 
 
 def check_entry_id(entry_id: str) -> str:
@@ -217,7 +214,7 @@ async def do_let_in(s: Services, viewer: User, entry_id: str) -> dict[str, Any]:
     (growth.admit_waitlisted checks the mode and the quota).
     """
     check_entry_id(entry_id)
-    if not matched_recently(s, viewer.id, entry_id):
+    if not await matched_recently(s, viewer.id, entry_id):
         raise ParlorError(
             403, Code.CONTACT_NOT_MATCHED, "Find this person among your contacts first (matches last 15 minutes)."
         )

@@ -135,6 +135,7 @@ class RtpRecord:
     seq: int
     ts: int
     pt: int
+    arrived: float = 0.0  # time.monotonic() when it came
 
 
 _HEADER = struct.Struct("!BBHII")
@@ -265,7 +266,7 @@ class MediaSession:
                 _, b1, seq, ts, ssrc = _HEADER.unpack_from(data)
                 self.per_ssrc[ssrc] = self.per_ssrc.get(ssrc, 0) + 1
                 if self.record_rtp:
-                    self.rtp_log.append(RtpRecord(ssrc, seq, ts, b1 & 0x7F))
+                    self.rtp_log.append(RtpRecord(ssrc, seq, ts, b1 & 0x7F, time.monotonic()))
             await original(data, arrival_time_ms)
 
         dtls._handle_rtp_data = counting

@@ -8,7 +8,7 @@ work (its rooms, the scheduler) passes on within the lease's time to live.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -83,6 +83,14 @@ class Cluster(abc.ABC):
     @abc.abstractmethod
     async def holders(self, names: Sequence[str]) -> list[str | None]:
         """Which node holds each name now (None: nobody)."""
+
+    @abc.abstractmethod
+    async def remember(self, items: Mapping[str, str], ttl_s: float) -> None:
+        """Keep each key's value for `ttl_s`, for every node to see (`recall`)."""
+
+    @abc.abstractmethod
+    async def recall(self, key: str) -> str | None:
+        """What `remember` keeps under `key`, if it has not expired."""
 
     async def save_room(self, room_id: str, state: str) -> None:  # noqa: B027 - optional hook
         """Keep a copy of a live room's state beside its lease (a cluster of one: no need)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from parlor.cluster.base import Cluster, NodeInfo
 
@@ -14,6 +14,7 @@ class LocalCluster(Cluster):
         self._clock = clock
         self._me: NodeInfo | None = None
         self._leases: dict[str, float] = {}  # name -> expires at
+        self._kept: dict[str, tuple[str, float]] = {}  # key -> (value, expires at)
 
     async def join(self, me: NodeInfo) -> None:
         self._me = me
@@ -40,3 +41,14 @@ class LocalCluster(Cluster):
 
     async def holders(self, names: Sequence[str]) -> list[str | None]:
         return [self.node_id if self._held(n) else None for n in names]
+
+    async def remember(self, items: Mapping[str, str], ttl_s: float) -> None:
+        now = self._clock()
+        if len(self._kept) > 1024:  # forget what has expired, now and then
+            self._kept = {k: v for k, v in self._kept.items() if v[1] > now}
+        for key, value in items.items():
+            self._kept[key] = (value, now + ttl_s)
+
+    async def recall(self, key: str) -> str | None:
+        kept = self._kept.get(key)
+        return kept[0] if kept is not None and kept[1] > self._clock() else None

@@ -9,7 +9,7 @@ two nodes never both believe they hold a name.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from parlor.cluster.base import Cluster, NodeInfo, check_compatible
@@ -17,6 +17,7 @@ from parlor.cluster.base import Cluster, NodeInfo, check_compatible
 NODE = "parlor:node:"
 LEASE = "parlor:lease:"
 ROOM = "parlor:room:"
+KEPT = "parlor:kept:"
 # A node not heard from for this long is gone (a kill -9, a lost machine).
 NODE_TTL_S = 5.0
 
@@ -106,6 +107,16 @@ class RedisCluster(Cluster):
             return []
         raw = await self._redis.mget([LEASE + n for n in names])
         return [None if h is None else (h.decode() if isinstance(h, bytes) else str(h)) for h in raw]
+
+    async def remember(self, items: Mapping[str, str], ttl_s: float) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key, value in items.items():
+                pipe.set(KEPT + key, value, px=_ms(ttl_s))
+            await pipe.execute()
+
+    async def recall(self, key: str) -> str | None:
+        raw = await self._redis.get(KEPT + key)
+        return None if raw is None else (raw.decode() if isinstance(raw, bytes) else str(raw))
 
     async def save_room(self, room_id: str, state: str) -> None:
         await self._redis.set(ROOM + room_id, state)

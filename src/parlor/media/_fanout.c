@@ -30,6 +30,8 @@
 #define MAX_PACKET 1500
 #define SRTP_TRAILER 144 /* pylibsrtp's SRTP_MAX_TRAILER_LEN */
 #define MIN_TS_GAP 960u  /* 20 ms at 48 kHz between two speakers on one slot */
+#define FRAME_TS 960u    /* one 20 ms Opus frame */
+#define TURN_S 0.12      /* sfu.py's _SlotOut.rebase: 2 * _TURN_S */
 
 typedef int (*protect_fn)(void *ctx, void *packet, int *length);
 
@@ -196,8 +198,10 @@ static PyTypeObject RouteType = {
     .tp_getset = Route_getset,
 };
 
-/* fan_out(routes, skip, slot, generation, template, marker, in_seq, in_ts, now)
+/* fan_out(routes, skip, slot, generation, template, marker, in_seq, in_ts, now, turn)
  *   -> (sent, failed routes)
+ * `turn`: a new holder takes the slot's stream over without a pause; its first frame is
+ * stamped one frame after the last (sfu.py's _SlotOut.rebase).
  * `skip` (a Route or None) is the speaker's own route; `failed` are routes whose
  * protect or send failed (their socket is gone, say): the caller drops them. A send the
  * kernel refuses for now (a full buffer) is a lost packet, as on any UDP path. */
@@ -208,8 +212,9 @@ static PyObject *fan_out(PyObject *module, PyObject *args) {
     unsigned int in_seq, in_ts;
     Py_buffer template;
     double now;
-    if (!PyArg_ParseTuple(args, "O!OiKy*iIId", &PyList_Type, &routes, &skip, &slot, &generation, &template,
-                          &marker, &in_seq, &in_ts, &now))
+    int turn = 0;
+    if (!PyArg_ParseTuple(args, "O!OiKy*iIId|p", &PyList_Type, &routes, &skip, &slot, &generation, &template,
+                          &marker, &in_seq, &in_ts, &now, &turn))
         return NULL;
     PyObject *failed = NULL;
     Py_ssize_t n = template.len;
@@ -240,8 +245,14 @@ static PyObject *fan_out(PyObject *module, PyObject *args) {
             SlotOut *o = &r->out[slot];
             if (o->generation != generation) {
                 double since = now - o->last_time;
-                uint32_t gap = since > 0 ? (uint32_t)(since * 48000.0) : 0;
-                if (gap < MIN_TS_GAP) gap = MIN_TS_GAP;
+                uint32_t gap;
+                if (turn && since < TURN_S) {
+                    gap = FRAME_TS;
+                } else { /* real time, in whole frames */
+                    double frames = since > 0 ? since * 48000.0 / FRAME_TS : 0;
+                    gap = (uint32_t)(frames + 0.5) * FRAME_TS;
+                    if (gap < MIN_TS_GAP) gap = MIN_TS_GAP;
+                }
                 o->seq_offset = (uint16_t)(o->last_seq + 1u - in_seq);
                 o->ts_offset = (uint32_t)(o->last_ts + gap - in_ts);
                 o->generation = generation;

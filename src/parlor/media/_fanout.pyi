@@ -43,5 +43,6 @@ def fan_out(
     in_seq: int,
     in_ts: int,
     now: float,
+    turn: bool = ...,
     /,
 ) -> tuple[int, list[Route]]: ...

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -80,8 +81,13 @@ _FRAME_TS = 960  # one 20 ms Opus frame at 48 kHz
 _TS_AHEAD_S = 1.0
 _SEQ_JUMP = 1000
 # A talker refused a slot this recently is waiting for it: a holder's frame of digital
-# silence (its microphone switched off) is then not forwarded (`_fan_out`).
+# silence (its microphone switched off) then hands the slot over (`_fan_out`).
 _WAITING_S = 0.06
+_FRAME_S = 0.02
+# A new holder whose first packet comes this soon after the slot's last one (not a DTX
+# packet) takes the turn: its first frame is stamped one frame after the last, so the
+# listener's stream has no hole to conceal (`_SlotOut.rebase`).
+_TURN_S = 0.06
 
 
 class _SilentTrack(MediaStreamTrack):
@@ -116,8 +122,12 @@ class _SlotOut:
         self.last_ts = random.getrandbits(32)
         self.last_time = time.monotonic()
 
-    def rebase(self, generation: int, in_seq: int, in_ts: int, now: float) -> None:
-        gap = max(_MIN_TS_GAP, int((now - self.last_time) * 48000))
+    def rebase(self, generation: int, in_seq: int, in_ts: int, now: float, turn: bool) -> None:
+        since = now - self.last_time
+        if turn and since < _TURN_S * 2:
+            gap = _FRAME_TS  # a turn: the next frame of the same stream
+        else:  # a new spurt after a pause: real time, in whole frames
+            gap = max(_MIN_TS_GAP, int(max(since, 0.0) * 48000 / _FRAME_TS + 0.5) * _FRAME_TS)
         self.seq_offset = (self.last_seq + 1 - in_seq) & 0xFFFF
         self.ts_offset = (self.last_ts + gap - in_ts) & _TS_MASK
         self.generation = generation
@@ -196,6 +206,8 @@ class _Tail(NamedTuple):
     time: float
     ssrc: bytes
     user_id: str
+    dtx: bool
+    generation: int
 
 
 @dataclass(eq=False)
@@ -210,6 +222,9 @@ class _Room:
     malformed: int = 0  # upstream packets dropped as not RTP / not Opus / wrong payload type
     tails: dict[int, _Tail] = field(default_factory=dict)  # slot index -> its last packet
     waiting_since: float = -1.0  # when a talker was last refused a slot
+    # slot index -> how far its stream runs ahead of real time (s), from turns stamped a
+    # frame apart; a pause re-bases on real time and clears it
+    leads: dict[int, float] = field(default_factory=dict)
     # the C fan-out's: routes of ready peers, and answered peers not yet ready
     routes: list[Any] = field(default_factory=list)
     unrouted: dict[str, _Peer] = field(default_factory=dict)
@@ -525,24 +540,36 @@ class Sfu(MediaServer):
             if not dtx and (level is None or level < ACTIVE_BELOW_LEVEL):
                 room.waiting_since = now
             return
+        tail = room.tails.get(index)
+        lead = room.leads.get(index, 0.0)
         if level == SILENT_LEVEL and not dtx and now - room.waiting_since <= _WAITING_S:
             # The holder's microphone went off while another talker waits: the slot is
-            # theirs from the next packet. This frame of silence would sit between the
-            # two in the listener's stream, and the next talker's first frame, arriving
-            # less than a frame later, would be stamped a frame on: the listener's
-            # stream would run ahead of real time by that much more at every turn, and
-            # its jitter buffer time-compress speech to catch up (docs/BENCHMARKS.md).
-            room.dropped += 1
-            return
+            # theirs from the next packet, which will be stamped one frame after the
+            # slot's last (no hole for the listener to conceal). The waiting talker's
+            # frames come every 20 ms, so its next one is due at a known time: forward
+            # this frame of silence, or not, whichever leaves the stream nearer real
+            # time (the choice keeps each turn within half a frame and the error from
+            # adding up over turns; docs/BENCHMARKS.md, "Speech quality").
+            due = room.waiting_since + _FRAME_S * max(1, math.ceil((now - room.waiting_since) / _FRAME_S - 1e-6))
+            if tail is not None:
+                after_last = lead + _FRAME_S - (due - tail.time)
+                after_silence = lead + _FRAME_S - (due - now)
+                if abs(after_last) <= abs(after_silence):
+                    room.dropped += 1
+                    return
         marker = data[1] & 0x80
         in_seq = (data[2] << 8) | data[3]
         in_ts = int.from_bytes(data[4:8], "big")
         ssrc = data[8:12]
-        tail = room.tails.get(index)
         if tail is not None and tail.user_id == user_id and _discontinuous(tail, ssrc, in_seq, in_ts, now):
             room.router.rebase(index)
-        room.tails[index] = _Tail(template, in_seq, in_ts, now, ssrc, user_id)
-        self._send(room, speaker, index, room.router.slots[index].generation, template, marker, in_seq, in_ts, now)
+        generation = room.router.slots[index].generation
+        turn = False
+        if tail is None or tail.generation != generation:
+            turn = tail is not None and not tail.dtx and now - tail.time < _TURN_S
+            room.leads[index] = (lead + _FRAME_S - (now - tail.time)) if turn and tail is not None else 0.0
+        room.tails[index] = _Tail(template, in_seq, in_ts, now, ssrc, user_id, dtx, generation)
+        self._send(room, speaker, index, generation, template, marker, in_seq, in_ts, now, turn)
 
     def _end_spurt(self, room: _Room, index: int) -> None:
         """The slot's holder stops (muted, demoted, gone): send its listeners one Opus
@@ -558,7 +585,7 @@ class Sfu(MediaServer):
         steps = max(1, round((now - tail.time) * 48000 / _FRAME_TS))  # in real time, whole frames
         self._send(
             room, room.peers.get(tail.user_id), index, room.router.slots[index].generation, template, 0,
-            (tail.seq + 1) & 0xFFFF, (tail.ts + steps * _FRAME_TS) & _TS_MASK, now,
+            (tail.seq + 1) & 0xFFFF, (tail.ts + steps * _FRAME_TS) & _TS_MASK, now, False,
         )
 
     def _send(
@@ -572,10 +599,12 @@ class Sfu(MediaServer):
         in_seq: int,
         in_ts: int,
         now: float,
+        turn: bool,
     ) -> None:
-        """Stamp, protect and send one packet of slot `index` to every ready peer but `speaker`."""
+        """Stamp, protect and send one packet of slot `index` to every ready peer but
+        `speaker`. `turn`: a new holder takes over the slot's stream without a pause."""
         if self.fanout == "c":
-            self._fan_out_c(room, speaker, index, generation, template, marker, in_seq, in_ts, now)
+            self._fan_out_c(room, speaker, index, generation, template, marker, in_seq, in_ts, now, turn)
             return
         broken: list[_Peer] = []
         for listener in room.peers.values():
@@ -586,7 +615,7 @@ class Sfu(MediaServer):
                 continue
             out = listener.outs[index]
             if out.generation != generation:
-                out.rebase(generation, in_seq, in_ts, now)
+                out.rebase(generation, in_seq, in_ts, now, turn)
             seq = (in_seq + out.seq_offset) & 0xFFFF
             ts = (in_ts + out.ts_offset) & _TS_MASK
             STAMP.pack_into(template, 1, marker | listener.payload_type, seq, ts, out.ssrc)
@@ -614,6 +643,7 @@ class Sfu(MediaServer):
         in_seq: int,
         in_ts: int,
         now: float,
+        turn: bool,
     ) -> None:
         """The same loop as the Python one above, in media/_fanout.c."""
         if room.unrouted:
@@ -624,7 +654,9 @@ class Sfu(MediaServer):
                     room.routes.append(route)
                     self._watch_socket(peer)
         skip = speaker.route if speaker is not None else None
-        sent, failed = c_fanout.fan_out(room.routes, skip, index, generation, template, marker, in_seq, in_ts, now)
+        sent, failed = c_fanout.fan_out(
+            room.routes, skip, index, generation, template, marker, in_seq, in_ts, now, turn
+        )
         room.forwarded += sent
         for route in failed:
             logger.info("dropping listener %s in %s: send failed", route.key, room.room_id)
