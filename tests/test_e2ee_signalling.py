@@ -22,6 +22,7 @@ from tests.redis_server import RedisServer, redis_process
 from tests.test_presence_scale import Client, connect
 
 from parlor import protocol as p
+from parlor.client import ParlorClient
 from parlor.domain import room_mirror
 from parlor.domain import rooms as rooms_domain
 from parlor.domain.chat import ENCRYPTED_MESSAGE_MAX, MESSAGE_MAX
@@ -456,3 +457,33 @@ def test_the_server_to_client_key_message_says_from_on_the_wire() -> None:
     sent = p.parse_client(json.dumps({"type": "e2ee.key", "room_id": "r", "to": "u", "epoch": 1, "wrapped": "x"}))
     assert sent == p.E2eeKeySend("r", "u", 1, "x")
 
+
+async def test_the_python_client_publishes_sends_and_receives_keys(server: LiveServer) -> None:
+    ann, ann_id, ann_token = await member(server, "ann")
+    bob, bob_id, bob_token = await member(server, "bob")
+    try:
+        async with ParlorClient(server.url, ann_token) as ann_client, ParlorClient(server.url, bob_token) as bob_client:
+            room = await ann_client.create_room("Quiet", encrypted=True)
+            assert room["encrypted"] is True
+            ann_room = await ann_client.join_room(room["id"], media=False)
+            bob_room = await bob_client.join_room(room["id"], media=False)
+            await bob_client.publish_public_key(room["id"], public_key(5))
+
+            def bob_keyed() -> bool:
+                return any(x["user_id"] == bob_id and x["public_key"] == public_key(5) for x in ann_room.people)
+
+            await ann_client.wait_for(bob_keyed)
+            assert next(x for x in ann_room.people if x["user_id"] == bob_id)["keyed_since"] > 0
+            await ann_client.send_room_key(room["id"], bob_id, 1, WRAPPED)
+            async with asyncio.timeout(5):
+                got = await bob_client.room_keys.get()
+            assert got == {"room_id": room["id"], "from": ann_id, "epoch": 1, "wrapped": WRAPPED}
+            assert ann_client.room_keys.empty()
+            # A refusal comes back as an error naming the message.
+            await bob_client.publish_public_key(room["id"], "nope")
+            await bob_client.wait_for(lambda: any(e.ref == "e2ee.publish" for e in bob_client.errors))
+            assert [e.code for e in bob_client.errors if e.ref == "e2ee.publish"] == ["bad_key"]
+            assert bob_room.people == bob_client.rooms[room["id"]]["participants"]
+    finally:
+        await ann.aclose()
+        await bob.aclose()
