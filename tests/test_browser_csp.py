@@ -120,6 +120,7 @@ async def test_every_page_loads_under_the_policy_with_no_violation(server: LiveS
             ("/setup", "/setup"),
             ("/invite/{code}", f"/invite/{code}"),
             ("/waitlist", "/waitlist"),
+            ("/privacy", "/privacy"),
             (None, "/no/such/page"),
             (None, "/static/offline.html"),
         ):

@@ -1,0 +1,203 @@
+// The keys of one visit to an end-to-end encrypted room (docs/E2EE.md §1, §2, §3, §5, §6).
+//
+// Member rooms: a fresh P-256 key pair is published (`e2ee.publish`); the key leader,
+// computed by everyone from the people list (keyed_since, then user_id), makes a new
+// room key with epoch = highest seen + 1 whenever the set of keyed people changes or it
+// becomes leader, and wraps it to every other keyed person (`e2ee.key`). A key is taken
+// only from the person computed as leader (one from someone else waits, in case our
+// people list is behind, and is taken if they become leader). The last 4 epochs are kept.
+//
+// Guest rooms: one key, epoch 1, from the link's fragment or a passphrase; no rotation.
+//
+// Events: 'keys' (a key came: the worker and the chat follow), 'codes' (new safety
+// codes were computed: the page shows them).
+import {
+  EPOCHS_KEPT, KEY_LEN, b64d, b64e, decryptChat, encryptChat, generateKeyPair, isEncryptedChat,
+  keyLeader, randomBytes, safetyCode, unwrapRoomKey, wrapRoomKey,
+} from './e2ee_crypto.js';
+
+export { isEncryptedChat };
+
+/** The room key in a guest link's fragment (`#k=<base64url 16 bytes>`), or null. */
+export function fragmentKey(hash = location.hash) {
+  const m = /^#(?:.*&)?k=([A-Za-z0-9_-]{22})(?:&|$)/.exec(hash || '');
+  if (!m) return null;
+  try {
+    const key = b64d(m[1]);
+    return key.length === KEY_LEN ? key : null;
+  } catch {
+    return null;
+  }
+}
+
+export function newFragment() {
+  return `#k=${b64e(randomBytes(KEY_LEN))}`;
+}
+
+export class RoomKeys extends EventTarget {
+  /**
+   * @param {{socket: any, roomId: string, myId: string, guestKey?: Uint8Array}} opts
+   *   guestKey: a guest room's fixed key (epoch 1); without it, the member-room protocol.
+   */
+  constructor({ socket, roomId, myId, guestKey = null }) {
+    super();
+    this.socket = socket;
+    this.roomId = roomId;
+    this.myId = myId;
+    this.guest = Boolean(guestKey);
+    this.keys = new Map(); // epoch -> room key
+    this.epoch = 0; // the newest epoch held (we send with it)
+    this.highestSeen = 0;
+    this.pair = null;
+    this.ready = null;
+    this.people = [];
+    this.leader = null;
+    this.keyedSet = '';
+    this.pending = new Map(); // from -> the last e2ee.key message not (yet) from the leader
+    this.codes = new Map(); // public key (b64) -> safety code
+    this.stopped = false;
+    this.chain = Promise.resolve();
+    if (guestKey) {
+      this._install(1, guestKey);
+    } else {
+      this.ready = generateKeyPair().then((pair) => {
+        this.pair = pair;
+        this.publicKey = b64e(pair.public);
+        this.publish();
+        return this._codes([this.publicKey]);
+      });
+      this._onKey = (e) => this._enqueue(() => this._receive(e.detail));
+      socket.addEventListener('e2ee.key', this._onKey);
+    }
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this._onKey) this.socket.removeEventListener('e2ee.key', this._onKey);
+    this.keys.clear();
+  }
+
+  /** (Again, after a reconnect) tell the room our public key. */
+  publish() {
+    if (this.pair && !this.stopped) this.socket.send({ type: 'e2ee.publish', room_id: this.roomId, public_key: this.publicKey });
+  }
+
+  get sendKey() {
+    return this.keys.get(this.epoch) || null;
+  }
+
+  /** The safety code of a public key (b64url), cached; null until computed. */
+  codeNow(publicKey) {
+    return publicKey ? this.codes.get(publicKey) ?? null : null;
+  }
+
+  async code(publicKey) {
+    if (!this.codes.has(publicKey)) this.codes.set(publicKey, await safetyCode(this.roomId, b64d(publicKey)));
+    return this.codes.get(publicKey);
+  }
+
+  /** The room's people changed (a snapshot's participants). */
+  setPeople(people) {
+    if (this.guest || this.stopped) return;
+    this.people = people;
+    this._enqueue(() => this._reconsider());
+  }
+
+  async encryptChat(text) {
+    const key = this.sendKey;
+    if (!key) throw Object.assign(new Error('The room key has not arrived yet: wait a moment and send again.'), { code: 'no_key' });
+    return encryptChat(key, this.epoch, this.roomId, text);
+  }
+
+  /** The text of an encrypted line, or null when no key held opens it. */
+  async decryptChat(line) {
+    try {
+      return await decryptChat(this.keys, this.roomId, line);
+    } catch {
+      return null;
+    }
+  }
+
+  // --- internals -----------------------------------------------------------
+
+  _enqueue(task) {
+    this.chain = this.chain.then(task).catch((err) => console.error('e2ee:', err));
+    return this.chain;
+  }
+
+  async _codes(publicKeys) {
+    const fresh = publicKeys.filter((k) => !this.codes.has(k));
+    if (!fresh.length) return;
+    await Promise.all(fresh.map((k) => this.code(k).catch(() => null)));
+    this.dispatchEvent(new CustomEvent('codes'));
+  }
+
+  _install(epoch, key) {
+    this.keys.set(epoch, key);
+    for (const old of [...this.keys.keys()].sort((a, b) => a - b).slice(0, -EPOCHS_KEPT)) this.keys.delete(old);
+    this.highestSeen = Math.max(this.highestSeen, epoch);
+    this.epoch = Math.max(...this.keys.keys());
+    this.dispatchEvent(new CustomEvent('keys', { detail: { epoch, key } }));
+  }
+
+  async _reconsider() {
+    await this.ready;
+    if (this.stopped) return;
+    await this._codes(this.people.map((p) => p.public_key).filter(Boolean));
+    if (this.stopped) return;
+    const keyed = this.people.filter((p) => p.public_key && p.keyed_since !== null && p.keyed_since !== undefined);
+    const leader = keyLeader(keyed);
+    const set = keyed.map((p) => `${p.user_id}:${p.public_key}`).sort().join(',');
+    const becameLeader = leader === this.myId && this.leader !== this.myId;
+    const changed = set !== this.keyedSet;
+    this.leader = leader;
+    this.keyedSet = set;
+    const mine = keyed.find((p) => p.user_id === this.myId);
+    if (leader === this.myId && mine && mine.public_key === this.publicKey && (becameLeader || changed)) {
+      await this._rotate(keyed);
+    } else if (leader && this.pending.has(leader)) {
+      const msg = this.pending.get(leader);
+      this.pending.delete(leader);
+      await this._receive(msg);
+    }
+  }
+
+  async _rotate(keyed) {
+    const epoch = this.highestSeen + 1;
+    const key = randomBytes(KEY_LEN);
+    this._install(epoch, key);
+    for (const p of keyed) {
+      if (p.user_id === this.myId) continue;
+      try {
+        const wrapped = await wrapRoomKey(this.pair, b64d(p.public_key), {
+          roomId: this.roomId, epoch, sender: this.myId, recipient: p.user_id, roomKey: key,
+        });
+        this.socket.send({ type: 'e2ee.key', room_id: this.roomId, to: p.user_id, epoch, wrapped: b64e(wrapped) });
+      } catch (err) {
+        console.warn('e2ee: cannot wrap the room key for', p.user_id, err);
+      }
+    }
+  }
+
+  async _receive(msg) {
+    if (this.stopped || !msg || msg.room_id !== this.roomId) return;
+    await this.ready;
+    const epoch = Number(msg.epoch);
+    if (!Number.isSafeInteger(epoch) || epoch < 1) return;
+    this.highestSeen = Math.max(this.highestSeen, epoch);
+    if (msg.from !== this.leader) {
+      this.pending.set(msg.from, msg); // our people list may be behind
+      return;
+    }
+    const sender = this.people.find((p) => p.user_id === msg.from);
+    if (!sender || !sender.public_key || this.keys.has(epoch)) return;
+    try {
+      const key = await unwrapRoomKey(this.pair, b64d(sender.public_key), {
+        roomId: this.roomId, epoch, sender: msg.from, recipient: this.myId, wrapped: b64d(msg.wrapped),
+      });
+      this._install(epoch, key);
+    } catch (err) {
+      console.warn('e2ee: a room key that does not open', err);
+    }
+  }
+}
