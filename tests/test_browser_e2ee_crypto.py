@@ -227,7 +227,9 @@ async def test_the_browser_opens_what_python_seals_and_drops_bad_frames(page: Pa
           try { return E.b64e(await rx.decrypt(E.b64d(f))); } catch (err) { return 'error:' + err.code; }
         };
         const before = await outcome(arg.frames[0]);  // no key yet
-        rx.addKey(5, K);
+        rx.addKey(5, E.randomBytes(16));  // a wrong key for epoch 5 ...
+        const wrong = await outcome(arg.frames[0]);
+        rx.addKey(5, K);  // ... replaced by the right one: what was derived from it goes
         const opened = [];
         for (const f of arg.frames.slice(0, 4)) opened.push(await outcome(f));
         const replayed = await outcome(arg.frames[2]);
@@ -239,7 +241,7 @@ async def test_the_browser_opens_what_python_seals_and_drops_bad_frames(page: Pa
         const forgotten = await outcome(arg.frames[4]);
         let badChat = null;
         try { await E.decryptChat(new Map(), arg.room_id, 'e2ee:1:5:AAAA'); } catch (err) { badChat = err.code; }
-        return {before, opened, replayed, tampered, truncated, garbage, oldEpoch, forgotten, badChat,
+        return {before, wrong, opened, replayed, tampered, truncated, garbage, oldEpoch, forgotten, badChat,
                 epochs: rx.epochs};
         """,
         {
@@ -252,6 +254,7 @@ async def test_the_browser_opens_what_python_seals_and_drops_bad_frames(page: Pa
         },
     )
     assert result["before"] == "error:no_key"
+    assert result["wrong"] == "error:bad_frame"
     assert result["opened"] == [e2ee.b64e(bytes([0xFC, i])) for i in range(4)]
     assert result["replayed"] == "error:replayed"
     assert result["tampered"] == "error:bad_frame"

@@ -189,8 +189,10 @@ export class RoomKeys extends EventTarget {
       this.pending.set(msg.from, msg); // our people list may be behind
       return;
     }
+    // The leader's word wins: a key for an epoch we hold replaces it (two people may
+    // both have believed themselves leader for a moment, each sending an epoch E).
     const sender = this.people.find((p) => p.user_id === msg.from);
-    if (!sender || !sender.public_key || this.keys.has(epoch)) return;
+    if (!sender || !sender.public_key) return;
     try {
       const key = await unwrapRoomKey(this.pair, b64d(sender.public_key), {
         roomId: this.roomId, epoch, sender: msg.from, recipient: this.myId, wrapped: b64d(msg.wrapped),

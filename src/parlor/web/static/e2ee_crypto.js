@@ -318,10 +318,12 @@ export class SFrameReceiver {
     if (!(roomKey instanceof Uint8Array) || roomKey.length !== KEY_LEN) {
       throw new E2EEError('bad_key', 'a room key is 16 bytes');
     }
+    const replaced = this.roomKeys.has(epoch);
     this.roomKeys.set(epoch, roomKey);
     for (const old of this.epochs.slice(0, -EPOCHS_KEPT)) this.roomKeys.delete(old);
     for (const kid of [...this.senders.keys()]) {
-      if (!this.roomKeys.has(epochOf(kid))) this.senders.delete(kid);
+      // gone, or derived from the key this epoch had until now
+      if (!this.roomKeys.has(epochOf(kid)) || (replaced && epochOf(kid) === epoch)) this.senders.delete(kid);
     }
   }
 
