@@ -277,6 +277,16 @@ async def test_axe_on_the_guest_pages(tmp_path: Path, pw: Playwright) -> None:
                 await expect(wide.get_by_role("log", name="Chat messages")).to_contain_text("welcome, guests")
                 await axe(wide, "members' room as a guest", found)
 
+                # an end-to-end encrypted guest room: the prompt with its key in the link, the
+                # room with its lock, its state in words and the safety-code-free guest tiles
+                _, locked = await context(browser, 390, 844)
+                await locked.goto(f"{server.url}/r/axe-locked#k=AAECAwQFBgcICQoLDA0ODw")
+                await expect(locked.get_by_text("the key is in this link")).to_be_visible()
+                await axe(locked, "encrypted guest room: the name prompt", found)
+                await enter_as(locked, "Lin")
+                await expect(locked.get_by_role("status", name="Encryption")).to_have_text("Keys in place")
+                await axe(locked, "encrypted guest room (its moderator)", found)
+
                 # an embedded guest room: its preview and name prompt (opened on its own here)
                 _, embed = await context(browser, 390, 700)
                 await embed.goto(f"{server.url}/embed/r/axe-embedded")
@@ -284,7 +294,7 @@ async def test_axe_on_the_guest_pages(tmp_path: Path, pw: Playwright) -> None:
                 await axe(embed, "embedded guest room: the name prompt", found)
             finally:
                 await browser.close()
-    assert len(found) == 6, sorted(found)
+    assert len(found) == 8, sorted(found)
     report = {page: v for page, v in found.items() if v}
     assert not report, "axe: serious or critical violations:\n" + "\n".join(
         f"- {page}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for page, vs in report.items() for v in vs

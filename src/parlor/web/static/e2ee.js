@@ -36,15 +36,16 @@ export function newFragment() {
 
 export class RoomKeys extends EventTarget {
   /**
-   * @param {{socket: any, roomId: string, myId: string, guestKey?: Uint8Array}} opts
-   *   guestKey: a guest room's fixed key (epoch 1); without it, the member-room protocol.
+   * @param {{socket: any, roomId: string, myId: string, guestKey?: Uint8Array | null, guest?: boolean}} opts
+   *   guestKey: a guest room's fixed key (epoch 1); `guest` without one: a guest room
+   *   whose key this page lacks (everything stays sealed). Neither: the member-room protocol.
    */
-  constructor({ socket, roomId, myId, guestKey = null }) {
+  constructor({ socket, roomId, myId, guestKey = null, guest = Boolean(guestKey) }) {
     super();
     this.socket = socket;
     this.roomId = roomId;
     this.myId = myId;
-    this.guest = Boolean(guestKey);
+    this.guest = guest;
     this.keys = new Map(); // epoch -> room key
     this.epoch = 0; // the newest epoch held (we send with it)
     this.highestSeen = 0;
@@ -57,8 +58,8 @@ export class RoomKeys extends EventTarget {
     this.codes = new Map(); // public key (b64) -> safety code
     this.stopped = false;
     this.chain = Promise.resolve();
-    if (guestKey) {
-      this._install(1, guestKey);
+    if (guest) {
+      if (guestKey) this._install(1, guestKey);
     } else {
       this.ready = generateKeyPair().then((pair) => {
         this.pair = pair;
