@@ -18,6 +18,10 @@ import {
 
 export { isEncryptedChat };
 
+// The leader waits this long after a change of the keyed people before making a new
+// key, so that a burst of arrivals (a room filling up) costs one rotation, not one each.
+const ROTATE_AFTER_MS = 250;
+
 /** The room key in a guest link's fragment (`#k=<base64url 16 bytes>`), or null. */
 export function fragmentKey(hash = location.hash) {
   const m = /^#(?:.*&)?k=([A-Za-z0-9_-]{22})(?:&|$)/.exec(hash || '');
@@ -57,6 +61,7 @@ export class RoomKeys extends EventTarget {
     this.pending = new Map(); // from -> the last e2ee.key message not (yet) from the leader
     this.codes = new Map(); // public key (b64) -> safety code
     this.stopped = false;
+    this.rotateTimer = null;
     this.chain = Promise.resolve();
     if (guest) {
       if (guestKey) this._install(1, guestKey);
@@ -74,6 +79,7 @@ export class RoomKeys extends EventTarget {
 
   stop() {
     this.stopped = true;
+    clearTimeout(this.rotateTimer);
     if (this._onKey) this.socket.removeEventListener('e2ee.key', this._onKey);
     this.keys.clear();
   }
@@ -153,14 +159,23 @@ export class RoomKeys extends EventTarget {
     const changed = set !== this.keyedSet;
     this.leader = leader;
     this.keyedSet = set;
-    const mine = keyed.find((p) => p.user_id === this.myId);
-    if (leader === this.myId && mine && mine.public_key === this.publicKey && (becameLeader || changed)) {
-      await this._rotate(keyed);
+    if (leader === this.myId && (becameLeader || changed)) {
+      clearTimeout(this.rotateTimer);
+      this.rotateTimer = setTimeout(() => this._enqueue(() => this._rotateIfLeader()), ROTATE_AFTER_MS);
     } else if (leader && this.pending.has(leader)) {
       const msg = this.pending.get(leader);
       this.pending.delete(leader);
       await this._receive(msg);
     }
+  }
+
+  /** A new key, if we are (still) the leader, our own key published as the room says. */
+  async _rotateIfLeader() {
+    if (this.stopped) return;
+    const keyed = this.people.filter((p) => p.public_key && p.keyed_since !== null && p.keyed_since !== undefined);
+    const mine = keyed.find((p) => p.user_id === this.myId);
+    if (keyLeader(keyed) !== this.myId || !mine || mine.public_key !== this.publicKey) return;
+    await this._rotate(keyed);
   }
 
   async _rotate(keyed) {

@@ -12,8 +12,12 @@ const LINK_EVERY_MS = 2000;
 const POOR_LOSS = 0.05; // fraction of inbound packets lost since the last look
 const POOR_JITTER_S = 0.1;
 const POOR_RTT_S = 0.5;
-// "Can't decrypt" lasts this long past the last frame dropped for want of a key.
+// "Can't decrypt": frames dropped (no key, or one that does not open them) for at least
+// CANT_AFTER_MS without a pause (a key rotation's gap of a few frames says nothing);
+// it lasts CANT_DECRYPT_MS past the last one dropped.
+const CANT_AFTER_MS = 1000;
 const CANT_DECRYPT_MS = 2000;
+const STATS_GAP_MS = 250; // how often e2ee_worker.js says its totals while frames flow
 
 // TURN servers with short-lived credentials (GET /api/media/ice-servers), fetched
 // again when half their lifetime is gone. Without them (none configured, or the
@@ -76,6 +80,7 @@ export class RoomMedia extends EventTarget {
     this.e2eeStats = null;
     this.cantDecrypt = false;
     this.cantTimer = null;
+    this.droppingSince = null;
     if (keys) this._startWorker();
   }
 
@@ -96,7 +101,15 @@ export class RoomMedia extends EventTarget {
     const before = this.e2eeStats || { noKey: 0, bad: 0 };
     this.e2eeStats = stats;
     if (hook.e2ee) hook.e2ee.stats = stats;
-    if (stats.noKey + stats.bad > before.noKey + before.bad) {
+    const now = performance.now();
+    const quietBetween = now - (this.statsAt || 0) > 3 * STATS_GAP_MS; // no frames for a while
+    this.statsAt = now;
+    if (stats.noKey + stats.bad <= before.noKey + before.bad) {
+      this.droppingSince = null; // a stretch with nothing dropped
+      return;
+    }
+    if (this.droppingSince === null || quietBetween) this.droppingSince = now;
+    if (now - this.droppingSince >= CANT_AFTER_MS) {
       clearTimeout(this.cantTimer);
       this.cantTimer = setTimeout(() => {
         this.cantDecrypt = false;
