@@ -37,16 +37,20 @@ pytestmark = [pytest.mark.browser, pytest.mark.media]
 
 TONES = {"alice": 440.0, "bob": 660.0, "carol": 880.0}
 
-# Drops every `e2ee.key` the server delivers to this page: a key withheld.
+# Drops the `e2ee.key` messages the server delivers to this page (the first LIMIT of
+# them): a key withheld, or missed.
 WITHHOLD_KEYS = """
 (() => {
+  let dropped = 0;
   const slot = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage');
   Object.defineProperty(WebSocket.prototype, 'onmessage', {
     configurable: true,
     get() { return slot.get.call(this); },
     set(fn) {
       slot.set.call(this, !fn ? fn : (e) => {
-        try { if (JSON.parse(e.data).type === 'e2ee.key') return; } catch { /* not JSON */ }
+        try {
+          if (JSON.parse(e.data).type === 'e2ee.key' && dropped < LIMIT) { dropped += 1; return; }
+        } catch { /* not JSON */ }
         return fn.call(this, e);
       });
     },
@@ -147,7 +151,7 @@ async def shown_code(page: Page, viewer_of: str) -> str | None:
 async def test_three_people_hear_each_other_in_an_encrypted_room(
     server: LiveServer, pw: Playwright, tmp_path: Path
 ) -> None:
-    names = ["alice", "bob", "carol", "dave", "erin"]
+    names = ["alice", "bob", "carol", "dave", "erin", "finn"]
     async with httpx.AsyncClient(base_url=server.url) as http:
         for name in names:
             await make_member(server, http, name)
@@ -257,7 +261,7 @@ async def test_three_people_hear_each_other_in_an_encrypted_room(
 
         # A listener whose key is withheld: "can't decrypt", in words; the others go on.
         ctx_e, e = await new_page(browsers["late"])
-        await ctx_e.add_init_script(WITHHOLD_KEYS)
+        await ctx_e.add_init_script(WITHHOLD_KEYS.replace("LIMIT", "Infinity"))
         await sign_in(e, server.url, "erin")
         await e.goto(f"{server.url}/rooms/{room_id}")
         await expect_connected(e)
@@ -274,6 +278,18 @@ async def test_three_people_hear_each_other_in_an_encrypted_room(
         assert time.monotonic() - start < 40
         flow = await inbound_audio(c)
         assert flow["pc"] == "connected", flow
+
+        # A key missed (keys are not queued): after a few seconds of "can't decrypt" the
+        # page publishes a fresh public key, the leader sends a new room key, and it heals.
+        ctx_f, f = await new_page(browsers["late"])
+        await ctx_f.add_init_script(WITHHOLD_KEYS.replace("LIMIT", "1"))
+        await sign_in(f, server.url, "finn")
+        await f.goto(f"{server.url}/rooms/{room_id}")
+        await expect_connected(f)
+        await expect(f.get_by_role("status", name="Encryption")).to_contain_text("Can't decrypt", timeout=20_000)
+        await expect(f.get_by_role("status", name="Encryption")).to_have_text("Keys in place", timeout=30_000)
+        await poll(lambda: tone_levels(f), lambda lv: sum(v > -60 for v in lv.values()) >= 2, timeout=25,
+                   what="Finn to hear the stage once healed")
 
         # Someone leaves: a new key for those who stay (Dave cannot hear what follows).
         held = int((await lock(a))["epoch"])

@@ -21,6 +21,11 @@ export { isEncryptedChat };
 // The leader waits this long after a change of the keyed people before making a new
 // key, so that a burst of arrivals (a room filling up) costs one rotation, not one each.
 const ROTATE_AFTER_MS = 250;
+// A key missed (it is not queued: a socket away when it came never gets it) is asked for
+// again by publishing a fresh public key, which makes the leader rotate: at most this
+// often, and this many times a visit.
+const RENEW_EVERY_MS = 20_000;
+const RENEW_MAX = 3;
 
 /** The room key in a guest link's fragment (`#k=<base64url 16 bytes>`), or null. */
 export function fragmentKey(hash = location.hash) {
@@ -62,16 +67,12 @@ export class RoomKeys extends EventTarget {
     this.codes = new Map(); // public key (b64) -> safety code
     this.stopped = false;
     this.rotateTimer = null;
+    this.renewed = { at: -Infinity, times: 0 };
     this.chain = Promise.resolve();
     if (guest) {
       if (guestKey) this._install(1, guestKey);
     } else {
-      this.ready = generateKeyPair().then((pair) => {
-        this.pair = pair;
-        this.publicKey = b64e(pair.public);
-        this.publish();
-        return this._codes([this.publicKey]);
-      });
+      this.ready = this._newIdentity();
       this._onKey = (e) => this._enqueue(() => this._receive(e.detail));
       socket.addEventListener('e2ee.key', this._onKey);
     }
@@ -82,6 +83,29 @@ export class RoomKeys extends EventTarget {
     clearTimeout(this.rotateTimer);
     if (this._onKey) this.socket.removeEventListener('e2ee.key', this._onKey);
     this.keys.clear();
+  }
+
+  async _newIdentity() {
+    const pair = await generateKeyPair();
+    this.pair = pair;
+    this.publicKey = b64e(pair.public);
+    this.publish();
+    await this._codes([this.publicKey]);
+  }
+
+  /** Frames keep coming that no key held opens (a key missed, say over a reconnect):
+   *  a fresh public key makes the leader send everyone a new room key. Member rooms
+   *  only (a guest room's key is what it is), rate-limited. */
+  renew() {
+    if (this.guest || this.stopped || !this.pair) return false;
+    const now = performance.now();
+    if (now - this.renewed.at < RENEW_EVERY_MS || this.renewed.times >= RENEW_MAX) return false;
+    this.renewed = { at: now, times: this.renewed.times + 1 };
+    this._enqueue(async () => {
+      this.ready = this._newIdentity();
+      await this.ready;
+    });
+    return true;
   }
 
   /** (Again, after a reconnect) tell the room our public key. */

@@ -27,6 +27,7 @@ const SPEAKING_LEVEL = 0.05;
 const SPEAKING_HOLD_MS = 700;
 const LINK_REPORT_MS = 5000;
 const MOVING_RETRY_MS = 1000;
+const RENEW_AFTER_MS = 4000; // "can't decrypt" this long: a fresh public key (e2ee.js renew)
 const ROLE_RANK = { moderator: 0, speaker: 1, listener: 2 };
 
 const onStage = (p) => p.role === 'moderator' || p.role === 'speaker';
@@ -233,8 +234,16 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     return keys.codeNow(p.public_key);
   }
 
+  // Dropping frames for want of a key a while longer: a key was missed; ask for a new one.
+  let renewTimer = null;
   function renderLock() {
     if (!keys) return;
+    if (media.cantDecrypt && !renewTimer) {
+      renewTimer = setTimeout(() => {
+        renewTimer = null;
+        if (!state.gone && media.cantDecrypt) keys.renew();
+      }, RENEW_AFTER_MS);
+    }
     const waiting = !keys.sendKey;
     const cant = media.cantDecrypt;
     const text = cant
@@ -685,6 +694,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     state.gone = true;
     media.stop();
     if (keys) keys.stop();
+    clearTimeout(renewTimer);
     sheet.close();
     chat.stop();
     barSize.disconnect();
