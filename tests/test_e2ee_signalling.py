@@ -22,6 +22,7 @@ from tests.redis_server import RedisServer, redis_process
 from tests.test_presence_scale import Client, connect
 
 from parlor import protocol as p
+from parlor.client import ParlorClient
 from parlor.domain import room_mirror
 from parlor.domain import rooms as rooms_domain
 from parlor.domain.chat import ENCRYPTED_MESSAGE_MAX, MESSAGE_MAX
@@ -456,3 +457,103 @@ def test_the_server_to_client_key_message_says_from_on_the_wire() -> None:
     sent = p.parse_client(json.dumps({"type": "e2ee.key", "room_id": "r", "to": "u", "epoch": 1, "wrapped": "x"}))
     assert sent == p.E2eeKeySend("r", "u", 1, "x")
 
+
+async def test_the_python_client_publishes_sends_and_receives_keys(server: LiveServer) -> None:
+    ann, ann_id, ann_token = await member(server, "ann")
+    bob, bob_id, bob_token = await member(server, "bob")
+    try:
+        async with ParlorClient(server.url, ann_token) as ann_client, ParlorClient(server.url, bob_token) as bob_client:
+            room = await ann_client.create_room("Quiet", encrypted=True)
+            assert room["encrypted"] is True
+            ann_room = await ann_client.join_room(room["id"], media=False)
+            bob_room = await bob_client.join_room(room["id"], media=False)
+            await bob_client.publish_public_key(room["id"], public_key(5))
+
+            def bob_keyed() -> bool:
+                return any(x["user_id"] == bob_id and x["public_key"] == public_key(5) for x in ann_room.people)
+
+            await ann_client.wait_for(bob_keyed)
+            assert next(x for x in ann_room.people if x["user_id"] == bob_id)["keyed_since"] > 0
+            await ann_client.send_room_key(room["id"], bob_id, 1, WRAPPED)
+            async with asyncio.timeout(5):
+                got = await bob_client.room_keys.get()
+            assert got == {"room_id": room["id"], "from": ann_id, "epoch": 1, "wrapped": WRAPPED}
+            assert ann_client.room_keys.empty()
+            # A refusal comes back as an error naming the message.
+            await bob_client.publish_public_key(room["id"], "nope")
+            await bob_client.wait_for(lambda: any(e.ref == "e2ee.publish" for e in bob_client.errors))
+            assert [e.code for e in bob_client.errors if e.ref == "e2ee.publish"] == ["bad_key"]
+            assert bob_room.people == bob_client.rooms[room["id"]]["participants"]
+    finally:
+        await ann.aclose()
+        await bob.aclose()
+
+
+def test_the_forms_the_server_checks() -> None:
+    from parlor.domain import e2ee
+    from parlor.errors import ParlorError
+
+    assert e2ee.check_public_key(public_key(1)) == public_key(1) and len(public_key(1)) == 87
+    for bad in BAD_KEYS:
+        with pytest.raises(ParlorError) as refused:
+            e2ee.check_public_key(bad)
+        assert refused.value.code.value == "bad_key"
+    e2ee.check_wrapped(WRAPPED, 1)
+    e2ee.check_wrapped("A" * 100, e2ee.EPOCH_MAX)
+    for wrapped, epoch in (("A" * 101, 1), ("A", 1), ("AB=", 1), ("AB", 0), ("AB", 2**31)):
+        with pytest.raises(ParlorError):
+            e2ee.check_wrapped(wrapped, epoch)
+    assert e2ee.is_chat_line("e2ee:1:1:AB") and e2ee.is_chat_line("e2ee:1:4294967295:_-")
+    for text in ("e2ee:1:1:", "e2ee:1:x:AB", "e2ee:1:1:AB\n", "E2EE:1:1:AB", "e2ee:1:1:A B"):
+        assert not e2ee.is_chat_line(text), text
+
+
+def test_publishing_a_key_is_a_room_transition() -> None:
+    from parlor.errors import ParlorError
+
+    room = rooms_domain.join(rooms_domain.create("r_1", "Quiet", "u_ann", 1.0, encrypted=True), "u_bob", 2.0)
+    keyed = rooms_domain.publish_key(room, "u_bob", public_key(1), 3.0)
+    bob = keyed.participants["u_bob"]
+    assert (bob.public_key, bob.keyed_since, keyed.version) == (public_key(1), 3.0, room.version + 1)
+    assert rooms_domain.publish_key(keyed, "u_bob", public_key(1), 4.0) is keyed  # the same key: no change
+    again = rooms_domain.publish_key(keyed, "u_bob", public_key(2), 5.0)
+    assert again.participants["u_bob"].keyed_since == 5.0
+    assert "u_bob" not in rooms_domain.leave(again, "u_bob").participants
+    plain = rooms_domain.join(rooms_domain.create("r_2", "Loud", "u_ann", 1.0), "u_bob", 2.0)
+    for r, who, code in ((plain, "u_bob", "not_encrypted"), (room, "u_cat", "not_in_room")):
+        with pytest.raises(ParlorError) as refused:
+            rooms_domain.publish_key(r, who, public_key(1), 3.0)
+        assert refused.value.code.value == code
+
+
+async def test_a_guest_in_a_members_room_publishes_and_gets_keys_too(server: LiveServer) -> None:
+    import websockets
+
+    ann, ann_id, ann_token = await member(server, "ann")
+    gus = httpx.AsyncClient(base_url=server.url)
+    room_id = (await ann.post("/api/rooms", json={"title": "Quiet", "encrypted": True})).json()["id"]
+    assert (await ann.post(f"/api/rooms/{room_id}/guests", json={"allowed": True})).status_code == 200
+    entered = (await gus.post(f"/api/guest/rooms/{room_id}/enter", json={"display_name": "Gus"})).json()
+    gus_id = entered["guest"]["id"]
+    assert entered["room"]["encrypted"] is True
+    ann_ws = await subscribed(server, ann_token, room_id)
+    cookie = {"Cookie": f"parlor_guest={gus.cookies['parlor_guest']}"}
+    try:
+        async with websockets.connect(server.ws_url + "/guest", additional_headers=cookie) as ws:
+            await ws.send(json.dumps({"type": "hello"}))
+            assert json.loads(await ws.recv())["type"] == "welcome"
+            await ws.send(json.dumps({"type": "subscribe", "room_id": room_id}))
+            await ws.send(json.dumps({"type": "e2ee.publish", "room_id": room_id, "public_key": public_key(4)}))
+            await ann_ws.wait(
+                lambda m: m.get("name") == "room.state" and person(m["data"], gus_id)["public_key"] == public_key(4)
+            )
+            key = {"type": "e2ee.key", "room_id": room_id, "to": gus_id, "epoch": 1, "wrapped": WRAPPED}
+            await ann_ws.send(key)
+            async with asyncio.timeout(5):
+                while (got := json.loads(await ws.recv()))["type"] != "e2ee.key":
+                    pass
+            assert got == {"type": "e2ee.key", "room_id": room_id, "from": ann_id, "epoch": 1, "wrapped": WRAPPED}
+    finally:
+        await ann_ws.close()
+        await ann.aclose()
+        await gus.aclose()
