@@ -173,8 +173,9 @@ async def test_three_people_hear_each_other_in_an_encrypted_room(
         await a.wait_for_url("**/rooms/*")
         await expect_connected(a)
         room_id = a.url.rsplit("/", 1)[1]
-        badge = a.get_by_role("link", name="End-to-end encrypted")
+        badge = a.get_by_role("link", name="End-to-end encrypted: what the server can and cannot see")
         await expect(badge).to_have_attribute("href", "/privacy")
+        await expect(badge).to_have_attribute("target", "_blank")  # following it does not leave the room
         await expect(a.get_by_role("status", name="Encryption")).to_have_text("Keys in place")
 
         # Bob and Carol find it in the hallway with its lock, and come in.

@@ -187,9 +187,13 @@ export class RoomKeys extends EventTarget {
       clearTimeout(this.rotateTimer);
       this.rotateTimer = setTimeout(() => this._enqueue(() => this._rotateIfLeader()), ROTATE_AFTER_MS);
     } else if (leader && this.pending.has(leader)) {
-      const msg = this.pending.get(leader);
-      this.pending.delete(leader);
-      await this._receive(msg);
+      const { msg, publicKey } = this.pending.get(leader);
+      const now = keyed.find((p) => p.user_id === leader);
+      if (now && now.public_key !== publicKey) {
+        // from whom we now see as leader, or sealed with a key of theirs we now know
+        this.pending.delete(leader);
+        await this._receive(msg);
+      }
     }
   }
 
@@ -225,21 +229,23 @@ export class RoomKeys extends EventTarget {
     const epoch = Number(msg.epoch);
     if (!Number.isSafeInteger(epoch) || epoch < 1) return;
     this.highestSeen = Math.max(this.highestSeen, epoch);
-    if (msg.from !== this.leader) {
-      this.pending.set(msg.from, msg); // our people list may be behind
+    // Kept for when our people list catches up: its sender as leader, or their new key.
+    const sender = this.people.find((p) => p.user_id === msg.from);
+    const known = sender ? sender.public_key : null;
+    if (msg.from !== this.leader || !known) {
+      this.pending.set(msg.from, { msg, publicKey: msg.from !== this.leader ? null : known });
       return;
     }
     // The leader's word wins: a key for an epoch we hold replaces it (two people may
     // both have believed themselves leader for a moment, each sending an epoch E).
-    const sender = this.people.find((p) => p.user_id === msg.from);
-    if (!sender || !sender.public_key) return;
     try {
-      const key = await unwrapRoomKey(this.pair, b64d(sender.public_key), {
+      const key = await unwrapRoomKey(this.pair, b64d(known), {
         roomId: this.roomId, epoch, sender: msg.from, recipient: this.myId, wrapped: b64d(msg.wrapped),
       });
       this._install(epoch, key);
     } catch (err) {
-      console.warn('e2ee: a room key that does not open', err);
+      console.warn('e2ee: a room key that does not open (yet)', err);
+      this.pending.set(msg.from, { msg, publicKey: known });
     }
   }
 }

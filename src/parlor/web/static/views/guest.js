@@ -257,7 +257,8 @@ export function encryptOption(id) {
     h('div', { class: 'check' }, input, h('label', { for: id }, icon('lock'), ' End-to-end encrypted')),
     h('p', { class: 'muted small', id: `${id}-hint` },
       'Audio and chat are encrypted in each browser: the server relays them without being able to hear or read them. ',
-      h('a', { href: '/privacy' }, 'What the server still sees')));
+      h('a', { href: '/privacy', target: '_blank', rel: 'noopener', 'aria-label': 'What the server still sees (opens in a new tab)' },
+        'What the server still sees')));
   return { el, input };
 }
 

@@ -210,7 +210,7 @@ function roomCard(room) {
     room.encrypted
       ? h('p', { class: 'room-lock muted small' },
         h('span', { class: 'badge badge-lock' }, icon('lock'), 'End-to-end encrypted'),
-        ' the server cannot hear it')
+        ' The server relays it without hearing it.')
       : null,
     club ? h('p', { class: 'room-club muted' },
       h('a', { href: `/clubs/${encodeURIComponent(club.id)}` }, club.name),

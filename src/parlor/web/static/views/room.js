@@ -131,12 +131,16 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
   // An encrypted room: the lock (a link to what the server can see) and its state in words.
   const lockState = h('span', { class: 'lock-state', role: 'status', 'aria-label': 'Encryption' });
   const lockEl = !keys ? null : h('p', { class: 'lock', dataset: { state: 'waiting' } },
-    h('a', { class: 'badge badge-lock', href: '/privacy', title: 'What the server can and cannot see' },
-      icon('lock'), 'End-to-end encrypted'),
+    // (in a new tab: following a link away from the room page leaves the room)
+    h('a', {
+      class: 'badge badge-lock', href: '/privacy', target: '_blank', rel: 'noopener',
+      'aria-label': 'End-to-end encrypted: what the server can and cannot see (opens in a new tab)',
+    }, icon('lock'), 'End-to-end encrypted'),
     ' ', lockState,
     h('span', { class: 'muted small lock-note' },
       ' Audio and chat are encrypted in your browser; the server relays them without the key. ',
-      h('a', { href: '/privacy' }, 'What the server can see')));
+      h('a', { href: '/privacy', target: '_blank', rel: 'noopener', 'aria-label': 'What the server can see (opens in a new tab)' },
+        'What the server can see')));
   const alert = alertBox();
   const inviteSlot = h('div', { class: 'invite-slot' });
   const stageList = h('ul', { class: 'people stage-list', 'aria-label': 'Stage' });
