@@ -153,10 +153,28 @@ async def test_axe_finds_no_serious_or_critical_violation_on_any_page(server: Li
         await alice.goto(f"{server.url}/rooms/{room_id}")
         await expect(alice.get_by_text("This room has ended")).to_be_visible()
         await axe(alice, "ended room", found)
+
+        # An end-to-end encrypted room: the lock and its state, safety codes on the
+        # tiles and in a person's sheet.
+        await alice.goto(f"{server.url}/")
+        await alice.get_by_role("textbox", name="Room title").fill("Sealed by axe")
+        await alice.get_by_role("checkbox", name="End-to-end encrypted").check()
+        await alice.get_by_role("button", name="Start a room").click()
+        await alice.wait_for_url("**/rooms/*")
+        sealed_id = alice.url.rsplit("/", 1)[1]
+        await bob.goto(f"{server.url}/rooms/{sealed_id}")
+        for page in (alice, bob):
+            await expect(page.get_by_role("status", name="Encryption")).to_have_text("Keys in place")
+            await expect(page.locator(".mark-code")).to_have_count(2)
+        await axe(alice, "encrypted room (moderator)", found)
+        await axe(bob, "encrypted room (listener, phone)", found)
+        await bob.locator("li.on-stage button.person-button").first.click()
+        await expect(bob.get_by_role("dialog", name="Alice")).to_contain_text("Safety code:")
+        await axe(bob, "encrypted room: a person's sheet with their safety code", found)
     finally:
         await browser.close()
 
-    assert len(found) == 23, sorted(found)
+    assert len(found) == 26, sorted(found)
     report = {page: v for page, v in found.items() if v}
     assert not report, "axe: serious or critical violations:\n" + "\n".join(
         f"- {page}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for page, vs in report.items() for v in vs
@@ -277,6 +295,16 @@ async def test_axe_on_the_guest_pages(tmp_path: Path, pw: Playwright) -> None:
                 await expect(wide.get_by_role("log", name="Chat messages")).to_contain_text("welcome, guests")
                 await axe(wide, "members' room as a guest", found)
 
+                # an end-to-end encrypted guest room: the prompt with its key in the link, the
+                # room with its lock, its state in words and the safety-code-free guest tiles
+                _, locked = await context(browser, 390, 844)
+                await locked.goto(f"{server.url}/r/axe-locked#k=AAECAwQFBgcICQoLDA0ODw")
+                await expect(locked.get_by_text("the key is in this link")).to_be_visible()
+                await axe(locked, "encrypted guest room: the name prompt", found)
+                await enter_as(locked, "Lin")
+                await expect(locked.get_by_role("status", name="Encryption")).to_have_text("Keys in place")
+                await axe(locked, "encrypted guest room (its moderator)", found)
+
                 # an embedded guest room: its preview and name prompt (opened on its own here)
                 _, embed = await context(browser, 390, 700)
                 await embed.goto(f"{server.url}/embed/r/axe-embedded")
@@ -284,7 +312,7 @@ async def test_axe_on_the_guest_pages(tmp_path: Path, pw: Playwright) -> None:
                 await axe(embed, "embedded guest room: the name prompt", found)
             finally:
                 await browser.close()
-    assert len(found) == 6, sorted(found)
+    assert len(found) == 8, sorted(found)
     report = {page: v for page, v in found.items() if v}
     assert not report, "axe: serious or critical violations:\n" + "\n".join(
         f"- {page}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for page, vs in report.items() for v in vs

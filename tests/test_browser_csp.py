@@ -120,6 +120,7 @@ async def test_every_page_loads_under_the_policy_with_no_violation(server: LiveS
             ("/setup", "/setup"),
             ("/invite/{code}", f"/invite/{code}"),
             ("/waitlist", "/waitlist"),
+            ("/privacy", "/privacy"),
             (None, "/no/such/page"),
             (None, "/static/offline.html"),
         ):
@@ -204,6 +205,19 @@ async def test_every_page_loads_under_the_policy_with_no_violation(server: LiveS
         await guest.page.get_by_role("button", name="Enter the room").click()
         await expect(guest.page.get_by_role("status", name="Connection")).to_have_text("Connected")
         await guest.check("guest room (moderator)", found)
+
+        # An end-to-end encrypted guest room: its frames go through e2ee_worker.js (a
+        # module worker, 'self' by script-src), which must load and run under the policy.
+        locked = await watched(browser)
+        link = f"{server.url}/r/policy-locked#k=AAECAwQFBgcICQoLDA0ODw"
+        await locked.visit(link, "guest /r/<name> (encrypted)", found)
+        await locked.page.get_by_role("textbox", name="Your name").fill("Lou")
+        await locked.page.get_by_role("button", name="Enter the room").click()
+        await expect(locked.page.get_by_role("status", name="Connection")).to_have_text("Connected")
+        await expect(locked.page.get_by_role("status", name="Encryption")).to_have_text("Keys in place")
+        await poll(lambda: locked.page.evaluate("!!(window.parlor.pc && window.parlor.e2ee)"), bool, timeout=10,
+                   what="the encrypted room's media and worker")
+        await locked.check("encrypted guest room (moderator)", found)
     finally:
         await browser.close()
     assert found == {}

@@ -85,6 +85,8 @@ PAGES = (
     # events: the schedule form and an event's page
     "/events/new",
     "/events/{event_id}",
+    # what the server can and cannot see (docs/PRIVACY.md)
+    "/privacy",
 )
 # The admin console: the page for admins, the not-found page for other members.
 ADMIN_PAGES = ("/admin", "/admin/{section}", "/admin/people/{user_id}")

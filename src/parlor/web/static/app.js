@@ -57,4 +57,8 @@ import { clubView } from './views/club.js';
 route(/^\/clubs$/, clubsView);
 route(/^\/clubs\/(?<id>[^/]+)$/, clubView);
 
+// privacy: /privacy (what the server can and cannot see; linked from an encrypted room's lock)
+import { privacyView } from './views/privacy.js';
+route(/^\/privacy$/, privacyView);
+
 start(document.getElementById('main'));

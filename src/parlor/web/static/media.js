@@ -1,6 +1,8 @@
 // One RTCPeerConnection per room: answers the server's offer (non-trickle),
 // sends the microphone only while on stage (replaceTrack, no renegotiation),
-// and plays every received track in a hidden <audio autoplay>.
+// and plays every received track in a hidden <audio autoplay>. In an end-to-end
+// encrypted room every frame goes through e2ee_worker.js (an RTCRtpScriptTransform on
+// the sender and on each receiver), with the keys of e2ee.js's RoomKeys.
 import { get } from './api.js';
 import { hook } from './session.js';
 
@@ -10,6 +12,12 @@ const LINK_EVERY_MS = 2000;
 const POOR_LOSS = 0.05; // fraction of inbound packets lost since the last look
 const POOR_JITTER_S = 0.1;
 const POOR_RTT_S = 0.5;
+// "Can't decrypt": frames dropped (no key, or one that does not open them) for at least
+// CANT_AFTER_MS without a pause (a key rotation's gap of a few frames says nothing);
+// it lasts CANT_DECRYPT_MS past the last one dropped.
+const CANT_AFTER_MS = 1000;
+const CANT_DECRYPT_MS = 2000;
+const STATS_GAP_MS = 250; // how often e2ee_worker.js says its totals while frames flow
 
 // TURN servers with short-lived credentials (GET /api/media/ice-servers), fetched
 // again when half their lifetime is gone. Without them (none configured, or the
@@ -34,8 +42,9 @@ export class RoomMedia extends EventTarget {
    * @param {import('./socket.js').ParlorSocket} socket
    * @param {string} roomId
    * @param {HTMLElement} sink  where the <audio> elements live (kept in the DOM, hidden)
+   * @param {{keys?: import('./e2ee.js').RoomKeys | null}} [options]  keys: an encrypted room
    */
-  constructor(socket, roomId, sink) {
+  constructor(socket, roomId, sink, { keys = null } = {}) {
     super();
     this.socket = socket;
     this.roomId = roomId;
@@ -64,6 +73,66 @@ export class RoomMedia extends EventTarget {
       if (e.detail.room_id === this.roomId) this.start();
     };
     socket.addEventListener('media.restart', this._onRestart);
+    this.keys = keys;
+    this.worker = null;
+    // Encrypted rooms: the worker's running totals, and whether frames are being dropped
+    // for want of a key (or under a wrong one): `cantDecrypt`, 'change' when it flips.
+    this.e2eeStats = null;
+    this.cantDecrypt = false;
+    this.cantTimer = null;
+    this.droppingSince = null;
+    if (keys) this._startWorker();
+  }
+
+  _startWorker() {
+    const worker = new Worker('/static/e2ee_worker.js', { type: 'module', name: 'parlor-e2ee' });
+    this.worker = worker;
+    worker.addEventListener('message', (e) => this._onWorkerStats(e.data));
+    worker.addEventListener('error', (e) => console.error('e2ee worker:', e.message || e));
+    const post = (epoch, key) => worker.postMessage({ type: 'key', epoch, key: key.slice(), send: true });
+    for (const [epoch, key] of [...this.keys.keys].sort((a, b) => a[0] - b[0])) post(epoch, key);
+    this._onKeys = (e) => post(e.detail.epoch, e.detail.key);
+    this.keys.addEventListener('keys', this._onKeys);
+    hook.e2ee = { stats: null, keys: this.keys };
+  }
+
+  _onWorkerStats(stats) {
+    if (!stats || stats.type !== 'stats') return;
+    const before = this.e2eeStats || { noKey: 0, bad: 0 };
+    this.e2eeStats = stats;
+    if (hook.e2ee) hook.e2ee.stats = stats;
+    const now = performance.now();
+    const quietBetween = now - (this.statsAt || 0) > 3 * STATS_GAP_MS; // no frames for a while
+    this.statsAt = now;
+    if (stats.noKey + stats.bad <= before.noKey + before.bad) {
+      this.droppingSince = null; // a stretch with nothing dropped
+      return;
+    }
+    if (this.droppingSince === null || quietBetween) this.droppingSince = now;
+    if (now - this.droppingSince >= CANT_AFTER_MS) {
+      clearTimeout(this.cantTimer);
+      this.cantTimer = setTimeout(() => {
+        this.cantDecrypt = false;
+        this._changed();
+      }, CANT_DECRYPT_MS);
+      if (!this.cantDecrypt) {
+        this.cantDecrypt = true;
+        this._changed();
+      }
+    }
+  }
+
+  /** Every frame of `pc` through the worker (an encrypted room). */
+  _transform(pc) {
+    if (!this.worker) return;
+    for (const t of pc.getTransceivers()) {
+      if (t.sender && !t.sender.transform) {
+        t.sender.transform = new RTCRtpScriptTransform(this.worker, { side: 'send' });
+      }
+      if (t.receiver && !t.receiver.transform) {
+        t.receiver.transform = new RTCRtpScriptTransform(this.worker, { side: 'receive' });
+      }
+    }
   }
 
   /** Ask the server for a media connection (again, after a reconnect). */
@@ -103,6 +172,13 @@ export class RoomMedia extends EventTarget {
     this._closePc();
     this._stopMic();
     this.sink.replaceChildren();
+    if (this.worker) {
+      this.keys.removeEventListener('keys', this._onKeys);
+      clearTimeout(this.cantTimer);
+      this.worker.terminate();
+      this.worker = null;
+      if (hook.e2ee && hook.e2ee.keys === this.keys) hook.e2ee = null;
+    }
   }
 
   // --- internals -----------------------------------------------------------
@@ -128,9 +204,13 @@ export class RoomMedia extends EventTarget {
     const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: servers });
     this.pc = pc;
     hook.pc = pc;
-    pc.addEventListener('track', (e) => this._play(e.track, pc));
+    pc.addEventListener('track', (e) => {
+      this._transform(pc);
+      this._play(e.track, pc);
+    });
     pc.addEventListener('connectionstatechange', () => this._onConnectionState(pc));
     await pc.setRemoteDescription({ type: 'offer', sdp });
+    this._transform(pc); // before any frame flows: none goes out or is played unencrypted
     const [first] = pc.getTransceivers();
     if (first) {
       first.direction = 'sendonly';

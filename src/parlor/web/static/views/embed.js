@@ -15,10 +15,15 @@
 //   {type: 'parlor.embed', version: 1, event: 'left', room_id, reason: 'left' | 'removed' | 'ended'}
 //   {type: 'parlor.embed', version: 1, event: 'speaking', room_id, speakers: [{user_id, display_name}]}
 //   {type: 'parlor.embed', version: 1, event: 'hand', room_id, raised: bool}
+//
+// An end-to-end encrypted room (docs/E2EE.md): a member's keys come as on the room page
+// (e2ee.js); a guest room's key from the frame's own fragment (`…/embed/r/<name>#k=…`).
+// Without a key nothing is played (every frame is dropped) and the lock says so.
 import { Api, ApiError, get, post } from '../api.js';
 import { h, avatar, alertBox, icon, field } from '../dom.js';
 import { ParlorSocket, defaultUrl } from '../socket.js';
 import { RoomMedia } from '../media.js';
+import { RoomKeys, fragmentKey } from '../e2ee.js';
 
 const SPEAKING_LEVEL = 0.05;
 const SPEAKING_HOLD_MS = 700;
@@ -80,12 +85,17 @@ async function main() {
   const status = h('p', { class: 'sr-only', role: 'status' });
   const controls = h('div', { class: 'embed-controls', role: 'group', 'aria-label': 'Your controls' });
   const sink = h('div', { class: 'audio-sink', hidden: true, 'aria-hidden': 'true' });
+  const lockState = h('span', { class: 'lock-state', role: 'status', 'aria-label': 'Encryption' });
+  const lockEl = h('p', { class: 'lock embed-lock', hidden: !preview.room.encrypted },
+    h('a', { class: 'badge badge-lock', href: '/privacy', target: '_blank', rel: 'noopener' },
+      icon('lock'), 'End-to-end encrypted'),
+    ' ', lockState);
   const openLink = h('a', { class: 'embed-open', href: roomUrl, target: '_blank', rel: 'noopener' }, 'Open in Parlor');
   outlet.replaceChildren(h('section', { class: 'embed-room', 'aria-labelledby': 'embed-title' },
     h('header', { class: 'embed-head' },
       h('img', { src: '/static/icon.svg', alt: '', width: 24, height: 24 }),
       h('div', { class: 'embed-head-text' }, titleEl, countEl)),
-    stageList, alert.el, status, controls,
+    lockEl, stageList, alert.el, status, controls,
     h('footer', { class: 'embed-foot' }, openLink), sink));
   titleEl.id = 'embed-title';
 
@@ -93,6 +103,7 @@ async function main() {
   const levels = new Map();
   let socket = null;
   let media = null;
+  let keys = null; // an encrypted room's RoomKeys, while in it
   let previewTimer = null;
 
   // --- rendering -----------------------------------------------------------
@@ -116,6 +127,17 @@ async function main() {
       h('span', { class: 'sr-only speaking-now', hidden: true }, 'speaking now')))));
     renderSpeaking();
     renderControls();
+  }
+
+  function renderLock() {
+    if (!keys) {
+      lockState.textContent = '';
+      return;
+    }
+    const waiting = !keys.sendKey;
+    lockState.textContent = media && media.cantDecrypt
+      ? (waiting ? "Can't decrypt: no room key" : "Can't decrypt some audio: a key is missing")
+      : waiting ? 'Waiting for the room key…' : 'Keys in place';
   }
 
   function renderSpeaking() {
@@ -232,7 +254,9 @@ async function main() {
    * back in after a reload with the guest the cookie still names. */
   async function enterAsGuest(displayName) {
     if (displayName === null) return Api.room(roomId);
-    const entered = await post(`/embed/guest-rooms/${encodeURIComponent(name)}/enter`, { display_name: displayName });
+    const body = { display_name: displayName };
+    if (fragmentKey()) body.encrypted = true; // opening it: encrypted, the key in this frame's link
+    const entered = await post(`/embed/guest-rooms/${encodeURIComponent(name)}/enter`, body);
     state.me = entered.guest;
     roomId = entered.room.id;
     return entered.room;
@@ -272,7 +296,7 @@ async function main() {
     clearInterval(previewTimer);
     state.joined = true;
     state.mine = snap.participants.find((p) => p.user_id === state.me.id) || null;
-    follow();
+    follow(Boolean(snap.encrypted));
     applySnapshot(snap);
     status.textContent = 'You joined the room.';
     tell('joined');
@@ -328,6 +352,7 @@ async function main() {
     if (snap.ended) return ended();
     if (state.room && state.room.version !== undefined && snap.version < state.room.version) return;
     state.room = snap;
+    if (keys) keys.setPeople(snap.participants);
     const mine = snap.participants.find((p) => state.me && p.user_id === state.me.id);
     if (mine) setMine(mine);
     renderRoom();
@@ -341,13 +366,22 @@ async function main() {
     else if (!before && mine.hand_raised) tell('hand', { raised: true });
   }
 
-  function follow() {
+  function follow(encrypted) {
     socket = asGuest
       ? new ParlorSocket(defaultUrl('/ws/guest'), { prefix: 'parlor.guest', meUrl: '/api/guest/me' })
       : new ParlorSocket();
-    media = new RoomMedia(socket, roomId, sink);
-    media.addEventListener('change', () => renderControls());
-    socket.addEventListener('welcome', () => media.start());
+    keys = encrypted
+      ? new RoomKeys({ socket, roomId, myId: state.me.id, guest: asGuest, guestKey: asGuest ? fragmentKey() : null })
+      : null;
+    if (keys) keys.addEventListener('keys', () => renderLock());
+    lockEl.hidden = !encrypted;
+    media = new RoomMedia(socket, roomId, sink, { keys });
+    media.addEventListener('change', () => { renderControls(); renderLock(); });
+    renderLock();
+    socket.addEventListener('welcome', () => {
+      if (keys) keys.publish();
+      media.start();
+    });
     socket.addEventListener('event', (e) => {
       const msg = e.detail;
       if (msg.name === 'room.state' && msg.data.id === roomId) applySnapshot(msg.data);
@@ -385,8 +419,11 @@ async function main() {
     if (asGuest) state.me = null; // a guest out of the room is nobody: their token died
     clearInterval(state.speakingTimer);
     if (media) media.stop();
+    if (keys) keys.stop();
     if (socket) socket.close();
     media = null;
+    keys = null;
+    renderLock();
     socket = null;
     tell('left', { reason });
     renderControls();

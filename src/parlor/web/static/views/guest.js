@@ -2,8 +2,14 @@
 // install); the first to arrive opens the room and moderates it. The room page is
 // the members' one (room.js mountRoom) on a socket of the guest's own (/ws/guest).
 // Nothing of the guest is kept: their place dies with their token when they leave.
+//
+// End-to-end encrypted guest rooms (docs/E2EE.md §1): the key is in the link's fragment
+// (`#k=…`, which the browser never sends to the server) or derived from a passphrase
+// each person types; the page keeps it in sessionStorage for a reload, nowhere else.
 import { get, post } from '../api.js';
-import { h, alertBox } from '../dom.js';
+import { h, alertBox, icon } from '../dom.js';
+import { fragmentKey, newFragment } from '../e2ee.js';
+import { b64d, b64e, passphraseKey } from '../e2ee_crypto.js';
 import { navigate } from '../router.js';
 import { hook } from '../session.js';
 import { ParlorSocket, defaultUrl } from '../socket.js';
@@ -31,6 +37,7 @@ export async function guestRoomView(ctx) {
     return;
   }
   if (signal.aborted) return;
+  const linkKey = fragmentKey();
   // Back on the page (a reload) while still in the room: straight in, same place.
   const mine = await get('/guest/me').catch(() => null);
   if (signal.aborted) return;
@@ -42,20 +49,100 @@ export async function guestRoomView(ctx) {
       snap = null;
     }
     if (signal.aborted) return;
-    if (snap && !snap.ended) return enterAsGuest(ctx, { guest: mine, room: snap }, name);
+    const key = snap && snap.encrypted ? linkKey || keptKey(snap.id) : null;
+    if (snap && !snap.ended && (!snap.encrypted || key)) {
+      return enterAsGuest(ctx, { guest: mine, room: snap }, name, { key, inLink: Boolean(linkKey) });
+    }
   }
+  // Encrypted and live, without the key in the link: the passphrase is asked for.
+  const askPassphrase = status.live && status.encrypted && !linkKey;
+  // Opening it, without a key in the link: it may be made encrypted here.
+  const offerEncryption = !status.live && !linkKey;
+  const encrypted = offerEncryption ? encryptOption('guest-encrypted') : null;
+  const passphrase = askPassphrase || offerEncryption
+    ? passphraseField(askPassphrase ? 'The room\'s passphrase'
+      : 'Passphrase (optional: instead of a key in the link)', askPassphrase)
+    : null;
+  if (passphrase && encrypted) {
+    passphrase.el.hidden = true;
+    encrypted.input.addEventListener('change', () => { passphrase.el.hidden = !encrypted.input.checked; });
+  }
+  const lockNote = (status.live && status.encrypted) || linkKey
+    ? h('p', { class: 'muted small' }, 'End-to-end encrypted: ',
+      linkKey ? 'the key is in this link, and only in your browser.' : 'everyone types the same passphrase.')
+    : null;
+  let chosen = null; // {key, inLink}
   namePrompt(ctx, {
     title: status.live ? status.title : name,
     intro: status.live
       ? `${status.count} ${status.count === 1 ? 'person is' : 'people are'} here. No account needed.`
       : 'Nobody is here yet: you open the room and moderate it. No account needed.',
-    enter: (displayName) => post(`/guest-rooms/${encodeURIComponent(name)}/enter`, { display_name: displayName }),
-    then: (entered) => enterAsGuest(ctx, entered, name),
+    extra: [lockNote, encrypted && encrypted.el, passphrase && passphrase.el],
+    enter: async (displayName) => {
+      chosen = await chooseKey({ name, linkKey, askPassphrase, encrypted, passphrase });
+      const body = { display_name: displayName };
+      if (chosen) body.encrypted = true;
+      return post(`/guest-rooms/${encodeURIComponent(name)}/enter`, body);
+    },
+    then: (entered) => {
+      if (entered.room.encrypted && !chosen) {
+        // It was opened encrypted meanwhile: come back for its passphrase.
+        navigate(location.pathname, { replace: true });
+        return;
+      }
+      enterAsGuest(ctx, entered, name, entered.room.encrypted ? chosen : null);
+    },
   });
 }
 
+/** The key the person chose or was given, or null for a room in the clear. */
+async function chooseKey({ name, linkKey, askPassphrase, encrypted, passphrase }) {
+  if (linkKey) return { key: linkKey, inLink: true };
+  const typed = passphrase ? passphrase.input.value : '';
+  if (askPassphrase || (encrypted && encrypted.input.checked && typed)) {
+    if (!typed) throw new Error('Type the room\'s passphrase: its audio and chat are encrypted with it.');
+    return { key: await passphraseKey(typed, name), inLink: false };
+  }
+  if (encrypted && encrypted.input.checked) {
+    // The key goes in the link (never to the server): share the link to share the key.
+    history.replaceState(null, '', location.pathname + location.search + newFragment());
+    return { key: fragmentKey(), inLink: true };
+  }
+  return null;
+}
+
+function passphraseField(label, required) {
+  const input = h('input', {
+    id: 'guest-passphrase', name: 'passphrase', type: 'password', autocomplete: 'off', required,
+    'aria-describedby': 'guest-passphrase-hint',
+  });
+  const el = h('div', { class: 'field' },
+    h('label', { for: 'guest-passphrase' }, label),
+    input,
+    h('p', { class: 'muted small', id: 'guest-passphrase-hint' },
+      'It never leaves this browser: the room key is made from it here. Tell it to the others yourself.'));
+  return { el, input };
+}
+
+const KEPT_KEY = 'parlor.guest.key.';
+
+function keptKey(roomId) {
+  try {
+    const text = sessionStorage.getItem(KEPT_KEY + roomId);
+    return text ? b64d(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+function keepKey(roomId, key) {
+  try {
+    sessionStorage.setItem(KEPT_KEY + roomId, b64e(key));
+  } catch { /* no storage: a reload asks again */ }
+}
+
 /** The display-name form; `enter(name)` answers {guest, room}, `then` takes it. */
-export function namePrompt(ctx, { title, intro, enter, then, signIn = false }) {
+export function namePrompt(ctx, { title, intro, enter, then, signIn = false, extra = [] }) {
   const { outlet, signal } = ctx;
   document.title = `${title} · Parlor`;
   const alert = alertBox();
@@ -65,6 +152,7 @@ export function namePrompt(ctx, { title, intro, enter, then, signIn = false }) {
   const button = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Enter the room');
   const form = h('form', { class: 'guest-form', novalidate: true },
     h('div', { class: 'field' }, h('label', { for: 'guest-name' }, 'Your name'), input),
+    extra,
     h('div', { class: 'row' }, button,
       signIn ? h('a', { class: 'btn', href: `/login?next=${encodeURIComponent(location.pathname)}` }, 'Sign in instead') : null));
   form.addEventListener('submit', async (event) => {
@@ -95,8 +183,10 @@ export function namePrompt(ctx, { title, intro, enter, then, signIn = false }) {
   input.focus();
 }
 
-/** In the room as a guest: a socket of their own, then the room page. */
-export function enterAsGuest(ctx, { guest, room }, name) {
+/** In the room as a guest: a socket of their own, then the room page. `e2ee`: an
+ *  encrypted room's {key, inLink} (the share link then carries the key when it came in one). */
+export function enterAsGuest(ctx, { guest, room }, name, e2ee = null) {
+  if (e2ee) keepKey(room.id, e2ee.key);
   const socket = new ParlorSocket(defaultUrl('/ws/guest'), { prefix: 'parlor.guest', meUrl: '/api/guest/me' });
   const memberSocket = hook.socket;
   socket.addEventListener('state', (e) => { hook.socketState = e.detail; });
@@ -115,7 +205,8 @@ export function enterAsGuest(ctx, { guest, room }, name) {
     socket,
     snap: room,
     guest: true,
-    shareUrl: name ? `${location.origin}/r/${encodeURIComponent(name)}` : null,
+    shareUrl: name ? `${location.origin}/r/${encodeURIComponent(name)}${e2ee && e2ee.inLink ? location.hash : ''}` : null,
+    guestKey: e2ee ? e2ee.key : null,
   });
 }
 
@@ -132,12 +223,14 @@ export function guestRoomStarter() {
       id: 'guest-room-name', name: 'name', type: 'text', maxlength: 64, autocomplete: 'off',
       'aria-describedby': 'guest-room-hint', placeholder: 'team-standup',
     });
+    const encrypted = encryptOption('guest-start-encrypted');
     const form = h('form', { class: 'guest-start-form', novalidate: true },
       h('div', { class: 'field' },
         h('label', { for: 'guest-room-name' }, 'Guest room name'),
         input,
         h('p', { class: 'muted small', id: 'guest-room-hint' },
           '4 to 64 letters, digits, - or _. Anyone with its link joins without an account; nothing is kept.')),
+      encrypted.el,
       h('button', { type: 'submit', class: 'btn' }, 'Start a guest room'));
     form.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -148,12 +241,25 @@ export function guestRoomStarter() {
         input.focus();
         return;
       }
-      navigate(`/r/${encodeURIComponent(name)}`);
+      // Encrypted: a fresh key in the link's fragment, which the browser never sends.
+      navigate(`/r/${encodeURIComponent(name)}${encrypted.input.checked ? newFragment() : ''}`);
     });
     box.replaceChildren(h('h2', { id: 'guest-start-h' }, 'Guest room'), form, alert.el);
     box.hidden = false;
   }).catch(() => { /* no guest rooms offered */ });
   return box;
+}
+
+/** "End-to-end encrypted": a checkbox with what it means, and a link to the privacy page. */
+export function encryptOption(id) {
+  const input = h('input', { type: 'checkbox', id, name: 'encrypted', 'aria-describedby': `${id}-hint` });
+  const el = h('div', { class: 'encrypt-option' },
+    h('div', { class: 'check' }, input, h('label', { for: id }, icon('lock'), ' End-to-end encrypted')),
+    h('p', { class: 'muted small', id: `${id}-hint` },
+      'Audio and chat are encrypted in each browser: the server relays them without being able to hear or read them. ',
+      h('a', { href: '/privacy', target: '_blank', rel: 'noopener', 'aria-label': 'What the server still sees (opens in a new tab)' },
+        'What the server still sees')));
+  return { el, input };
 }
 
 function problem(title, text) {

@@ -3,10 +3,10 @@
 // links to your places (profile, search, invites, contacts, inbox, settings), sign out.
 // Signed out: a welcome with sign in / sign up links.
 import { Api, get, post } from '../api.js';
-import { h, field, fill, alertBox, avatar, nameOf, rerender } from '../dom.js';
+import { h, field, fill, alertBox, avatar, icon, nameOf, rerender } from '../dom.js';
 import { navigate } from '../router.js';
 import { loadMe, session, signOut } from '../session.js';
-import { guestRoomStarter } from './guest.js';
+import { encryptOption, guestRoomStarter } from './guest.js';
 import { eventCard } from './event.js';
 
 const REFRESH_MS = 10000;
@@ -57,15 +57,18 @@ function startRoomForm(alert) {
           h('span', { class: 'kind-hint', id: `${id}-hint` }, explain)));
     }));
   const startButton = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Start a room');
+  const encrypted = encryptOption('start-encrypted');
   const form = h('form', { class: 'start-room', novalidate: true },
-    title.field, h('div', { class: 'start-row' }, kinds, startButton));
+    title.field, h('div', { class: 'start-row' }, kinds, startButton), encrypted.el);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     alert.clear();
     startButton.disabled = true;
     const kind = (form.querySelector('input[name="kind"]:checked') || {}).value || 'open';
     try {
-      const room = await post('/rooms', { title: title.input.value, kind });
+      const body = { title: title.input.value, kind };
+      if (encrypted.input.checked) body.encrypted = true;
+      const room = await post('/rooms', body);
       navigate(`/rooms/${encodeURIComponent(room.id)}`);
     } catch (err) {
       alert.show(err.message);
@@ -204,6 +207,11 @@ function roomCard(room) {
   const club = room.club;
   return h('li', { class: 'room-card card', dataset: { roomId: room.id } },
     h('h3', { class: 'room-title' }, room.title),
+    room.encrypted
+      ? h('p', { class: 'room-lock muted small' },
+        h('span', { class: 'badge badge-lock' }, icon('lock'), 'End-to-end encrypted'),
+        ' The server relays it without hearing it.')
+      : null,
     club ? h('p', { class: 'room-club muted' },
       h('a', { href: `/clubs/${encodeURIComponent(club.id)}` }, club.name),
       club.members_only ? h('span', { class: 'badge badge-kind' }, 'Members only') : null) : null,

@@ -21,11 +21,13 @@ import { moderationPanel } from './room_moderation.js';
 import { openReport } from './report.js';
 import { guestControls, guestLinkEntry } from './room_guests.js';
 import { ChatPanel } from './room_chat.js';
+import { RoomKeys } from '../e2ee.js';
 
 const SPEAKING_LEVEL = 0.05;
 const SPEAKING_HOLD_MS = 700;
 const LINK_REPORT_MS = 5000;
 const MOVING_RETRY_MS = 1000;
+const RENEW_AFTER_MS = 4000; // "can't decrypt" this long: a fresh public key (e2ee.js renew)
 const ROLE_RANK = { moderator: 0, speaker: 1, listener: 2 };
 
 const onStage = (p) => p.role === 'moderator' || p.role === 'speaker';
@@ -86,11 +88,14 @@ export async function roomView(ctx) {
  * The live room page, once in: for a member (`me` from /api/me, the tab's socket) or
  * for a guest (views/guest.js: `guest` set, `me` their guest record, their own socket;
  * no pings, `shareUrl` the guest room's /r/<name> link; reports only in a members' room:
- * nothing of a guest room is stored, not even a report).
+ * nothing of a guest room is stored, not even a report). An end-to-end encrypted room
+ * (`snap.encrypted`): a guest room's fixed key is `guestKey` (from the link or a
+ * passphrase); a member room's keys come through the server, wrapped (e2ee.js).
  */
-export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareUrl = null }) {
+export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareUrl = null, guestKey = null }) {
   const { outlet, onCleanup } = ctx;
   const canReport = !guest || !snap.guest_room;
+  const keys = snap.encrypted ? new RoomKeys({ socket, roomId, myId: me.id, guestKey }) : null;
 
   // --- page skeleton -------------------------------------------------------
   const titleEl = h('h1', { class: 'room-title' });
@@ -123,6 +128,19 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
       returnFocus: () => reportButton,
     }),
   }, 'Report room');
+  // An encrypted room: the lock (a link to what the server can see) and its state in words.
+  const lockState = h('span', { class: 'lock-state', role: 'status', 'aria-label': 'Encryption' });
+  const lockEl = !keys ? null : h('p', { class: 'lock', dataset: { state: 'waiting' } },
+    // (in a new tab: following a link away from the room page leaves the room)
+    h('a', {
+      class: 'badge badge-lock', href: '/privacy', target: '_blank', rel: 'noopener',
+      'aria-label': 'End-to-end encrypted: what the server can and cannot see (opens in a new tab)',
+    }, icon('lock'), 'End-to-end encrypted'),
+    ' ', lockState,
+    h('span', { class: 'muted small lock-note' },
+      ' Audio and chat are encrypted in your browser; the server relays them without the key. ',
+      h('a', { href: '/privacy', target: '_blank', rel: 'noopener', 'aria-label': 'What the server can see (opens in a new tab)' },
+        'What the server can see')));
   const alert = alertBox();
   const inviteSlot = h('div', { class: 'invite-slot' });
   const stageList = h('ul', { class: 'people stage-list', 'aria-label': 'Stage' });
@@ -147,6 +165,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     h('div', { class: 'room-subhead' },
       h('p', { class: 'muted room-meta' }, kindEl, countEl),
       h('div', { class: 'row room-tools' }, shareButton, settingsButton, moderationButton, guestTools.el, reportButton)),
+    lockEl,
     shareStatus,
     announcer,
     alert.el,
@@ -183,13 +202,19 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
   let poorLinks = {};
   const link = { sent: 'good', sentAt: 0, timer: null };
 
-  const media = new RoomMedia(socket, roomId, sink);
-  media.addEventListener('change', () => { renderConnection(); renderControls(); reportLink(); });
+  const media = new RoomMedia(socket, roomId, sink, { keys });
+  media.addEventListener('change', () => { renderConnection(); renderControls(); reportLink(); renderLock(); });
+  if (keys) {
+    keys.addEventListener('keys', () => renderLock());
+    keys.addEventListener('codes', () => { if (state.room) render(); });
+  }
   media.addEventListener('error', (e) => alert.show(`Audio problem: ${e.detail && e.detail.message ? e.detail.message : e.detail}`));
   // The chat and the reactions bar (room_chat.js): after the audience, before the ping panel.
-  const chat = new ChatPanel({ roomId, me, socket, page, nameOf, canReport, guest });
+  const chat = new ChatPanel({ roomId, me, socket, page, nameOf, canReport, guest, crypt: keys });
   page.querySelector('.audience').after(chat.el);
-  const sheet = new PersonSheet({ host: page, roomId, me, apply: (snapshot) => apply(snapshot), nameOf });
+  const sheet = new PersonSheet({
+    host: page, roomId, me, apply: (snapshot) => apply(snapshot), nameOf, safetyCode: keys ? (p) => codeOf(p) : null,
+  });
   // The fixed control bar grows (notes, wrapped rows): keep the page's end clear of it.
   const barSize = new ResizeObserver(() => page.style.setProperty('--controls-h', `${controls.offsetHeight}px`));
   barSize.observe(controls);
@@ -204,6 +229,33 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     const poor = s === 'open' && (socket.late || media.poorLink);
     linkEl.textContent = poor ? 'Poor connection' : '';
     linkEl.dataset.quality = poor ? 'poor' : 'good';
+  }
+
+  /** The safety code of the key we hold for `p` (ours for us); null while there is none. */
+  function codeOf(p) {
+    if (!keys) return null;
+    if (p.user_id === me.id) return keys.guest ? null : keys.codeNow(keys.publicKey);
+    return keys.codeNow(p.public_key);
+  }
+
+  // Dropping frames for want of a key a while longer: a key was missed; ask for a new one.
+  let renewTimer = null;
+  function renderLock() {
+    if (!keys) return;
+    if (media.cantDecrypt && !renewTimer) {
+      renewTimer = setTimeout(() => {
+        renewTimer = null;
+        if (!state.gone && media.cantDecrypt) keys.renew();
+      }, RENEW_AFTER_MS);
+    }
+    const waiting = !keys.sendKey;
+    const cant = media.cantDecrypt;
+    const text = cant
+      ? (waiting ? "Can't decrypt: waiting for the room key" : "Can't decrypt some audio: a key is missing")
+      : waiting ? 'Waiting for the room key…' : 'Keys in place';
+    if (lockState.textContent !== text) lockState.textContent = text;
+    lockEl.dataset.state = cant ? 'cant-decrypt' : waiting ? 'waiting' : 'ok';
+    lockEl.dataset.epoch = String(keys.epoch);
   }
 
   /** Tell the room how our media looks (the server judges the socket itself): on a
@@ -306,7 +358,8 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
         ? h('span', { class: 'mark mark-link', title: 'Their connection is poor: they may not hear or be heard well' },
           icon('signalLow'), 'poor connection')
         : null,
-      stage ? h('span', { class: 'sr-only speaking-now', hidden: true }, 'speaking now') : null);
+      stage ? h('span', { class: 'sr-only speaking-now', hidden: true }, 'speaking now') : null,
+      keys && codeOf(p) ? h('span', { class: 'mark mark-code', dataset: { safetyCode: codeOf(p) } }, `code ${codeOf(p)}`) : null);
     const quality = poorLinks[p.user_id] ? 'poor' : 'good';
     return h('li', {
       class: stage ? 'person on-stage' : 'person listener',
@@ -476,6 +529,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     state.room = next;
     hook.room = next;
     if (next.ended) return showEnded();
+    if (keys) keys.setPeople(next.participants);
     // A big room's snapshot may not list you; `room.you` says where you stand.
     const mine = next.participants.find((p) => p.user_id === me.id);
     if (mine && next.version >= state.mineVersion) setMine(mine, next.version);
@@ -643,6 +697,8 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     if (state.gone) return;
     state.gone = true;
     media.stop();
+    if (keys) keys.stop();
+    clearTimeout(renewTimer);
     sheet.close();
     chat.stop();
     barSize.disconnect();
@@ -703,7 +759,8 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
   }
   function onWelcome(e) {
     const { reconnect, resumed } = e.detail;
-    // The socket re-subscribes by itself; media must be asked for again.
+    // The socket re-subscribes by itself; media must be asked for again (and our key said).
+    if (keys) keys.publish();
     media.start();
     if (reconnect && !resumed) refetch();
     link.sent = 'good'; // a new socket: say again if our media is poor
@@ -742,6 +799,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
 
   apply(snap);
   renderConnection();
+  renderLock();
   if (state.gone) return;
   socket.subscribe(roomId);
   if (socket.state === 'open') media.start();

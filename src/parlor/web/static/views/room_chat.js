@@ -12,6 +12,7 @@
 import { api, del, patch, post } from '../api.js';
 import { h, rerender } from '../dom.js';
 import { openReport } from './report.js';
+import { isEncryptedChat } from '../e2ee.js';
 
 export const REACTIONS = [
   ['👏', 'clapping hands'], ['❤️', 'red heart'], ['😂', 'tears of joy'],
@@ -31,9 +32,14 @@ const onStage = (p) => Boolean(p) && (p.role === 'moderator' || p.role === 'spea
 
 export class ChatPanel {
   /** `page`: the room's section (avatars are looked up in it); `nameOf(person)`;
-   * `canReport`: not in a guest room (nothing of one is stored); `guest`: the reader is one. */
-  constructor({ roomId, me, socket, page, nameOf, canReport = true, guest = false }) {
+   * `canReport`: not in a guest room (nothing of one is stored); `guest`: the reader is one;
+   * `crypt`: an encrypted room's RoomKeys (e2ee.js): lines go out sealed (docs/E2EE.md §5)
+   * and are opened here, "encrypted message" while no key held opens them. */
+  constructor({ roomId, me, socket, page, nameOf, canReport = true, guest = false, crypt = null }) {
     this.roomId = roomId;
+    this.crypt = crypt;
+    this.opened = new Map(); // sealed line -> its text, or null: no key held opens it (yet)
+    if (crypt) crypt.addEventListener('keys', () => this.reopen());
     this.canReport = canReport;
     this.guest = guest;
     this.me = me;
@@ -122,6 +128,27 @@ export class ChatPanel {
     this.renderControls();
   }
 
+  // --- encrypted rooms -----------------------------------------------------
+  /** The text to show of a line: its own, or (sealed) what it opens to. */
+  textOf(m) {
+    if (!this.crypt || !isEncryptedChat(m.text)) return { text: m.text, sealed: false };
+    if (!this.opened.has(m.text)) {
+      this.opened.set(m.text, undefined);
+      this.crypt.decryptChat(m.text).then((text) => {
+        this.opened.set(m.text, text);
+        this.renderLines();
+      });
+    }
+    const text = this.opened.get(m.text);
+    return typeof text === 'string' ? { text, sealed: false } : { text: 'encrypted message', sealed: true };
+  }
+
+  /** A new key came: try again the lines none opened. */
+  reopen() {
+    for (const [line, text] of this.opened) if (text === null) this.opened.delete(line);
+    this.renderLines();
+  }
+
   // --- rendering -----------------------------------------------------------
   renderLines() {
     const amMod = this.mine && this.mine.role === 'moderator';
@@ -134,6 +161,7 @@ export class ChatPanel {
 
   line(m, amMod) {
     const mentionsMe = (m.mentions || []).includes(this.me.id);
+    const shown = this.textOf(m);
     const mine = m.user_id === this.me.id;
     const name = m.display_name || m.username || 'Someone';
     const time = new Date(m.at * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
@@ -180,7 +208,9 @@ export class ChatPanel {
         h('time', { class: 'muted chat-time', datetime: new Date(m.at * 1000).toISOString() }, time),
         mentionsMe ? h('span', { class: 'mention-mark' }, 'mentions you') : null),
       // The text as text: never parsed as HTML, whatever it holds.
-      h('span', { class: 'chat-text' }, m.text),
+      shown.sealed
+        ? h('span', { class: 'chat-text chat-sealed', title: 'No key held here opens this message' }, shown.text)
+        : h('span', { class: 'chat-text' }, shown.text),
       tools.length ? h('span', { class: 'chat-tools' }, tools) : null);
   }
 
@@ -243,7 +273,9 @@ export class ChatPanel {
     this.sending = true;
     this.error.textContent = '';
     try {
-      const line = await post(`${r(this.roomId)}/chat`, { text });
+      const sent = this.crypt ? await this.crypt.encryptChat(text) : text;
+      const line = await post(`${r(this.roomId)}/chat`, { text: sent });
+      if (this.crypt) this.opened.set(sent, text);
       this.input.value = '';
       if (!this.lines.some((m) => m.id === line.id)) this.lines = [...this.lines.slice(-(KEPT - 1)), line];
       this.renderLines();

@@ -17,9 +17,11 @@ export class PersonSheet {
    * @param {object} o.me          the signed-in user
    * @param {(snapshot) => void} o.apply  takes the snapshot a room action answers
    * @param {(p) => string} o.nameOf
+   * @param {((p) => string | null) | null} [o.safetyCode]  an encrypted room: the code of
+   *   the key we hold for them (docs/E2EE.md §6)
    */
-  constructor({ host, roomId, me, apply, nameOf }) {
-    Object.assign(this, { host, roomId, me, apply, nameOf });
+  constructor({ host, roomId, me, apply, nameOf, safetyCode = null }) {
+    Object.assign(this, { host, roomId, me, apply, nameOf, safetyCode });
     this.handle = null;
   }
 
@@ -110,9 +112,21 @@ export class PersonSheet {
         h('div', {},
           p.username ? h('p', { class: 'muted sheet-username' }, `@${p.username}`) : null,
           h('p', { class: 'sheet-marks' }, this.gone ? 'No longer in this room' : marks.join(' · ')))),
+      this.codeRow(p, you),
       this.socialRow(p, name, you),
       this.amMod && !you && !this.gone ? this.moderatorActions(p, name) : null,
     ]);
+  }
+
+  /** An encrypted room: their safety code, to compare aloud with the one their page shows. */
+  codeRow(p, you) {
+    if (!this.safetyCode) return null;
+    const code = this.safetyCode(p);
+    return h('p', { class: 'sheet-code', dataset: { safetyCode: code || '' } },
+      code ? ['Safety code: ', h('strong', { class: 'code' }, code)] : 'No key yet: no safety code.',
+      code ? h('span', { class: 'muted small' },
+        you ? ' Yours: read it to the others; their pages show the same for you.'
+          : ' Ask them to read theirs aloud: it should be the same.') : null);
   }
 
   socialRow(p, name, you) {
