@@ -278,7 +278,6 @@ async def test_key_leader_matches_python(page: Page) -> None:
         assert got == e2ee.key_leader(group)
 
 
-
 def test_the_privacy_page_serves_docs_privacy() -> None:
     """/privacy draws static/privacy.md (views/privacy.js): a copy of docs/PRIVACY.md."""
     assert (STATIC / "privacy.md").read_text() == (ROOT / "docs/PRIVACY.md").read_text()
