@@ -253,8 +253,8 @@ async def test_a_guest_room_embeds_on_the_listed_sites_with_a_partitioned_guest_
         before = (await c.get("/api/embed/guest-rooms/Tea-Time")).json()
         assert before["origins"] == [OTHER_SITE]
         assert before["room"] == {
-            "id": None, "title": "Tea-Time", "hand_raise": "everyone", "listener_count": 0, "stage": [],
-            "name": "tea-time", "live": False,
+            "id": None, "title": "Tea-Time", "hand_raise": "everyone", "encrypted": False, "listener_count": 0,
+            "stage": [], "name": "tea-time", "live": False,
         }
 
         entered = await c.post("/api/embed/guest-rooms/tea-time/enter", json={"display_name": "Gus"})

@@ -68,6 +68,7 @@ async def test_guest_rooms_are_off_until_an_admin_allows_them(instance: Instance
         "room_id": None,
         "title": "teatime",
         "count": 1,
+        "encrypted": False,
     }
     # Turned off again: nobody else comes in (who is in stays until they leave).
     await guests_on(instance, False)

@@ -118,7 +118,7 @@ async def test_hallway_ranking(instance: Instance, case: str) -> None:
         mod, stage, audience = spec[card["title"]]
         assert set(card) == {
             "id", "title", "kind", "speakers", "speaker_count", "listener_count", "followed_on_stage",
-            "followed_in_room", "topics", "club", "your_club", "liked_topics",
+            "followed_in_room", "topics", "club", "encrypted", "your_club", "liked_topics",
         }
         assert card["kind"] == "open"
         assert (card["speaker_count"], card["listener_count"]) == (1 + len(stage), len(audience))

@@ -427,6 +427,8 @@ async def test_audience_pages_in_join_order(instance: Instance) -> None:
         "speak_invite": False,
         "guest": False,
         "joined_at": default["listeners"][1]["joined_at"],
+        "public_key": None,
+        "keyed_since": None,
     }
     widest = (await ann.http.get(f"/api/rooms/{room_id}/audience", params={"offset": 120, "limit": 200})).json()
     assert [x["user_id"] for x in widest["listeners"]] == order[120:]

@@ -133,6 +133,10 @@ class Code(StrEnum):
     CHAT_TIMED_OUT = "chat_timed_out"
     CHAT_MESSAGE_NOT_FOUND = "chat_message_not_found"
     UNKNOWN_EMOJI = "unknown_emoji"
+    # end-to-end encrypted rooms (docs/E2EE.md §7)
+    NOT_ENCRYPTED = "not_encrypted"
+    BAD_KEY = "bad_key"
+    ENCRYPTED_CHAT_ONLY = "encrypted_chat_only"
     # topics (rooms, events, clubs, interests)
     UNKNOWN_TOPIC = "unknown_topic"
     TOO_MANY_TOPICS = "too_many_topics"

@@ -25,9 +25,11 @@ class ProtocolError(ValueError):
 @dataclass(frozen=True)
 class Message:
     TYPE: ClassVar[str] = ""
+    # Field name → its name on the wire, for a wire name Python cannot take (`from`).
+    WIRE_NAMES: ClassVar[dict[str, str]] = {}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.TYPE, **asdict(self)}
+        return {"type": self.TYPE, **{self.WIRE_NAMES.get(k, k): v for k, v in asdict(self).items()}}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
@@ -125,6 +127,29 @@ class Link(Message):
 
 
 LINK_QUALITIES = ("good", "poor")
+
+
+@dataclass(frozen=True)
+class E2eePublish(Message):
+    """An encrypted room (docs/E2EE.md §7): set my public key for this visit (base64url
+    without padding, at most 100 characters, 65 bytes starting 0x04). The room's people
+    list shows it as `public_key`, with `keyed_since`."""
+
+    TYPE: ClassVar[str] = "e2ee.publish"
+    room_id: str
+    public_key: str
+
+
+@dataclass(frozen=True)
+class E2eeKeySend(Message):
+    """An encrypted room: a room key of `epoch` wrapped for user `to` (docs/E2EE.md §3),
+    delivered only to `to`'s sockets as `e2ee.key` (E2eeKey) if both are in the room."""
+
+    TYPE: ClassVar[str] = "e2ee.key"
+    room_id: str
+    to: str
+    epoch: int
+    wrapped: str
 
 
 # ---- server → client -------------------------------------------------------
@@ -225,11 +250,40 @@ class Reactions(Message):
     by: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class E2eeKey(Message):
+    """A room key wrapped for you by `from` (on the wire `from`; here `from_`), sent with
+    `e2ee.key` (E2eeKeySend); not queued: a key missed while away is sent again by the
+    key leader's next rotation."""
+
+    TYPE: ClassVar[str] = "e2ee.key"
+    WIRE_NAMES: ClassVar[dict[str, str]] = {"from_": "from"}
+    room_id: str
+    from_: str
+    epoch: int
+    wrapped: str
+
+
 CLIENT_MESSAGES: dict[str, type[Message]] = {
-    m.TYPE: m for m in (Hello, Ack, Ping, Subscribe, Unsubscribe, MediaStart, MediaAnswer, MediaStop, Bye, React, Link)
+    m.TYPE: m
+    for m in (
+        Hello,
+        Ack,
+        Ping,
+        Subscribe,
+        Unsubscribe,
+        MediaStart,
+        MediaAnswer,
+        MediaStop,
+        Bye,
+        React,
+        Link,
+        E2eePublish,
+        E2eeKeySend,
+    )
 }
 SERVER_MESSAGES: dict[str, type[Message]] = {
-    m.TYPE: m for m in (Welcome, Pong, Error, Event, Speaking, MediaOffer, MediaRestart, Reactions, Links)
+    m.TYPE: m for m in (Welcome, Pong, Error, Event, Speaking, MediaOffer, MediaRestart, Reactions, Links, E2eeKey)
 }
 
 M = TypeVar("M", bound=Message)
@@ -288,6 +342,12 @@ def _hints(cls: type) -> dict[str, Any]:
 def _build(cls: type[M], obj: dict[str, Any]) -> M:
     hints = _hints(cls)
     kwargs: dict[str, Any] = {}
+    if cls.WIRE_NAMES:
+        # The wire's names in, the Python names out: `from_` itself is no field on the wire.
+        if set(obj) & set(cls.WIRE_NAMES):
+            raise ProtocolError(f"unknown field(s) {sorted(set(obj) & set(cls.WIRE_NAMES))} in {cls.TYPE!r}")
+        from_wire = {wire: name for name, wire in cls.WIRE_NAMES.items()}
+        obj = {from_wire.get(k, k): v for k, v in obj.items()}
     known = {f.name for f in fields(cls)}
     extra = set(obj) - known - {"type"}
     if extra:

@@ -106,7 +106,9 @@ def _usernames(s: Services, room: Room) -> dict[str, str]:
 
 async def do_send(s: Services, user: User, room_id: str, text: str) -> dict[str, Any]:
     """Write a line in the room's chat; everyone in it gets `chat.message`."""
-    cleaned = domain.clean_message(text)
+    # An encrypted room takes only encrypted lines (a room not live here is refused next).
+    live = s.live.get(room_id)
+    cleaned = domain.clean_message(text, encrypted=live is not None and live.encrypted)
     room = await check_room(s, room_id)
     # Refusals first (nothing counted), then the rate limit, then again: the room or
     # its chat may have changed while the limiter answered.

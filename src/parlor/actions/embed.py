@@ -109,6 +109,7 @@ def _room_preview(s: Services, room: Room) -> dict[str, Any]:
         "id": room.id,
         "title": room.title,
         "hand_raise": room.hand_raise.value,
+        "encrypted": room.encrypted,
         "listener_count": sum(1 for p in room.participants.values() if not p.on_stage),
         "stage": [person_view(s, p) for p in stage],
     }
@@ -141,7 +142,14 @@ async def guest_room_preview(s: Services, name: str) -> dict[str, Any]:
     status = await guests.guest_room_status(s, name)
     room = s.live.get(status["room_id"]) if status["live"] else None
     if room is None:
-        shown: dict[str, Any] = {"id": None, "title": name, "hand_raise": "everyone", "listener_count": 0, "stage": []}
+        shown: dict[str, Any] = {
+            "id": None,
+            "title": name,
+            "hand_raise": "everyone",
+            "encrypted": status["encrypted"],
+            "listener_count": 0,
+            "stage": [],
+        }
     else:
         shown = _room_preview(s, room)
     return {"room": {**shown, "name": status["name"], "live": room is not None}, "origins": list(origins)}

@@ -70,6 +70,7 @@ async def guest_room_status(s: Services, name: str) -> dict[str, Any]:
         "room_id": room.id if room else None,
         "title": room.title if room else name,
         "count": len(room.participants) if room else 0,
+        "encrypted": room.encrypted if room else False,
     }
 
 
@@ -91,10 +92,12 @@ def _new_guest(room_id: str, display_name: str) -> tuple[Guest, str]:
 
 
 async def do_enter_guest_room(
-    s: Services, name: str, display_name: str, *, address: str | None
+    s: Services, name: str, display_name: str, *, address: str | None, encrypted: bool = False
 ) -> tuple[Guest, str, Room]:
     """Come into the guest room `name` as a guest, opening it if it is not live.
-    Returns the guest, the token their browser keeps, and the room."""
+    Returns the guest, the token their browser keeps, and the room. `encrypted`: the
+    room is opened end-to-end encrypted (docs/E2EE.md); said by whoever opens it, and
+    ignored for a room already live (it is, or is not, for its whole life)."""
     key = domain.room_key(name)
     shown = domain.clean_display_name(display_name)
     await check_guests_on(s)
@@ -107,7 +110,9 @@ async def do_enter_guest_room(
             room_id = new_id("r")
             guest, token = _new_guest(room_id, shown)
             now = s.clock()
-            room = domain.create_guest_room(room_id, name, guest.id, now, capacity=s.settings.room_capacity)
+            room = domain.create_guest_room(
+                room_id, name, guest.id, now, capacity=s.settings.room_capacity, encrypted=encrypted
+            )
             s.live.guests.add(guest)
             s.live.guests.rooms_by_name[key] = room_id
             s.live.put(room)

@@ -106,6 +106,7 @@ def cards(
             "followed_in_room": in_room,
             "topics": list(room.topics),
             "club": club_ref(room),
+            "encrypted": room.encrypted,
             "your_club": your_club,
             "liked_topics": liked_topics,
         }

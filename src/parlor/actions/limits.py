@@ -35,6 +35,8 @@ _REFUSALS = {
     "guest_join": "Many rooms were entered as a guest from your network",
     "chat": "You are sending messages too fast",
     "reactions": "You are reacting too fast",
+    "e2ee_publish": "You have published many keys in this room in a short time",
+    "e2ee_key": "You are sending room keys too fast",
     "club_found": "You have founded many clubs today",
     "club_invite": "You have invited or nominated many people to clubs in a short time",
 }

@@ -52,8 +52,10 @@ def _order(p: Participant) -> tuple[float, str]:
 
 
 def _flagged(p: Participant) -> bool:
-    """Always listed: on stage, or a listener a moderator must see (hand, invite)."""
-    return p.on_stage or p.hand_raised or p.speak_invite
+    """Always listed: on stage, or a listener a moderator must see (hand, invite), or
+    someone keyed in an encrypted room (every client computes the key leader and wraps
+    the room key from the keyed people it holds, docs/E2EE.md §2)."""
+    return p.on_stage or p.hand_raised or p.speak_invite or p.public_key is not None
 
 
 def person_view(s: Services, p: Participant) -> dict[str, Any]:
@@ -78,6 +80,10 @@ def person_view(s: Services, p: Participant) -> dict[str, Any]:
         "mute_locked": p.mute_locked,
         "speak_invite": p.speak_invite,
         "joined_at": p.joined_at,
+        # Encrypted rooms (docs/E2EE.md §7): the person's public key for this visit, and
+        # since when the server has it (server time); None until they publish one.
+        "public_key": p.public_key,
+        "keyed_since": p.keyed_since,
     }
 
 
@@ -102,6 +108,7 @@ def room_view(s: Services, room: Room) -> dict[str, Any]:
         "open_stage": room.open_stage,
         "topics": list(room.topics),
         "club": club_ref(room),
+        "encrypted": room.encrypted,
         "listener_count": sum(1 for p in everyone if not p.on_stage),
         "audience_complete": len(preview) == others,
         "participants": people,
@@ -145,7 +152,7 @@ def _hallway_changed(old: Room | None, new: Room) -> bool:
 def _stage_view(room: Room) -> tuple[object, ...]:
     """What must reach clients at once: settings, the stage, hands and invites."""
     flagged = sorted(
-        (p.user_id, p.role, p.self_muted, p.mute_locked, p.hand_raised, p.speak_invite)
+        (p.user_id, p.role, p.self_muted, p.mute_locked, p.hand_raised, p.speak_invite, p.public_key or "")
         for p in room.participants.values()
         if _flagged(p)
     )
@@ -281,11 +288,13 @@ async def do_create_room(
     members_only: bool = False,
     hosts: frozenset[str] = frozenset(),
     tell_followers: bool = True,
+    encrypted: bool = False,
 ) -> Room:
     """Start a room; with `club_id`, one of that club's rooms (its admins and leaders
     start them), open to everyone or, `members_only`, to the club's members. `hosts`:
     people who come in as moderators (an event's hosts, actions/events.py);
-    `tell_followers` False: the caller sends `room_started` itself (an event does)."""
+    `tell_followers` False: the caller sends `room_started` itself (an event does);
+    `encrypted`: end-to-end encrypted for its whole life (docs/E2EE.md)."""
     now = s.clock()
     domain.clean_title(title)  # the title's refusal first, as for any text field
     checked = check_topics(topics, s.settings.topics) if topics is not None else ()
@@ -312,10 +321,11 @@ async def do_create_room(
         club_id=club_id,
         club_name=club_name,
         members_only=members_only,
+        encrypted=encrypted,
     )
     await limits.check(s, "room_create", account=user.id, address=address)
     async with s.db.engine.begin() as conn:
-        await store.insert_room(conn, room.id, room.title, user.id, now)
+        await store.insert_room(conn, room.id, room.title, user.id, now, encrypted=room.encrypted)
         await store.audit(conn, now=now, actor_id=user.id, action="room.create", room_id=room.id)
         await _remember_avatar(s, conn, user.id)
     await s.cluster.acquire(room_lease(room.id), LEASE_TTL_S)

@@ -258,6 +258,7 @@ def _room_card(s: Services, room: Room, followed: set[str], hidden: set[str]) ->
         "title": room.title,
         "topics": list(room.topics),
         "club": club_ref(room),
+        "encrypted": room.encrypted,
         "speakers": speakers,
         "listener_count": len(room.participants) - len(on_stage),
         "followed_count": len(followed & set(room.participants)),

@@ -60,6 +60,14 @@ class RoomSession:
     def state(self) -> dict[str, Any] | None:
         return self.client.rooms.get(self.room_id)
 
+    @property
+    def people(self) -> list[dict[str, Any]]:
+        """The room's people as the latest snapshot lists them (a big room's snapshot
+        leaves out most listeners; in an encrypted room everyone keyed is listed). Each
+        carries `public_key` (base64url, None until they publish one) and `keyed_since`
+        (server time of the publication) for an encrypted room (docs/E2EE.md §7)."""
+        return list((self.state or {}).get("participants", []))
+
     def me(self) -> dict[str, Any] | None:
         """Your own participant record, from `room.you` (None: not in the room).
 
@@ -143,6 +151,9 @@ class ParlorClient:
         # come only when that changes, each one the whole picture
         self.speaking: dict[str, dict[str, float]] = {}
         self.speaking_messages = 0
+        # Room keys wrapped for us (`e2ee.key`, docs/E2EE.md §7), in arrival order, each
+        # {room_id, from, epoch, wrapped}; see `send_room_key`. Nothing here unwraps them.
+        self.room_keys: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._offers: dict[str, asyncio.Future[str]] = {}
@@ -186,8 +197,12 @@ class ParlorClient:
         servers: list[dict[str, Any]] = (await self.call("GET", "/api/media/ice-servers"))["ice_servers"]
         return servers
 
-    async def create_room(self, title: str) -> dict[str, Any]:
-        return await self.call("POST", "/api/rooms", {"title": title})
+    async def create_room(self, title: str, *, encrypted: bool = False) -> dict[str, Any]:
+        """Start a room; `encrypted`: end-to-end encrypted for its whole life (docs/E2EE.md)."""
+        body: dict[str, Any] = {"title": title}
+        if encrypted:
+            body["encrypted"] = True
+        return await self.call("POST", "/api/rooms", body)
 
     # -- socket -----------------------------------------------------------------------
 
@@ -227,6 +242,26 @@ class ParlorClient:
 
     async def send(self, message: p.Message) -> None:
         await self._ws.send(message.to_json())
+
+    # -- end-to-end encrypted rooms: signalling only (docs/E2EE.md §7) -------------------
+
+    async def publish_public_key(self, room_id: str, public_key_b64: str) -> None:
+        """Publish our public key for this visit to an encrypted room we are in: the
+        uncompressed P-256 point (65 bytes, 0x04 first) in base64url without padding.
+        The room's people list then shows it as our `public_key`, with `keyed_since`;
+        publishing the same key again changes nothing. Sent on the socket: a refusal
+        (`bad_key`, `not_encrypted`, `not_in_room`, `rate_limited`) comes back as an
+        error message with `ref` "e2ee.publish" (`errors`)."""
+        await self.send(p.E2eePublish(room_id=room_id, public_key=public_key_b64))
+
+    async def send_room_key(self, room_id: str, to_user_id: str, epoch: int, wrapped_b64: str) -> None:
+        """Send the room key of `epoch` (1 to 2^31 - 1), wrapped for `to_user_id`
+        (docs/E2EE.md §3; base64url without padding, at most 100 characters): the server
+        hands it to that person's sockets only, who get it in their `room_keys` as
+        {room_id, from: our user id, epoch, wrapped}. Refusals come back as error messages
+        with `ref` "e2ee.key" (`errors`). Not queued by the server: a recipient whose
+        socket was away when it was sent does not get it."""
+        await self.send(p.E2eeKeySend(room_id=room_id, to=to_user_id, epoch=epoch, wrapped=wrapped_b64))
 
     async def _run(self) -> None:
         """Read the socket and keep it alive; reconnect when it drops, until close()."""
@@ -324,6 +359,8 @@ class ParlorClient:
                     if session.room_id == room_id:
                         for emoji, n in counts.items():
                             session.reactions[emoji] = session.reactions.get(emoji, 0) + n
+            case p.E2eeKey(room_id=room_id, from_=sender, epoch=epoch, wrapped=wrapped):
+                self.room_keys.put_nowait({"room_id": room_id, "from": sender, "epoch": epoch, "wrapped": wrapped})
             case p.MediaRestart(room_id=room_id):
                 self._restart_media(room_id)
             case p.MediaOffer(room_id=room_id, sdp=sdp):

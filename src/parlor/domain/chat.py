@@ -22,11 +22,17 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
+from parlor.domain.e2ee import is_chat_line
 from parlor.domain.rooms import Participant, Role, Room
 from parlor.domain.text import bad_text, has_bad_characters
 from parlor.errors import Code, ParlorError
 
 MESSAGE_MAX = 500
+# An encrypted room's line (docs/E2EE.md §5) as the server relays it: "e2ee:1:", an epoch
+# of up to 10 digits and ":" (18 characters), then base64url of the 12-byte nonce, the
+# UTF-8 of MESSAGE_MAX characters at 4 bytes each at worst, and the 16-byte tag:
+# 18 + ceil((12 + 4 * 500 + 16) / 3) * 4 = 18 + 2704 = 2722.
+ENCRYPTED_MESSAGE_MAX = 18 + -(-(12 + 4 * MESSAGE_MAX + 16) // 3) * 4
 HISTORY_MAX = 100
 SLOW_MODE_MAX_S = 600
 TIMEOUT_MAX_S = 24 * 3600
@@ -71,8 +77,17 @@ def _refuse(code: Code, message: str, status: int = 403, retry_after_s: float | 
     return ParlorError(status, code, message, retry_after=wait)
 
 
-def clean_message(text: str) -> str:
-    """The line as shown: the shared text rule (domain/text.py), then the chat's own length."""
+def clean_message(text: str, *, encrypted: bool = False) -> str:
+    """The line as shown: the shared text rule (domain/text.py), then the chat's own length.
+
+    In an `encrypted` room only an encrypted line is taken, kept as it came (the server
+    cannot read it): `encrypted_chat_only` for anything else."""
+    if encrypted:
+        if not is_chat_line(text):
+            raise _refuse(Code.ENCRYPTED_CHAT_ONLY, "This room is end-to-end encrypted: encrypted lines only.", 400)
+        if len(text) > ENCRYPTED_MESSAGE_MAX:
+            raise _refuse(Code.CHAT_TOO_LONG, f"A chat message is at most {MESSAGE_MAX} characters.", 400)
+        return text
     if has_bad_characters(text):
         raise bad_text("A chat message")
     cleaned = " ".join(unicodedata.normalize("NFC", text).split())

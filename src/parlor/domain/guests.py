@@ -53,8 +53,12 @@ def clean_display_name(name: str) -> str:
     return clean_text(name, "A display name", min_len=1, max_len=DISPLAY_NAME_MAX)
 
 
-def create_guest_room(room_id: str, name: str, creator: str, now: float, *, capacity: int = 5000) -> Room:
-    """A guest room, with its first arrival (a guest) as its moderator, on stage muted."""
+def create_guest_room(
+    room_id: str, name: str, creator: str, now: float, *, capacity: int = 5000, encrypted: bool = False
+) -> Room:
+    """A guest room, with its first arrival (a guest) as its moderator, on stage muted;
+    `encrypted`: end-to-end, with the key in the link's fragment or from a passphrase
+    (docs/E2EE.md §1), for as long as the room lives."""
     room_key(name)
     first = Participant(creator, Role.MODERATOR, joined_at=now, stage_since=now, self_muted=True)
     return Room(
@@ -68,6 +72,7 @@ def create_guest_room(room_id: str, name: str, creator: str, now: float, *, capa
         participants=MappingProxyType({creator: first}),
         guest_room=True,
         open_stage=True,
+        encrypted=encrypted,
         version=1,
     )
 

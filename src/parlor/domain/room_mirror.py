@@ -33,6 +33,8 @@ def to_json(room: Room) -> dict[str, Any]:
                 "self_muted": p.self_muted,
                 "mute_locked": p.mute_locked,
                 "speak_invite": p.speak_invite,
+                "public_key": p.public_key,
+                "keyed_since": p.keyed_since,
             }
             for p in room.participants.values()
             if not is_guest(p.user_id)
@@ -46,6 +48,7 @@ def to_json(room: Room) -> dict[str, Any]:
         "club_id": room.club_id,
         "club_name": room.club_name,
         "members_only": room.members_only,
+        "encrypted": room.encrypted,
         "version": room.version,
     }
 
@@ -64,6 +67,9 @@ def from_json(data: dict[str, Any]) -> Room:
             self_muted=bool(p["self_muted"]),
             mute_locked=bool(p["mute_locked"]),
             speak_invite=bool(p["speak_invite"]),
+            # absent from a mirror written before encrypted rooms (a node not yet upgraded)
+            public_key=None if p.get("public_key") is None else str(p["public_key"]),
+            keyed_since=None if p.get("keyed_since") is None else float(p["keyed_since"]),
         )
         for p in data["participants"]
     }
@@ -85,5 +91,6 @@ def from_json(data: dict[str, Any]) -> Room:
         club_id=data["club_id"],
         club_name=str(data["club_name"]),
         members_only=bool(data["members_only"]),
+        encrypted=bool(data.get("encrypted", False)),
         version=int(data["version"]),
     )

@@ -59,6 +59,11 @@ class Participant:
     # Muted by a moderator who locked it: the speaker cannot unmute themselves.
     mute_locked: bool = False
     speak_invite: bool = False
+    # An encrypted room (docs/E2EE.md §7): the public key this person published for this
+    # visit (base64url, a P-256 point) and when the server first took it; kept across a
+    # reconnect, gone with the person when they leave.
+    public_key: str | None = None
+    keyed_since: float | None = None
 
     @property
     def on_stage(self) -> bool:
@@ -107,6 +112,9 @@ class Room:
     club_id: str | None = None
     club_name: str = ""
     members_only: bool = False
+    # End-to-end encrypted (docs/E2EE.md) for the room's whole life: the server only
+    # relays public keys and wrapped room keys, and chat lines it cannot read.
+    encrypted: bool = False
     # Increases with every transition, so clients can drop stale snapshots.
     version: int = 0
 
@@ -193,6 +201,7 @@ def create(
     club_id: str | None = None,
     club_name: str = "",
     members_only: bool = False,
+    encrypted: bool = False,
 ) -> Room:
     # On stage muted, like everyone who comes up: nobody is live by surprise.
     first = Participant(creator, Role.MODERATOR, joined_at=now, stage_since=now, self_muted=True)
@@ -210,6 +219,7 @@ def create(
         club_id=club_id,
         club_name=club_name,
         members_only=members_only and club_id is not None,
+        encrypted=encrypted,
         version=1,
     )
 
@@ -544,6 +554,17 @@ def update_settings(
     hands_off = changed.hand_raise is HandRaise.OFF
     people = [replace(p, hand_raised=False) for p in changed.participants.values() if hands_off and p.hand_raised]
     return _with(changed, *people)
+
+
+def publish_key(room: Room, user_id: str, public_key: str, now: float) -> Room:
+    """Someone in an encrypted room publishes their public key for this visit (the
+    caller checked its form, domain/e2ee.py). The same key again keeps `keyed_since`."""
+    p = _member(room, user_id)
+    if not room.encrypted:
+        raise _refuse(Code.NOT_ENCRYPTED, "This room is not end-to-end encrypted.", 409)
+    if p.public_key == public_key:
+        return room
+    return _with(room, replace(p, public_key=public_key, keyed_since=now))
 
 
 def end(room: Room, actor: str) -> Room:

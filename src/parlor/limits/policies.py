@@ -45,6 +45,11 @@ DEFAULTS: Mapping[str, Rate] = {
     "guest_join": Rate(60, 600),  # entries as a guest (any room), per address
     "chat": Rate(30, 60),  # in-room chat lines, per account
     "reactions": Rate(30, 15),  # in-room reactions, per account (a burst of 30, then 2 a second)
+    # end-to-end encrypted rooms (actions/e2ee.py): public keys published, per person and
+    # room; wrapped room keys sent, per person (a key leader rotating to 60 people a few
+    # times a minute)
+    "e2ee_publish": Rate(10, 60),
+    "e2ee_key": Rate(600, 60),
     "club_found": Rate(3, 86400),  # clubs founded, per account
     "club_invite": Rate(50, 3600),  # club invitations and nominations, per account
 }

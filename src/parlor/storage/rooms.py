@@ -8,8 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from parlor.storage.tables import audit_log, room_blocks, rooms
 
 
-async def insert_room(conn: AsyncConnection, room_id: str, title: str, created_by: str, now: float) -> None:
-    await conn.execute(rooms.insert().values(id=room_id, title=title, created_by=created_by, created_at=now))
+async def insert_room(
+    conn: AsyncConnection, room_id: str, title: str, created_by: str, now: float, *, encrypted: bool = False
+) -> None:
+    await conn.execute(
+        rooms.insert().values(id=room_id, title=title, created_by=created_by, created_at=now, encrypted=encrypted)
+    )
 
 
 async def room_is_open(conn: AsyncConnection, room_id: str) -> bool | None:

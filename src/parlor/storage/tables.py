@@ -72,6 +72,8 @@ rooms = sa.Table(
     sa.Column("created_by", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("ended_at", sa.Float, nullable=True),
+    # added by migration 0015: end-to-end encrypted for its whole life (docs/E2EE.md)
+    sa.Column("encrypted", sa.Boolean, nullable=False, server_default=sa.false()),
     # added by migration 0009: the rooms someone hosted (the admins' person page)
     sa.Index("ix_rooms_created_by", "created_by", "created_at"),
 )
@@ -301,8 +303,9 @@ reports = sa.Table(
     sa.Column("room_live", sa.Boolean, nullable=True),
     sa.Column("audit_from_id", sa.Integer, nullable=True),
     sa.Column("audit_to_id", sa.Integer, nullable=True),
-    # a reported chat message's text (the only place a chat line is ever stored)
-    sa.Column("message_text", sa.String(500), nullable=True),
+    # a reported chat message's text (the only place a chat line is ever stored); 3000
+    # since migration 0015: an encrypted room's line is kept as its ciphertext
+    sa.Column("message_text", sa.String(3000), nullable=True),
     # added by migration 0014: a reported club's name and description
     sa.Column("club_name", sa.String(50), nullable=True),
     sa.Column("club_description", sa.String(500), nullable=True),

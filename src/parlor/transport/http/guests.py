@@ -26,6 +26,11 @@ class EnterBody(BaseModel):
     display_name: str = Field(max_length=1000)
 
 
+class EnterGuestRoomBody(EnterBody):
+    # Opening the room: end-to-end encrypted (docs/E2EE.md); ignored if it is live already.
+    encrypted: bool = False
+
+
 class GuestsBody(BaseModel):
     allowed: bool
 
@@ -54,16 +59,17 @@ async def guest_rooms_enabled(s: ServicesDep) -> dict[str, Any]:
 
 @router.get("/api/guest-rooms/{name}", responses=errors(400, 403))
 async def guest_room_status(name: str, s: ServicesDep) -> dict[str, Any]:
-    """`{name, live, room_id, title, count}`: whether the guest room is live now."""
+    """`{name, live, room_id, title, count, encrypted}`: whether the guest room is live now."""
     return await guests.guest_room_status(s, name)
 
 
 @router.post("/api/guest-rooms/{name}/enter", responses=errors(400, 403, 409, 429))
 async def enter_guest_room(
-    name: str, body: EnterBody, request: Request, response: Response, s: ServicesDep, address: ClientAddress
+    name: str, body: EnterGuestRoomBody, request: Request, response: Response, s: ServicesDep, address: ClientAddress
 ) -> dict[str, Any]:
-    """Come in as a guest (opening the room if it is not live): sets the guest cookie."""
-    entry = await guests.do_enter_guest_room(s, name, body.display_name, address=address)
+    """Come in as a guest (opening the room if it is not live, `encrypted` if asked):
+    sets the guest cookie."""
+    entry = await guests.do_enter_guest_room(s, name, body.display_name, address=address, encrypted=body.encrypted)
     return _entered(s, request, response, entry)
 
 

@@ -37,6 +37,8 @@ class CreateBody(BaseModel):
     # A club's room: its admins and leaders start them (docs/API.md, Clubs).
     club_id: str | None = Field(default=None, max_length=64)
     members_only: bool = False
+    # End-to-end encrypted for the room's whole life (docs/E2EE.md).
+    encrypted: bool = False
 
 
 class InviteBody(BaseModel):
@@ -100,6 +102,7 @@ async def create(body: CreateBody, user: CurrentUser, s: ServicesDep, address: C
         topics=body.topics,
         club_id=body.club_id,
         members_only=body.members_only,
+        encrypted=body.encrypted,
     )
     return _view(s, room)
 

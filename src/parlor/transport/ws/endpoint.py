@@ -34,7 +34,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from parlor import protocol as p
-from parlor.actions import accounts, chat, links, presence, reactions, speaking
+from parlor.actions import accounts, chat, e2ee, links, presence, reactions, speaking
 from parlor.actions.ids import digest
 from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, RESYNC, room_channel, user_channel
@@ -299,6 +299,10 @@ class ClientSocket:
                 links.do_report(self.s, user_id, room_id, quality)
             case p.React(room_id=room_id, emoji=emoji):
                 await reactions.do_react(self.s, self.user, room_id, emoji)
+            case p.E2eePublish(room_id=room_id, public_key=public_key):
+                await e2ee.do_publish(self.s, user_id, room_id, public_key)
+            case p.E2eeKeySend(room_id=room_id, to=to, epoch=epoch, wrapped=wrapped):
+                await e2ee.do_send_key(self.s, user_id, room_id, to, epoch, wrapped)
             case p.Hello():
                 raise ParlorError(400, Code.BAD_MESSAGE, "Already said hello.")
             case _:  # pragma: no cover - parse_client only yields the types above
@@ -342,6 +346,9 @@ class ClientSocket:
             if name == "account.signed_out":
                 if queue.session_hash in data["sessions"]:
                     queue.send(SIGNED_OUT)
+                return
+            if name == e2ee.KEY_EVENT:  # a wrapped room key for this user: not queued
+                queue.send(message["text"])
                 return
             queue.push_event(name, data)
             if name == "notification" and data.get("kind") in ("room_started", "room_invite"):
