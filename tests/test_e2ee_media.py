@@ -427,3 +427,46 @@ async def test_bad_frames_are_dropped_counted_and_the_room_goes_on(server: LiveS
         for c in (ann_c, bob_c, carl_c, dave_c):
             await c.close()
 
+
+
+@pytest.mark.media
+async def test_worker_processes_forward_encrypted_frames_whole(tmp_path: Path) -> None:
+    """`--workers 2`: the pool tells every worker the room is encrypted (also one that
+    joins the room later), so each admits SFrame frames and listeners on both workers
+    decrypt all of the speaker's frames (an Opus check would drop about half of them)."""
+    from tests.media.media_helpers import write_tone
+
+    from parlor.media.workers import WorkerPool
+
+    tone = write_tone(tmp_path / "tone.wav", seconds=3, freq=440)
+    key = os.urandom(16)
+    async with live_server(make_settings(tmp_path / "data", workers=2)) as server:
+        pool = server.app.state.services.media
+        assert isinstance(pool, WorkerPool)
+        clients = [await bot(server, n) for n in ("ann", "bob", "carl", "dan")]
+        try:
+            room_id = await encrypted_room(server, clients[0], "Spread out")
+            crypto = FrameCrypto.with_key(key)
+            assert crypto.sender is not None
+            # as a speaker who has talked a while: 2-byte counters, so that the header byte
+            # read as an Opus TOC says "two equal frames" and an Opus check would drop
+            # every frame of even length
+            crypto.sender.ctr = 1000
+            ann = await enter(server, clients[0], room_id, send_wav=tone, crypto=crypto, keyed=False)
+            await ann.room.post("mute", {"muted": False})
+            listeners = [
+                await enter(server, c, room_id, crypto=FrameCrypto.with_key(key), keyed=False) for c in clients[1:]
+            ]
+            assert {pool.worker_of(room_id, c.user_id) for c in clients[1:]} == {0, 1}
+            await eventually(lambda: all(p.crypto.decrypted > 50 for p in listeners))
+            sent0 = ann.crypto.encrypted
+            got0 = [p.crypto.decrypted for p in listeners]
+            await asyncio.sleep(2.0)
+            sent = ann.crypto.encrypted - sent0
+            for p, n in zip(listeners, got0, strict=True):
+                assert p.crypto.decrypted - n >= 0.9 * sent, (p.client.user_id, p.crypto.decrypted - n, sent)
+                assert sum(p.crypto.dropped.values()) == 0
+                assert p.media.level() > 0.02
+        finally:
+            for c in clients:
+                await c.close()
