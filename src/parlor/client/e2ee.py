@@ -260,10 +260,12 @@ class RoomKeys:
             if current != self._sent_for:
                 await self._rotate(keyed)
                 self._sent_for = current
+        others: list[dict[str, Any]] = []  # another room's keys: left for its own RoomKeys
         while not self.client.room_keys.empty():
             message = self.client.room_keys.get_nowait()
-            if message.get("room_id") == self.room_id:
-                self._pending.append(message)
+            (self._pending if message.get("room_id") == self.room_id else others).append(message)
+        for message in others:
+            self.client.room_keys.put_nowait(message)
         self._pending = [m for m in self._pending if not self._take(m, keyed)]
 
     async def _rotate(self, keyed: dict[str, bytes]) -> None:
