@@ -57,3 +57,15 @@ def test_fanout_unsubscribed_closes_the_listeners_sockets() -> None:
     assert result["listener_sockets_in_room"] == 0
     assert result["listener_msgs_per_s_speech"] == 0 and result["listener_msgs_per_s_idle"] == 0
     assert result["delivered_ratio"] >= 0.99  # media flows without the sockets
+
+
+def test_fanout_encrypted_both_reports_plain_and_encrypted_per_packet() -> None:
+    """Issue 14: the same room and listeners, windows alternating plain and SFrame payloads."""
+    result = _fanout("--encrypted", "both")
+    assert result["encrypted"] == "both"
+    assert result["plain_packets"] >= 5 * 50 * 3 * 0.7 / 2 and result["encrypted_packets"] >= 5 * 50 * 3 * 0.7 / 2
+    assert result["plain_us_per_packet"] > 0 and result["encrypted_us_per_packet"] > 0
+    ratio = result["encrypted_us_per_packet"] / result["plain_us_per_packet"]
+    assert abs(result["encrypted_vs_plain"] - ratio) < 0.01
+    assert result["delivered_ratio"] >= 0.99  # the encrypted frames are forwarded, none dropped
+    assert result["packets_dropped_server"] == 0

@@ -5,6 +5,11 @@ Real aiortc listeners over loopback; the speakers' packets are written by the te
 the speaker's DTLS transport hands it decrypted packets, so the levels, numbering and
 timing are exactly the test's. A speaker's timestamps advance with real time, as a
 real sender's do.
+
+The one-slot tests run on plain Opus and on end-to-end encrypted frames (issue 14): in
+an encrypted room each payload is a real SFrame frame (parlor.e2ee) the server cannot
+read, so the slot router and the hand-over work from the level header and the
+payload's length alone.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from tests.conftest import make_settings
 from tests.live import live_server
 
 from parlor.client.media import MediaSession, RtpRecord
+from parlor.e2ee import SFrameSender
 from parlor.media import aiortc_private as priv
+from parlor.media.rtp import ENCRYPTED_DTX_TOC
 from parlor.media.sfu import Sfu
 
 pytestmark = pytest.mark.media
@@ -44,6 +51,8 @@ class Sender:
         self.ts0 = random.getrandbits(32)
         self.t0 = time.monotonic()
         self.sent: list[float] = []  # when each packet was handed over
+        # an encrypted room's speaker sends SFrame frames (its DTX frames in clear)
+        self.sframe = SFrameSender(bytes(range(16)), 1) if ROOM in sfu._encrypted else None
 
     def packet(
         self, level: int, *, pt: int | None = None, payload: bytes | None = None, at: float | None = None
@@ -56,7 +65,11 @@ class Sender:
         self.seq = (self.seq + 1) & 0xFFFF
         header = struct.pack("!BBHII", 0x90, peer.upstream_pt if pt is None else pt, self.seq, ts, self.ssrc)
         ext = bytes((0xBE, 0xDE, 0, 1, priv.AUDIO_LEVEL_EXT_ID << 4, 0x80 | level, 0, 0))
-        return header + ext + (bytes([OPUS_TOC]) + bytes(60) if payload is None else payload)
+        if payload is None:
+            payload = bytes([OPUS_TOC]) + bytes(60)
+            if self.sframe is not None:
+                payload = self.sframe.encrypt(payload)
+        return header + ext + payload
 
     def send(self, level: int, **kw: object) -> None:
         data = self.packet(level, **kw)  # type: ignore[arg-type]
@@ -88,9 +101,11 @@ def assert_real_time(log: list[RtpRecord], sent: list[float], tolerance_s: float
         assert abs(step - (tb - ta)) < tolerance_s, (a, b, step, tb - ta)
 
 
-@pytest.fixture(params=["c", "python"])
+@pytest.fixture(params=["c", "python", "c-encrypted", "python-encrypted"])
 async def one_slot(request: pytest.FixtureRequest) -> Sfu:
-    server = Sfu(ice_hosts=LOOPBACK, slots=1, fanout=request.param)
+    fanout, _, encrypted = str(request.param).partition("-")
+    server = Sfu(ice_hosts=LOOPBACK, slots=1, fanout=fanout)
+    server.set_encrypted(ROOM, bool(encrypted))
     yield server  # type: ignore[misc]
     await server.close()
 
@@ -101,6 +116,7 @@ async def test_talk_spurts_reach_the_listener_whole_and_in_real_time(
     sfu = one_slot
     sfu.set_audible(ROOM, frozenset({"ann", "bob"}))
     listener = await join(sfu, clients, "listener", record_rtp=True)
+    listener.record_frames = True
     await join(sfu, clients, "ann")
     await join(sfu, clients, "bob")
     await connected(listener)
@@ -134,6 +150,13 @@ async def test_talk_spurts_reach_the_listener_whole_and_in_real_time(
     sfu.set_audible(ROOM, frozenset({"bob"}))
     await wait_for(lambda: len(listener.rtp_log) == len(sent))
     assert_real_time(listener.rtp_log, sent)
+    # the DTX packet is one TOC byte; in an encrypted room a fixed one (the server
+    # cannot read the talker's), which the listener's decoder takes as is
+    dtx = listener.received_frames[-1][2]
+    assert len(dtx) == 1
+    if ann.sframe is not None:
+        assert dtx == bytes([ENCRYPTED_DTX_TOC])
+        assert all(len(f) > 60 + 16 for _, _, f in listener.received_frames[:-1])  # SFrame, forwarded whole
     # and bob's next spurt continues the same stream, again in real time
     await asyncio.sleep(0.3)
     bob.sent.clear()
@@ -295,3 +318,43 @@ async def test_malformed_packets_are_counted_in_metrics(tmp_path: Path, clients:
         async with httpx.AsyncClient(base_url=server.url) as http:
             text = (await http.get("/metrics")).text
         assert f"parlor_media_packets_malformed_total {len(BAD)}" in text.splitlines()
+
+
+ENCRYPTED_BAD = {
+    "wrong payload type": lambda s: s.packet(LOUD, pt=(s.sfu._peer(ROOM, s.user_id).upstream_pt + 1) & 0x7F),
+    "empty payload": lambda s: s.packet(LOUD, payload=b""),
+    "SFrame header runs past the end": lambda s: s.packet(LOUD, payload=bytes([0xCF, 1, 2])),
+    "shorter than header + tag": lambda s: s.packet(LOUD, payload=s.sframe.encrypt(b"")[:-1]),
+    "truncated header": lambda s: s.packet(LOUD)[:9],
+    "not RTP": lambda s: bytes([0x40]) + s.packet(LOUD)[1:],
+}
+
+
+@pytest.mark.parametrize("fanout", ["c", "python"])
+async def test_an_encrypted_room_drops_what_cannot_be_an_sframe_frame(fanout: str, clients: list[MediaSession]) -> None:
+    """In an encrypted room the server cannot check Opus; it admits what can be an SFrame
+    frame (header parses, then at least the 16-byte tag) and 1–2 byte DTX frames only."""
+    sfu = Sfu(ice_hosts=LOOPBACK, fanout=fanout)
+    try:
+        sfu.set_encrypted(ROOM, True)
+        sfu.set_audible(ROOM, frozenset({"good", "bad"}))
+        listener = await join(sfu, clients, "listener", record_rtp=True)
+        await join(sfu, clients, "good")
+        await join(sfu, clients, "bad")
+        await connected(listener)
+        good, bad = Sender(sfu, "good"), Sender(sfu, "bad")
+        for make in list(ENCRYPTED_BAD.values()) * 3:
+            good.send(LOUD)
+            sfu._on_rtp(sfu._peer(ROOM, "bad"), make(bad))
+            await asyncio.sleep(0.02)
+        await wait_for(lambda: len(listener.rtp_log) >= len(good.sent))
+        await asyncio.sleep(0.1)
+        assert sfu.room_counters(ROOM)["malformed"] == 3 * len(ENCRYPTED_BAD)
+        assert sfu.slot_holders(ROOM).count("bad") == 0
+        assert_real_time(listener.rtp_log, good.sent)
+        good.send(QUIET, payload=bytes([OPUS_TOC]))  # a DTX frame in clear goes on
+        bad.send(LOUD)  # and so does the bad speaker's next real SFrame frame
+        await wait_for(lambda: len(listener.rtp_log) == len(good.sent) + 1)
+        assert sfu.room_counters(ROOM)["malformed"] == 3 * len(ENCRYPTED_BAD)
+    finally:
+        await sfu.close()

@@ -42,7 +42,10 @@ async def do_leave_unattended(s: Services, user_id: str, room_ids: list[str]) ->
 
 
 async def do_media_start(s: Services, user_id: str, room_id: str) -> str:
-    await check_participant(s, user_id, room_id)
+    room = await check_participant(s, user_id, room_id)
+    if room.encrypted:
+        # Before the peer opens: the SFU then checks SFrame frames, not Opus (docs/E2EE.md §4).
+        s.media.set_encrypted(room_id, True)
     try:
         return await s.media.open_peer(room_id, user_id)
     except MediaError as exc:

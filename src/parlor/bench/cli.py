@@ -43,6 +43,13 @@ def add_parser(sub: Any) -> None:
     fanout = bench_sub.add_parser("fanout", help="one room: S speakers, N WebRTC listeners, one node")
     _fanout_args(fanout, "100")
     fanout.add_argument("--engine", choices=("fast", "relay"), default="fast")
+    fanout.add_argument(
+        "--encrypted",
+        choices=("off", "on", "both"),
+        default="off",
+        help="an end-to-end encrypted room: speakers send SFrame frames (on); both: alternate "
+        "plain and encrypted windows in the same run and report each and their ratio",
+    )
     compare = bench_sub.add_parser("compare", help="fanout for each engine and listener count, in one run")
     _fanout_args(compare, "100,250,500,1000")
     compare.add_argument("--engines", default="fast,relay", help="comma-separated")
@@ -114,6 +121,7 @@ def _config(args: argparse.Namespace) -> FanoutConfig:
         concurrency=args.concurrency,
         keep=args.keep,
         subscribed=args.subscribed,
+        encrypted=getattr(args, "encrypted", "off"),
     )
 
 

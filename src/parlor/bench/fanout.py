@@ -42,8 +42,10 @@ from parlor.bench.lean import RxStats, SignalStats, Speaker, connect, hook_recei
 from parlor.bench.node import Node, metrics
 from parlor.bench.procs import stop_generators
 from parlor.bench.seed import Member, migrate, seed_members
+from parlor.e2ee import SFrameSender
 
 SLOTS = 3
+ROUNDS = 3  # --encrypted both: off/on windows, alternating
 DRAIN_S = 0.5
 SETTLE_S = 2.0
 IDLE_S = 3.0
@@ -64,6 +66,10 @@ class FanoutConfig:
     concurrency: int = 25  # concurrent joins per generator process
     keep: bool = False  # keep the node's data dir (and its log)
     subscribed: bool = True  # peers keep a subscribed socket, as browsers do
+    # end-to-end encrypted rooms (issue 14): "off", "on" (the speakers send SFrame
+    # frames, bench/lean.py) or "both": the window alternates off and on, ROUNDS times
+    # each, in the same room with the same listeners, and both are reported
+    encrypted: str = "off"
 
 
 def run_fanout(cfg: FanoutConfig) -> dict[str, Any]:
@@ -95,7 +101,7 @@ def _run_loop(coro: Any) -> dict[str, Any]:
     return result
 
 
-async def _stage(http: httpx.AsyncClient, speakers: list[Member]) -> str:
+async def _stage(http: httpx.AsyncClient, speakers: list[Member], encrypted: bool = False) -> str:
     """The first speaker opens the room; the others come on stage, unmuted."""
 
     def auth(m: Member) -> dict[str, str]:
@@ -109,7 +115,8 @@ async def _stage(http: httpx.AsyncClient, speakers: list[Member]) -> str:
         return result
 
     moderator = speakers[0]
-    room_id = str((await post(moderator, "/api/rooms", {"title": "bench"}))["id"])
+    body: dict[str, Any] = {"title": "bench", **({"encrypted": True} if encrypted else {})}
+    room_id = str((await post(moderator, "/api/rooms", body))["id"])
     for m in speakers[1:]:
         await post(m, f"/api/rooms/{room_id}/join")
         await post(moderator, f"/api/rooms/{room_id}/speak-invites", {"user_id": m.user_id})
@@ -170,11 +177,52 @@ def _ms(us: float | None) -> float | None:
     return None if us is None else round(us / 1000, 2)
 
 
+def _encrypt(speakers: list[Speaker], on: bool) -> None:
+    for s in speakers:
+        s.sframe = SFrameSender(os.urandom(16), 1) if on else None
+
+
+async def _windows(
+    cfg: FanoutConfig, http: httpx.AsyncClient, speakers: list[Speaker], server_pids: list[int]
+) -> dict[str, Any]:
+    """The measurement window. `encrypted` on or off: one window, speakers sending that
+    way. both: 2 x ROUNDS windows alternating off and on, each measured alone (server CPU
+    and forwarded packets), so both modes see the same room, listeners and box load."""
+    if cfg.encrypted != "both":
+        _encrypt(speakers, cfg.encrypted == "on")
+        await asyncio.sleep(cfg.seconds)
+        return {}
+    cpu = {"off": 0.0, "on": 0.0}
+    packets = {"off": 0.0, "on": 0.0}
+    part = cfg.seconds / (2 * ROUNDS)
+    for _ in range(ROUNDS):
+        for mode in ("off", "on"):
+            _encrypt(speakers, mode == "on")
+            f0 = (await metrics(http)).get(FORWARDED, 0.0)
+            c0 = sum(procs.cpu_split(server_pids))
+            await asyncio.sleep(part)
+            c1 = sum(procs.cpu_split(server_pids))
+            f1 = (await metrics(http)).get(FORWARDED, 0.0)
+            cpu[mode] += c1 - c0
+            packets[mode] += f1 - f0
+    us = {m: cpu[m] * 1e6 / packets[m] if packets[m] else None for m in cpu}
+    off, on = us["off"], us["on"]
+    return {
+        "plain_us_per_packet": _round(off, 2),
+        "encrypted_us_per_packet": _round(on, 2),
+        "encrypted_vs_plain": round(on / off, 3) if on and off else None,
+        "plain_packets": int(packets["off"]),
+        "encrypted_packets": int(packets["on"]),
+    }
+
+
 async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> dict[str, Any]:
     speaker_members, listener_members = members[: cfg.speakers], members[cfg.speakers :]
     loop = asyncio.get_running_loop()
     async with httpx.AsyncClient(base_url=node.url, timeout=60.0) as http:
-        room_id = await _stage(http, speaker_members)
+        if cfg.encrypted not in ("off", "on", "both"):
+            raise ValueError("encrypted is off, on or both")
+        room_id = await _stage(http, speaker_members, cfg.encrypted != "off")
         echo = RxStats(len(speaker_members))  # speakers hear each other: verified, not counted
         speaker_signals = SignalStats() if cfg.subscribed else None
         speakers: list[Speaker] = []
@@ -241,7 +289,7 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
             load_before = os.getloadavg()[0]
             for s in speakers:
                 s.flag = 1
-            await asyncio.sleep(cfg.seconds)
+            by_mode = await _windows(cfg, http, speakers, server_pids)
             for s in speakers:
                 await s.stop()
             await asyncio.sleep(DRAIN_S)
@@ -299,6 +347,8 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
         # the fast engine's inner loop (PARLOR_FANOUT; "auto" is C when built)
         "fanout": _fanout_in_use() if cfg.engine == "fast" else None,
         "seconds": cfg.seconds,
+        "encrypted": cfg.encrypted,
+        **by_mode,
         "server_cpu_us_per_packet": round(server_cpu * 1e6 / forwarded, 2) if forwarded else None,
         # of which in the kernel (sendto on loopback also queues the datagram at the receiver)
         "server_sys_us_per_packet": round(server_sys * 1e6 / forwarded, 2) if forwarded else None,

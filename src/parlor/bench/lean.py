@@ -52,12 +52,18 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from parlor import protocol as p
 from parlor.bench.seed import Member
+from parlor.e2ee import SFrameSender
 from parlor.media import aiortc_private as priv
 
 LOOPBACK = ("127.0.0.1",)
 TAIL = struct.Struct("<qIBBH")
 MAGIC = 0xB3C4
 PAYLOAD_BYTES = 80
+# An encrypted speaker's Opus frame before encryption: 81 bytes, so that its SFrame frame
+# (6-8 byte header for epoch 1, + 16-byte tag) has an odd length. A node whose media
+# plane was not told the room is encrypted (MediaServer.set_encrypted) checks payloads as
+# Opus; the header byte of an odd-length frame reads as a well-formed TOC either way.
+SFRAME_PLAIN_BYTES = 81
 FRAME_TICKS = 960  # 20 ms at 48 kHz
 SIGNAL_TIMEOUT_S = 60.0
 
@@ -449,6 +455,11 @@ class Speaker:
         level_ext = bytes((0xBE, 0xDE, 0, 1, (priv.AUDIO_LEVEL_EXT_ID << 4) | 0, 0x80 | level, 0, 0))
         self._header_tail = level_ext
         self._filler = bytes(PAYLOAD_BYTES - TAIL.size)
+        # end-to-end encrypted rooms (issue 14): each payload a real SFrame frame (header,
+        # AES-GCM of an Opus-sized frame, 16-byte tag), the tag's 16 bytes then carrying
+        # the bench's tail (nobody here decrypts). None: plain Opus-sized payloads.
+        self.sframe: SFrameSender | None = None
+        self._sframe_plain = bytes([0x78]) + bytes(SFRAME_PLAIN_BYTES - 1)
         self.flag = 0  # window flag written into each packet
         self.sent = 0
         self.sent_measured = 0
@@ -458,6 +469,9 @@ class Speaker:
     def packet(self, index: int) -> bytes:
         header = struct.pack("!BBHII", 0x90, self._pt, self._seq & 0xFFFF, self._ts & 0xFFFFFFFF, self._ssrc)
         tail = TAIL.pack(time.monotonic_ns(), index, self.flag, self.number, MAGIC)
+        if self.sframe is not None:
+            frame = self.sframe.encrypt(self._sframe_plain)
+            return header + self._header_tail + frame[: -TAIL.size] + tail
         return header + self._header_tail + self._filler + tail
 
     def send_one(self) -> None:

@@ -1,8 +1,9 @@
 """The Python client's media side: answer the server's offer, send a WAV, count what arrives.
 
-Imports nothing of Parlor but `parlor.protocol` (none needed here), so the client is
-usable alone. Unlike the server, the client uses aiortc normally (it decodes what it
-receives); two small reaches into aiortc internals are marked below.
+Imports nothing of Parlor but `parlor.protocol` and, for end-to-end encrypted rooms,
+the client's `e2ee` (on `parlor.e2ee`'s primitives), so the client is usable alone.
+Unlike the server, the client uses aiortc normally (it decodes what it receives);
+three small reaches into aiortc internals are marked below.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
+
+from parlor.client.e2ee import FrameCrypto, is_rtcp, rtp_payload_bounds
 
 logger = logging.getLogger(__name__)
 
@@ -158,8 +161,18 @@ class MediaSession:
         record_rtp: bool = False,
         ice_servers: list[dict[str, Any]] | None = None,
         relay_only: bool = False,
+        e2ee: FrameCrypto | None = None,
     ) -> None:
         self.send_wav = send_wav
+        # An encrypted room's frame crypto (client/e2ee.py): outgoing Opus payloads are
+        # SFrame-encrypted, incoming ones decrypted or dropped. None: a plain room.
+        self.e2ee = e2ee
+        # record_frames: keep the Opus payloads our encoder produced (`sent_frames`,
+        # before encryption) and those that arrived (`received_frames`: (ssrc, seq,
+        # payload) as the server forwarded them, before decryption); tests compare them.
+        self.record_frames = False
+        self.sent_frames: list[bytes] = []
+        self.received_frames: list[tuple[int, int, bytes]] = []
         self._ice_hosts = ice_hosts
         # TURN servers from GET /api/media/ice-servers ({urls, username, credential})
         servers = [
@@ -207,6 +220,7 @@ class MediaSession:
         if self.send_wav is not None:
             upstream.sender.replaceTrack(WavTrack(self.send_wav))
         self._hook_rtp_counter(upstream.receiver.transport)
+        self._hook_rtp_sender(upstream.sender.transport)
         answer = await pc.createAnswer()
         with _advertise_hosts(self._ice_hosts):
             await pc.setLocalDescription(answer)
@@ -238,6 +252,15 @@ class MediaSession:
             "level": self.level(),
             "energy": self.energy,
             "ssrcs": dict(self.per_ssrc),
+            **(
+                {
+                    "decrypted": self.e2ee.decrypted,
+                    "cant_decrypt": self.e2ee.cant_decrypt,
+                    "dropped": dict(self.e2ee.dropped),
+                }
+                if self.e2ee is not None
+                else {}
+            ),
         }
 
     async def close(self) -> None:
@@ -267,9 +290,39 @@ class MediaSession:
                 self.per_ssrc[ssrc] = self.per_ssrc.get(ssrc, 0) + 1
                 if self.record_rtp:
                     self.rtp_log.append(RtpRecord(ssrc, seq, ts, b1 & 0x7F, time.monotonic()))
+                if self.record_frames:
+                    bounds = rtp_payload_bounds(data)
+                    if bounds is not None and not is_rtcp(data):
+                        self.received_frames.append((ssrc, seq, bytes(data[bounds[0] : bounds[1]])))
+            if self.e2ee is not None:
+                opened = self.e2ee.open_packet(data)
+                if opened is None:
+                    return  # dropped, never played (counted in e2ee.dropped)
+                data = opened
             await original(data, arrival_time_ms)
 
         dtls._handle_rtp_data = counting
+
+    def _hook_rtp_sender(self, dtls: Any) -> None:
+        # aiortc internal: RTCDtlsTransport._send_rtp(data) gets every RTP and RTCP
+        # packet our sender makes, before SRTP. In an encrypted room the Opus payload is
+        # encrypted here (the RTP header and its audio-level extension stay in clear).
+        original = dtls._send_rtp
+
+        async def sealing(data: bytes) -> None:
+            if not is_rtcp(data):
+                if self.record_frames:
+                    bounds = rtp_payload_bounds(data)
+                    if bounds is not None:
+                        self.sent_frames.append(bytes(data[bounds[0] : bounds[1]]))
+                if self.e2ee is not None:
+                    sealed = self.e2ee.seal_packet(data)
+                    if sealed is None:
+                        return  # no key to send with yet: nothing, never plaintext
+                    data = sealed
+            await original(data)
+
+        dtls._send_rtp = sealing
 
     def _trim_levels(self, now: float) -> None:
         while self._levels and now - self._levels[0][0] > LEVEL_WINDOW_S:

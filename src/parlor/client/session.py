@@ -20,6 +20,7 @@ import httpx
 import websockets
 
 from parlor import protocol as p
+from parlor.client.e2ee import FrameCrypto
 from parlor.client.media import MediaSession
 
 # What a member's list of tokens shows as the client ("Parlor Python client").
@@ -45,6 +46,9 @@ class RoomSession:
         self.client = client
         self.room_id = room_id
         self.media: MediaSession | None = None
+        # An encrypted room's frame crypto (client/e2ee.py), given to every media
+        # connection of this session; None: a plain room.
+        self.e2ee: FrameCrypto | None = None
         self.restarts = 0
         # True once the server said we are no longer in the room (left, removed, ended);
         # the client then stops subscribing to it.
@@ -403,7 +407,13 @@ class ParlorClient:
     # -- rooms ------------------------------------------------------------------------
 
     async def join_room(
-        self, room_id: str, *, send_wav: str | None = None, record_rtp: bool = False, media: bool = True
+        self,
+        room_id: str,
+        *,
+        send_wav: str | None = None,
+        record_rtp: bool = False,
+        media: bool = True,
+        e2ee: FrameCrypto | None = None,
     ) -> RoomSession:
         """Join (if not in it yet), subscribe on the socket (without which the server
         removes us after the grace period) and, by default, connect media."""
@@ -415,6 +425,7 @@ class ParlorClient:
             state = await self.call("GET", f"/api/rooms/{room_id}")
         self.rooms[room_id] = state
         session = RoomSession(self, room_id)
+        session.e2ee = e2ee
         self._sessions.append(session)
         await self._subscribe(room_id)
         if media:
@@ -432,6 +443,7 @@ class ParlorClient:
             record_rtp=record_rtp,
             ice_servers=await self.ice_servers(),
             relay_only=self.relay_only,
+            e2ee=session.e2ee,
         )
         answer = await media.answer(offer)
         await self.send(p.MediaAnswer(session.room_id, answer))

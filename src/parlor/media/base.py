@@ -36,6 +36,10 @@ class MediaServer(abc.ABC):
     def set_audible(self, room_id: str, user_ids: frozenset[str]) -> None:
         """From now on forward audio only from these users (current, unmuted speakers)."""
 
+    def set_encrypted(self, room_id: str, encrypted: bool) -> None:  # noqa: B027 - optional hook
+        """The room is end-to-end encrypted (docs/E2EE.md): its payloads are SFrame frames,
+        not Opus. Say so before its first peer opens; the flag lasts until close_room."""
+
     @abc.abstractmethod
     async def close_peer(self, room_id: str, user_id: str) -> None:
         """Drop the user's connection, if any."""

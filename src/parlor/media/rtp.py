@@ -187,6 +187,28 @@ def _frame_length(payload: bytes | memoryview, i: int) -> tuple[int, int]:
     return first + 4 * payload[i + 1], 2
 
 
+# The TOC byte of the DTX packet the server inserts in an encrypted room, where it cannot
+# read the talker's: one 20 ms frame, hybrid fullband, mono, code 0 (RFC 6716 table 2).
+ENCRYPTED_DTX_TOC = 15 << 3
+
+SFRAME_TAG = 16  # AES_128_GCM_SHA256_128's tag (docs/E2EE.md §4)
+
+
+def sframe_ok(payload: bytes | memoryview) -> bool:
+    """Whether an encrypted room's payload can be an SFrame frame (RFC 9605 §4.3: a
+    header that parses, then at least the 16-byte tag) or the 1–2 byte Opus DTX frame
+    that senders leave in clear. The server cannot check more: it holds no key."""
+    n = len(payload)
+    if n <= 2:
+        return n > 0
+    config = payload[0]
+    size = 1
+    for nibble in (config >> 4, config & 0xF):
+        if nibble & 0x8:
+            size += (nibble & 0x7) + 1
+    return n >= size + SFRAME_TAG
+
+
 def opus_dtx(template: bytes | bytearray) -> bool:
     """Whether a `forward_template` packet is an Opus DTX packet: a payload of at most
     2 bytes (the TOC byte, maybe an empty frame), no audio. WebRTC's encoder sends one
@@ -200,13 +222,15 @@ def opus_dtx(template: bytes | bytearray) -> bool:
     return end - start <= 2
 
 
-def dtx_template(template: bytes | bytearray) -> bytearray | None:
+def dtx_template(template: bytes | bytearray, toc: int | None = None) -> bytearray | None:
     """A DTX packet that ends a talk-spurt, from the last forwarded template.
 
     The same header and audio-level extension (level set to silence), no padding, and
     an Opus payload of the TOC byte alone (one frame, code 0): the listener's jitter
     buffer takes it as "silence from here" and plays comfort noise until the slot's
-    next packet, instead of concealing a loss for every 10 ms of the gap.
+    next packet, instead of concealing a loss for every 10 ms of the gap. `toc`: the
+    TOC byte to use instead of the template's (an encrypted room's payload has none; a
+    1-byte frame goes to the decoder as is, docs/E2EE.md §4).
     """
     b0 = template[0]
     start = RTP_HEADER + (8 if b0 & 0x10 else 0)  # forward_template's only two shapes
@@ -216,5 +240,5 @@ def dtx_template(template: bytes | bytearray) -> bytearray | None:
     out[0] = b0 & ~0x20 & 0xFF
     if b0 & 0x10:
         out[RTP_HEADER + 5] = SILENT_LEVEL
-    out.append(template[start] & 0xFC)
+    out.append(template[start] & 0xFC if toc is None else toc)
     return out

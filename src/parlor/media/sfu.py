@@ -56,7 +56,16 @@ from av.frame import Frame
 from parlor.media import aiortc_private as priv
 from parlor.media import levels
 from parlor.media.base import LevelsCallback, MediaError, MediaServer
-from parlor.media.rtp import STAMP, dtx_template, forward_template, opus_dtx, opus_ok, rtp_payload
+from parlor.media.rtp import (
+    ENCRYPTED_DTX_TOC,
+    STAMP,
+    dtx_template,
+    forward_template,
+    opus_dtx,
+    opus_ok,
+    rtp_payload,
+    sframe_ok,
+)
 from parlor.media.sdp import OPUS_FMTP, OPUS_FMTP_NO_DTX, answer_problem, with_opus_fmtp
 from parlor.media.slots import ACTIVE_BELOW_LEVEL, DEFAULT_IDLE_S, SILENT_LEVEL, SlotRouter
 
@@ -220,6 +229,9 @@ class _Room:
     forwarded: int = 0  # packets written to listeners
     dropped: int = 0  # upstream packets not forwarded (not audible / no slot)
     malformed: int = 0  # upstream packets dropped as not RTP / not Opus / wrong payload type
+    # end-to-end encrypted (docs/E2EE.md): payloads are SFrame frames the server cannot
+    # read; admission checks their shape, and inserted DTX frames carry a fixed TOC
+    encrypted: bool = False
     tails: dict[int, _Tail] = field(default_factory=dict)  # slot index -> its last packet
     waiting_since: float = -1.0  # when a talker was last refused a slot
     # slot index -> how far its stream runs ahead of real time (s), from turns stamped a
@@ -260,6 +272,7 @@ class Sfu(MediaServer):
         self._on_levels = on_levels
         self._on_upstream = on_upstream
         self._rooms: dict[str, _Room] = {}
+        self._encrypted: set[str] = set()
         self._closed_forwarded = 0
         self._closed_dropped = 0
         self._closed_malformed = 0
@@ -350,6 +363,15 @@ class Sfu(MediaServer):
         if peer.pc.connectionState == "connected":
             self._drop_rtcp(peer)
 
+    def set_encrypted(self, room_id: str, encrypted: bool) -> None:
+        if encrypted:
+            self._encrypted.add(room_id)
+        else:
+            self._encrypted.discard(room_id)
+        room = self._rooms.get(room_id)
+        if room is not None:
+            room.encrypted = encrypted
+
     def set_audible(self, room_id: str, user_ids: frozenset[str]) -> None:
         room = self._room(room_id)
         room.audible = user_ids
@@ -365,6 +387,7 @@ class Sfu(MediaServer):
             await peer.pc.close()
 
     async def close_room(self, room_id: str) -> None:
+        self._encrypted.discard(room_id)
         room = self._rooms.pop(room_id, None)
         if room is not None:
             self._retire(room)
@@ -448,7 +471,7 @@ class Sfu(MediaServer):
         room = self._rooms.get(room_id)
         if room is None:
             room = self._rooms[room_id] = _Room(
-                room_id, SlotRouter(self._slots, self._slot_idle_s)
+                room_id, SlotRouter(self._slots, self._slot_idle_s), encrypted=room_id in self._encrypted
             )
         return room
 
@@ -504,9 +527,15 @@ class Sfu(MediaServer):
                 room.dropped += 1
             return
         # A speaker's packets reach every listener's decoder: only well-formed Opus in
-        # the negotiated payload type goes on (the others are counted, in /metrics).
+        # the negotiated payload type goes on (the others are counted, in /metrics). In
+        # an encrypted room: only what can be an SFrame frame (or a DTX frame in clear).
         bounds = rtp_payload(data)
-        if bounds is None or bounds[0] != speaker.upstream_pt or not opus_ok(memoryview(data)[bounds[1] : bounds[2]]):
+        well_formed = sframe_ok if room.encrypted else opus_ok
+        if (
+            bounds is None
+            or bounds[0] != speaker.upstream_pt
+            or not well_formed(memoryview(data)[bounds[1] : bounds[2]])
+        ):
             room.malformed += 1
             return
         self._fan_out(room, user_id, speaker, data, True)
@@ -578,7 +607,7 @@ class Sfu(MediaServer):
         tail = room.tails.pop(index, None)
         if tail is None or room.router.slots[index].holder != tail.user_id:
             return
-        template = dtx_template(tail.template)
+        template = dtx_template(tail.template, ENCRYPTED_DTX_TOC if room.encrypted else None)
         if template is None:
             return
         now = time.monotonic()

@@ -171,6 +171,8 @@ class Worker:
         op = message.get("op")
         if op == "set_audible":
             self.sfu.set_audible(str(message["room"]), frozenset(str(u) for u in message["users"]))
+        elif op == "set_encrypted":
+            self.sfu.set_encrypted(str(message["room"]), bool(message["encrypted"]))
         elif op == "targets":
             self.sender.set_targets(str(message["room"]), [_addr(a) for a in message["targets"]])
         elif op == "workers":

@@ -100,6 +100,7 @@ class WorkerPool(MediaServer):
         self._placements: dict[tuple[str, str], _Placement] = {}
         self._members: dict[str, Counter[int]] = {}  # room -> {worker index: peers}
         self._audible: dict[str, frozenset[str]] = {}
+        self._encrypted: set[str] = set()  # end-to-end encrypted rooms (Sfu.set_encrypted)
         self._origin: dict[str, int] = {}
         self._retired: Counter[str] = Counter()  # counters of workers that are gone
         self._procs: set[asyncio.subprocess.Process] = set()  # not reaped yet
@@ -259,6 +260,14 @@ class WorkerPool(MediaServer):
                 self._forget(key)
             raise
 
+    def set_encrypted(self, room_id: str, encrypted: bool) -> None:
+        if encrypted:
+            self._encrypted.add(room_id)
+        else:
+            self._encrypted.discard(room_id)
+        for index in self._members.get(room_id, ()):
+            self._notify(index, {"op": "set_encrypted", "room": room_id, "encrypted": encrypted})
+
     def set_audible(self, room_id: str, user_ids: frozenset[str]) -> None:
         self._audible[room_id] = user_ids
         for index in self._members.get(room_id, ()):
@@ -277,6 +286,7 @@ class WorkerPool(MediaServer):
         for key in [k for k in self._placements if k[0] == room_id]:
             self._forget(key)
         self._audible.pop(room_id, None)
+        self._encrypted.discard(room_id)
         self._origin.pop(room_id, None)
         await asyncio.gather(
             *(
@@ -341,6 +351,8 @@ class WorkerPool(MediaServer):
         self._origin.setdefault(room_id, index)
         members[index] += 1
         if members[index] == 1:  # the worker joins the room: audible set first, then targets
+            if room_id in self._encrypted:
+                self._notify(index, {"op": "set_encrypted", "room": room_id, "encrypted": True})
             audible = self._audible.get(room_id)
             if audible is not None:
                 self._notify(index, {"op": "set_audible", "room": room_id, "users": sorted(audible)})
