@@ -359,7 +359,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
           icon('signalLow'), 'poor connection')
         : null,
       stage ? h('span', { class: 'sr-only speaking-now', hidden: true }, 'speaking now') : null,
-      keys && codeOf(p) ? h('span', { class: 'mark mark-code', dataset: { safetyCode: codeOf(p) } }, `code ${codeOf(p)}`) : null);
+      keys && codeOf(p) ? h('span', { class: 'mark mark-code', dataset: { safetyCode: codeOf(p) } }, 'code ', h('span', { class: 'code-digits' }, codeOf(p))) : null);
     const quality = poorLinks[p.user_id] ? 'poor' : 'good';
     return h('li', {
       class: stage ? 'person on-stage' : 'person listener',
