@@ -100,7 +100,8 @@ def test_a_new_speaker_on_a_slot_continues_its_numbering(listeners: list[Listene
     _fanout.fan_out([ann.route], None, 1, 2, TEMPLATE, 0, 123, 777_777, 100.125)
     second = ann.receive()
     assert second[1] == 1  # sequence continuous
-    assert (second[2] - first[2]) % 2**32 == 6000  # timestamps move on by the time between
+    # timestamps move on by the time between, in whole frames (0.125 s is 6.25 frames: 6)
+    assert (second[2] - first[2]) % 2**32 == 6 * 960
     assert second[3] == 0xA2
 
 
