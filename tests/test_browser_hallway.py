@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Playwright, async_playwright, expect
-from tests.browser_helpers import launch, new_page, sign_in
+from tests.browser_helpers import launch, new_page, poll, sign_in
 from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
 
@@ -83,8 +83,13 @@ async def test_a_room_started_by_someone_you_follow_appears_live_and_a_blocked_o
             # Muting from the inbox is kept by the server.
             await page.get_by_role("checkbox", name="Mute new followers").check()
             await expect(page.get_by_role("checkbox", name="Mute new followers")).to_be_checked()
-            settings = (await alice.get("/api/notifications/settings")).json()["muted"]
-            assert settings["new_follower"] is True and settings["ping"] is False
+
+            # (the box ticks before the request lands: wait for the server to have it)
+            async def muted() -> dict[str, bool]:
+                return (await alice.get("/api/notifications/settings")).json()["muted"]  # type: ignore[no-any-return]
+
+            settings = await poll(muted, lambda m: m["new_follower"] is True, what="the mute kept by the server")
+            assert settings["ping"] is False
             assert await page.evaluate("() => window.__noReload === true")
 
             # Bob, in his room, pings Alice (a follower) from the room page; her open inbox
