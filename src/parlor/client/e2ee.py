@@ -38,35 +38,19 @@ from parlor.e2ee import (
     unwrap_room_key,
     wrap_room_key,
 )
+from parlor.media.rtp import rtp_payload
 
 if TYPE_CHECKING:
     from parlor.client.session import ParlorClient, RoomSession
 
-RTP_HEADER = 12
 # "can't decrypt" shows while frames were dropped for want of a key this recently
 CANT_DECRYPT_WINDOW_S = 1.0
 
 
 def rtp_payload_bounds(data: bytes | bytearray) -> tuple[int, int] | None:
-    """(start, end) of an RTP packet's payload (after CSRCs and header extension, before
-    padding), or None if malformed."""
-    n = len(data)
-    if n < RTP_HEADER or data[0] >> 6 != 2:
-        return None
-    b0 = data[0]
-    start = RTP_HEADER + 4 * (b0 & 0x0F)
-    if b0 & 0x10:
-        if start + 4 > n:
-            return None
-        start += 4 + 4 * ((data[start + 2] << 8) | data[start + 3])
-    end = n
-    if b0 & 0x20:
-        if n == 0 or data[n - 1] == 0:
-            return None
-        end -= data[n - 1]
-    if start > end:
-        return None
-    return start, end
+    """(start, end) of an RTP packet's payload, or None if malformed (media/rtp.py's check)."""
+    parsed = rtp_payload(data)
+    return None if parsed is None else (parsed[1], parsed[2])
 
 
 def is_rtcp(data: bytes) -> bool:

@@ -87,7 +87,7 @@ def forward_template(data: bytes, level_id: int) -> tuple[bytearray, int | None]
     return template, level
 
 
-def rtp_payload(data: bytes) -> tuple[int, int, int] | None:
+def rtp_payload(data: bytes | bytearray) -> tuple[int, int, int] | None:
     """(payload type, payload start, payload end) of a well-formed RTP packet, else None.
 
     Checks the version, the CSRC list and header extension lengths and the padding
