@@ -17,6 +17,10 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright, expe
 from tests.people import MEMBER_PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
+# Assertions wait up to 15 s, not Playwright's 5: CI runs these beside the media tests on
+# two cores, and a page's first load after sign-in has taken longer than 5 s there. A
+# passing assertion returns as soon as it holds, so only a failure waits the whole time.
+expect.set_options(timeout=15_000)
 PASSWORD = MEMBER_PASSWORD  # what tests/live.py:make_member signs people up with
 BASE_ARGS = [
     "--no-sandbox",

@@ -78,4 +78,9 @@ def test_quality_bench_runs_end_to_end(tmp_path: Path) -> None:
         assert result[f"jitter_buffer_ms_{mode}_median"] > 0
         assert result[f"packets_per_s_{mode}_median"] > 10
     assert {r["mode"] for r in result["per_run"]} == {"parlor", "direct"}
+    # the node's own counters over the Parlor run: what it forwarded reached the listener
+    through = next(r for r in result["per_run"] if r["mode"] == "parlor")
+    assert through["packets_received"] > 0, through
+    assert abs(through["node_packets_forwarded"] - through["packets_received"]) <= 5, through  # windows a few ms apart
+    assert through["node_packets_malformed"] == 0, through
     assert set(result["accept"]) == {"worst", "median", "concealed"}

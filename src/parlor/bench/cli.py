@@ -70,6 +70,10 @@ def add_parser(sub: Any) -> None:
     quality.add_argument("--speakers", type=int, choices=(1, 2), default=1, help="2: two speakers take turns")
     quality.add_argument("--sentences", type=int, default=4, help="sentences in each speaker's loop")
     quality.add_argument("--dtx", choices=("on", "off"), default=None, help="the node's Opus DTX (default: its own)")
+    quality.add_argument(
+        "--direct-dtx", choices=("on", "off"), default="off",
+        help="the direct call with Opus DTX too (default off: Chromium's own default)",
+    )
     quality.add_argument("--workers", type=int, default=1, help="the node's --workers")
     quality.add_argument(
         "--node-nice", type=int, default=-10, help="the node's nice value (0: as the bench; negative needs root)"

@@ -37,7 +37,7 @@ import numpy as np
 
 from parlor.bench import procs, speech
 from parlor.bench import quality_js as js
-from parlor.bench.node import Node
+from parlor.bench.node import Node, metrics
 from parlor.bench.seed import PASSWORD, Member, migrate, seed_members
 
 CHROMIUM = "/usr/bin/chromium"
@@ -72,6 +72,9 @@ class QualityConfig:
     speakers: int = 1
     sentences: int = 4
     dtx: bool = True
+    # The direct call with Opus DTX too (its listener asks for it): Chromium's default
+    # is without, so by default the two paths differ in the speaker's encoder as well.
+    direct_dtx: bool = False
     workers: int = 1
     turn_s: float = 2.0
     turns: int = 8
@@ -278,7 +281,7 @@ class _Bench:
         for who, page in enumerate(pages):
             self.stage = f"signal the direct call (speaker {who + 1})"
             offer = await page.evaluate(js.SPEAK_OFFER)
-            answer = await listener.evaluate(js.LISTEN, offer)
+            answer = await listener.evaluate(js.LISTEN, [offer, self.cfg.direct_dtx])
             await page.evaluate(js.SPEAK_ANSWERED, answer)
         self.stage = "connect the direct call"
         await _until(lambda: listener.evaluate(js.CONNECTED, "direct"), bool, 15, "the direct call")
@@ -301,6 +304,7 @@ class _Bench:
         # the browsers (and Playwright's driver): everything this process started but the node
         browser_pids = [p for p in procs.descendants(os.getpid()) if p not in pids and p != os.getpid()]
         before = await listener.evaluate(js.STATS, mode)
+        counters0 = await self._node_counters() if mode == "parlor" else {}
         cpu0, t0 = procs.cpu_seconds(pids), time.monotonic()
         browser_cpu0 = procs.cpu_seconds(browser_pids)
         await listener.evaluate(js.RECORD_START, mode)
@@ -317,6 +321,7 @@ class _Bench:
         cpu = procs.cpu_seconds(pids) - cpu0
         browser_cpu = procs.cpu_seconds(browser_pids) - browser_cpu0
         after = await listener.evaluate(js.STATS, mode)
+        counters = {k: v - counters0[k] for k, v in (await self._node_counters()).items()} if counters0 else {}
         recording = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         delta = {k: after[k] - before[k] for k in STAT_KEYS}
         emitted = after["jitterBufferEmittedCount"] - before["jitterBufferEmittedCount"]
@@ -348,6 +353,16 @@ class _Bench:
             "load": round(os.getloadavg()[0], 2),
             **{_snake(k): v for k, v in delta.items()},
             **({"speech_missing_by_position": position} if position else {}),
+            **counters,
+        }
+
+    async def _node_counters(self) -> dict[str, int]:
+        """The node's speaker packets forwarded, dropped (no slot) and malformed, so far."""
+        async with httpx.AsyncClient(base_url=self.node.url, timeout=10) as http:
+            found = await metrics(http)
+        return {
+            f"node_packets_{what}": int(found.get(f"parlor_media_packets_{what}_total", 0))
+            for what in ("forwarded", "dropped", "malformed")
         }
 
     def _missing_by_position(
@@ -395,7 +410,7 @@ def _summary(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "bench": "quality", "runs": cfg.runs, "speakers": cfg.speakers, "sentences": cfg.sentences,
-        "dtx": cfg.dtx, "workers": cfg.workers, "reduced_motion": cfg.reduced_motion,
+        "dtx": cfg.dtx, "direct_dtx": cfg.direct_dtx, "workers": cfg.workers, "reduced_motion": cfg.reduced_motion,
         "turn_by": cfg.turn_by if cfg.speakers > 1 else None,
         "load_1m_before": round(load_before[0], 2), "load_1m_after": round(load_after[0], 2),
         "load_1m_max": max([r["load"] for r in results] + [load_before[0], load_after[0]]),
@@ -445,6 +460,7 @@ def main(args: Any) -> int:
     dtx = Settings().opus_dtx if args.dtx is None else args.dtx == "on"
     cfg = QualityConfig(
         runs=args.runs, speakers=args.speakers, sentences=args.sentences, dtx=dtx, workers=args.workers,
+        direct_dtx=args.direct_dtx == "on",
         node_nice=args.node_nice, slots=args.slots, turn_by=args.turn_by, reduced_motion=args.motion == "reduce",
         keep=args.keep,
     )

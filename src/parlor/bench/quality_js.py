@@ -110,8 +110,10 @@ MIC_ENABLE = """(on) => {
 }"""
 
 # A direct call's listener: answers an offer, plays what it receives in an <audio>.
+# With `dtx`, its answer asks the speaker for Opus DTX (`usedtx=1`, as the node's answer
+# does), so the direct call can be measured with the same encoder settings as Parlor.
 LISTEN = (
-    "async (sdp) => {" + _GATHER + """
+    "async ([sdp, dtx]) => {" + _GATHER + """
   const pc = new RTCPeerConnection({bundlePolicy: 'max-bundle'});
   (window.__pcs = window.__pcs || []).push(pc);
   pc.addEventListener('track', (e) => {
@@ -122,7 +124,9 @@ LISTEN = (
     audio.play().catch(() => null);
   });
   await pc.setRemoteDescription({type: 'offer', sdp});
-  await pc.setLocalDescription(await pc.createAnswer());
+  const answer = await pc.createAnswer();
+  if (dtx) answer.sdp = answer.sdp.replace(/^(a=fmtp:[0-9]+ .*useinbandfec=1.*)$/m, '$1;usedtx=1');
+  await pc.setLocalDescription(answer);
   await gathered(pc);
   return pc.localDescription.sdp;
 }"""
