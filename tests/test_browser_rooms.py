@@ -658,3 +658,47 @@ async def test_the_room_dialogs_pass_axe(server: LiveServer, browser: Browser, p
     await expect(alice.get_by_role("dialog", name="You're the only moderator")).to_be_visible()
     found["leaving as the only moderator"] = await serious_violations(alice)
     assert len(found) == 3 and not any(found.values()), found
+
+
+async def test_a_moderator_changes_the_room_s_topics_by_keyboard_and_everyone_sees_them(
+    server: LiveServer, browser: Browser, people: People
+) -> None:
+    alice_m = await people.add("alice")
+    await people.add("bob")
+    alice = await page_of(browser, server, "alice")
+    await start_room(alice, "Late show")
+    rid = room_id_of(alice)
+    bob = await page_of(browser, server, "bob")
+    await bob.goto(alice.url)
+    await expect_connected(bob)
+    await expect(bob.get_by_role("list", name="Room topics")).to_have_count(0)  # none yet
+    # Bob, a listener, has no settings to open.
+    await expect(bob.get_by_role("button", name="Room settings")).to_have_count(0)
+
+    # Alice, by keyboard: the settings dialog has the topic boxes; she ticks two and saves.
+    await alice.get_by_role("button", name="Room settings").focus()
+    await alice.keyboard.press("Enter")
+    settings = alice.get_by_role("dialog", name="Room settings")
+    topics = settings.get_by_role("group", name="Topics")
+    for topic in ("music", "comedy"):
+        await topics.get_by_role("checkbox", name=topic).focus()
+        await alice.keyboard.press("Space")
+        await expect(topics.get_by_role("checkbox", name=topic)).to_be_checked()
+    await settings.get_by_role("button", name="Save changes").focus()
+    await alice.keyboard.press("Enter")
+    await expect(settings).to_be_hidden()
+
+    # Both pages show them without a reload, and the API agrees.
+    for page in (alice, bob):
+        await expect(page.get_by_role("list", name="Room topics")).to_contain_text("music")
+        await expect(page.get_by_role("list", name="Room topics")).to_contain_text("comedy")
+    snap = (await alice_m.http.get(f"/api/rooms/{rid}")).json()
+    assert sorted(snap["topics"]) == ["comedy", "music"]
+
+    # Unticking one saves only that change.
+    await alice.get_by_role("button", name="Room settings").click()
+    await settings.get_by_role("group", name="Topics").get_by_role("checkbox", name="music").uncheck()
+    await settings.get_by_role("button", name="Save changes").click()
+    await expect(settings).to_be_hidden()
+    await expect(bob.get_by_role("list", name="Room topics")).not_to_contain_text("music")
+    assert (await alice_m.http.get(f"/api/rooms/{rid}")).json()["topics"] == ["comedy"]

@@ -9,13 +9,14 @@
 // follow, moderator actions); moderators' settings and the sole moderator's "Leave
 // quietly" are dialogs (room_dialogs.js). A polite live region ("Announcements")
 // says what changed for you: invited to speak, on stage, hands raised.
-import { Api, patch, post } from '../api.js';
+import { Api, get, patch, post } from '../api.js';
 import { h, avatar, alertBox, rerender, icon } from '../dom.js';
 import { navigate } from '../router.js';
 import { hook, loadMe, session } from '../session.js';
 import { RoomMedia } from '../media.js';
 import { pingPanel } from './inbox.js';
 import { KIND_NAMES, KINDS, roomSettings, soleModeratorLeave } from './room_dialogs.js';
+import { topicTags } from './clubs.js';
 import { PersonSheet } from './room_person.js';
 import { moderationPanel } from './room_moderation.js';
 import { openReport } from './report.js';
@@ -101,6 +102,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
   const titleEl = h('h1', { class: 'room-title' });
   const kindEl = h('span', { class: 'badge badge-kind' });
   const countEl = h('span', { class: 'room-count' });
+  const topicsEl = h('span', { class: 'room-topics' });
   const connection = h('p', { class: 'connection', role: 'status', 'aria-label': 'Connection' });
   // Your own link, when it is poor (late pongs on the socket, loss or jitter on the media).
   const linkEl = h('p', { class: 'link-quality', role: 'status', 'aria-label': 'Your link' });
@@ -163,7 +165,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
   const page = h('section', { class: 'room' },
     h('div', { class: 'room-head' }, titleEl, h('div', { class: 'room-links' }, connection, linkEl)),
     h('div', { class: 'room-subhead' },
-      h('p', { class: 'muted room-meta' }, kindEl, countEl),
+      h('div', { class: 'muted room-meta' }, kindEl, countEl, topicsEl),
       h('div', { class: 'row room-tools' }, shareButton, settingsButton, moderationButton, guestTools.el, reportButton)),
     lockEl,
     shareStatus,
@@ -284,6 +286,7 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     kindEl.textContent = KIND_NAMES[room.kind] || 'Open';
     kindEl.title = (KINDS.find(([k]) => k === room.kind) || KINDS[0])[2];
     kindEl.dataset.kind = room.kind;
+    topicsEl.replaceChildren(...[topicTags(room.topics || [], 'Room topics')].filter(Boolean));
     const count = room.listener_count ?? room.participants.filter((p) => p.role === 'listener').length;
     countEl.textContent = `${count} ${count === 1 ? 'listener' : 'listeners'}`;
     settingsButton.hidden = !amMod;
@@ -647,10 +650,14 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
   }
 
   // --- moderators' dialogs -------------------------------------------------
-  function openSettings() {
+  async function openSettings() {
+    if (!state.room) return;
+    // The instance's topics, for the picker (none configured: no picker).
+    const topics = await get('/topics').then((r) => r.topics, () => []);
     if (!state.room) return;
     roomSettings(page, {
       room: state.room,
+      topics,
       save: async (changes) => apply(await patch(`/rooms/${encodeURIComponent(roomId)}`, changes)),
       invite: async (username) => apply(await post(`/rooms/${encodeURIComponent(roomId)}/invites`, { username })),
       returnFocus: () => settingsButton,

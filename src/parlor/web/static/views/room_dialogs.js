@@ -1,6 +1,7 @@
 // The room page's dialogs: a modal helper, "Leave quietly" for the only moderator,
 // and the moderators' room settings (rename, who can join, hand raising, invitations).
 import { h, alertBox } from '../dom.js';
+import { topicPicker } from './clubs.js';
 
 let serial = 0;
 const uid = (prefix) => `${prefix}-${++serial}`;
@@ -100,10 +101,10 @@ export function soleModeratorLeave(host, { speakers, nameOf, handOver, endRoom, 
 }
 
 /**
- * Room settings for moderators: title, who can join, who can raise a hand (one PATCH
- * with what changed), and invitations by username for social and closed rooms.
+ * Room settings for moderators: title, who can join, who can raise a hand, its topics
+ * (one PATCH with what changed), and invitations by username for social and closed rooms.
  */
-export function roomSettings(host, { room, save, invite, returnFocus }) {
+export function roomSettings(host, { room, topics = [], save, invite, returnFocus }) {
   const { body, close } = modal(host, { title: 'Room settings', returnFocus, className: 'settings-dialog' });
   const alert = alertBox();
   const titleId = uid('title');
@@ -120,11 +121,14 @@ export function roomSettings(host, { room, save, invite, returnFocus }) {
   const handsId = uid('hands');
   const hands = h('select', { id: handsId, class: 'select' },
     HANDS.map(([value, label]) => h('option', { value, selected: room.hand_raise === value }, label)));
+  const chosen = room.topics || [];
+  const topicBox = topics.length ? topicPicker(topics, { legend: 'Topics', max: 3, chosen, name: uid('room-topic') }) : null;
   const saveButton = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save changes');
   const form = h('form', { class: 'stack', novalidate: true },
     h('div', { class: 'field' }, h('label', { for: titleId }, 'Room title'), title),
     h('fieldset', { class: 'choices' }, h('legend', {}, 'Who can join'), kindRadios),
     h('div', { class: 'field' }, h('label', { for: handsId }, 'Who can raise a hand'), hands),
+    topicBox && topicBox.el,
     alert.el,
     h('div', { class: 'row dialog-actions' }, saveButton));
   form.addEventListener('submit', async (event) => {
@@ -135,6 +139,7 @@ export function roomSettings(host, { room, save, invite, returnFocus }) {
     if (title.value.trim() !== room.title) changes.title = title.value;
     if (checked && checked.value !== room.kind) changes.kind = checked.value;
     if (hands.value !== room.hand_raise) changes.hand_raise = hands.value;
+    if (topicBox && [...topicBox.value()].sort().join() !== [...chosen].sort().join()) changes.topics = topicBox.value();
     if (!Object.keys(changes).length) return close();
     saveButton.disabled = true;
     try {
