@@ -230,3 +230,67 @@ def sfu_transports(sfu: object) -> list:
             if pc is not None and pc.connectionState == "connected":
                 found.append(pc.getTransceivers()[0].receiver.transport)
     return found
+
+
+def test_ice_lite_hooks() -> None:
+    # priv.ice_lite swaps Connection.connect and check_incoming on the instance: aiortc
+    # and aioice must still call them through it
+    from aiortc.rtcicetransport import RTCIceTransport
+
+    assert "await self._connection.connect()" in inspect.getsource(RTCIceTransport.start)
+    request_received = inspect.getsource(aioice.ice.Connection.request_received)
+    # every authenticated check is answered before it is acted on, or kept until connect()
+    assert request_received.index("protocol.send_stun(response, addr)") < request_received.index(
+        "self.check_incoming(message, addr, protocol)"
+    )
+    assert "self._early_checks.append((message, addr, protocol))" in request_received
+    # the role-conflict rule the lite agent's tie-breaker of 0 relies on (it always loses)
+    assert 'if self._tie_breaker < message.attributes["ICE-CONTROLLED"]:' in request_received
+    assert list(inspect.signature(aioice.ice.Connection.check_incoming).parameters) == [
+        "self", "message", "addr", "protocol"
+    ]
+    # the replaced connect() is where aioice would start its checks and its consent loop
+    connect = inspect.getsource(aioice.ice.Connection.connect)
+    assert "self._check_periodic()" in connect
+    assert "asyncio.create_task(self.query_consent())" in connect
+    assert "if res != ICE_COMPLETED:" in connect
+    # aioice's own consent expiry closes the connection: priv.expire_consent does the same
+    assert "return await self.close()" in inspect.getsource(aioice.ice.Connection.query_consent)
+    # the internals the lite connect / check_incoming use
+    maybe_complete = inspect.getsource(aioice.ice.Connection._check_list_maybe_complete)
+    assert "self._check_list_state.put_nowait(ICE_COMPLETED)" in maybe_complete
+    assert list(inspect.signature(aioice.ice.CandidatePair).parameters) == ["protocol", "remote_candidate"]
+    init = inspect.getsource(aioice.ice.Connection.__init__)
+    for name in ("_early_checks", "_early_checks_done", "_check_list_state", "_nominated", "_tie_breaker",
+                 "_remote_candidates", "_local_candidates_end", "_check_list"):
+        assert f"self.{name}" in init, name
+    assert callable(aioice.ice.Connection._find_pair)
+    # setLocalDescription(offer) leaves a role already set alone, and the offer's ICE
+    # parameters (a=ice-lite among them) come from the gatherer
+    from aiortc import rtcpeerconnection, sdp
+
+    set_local = inspect.getsource(RTCPeerConnection.setLocalDescription)
+    assert "if not iceTransport._role_set:" in set_local
+    assert "media.ice = iceGatherer.getLocalParameters()" in inspect.getsource(
+        rtcpeerconnection.add_transport_description
+    )
+    assert 'lines += ["a=ice-lite"]' in inspect.getsource(sdp.SessionDescription.__str__)
+
+
+async def test_ice_lite_offer() -> None:
+    pc = RTCPeerConnection()
+    try:
+        for _ in range(2):
+            priv.never_start(pc.addTransceiver(_SilentTrack(), direction="sendonly"))
+        priv.ice_lite(pc)
+        with priv.advertise_hosts(LOOPBACK):
+            await pc.setLocalDescription(await pc.createOffer())
+        session = pc.localDescription.sdp.split("\r\nm=")[0]
+        assert "a=ice-lite" in session.splitlines()
+        for transceiver in pc.getTransceivers():
+            dtls = transceiver.receiver.transport
+            assert dtls.transport.role == "controlled"
+            assert priv.is_ice_lite(dtls)
+            assert not priv.consent_expired(dtls, float("inf"))  # not connecting yet
+    finally:
+        await pc.close()

@@ -6,7 +6,8 @@ a sender's SSRC, the negotiated payload type, and the list of host addresses aio
 advertises. It also keeps aiortc's per-peer media machinery from ever starting (the
 fast path does not use it, and idle it costs CPU for every connected peer): the slot
 senders' RTP task and RTCP sender-report loop, the upstream receiver's decoder thread
-and RTCP loop, and aiortc's parsing and routing of incoming RTCP.
+and RTCP loop, and aiortc's parsing and routing of incoming RTCP. And it makes the
+node an ICE-lite agent (`ice_lite`): it answers the peer's checks and sends none.
 tests/media/test_aiortc_private.py fails loudly if an upgrade moves any of them.
 """
 
@@ -15,12 +16,23 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import time
+import types
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, NamedTuple, Protocol
 
 import aioice.ice
 import aioice.turn
-from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aioice.candidate import Candidate
+from aioice.utils import random_string
+from aiortc import (
+    RTCDtlsTransport,
+    RTCIceParameters,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+)
 from aiortc.codecs import HEADER_EXTENSIONS
 from pylibsrtp import Error as _SrtpError
 from pylibsrtp._binding import ffi as _srtp_ffi
@@ -187,6 +199,128 @@ def udp_port_range(ports: tuple[int, int] | None) -> Iterator[None]:
         yield
     finally:
         _port_range.reset(token)
+
+
+# --- ICE-lite (RFC 8445 §2.5) -------------------------------------------------------
+# A full agent runs its own connectivity checks, nominates, then sends a consent check
+# on the selected pair every ~5 s (RFC 7675): for a node with many idle peers, that is
+# most of what an idle peer costs. As an ICE-lite agent (as Janus and mediasoup are) the
+# node sends none: the offer says `a=ice-lite`, so the browser takes the controlling
+# role, checks, and nominates a pair with USE-CANDIDATE; aioice still answers every
+# check (Connection.request_received). The browser's consent checks keep coming, and
+# are the node's evidence that the peer is alive: `consent_expired` says when they
+# stopped, and the caller ends the peer with `expire_consent`, as aioice's own consent
+# loop would have.
+
+# RFC 7675 §5.1: consent expires 30 s after the last check was answered.
+CONSENT_EXPIRY_S = 30.0
+
+
+def ice_lite(pc: RTCPeerConnection) -> None:
+    """Make the node an ICE-lite agent on `pc`'s ICE transports.
+
+    Call after adding the transceivers and before setLocalDescription(offer): the offer
+    then carries `a=ice-lite`, the node is ICE-controlled (setLocalDescription leaves a
+    role already set alone), and its aioice connections get the lite `connect` and
+    `check_incoming` below, called through the instance.
+    """
+    transports = {id(t.receiver.transport.transport): t.receiver.transport.transport for t in pc.getTransceivers()}
+    for transport in transports.values():
+        connection: Any = transport._connection
+        connection.ice_controlling = False
+        transport._role_set = True
+        # a peer that also claims the controlled role loses the tie (487, RFC 8445
+        # §7.3.1.1) and switches, so a lite agent is never made controlling
+        connection._tie_breaker = 0
+        connection.connect = types.MethodType(_lite_connect, connection)
+        connection.check_incoming = types.MethodType(_lite_check_incoming, connection)
+        connection._parlor_heard = None  # monotonic time of the peer's last check, once connecting
+        gatherer = transport.iceGatherer
+        plain = gatherer.getLocalParameters
+
+        def local_parameters(plain: Callable[[], RTCIceParameters] = plain) -> RTCIceParameters:
+            parameters = plain()
+            parameters.iceLite = True
+            return parameters
+
+        gatherer.getLocalParameters = local_parameters  # type: ignore[method-assign]
+
+
+async def _lite_connect(self: Any) -> None:
+    """aioice's Connection.connect for a lite agent: no check list of its own, no
+    consent task; done when the peer nominates a pair (`_lite_check_incoming`)."""
+    if not self._local_candidates_end:
+        raise ConnectionError("Local candidates gathering was not performed")
+    if self.remote_username is None or self.remote_password is None:
+        raise ConnectionError("Remote username or password is missing")
+    self._parlor_heard = time.monotonic()  # the expiry runs from here until the first check
+    # checks that arrived before the answer (they were answered, not yet acted on)
+    for early_check in self._early_checks:
+        self.check_incoming(*early_check)
+    self._early_checks.clear()
+    self._early_checks_done = True
+    # completed by a nomination; failed by close() (consent expired, peer closed)
+    if await self._check_list_state.get() != aioice.ice.ICE_COMPLETED:
+        raise ConnectionError("ICE negotiation failed")
+
+
+def _lite_check_incoming(self: Any, message: Any, addr: tuple[str, int], protocol: Any) -> None:
+    """aioice's Connection.check_incoming for a lite agent: an authenticated check
+    (already answered) refreshes consent; one with USE-CANDIDATE selects its pair.
+
+    The first nominated pair stays selected (the fan-out holds its socket and address);
+    after that only checks on it count as consent (RFC 7675 is per pair).
+    """
+    component = protocol.local_candidate.component
+    selected = self._nominated.get(component)
+    if selected is not None:
+        if selected.protocol is protocol and selected.remote_addr == addr:
+            self._parlor_heard = time.monotonic()
+        return
+    self._parlor_heard = time.monotonic()
+    if "USE-CANDIDATE" not in message.attributes:
+        return
+    remote = next(
+        (c for c in self._remote_candidates if c._network_host == addr[0] and c.port == addr[1]), None
+    )
+    if remote is None:  # a peer-reflexive candidate (RFC 8445 §7.3.1.3)
+        remote = Candidate(
+            foundation=random_string(10),
+            component=component,
+            transport="udp",
+            priority=message.attributes.get("PRIORITY", 0),
+            host=addr[0],
+            port=addr[1],
+            type="prflx",
+        )
+        self._remote_candidates.append(remote)
+    pair = self._find_pair(protocol, remote)
+    if pair is None:
+        pair = aioice.ice.CandidatePair(protocol, remote)
+        self._check_list.append(pair)
+    pair.state = aioice.ice.CandidatePair.State.SUCCEEDED
+    pair.remote_nominated = pair.nominated = True
+    self._nominated[component] = pair
+    self._check_list_maybe_complete()
+
+
+def is_ice_lite(dtls: RTCDtlsTransport) -> bool:
+    """Whether the transport's ICE connection is a lite agent's (`ice_lite`)."""
+    return hasattr(dtls.transport._connection, "_parlor_heard")
+
+
+def consent_expired(dtls: RTCDtlsTransport, now: float) -> bool:
+    """Whether a lite transport's peer has sent no check for CONSENT_EXPIRY_S since it
+    started connecting (RFC 7675); False before that and for a full agent."""
+    heard: float | None = getattr(dtls.transport._connection, "_parlor_heard", None)
+    return heard is not None and now - heard > CONSENT_EXPIRY_S
+
+
+async def expire_consent(dtls: RTCDtlsTransport) -> None:
+    """End the ICE connection as aioice does when consent expires (its consent loop
+    calls Connection.close()): its sockets close, the ICE transport and then the peer
+    connection fail, and whoever watches them sees a peer gone."""
+    await dtls.transport._connection.close()
 
 
 # --- DTLS transport -------------------------------------------------------------

@@ -19,8 +19,12 @@ aiortc does ICE, DTLS and SRTP set-up and nothing else: no sender or receiver of
 peer's connection is ever started (`aiortc_private.never_start`), so there is no RTCP
 sender-report loop for the slots (its reports would not match the packets we write),
 no receiver-report loop and decoder thread for the upstream, and a peer's incoming
-RTCP is dropped off its socket once connected (nothing reads it). What an idle peer
-still costs is ICE consent freshness (aioice) and its DTLS transport's idle task.
+RTCP is dropped off its socket once connected (nothing reads it). The node is an
+ICE-lite agent (`aiortc_private.ice_lite`): it answers the peer's connectivity and
+consent checks and sends none; a peer whose checks stop for
+`aiortc_private.CONSENT_EXPIRY_S` is ended by one watchdog per Sfu (`_watch_consent`),
+as a lost consent ends it. What an idle peer still costs is answering its checks and
+its DTLS transport's idle task.
 
 The seam for multi-process media workers: a packet from a local peer is admitted
 (`_on_rtp`: the speaker is audible), fanned out to the local peers (`_fan_out`) and
@@ -151,6 +155,7 @@ class _Peer:
     slot_transceivers: list[RTCRtpTransceiver]
     answered: bool = False
     failed: bool = False
+    expiring: bool = False  # its consent expired: its ICE connection is being closed
     rtcp_dropped: bool = False  # off the socket (aiortc_private.drop_rtcp_datagrams)
     payload_type: int = 0
     upstream_pt: int = -1  # the payload type its own packets must carry (negotiated Opus)
@@ -278,6 +283,7 @@ class Sfu(MediaServer):
         self._closed_malformed = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self._consent_watchdog: asyncio.Task[None] | None = None
 
     # --- MediaServer ---------------------------------------------------------------
 
@@ -300,6 +306,8 @@ class Sfu(MediaServer):
                 # the fast path reads upstream RTP off the DTLS transport and writes the
                 # slots' RTP itself: aiortc's sender/receiver machinery would only idle
                 priv.never_start(t)
+            # the browser checks and keeps consent; the node answers (cheaper per peer)
+            priv.ice_lite(pc)
             offer = await pc.createOffer()
             with priv.advertise_hosts(self._ice_hosts), priv.udp_port_range(self._udp_ports):
                 await pc.setLocalDescription(
@@ -320,6 +328,8 @@ class Sfu(MediaServer):
                 self._drop(peer)
 
         self._ensure_ticker()
+        if self._consent_watchdog is None:
+            self._consent_watchdog = asyncio.ensure_future(self._watch_consent())
         sdp: str = pc.localDescription.sdp
         return sdp
 
@@ -399,11 +409,12 @@ class Sfu(MediaServer):
             await asyncio.gather(*(p.pc.close() for p in peers))
 
     async def close(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
+        for task in (self._ticker, self._consent_watchdog):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._ticker = self._consent_watchdog = None
         for room_id in list(self._rooms):
             await self.close_room(room_id)
         while self._tasks:
@@ -701,6 +712,31 @@ class Sfu(MediaServer):
         socket would otherwise keep sending to the address until aiortc noticed."""
         dtls: RTCDtlsTransport = peer.upstream.receiver.transport
         priv.on_socket_closed(dtls, lambda: self._drop(peer))
+
+    async def _watch_consent(self) -> None:
+        """End every peer whose ICE checks stopped (RFC 7675 consent expiry): one sweep
+        over all peers every sixth of the expiry, instead of a timer per peer."""
+        while True:
+            await asyncio.sleep(priv.CONSENT_EXPIRY_S / 6)
+            # in a method of its own: loop variables here would keep the last peer alive
+            self._sweep_consent(time.monotonic())
+
+    def _sweep_consent(self, now: float) -> None:
+        for room in list(self._rooms.values()):
+            for peer in list(room.peers.values()):
+                if not peer.expiring and priv.consent_expired(peer.upstream.receiver.transport, now):
+                    logger.info("consent expired for %s in %s", peer.user_id, room.room_id)
+                    peer.expiring = True
+                    task = asyncio.ensure_future(self._expire(peer))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+
+    async def _expire(self, peer: _Peer) -> None:
+        # Closing the ICE connection sets off what a lost consent always did: the socket
+        # closes (the C fan-out's watch drops the peer), then the connection fails
+        # (`on_state` drops it). _drop again in case neither had run: a no-op if one did.
+        await priv.expire_consent(peer.upstream.receiver.transport)
+        self._drop(peer)
 
     @staticmethod
     def _release_routes(room: _Room) -> None:
