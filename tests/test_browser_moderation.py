@@ -8,13 +8,14 @@ Run inside the private network namespace (scripts/test does it).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, Route, async_playwright, expect
 from tests.browser_helpers import expect_connected, launch, no_horizontal_overflow, poll, sign_in, within_viewport
 from tests.conftest import make_settings
 from tests.live import LiveServer, live_server, make_member
@@ -165,17 +166,24 @@ async def test_withdrawing_an_invitation_to_speak_from_the_hands_and_the_sheet(
         async def invited() -> bool:
             return bool(someone(await ok(await alice.get(f"/api/rooms/{rid}")), bob_id)["speak_invite"])
 
-        # from the raised hands: Invite, then Withdraw invitation
+        # from the raised hands: Invite, then at once Withdraw invitation. The invitation's
+        # answer is held back 1.5 s, so the withdrawal is pressed while the page still waits
+        # for it (the socket has already shown the new button): the page must queue the
+        # second press, not drop it.
+        async def slow_answer(route: Route) -> None:
+            answer = await route.fetch()
+            await asyncio.sleep(1.5)
+            await route.fulfill(response=answer)
+
+        await page.route("**/speak-invites", slow_answer)
         hands = page.get_by_role("list", name="Raised hands")
-        # (the page takes one action at a time: wait for the invitation's answer, not only
-        # for the socket's news of it, before the next)
-        async with page.expect_response(lambda r: r.url.endswith("/speak-invites")):
-            await hands.get_by_role("button", name="Invite Bob to speak").click()
-        await poll(invited, bool, what="bob invited")
+        await hands.get_by_role("button", name="Invite Bob to speak").click()
         withdraw = hands.get_by_role("button", name="Withdraw invitation: Bob")
         await withdraw.focus()
+        assert await invited(), "the invitation landed before its answer came back"
         await page.keyboard.press("Enter")
         await poll(invited, lambda v: not v, what="invitation withdrawn")
+        await page.unroute("**/speak-invites")
         await expect(hands.get_by_role("button", name="Invite Bob to speak")).to_be_visible()
 
         # from Bob's sheet

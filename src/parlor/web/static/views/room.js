@@ -192,7 +192,8 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     gone: false, // ended, left or removed: the page no longer follows the room
     leaving: false,
     confirmEnd: false,
-    busy: false,
+    pressed: new Set(), // data-keys of controls whose action is queued or in flight
+    actions: Promise.resolve(), // the tail of the queue: one action at a time, in order
     invitedBefore: false,
     hands: null, // user ids with a raised hand, as last seen by a moderator (for announcements)
   };
@@ -575,18 +576,28 @@ export function mountRoom(ctx, { roomId, me, socket, snap, guest = false, shareU
     }
   }
 
+  // One action at a time, in the order pressed. A second press of a control whose action
+  // is still pending is a double-click and dropped; a press of any other control waits its
+  // turn instead of being lost (a moderator who invites and at once withdraws means both).
   async function act(call) {
-    if (state.busy) return;
-    state.busy = true;
-    alert.clear();
-    try {
-      apply(await call());
-    } catch (err) {
-      if (err.code === 'room_ended') showEnded();
-      else alert.show(err.message);
-    } finally {
-      state.busy = false;
-    }
+    const active = document.activeElement;
+    const key = active instanceof HTMLElement ? active.dataset.key ?? null : null;
+    if (key !== null && state.pressed.has(key)) return;
+    if (key !== null) state.pressed.add(key);
+    const turn = state.actions.then(async () => {
+      if (state.gone) return;
+      alert.clear();
+      try {
+        apply(await call());
+      } catch (err) {
+        if (err.code === 'room_ended') showEnded();
+        else alert.show(err.message);
+      } finally {
+        if (key !== null) state.pressed.delete(key);
+      }
+    });
+    state.actions = turn;
+    await turn;
   }
 
   async function toggleMute() {
