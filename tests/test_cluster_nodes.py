@@ -35,14 +35,23 @@ def _free_port() -> int:
 class Node:
     """One `parlor serve` process of the cluster."""
 
-    def __init__(self, work: Path, name: str, database_url: str, redis_url: str) -> None:
+    def __init__(
+        self,
+        work: Path,
+        name: str,
+        database_url: str,
+        redis_url: str,
+        *,
+        public_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = work / f"{name}.log"
         data = work / name
         env = {k: v for k, v in os.environ.items() if not k.startswith("PARLOR_")}
-        env.update(PYTHONPATH=SRC, PARLOR_WORKERS="1")
-        args = ["serve", "--port", str(self.port), "--data-dir", str(data), "--public-url", self.url]
+        env.update(PYTHONPATH=SRC, PARLOR_WORKERS="1", **(extra_env or {}))
+        args = ["serve", "--port", str(self.port), "--data-dir", str(data), "--public-url", public_url or self.url]
         args += ["--database-url", database_url, "--redis-url", redis_url, "--ice-host", "127.0.0.1"]
         with self.log.open("w") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "parlor.cli", *args], stdout=out, stderr=out, env=env)
@@ -154,8 +163,11 @@ async def test_a_killed_nodes_room_lives_on_with_its_stage_on_another_node(
         people = await _people(a)
         rid, before = await _a_busy_room(a, people)
         b = Node(tmp_path, "b", database_url, redis.url)
-        # b's start left a's room alone; b does not run it while a lives
-        assert (await people["ann"].get(f"{b.url}/api/rooms/{rid}")).status_code != 200
+        # b's start left a's room alone; b does not run it while a lives, but answers
+        # for it (the request goes on to a)
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{b.url}/healthz")).json()["live_rooms"] == 0
+        assert _stage(await _ok(await people["ann"].get(f"{b.url}/api/rooms/{rid}"))) == _stage(before)
         a.kill()
         killed = time.monotonic()
         after = await _wait_for_room(b, people["ann"], rid, timeout=10)

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parlor import __version__
-from parlor.actions import accounts, admin, events, presence, room_takeover, rooms, sanctions
+from parlor.actions import accounts, admin, events, room_ops, room_owner, room_takeover, rooms, sanctions
 from parlor.actions.services import Services
 from parlor.bus.base import Bus
 from parlor.cluster.base import Cluster, NodeInfo
@@ -30,7 +30,7 @@ from parlor.storage.db import Database, private_dir
 from parlor.transport.http import account_safety as account_safety_routes
 from parlor.transport.http import accounts as account_routes
 from parlor.transport.http import admin as admin_routes
-from parlor.transport.http import body_limit, errors, headers, openapi, pages
+from parlor.transport.http import body_limit, errors, headers, node_hop, openapi, pages
 from parlor.transport.http import chat as chat_routes
 from parlor.transport.http import clubs as club_routes
 from parlor.transport.http import contacts as contact_routes
@@ -123,6 +123,7 @@ def _node_info(s: Services) -> NodeInfo:
         public_url=s.settings.base_url,
         ice_hosts=tuple(s.settings.ice_hosts),
         started_at=s.clock(),
+        node_url=s.settings.internal_url,
     )
 
 
@@ -191,7 +192,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     s = build_services(settings)
 
     def client_gone(queue_user: str, room_id: str, since: float) -> None:
-        presence.do_detach(s, queue_user, room_id, since)
+        room_ops.do_detach(s, queue_user, room_id, since)
 
     registry = QueueRegistry(
         settings.reconnect_grace_s,
@@ -202,6 +203,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await s.db.migrate()
+        await room_owner.do_load_node_key(s)
         await s.bus.start()
         await s.limiter.start()
         await s.cluster.join(_node_info(s))
@@ -225,6 +227,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
             with contextlib.suppress(Exception):  # Redis may be gone: the node's entry expires
                 await s.cluster.leave()
             await s.cluster.close()
+            await s.nodes.close()
             await s.bus.close()
             await s.limiter.close()
             await s.db.close()
@@ -233,6 +236,8 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app = FastAPI(title="Parlor", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = s
     app.state.queues = registry
+    # Inside the body limit: a request for a room another node runs is forwarded there.
+    app.add_middleware(node_hop.NodeHop, services=lambda: s)
     app.add_middleware(
         body_limit.BodyLimit,
         default=body_limit.Limit(settings.body_max_bytes),
@@ -277,12 +282,19 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     app.include_router(guest_routes.router)
     app.include_router(club_routes.router)
     app.include_router(endpoint.router)
+    app.include_router(node_hop.router)
     app.include_router(guest_socket.router)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> JSONResponse:
         return JSONResponse(
-            {"status": "ok", "version": __version__, "live_rooms": len(s.live.rooms), "peers": s.media.peer_count()}
+            {
+                "status": "ok",
+                "version": __version__,
+                "node": s.cluster.node_id,  # which node of a cluster answered
+                "live_rooms": len(s.live.rooms),
+                "peers": s.media.peer_count(),
+            }
         )
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
@@ -346,6 +358,7 @@ async def _housekeeping(s: Services, registry: QueueRegistry) -> None:
             await s.cluster.heartbeat()
             await rooms.do_renew_leases(s)
             await room_takeover.do_take_over(s)
+            await room_ops.do_forget_gone_nodes(s)
             await rooms.do_reap_absent(s)
             # Suspensions and bans made by the CLI (another process) take effect here.
             await sanctions.do_enforce_recorded(s)

@@ -42,6 +42,10 @@ def _add_address(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="address to bind (PARLOR_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to bind (PARLOR_PORT, default 8080)")
     p.add_argument("--public-url", help="the URL people use to reach this instance (PARLOR_PUBLIC_URL)")
+    p.add_argument(
+        "--node-url",
+        help="the URL the other nodes of a cluster reach this one at (PARLOR_NODE_URL; default from host and port)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -126,6 +130,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "database_url",
             "ice_hosts",
             "public_url",
+            "node_url",
             "workers",
             "media_engine",
             "udp_ports",

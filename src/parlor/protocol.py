@@ -264,6 +264,11 @@ class E2eeKey(Message):
     wrapped: str
 
 
+# A client's messages about one room that only the room's node can answer (on another
+# node of a cluster, carried there: actions/room_ops.py).
+RoomMessage = MediaStart | MediaAnswer | MediaStop | Link | React | E2eePublish | E2eeKeySend
+ROOM_MESSAGES = (MediaStart, MediaAnswer, MediaStop, Link, React, E2eePublish, E2eeKeySend)
+
 CLIENT_MESSAGES: dict[str, type[Message]] = {
     m.TYPE: m
     for m in (

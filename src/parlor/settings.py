@@ -87,6 +87,9 @@ class Settings:
     contact_prefix_budget: int = 5000
     # Redis, shared by several nodes (rate limits: docs/DESIGN.md); empty: kept in process.
     redis_url: str = field(default="", repr=False)  # may hold a password
+    # Where the other nodes of a cluster reach this one (a room's requests go to the node
+    # that runs it); empty: http://HOST:PORT, with the first ICE host for a wildcard HOST.
+    node_url: str = ""
     # Rate limits: NAME=COUNT/SECONDS overrides of the policies in parlor/limits/policies.py.
     limits: tuple[str, ...] = ()
     # Addresses (or networks) of reverse proxies whose X-Forwarded-For/-Proto are believed;
@@ -120,6 +123,15 @@ class Settings:
         if self.public_url:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def internal_url(self) -> str:
+        if self.node_url:
+            return self.node_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = self.ice_hosts[0] if self.ice_hosts else "127.0.0.1"
         return f"http://{host}:{self.port}"
 
     @property
@@ -172,6 +184,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "event_reminder_lead_s": ("PARLOR_EVENT_REMINDER_LEAD_S", float),
     "event_grace_s": ("PARLOR_EVENT_GRACE_S", float),
     "redis_url": ("PARLOR_REDIS_URL", str),
+    "node_url": ("PARLOR_NODE_URL", str),
     "limits": ("PARLOR_LIMITS", tuple),
     "trusted_proxies": ("PARLOR_TRUSTED_PROXIES", tuple),
     "oidc_issuer": ("PARLOR_OIDC_ISSUER", str),

@@ -8,6 +8,7 @@ presence) can import it without importing the others: imports run one way
 from __future__ import annotations
 
 from parlor.actions.ids import looks_like_id
+from parlor.actions.room_owner import check_here
 from parlor.actions.services import Services
 from parlor.domain.rooms import Room
 from parlor.errors import Code, ParlorError
@@ -25,8 +26,10 @@ async def check_room(s: Services, room_id: str) -> Room:
     if is_open is None:
         raise ParlorError(404, Code.ROOM_NOT_FOUND, "There is no such room.")
     if is_open and s.settings.redis_url:
-        # Live on another node of the cluster, or its node just died and another takes it
-        # over within seconds (actions/room_takeover.py): the client asks again.
+        # Live on another node of the cluster: the request goes there (room_owner.py).
+        await check_here(s, room_id)
+        # Its node just died and another takes it over within seconds
+        # (actions/room_takeover.py): the client asks again.
         moving = "This room is moving to another server: try again in a moment."
         raise ParlorError(503, Code.ROOM_MOVING, moving, retry_after=2)
     raise ParlorError(410, Code.ROOM_ENDED, "This room has ended.")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from parlor.actions.chat_board import ChatBoard, ReactionBoard
 from parlor.actions.links import LinkBoard
 from parlor.actions.live import LiveRooms
+from parlor.actions.node_links import NodeLinks
 from parlor.actions.speaking import SpeakingBoard
 from parlor.bus.base import Bus
 from parlor.cluster.base import Cluster
@@ -40,6 +41,10 @@ class Services:
     limits: Mapping[str, Rate] = field(default_factory=lambda: dict(DEFAULTS))
     # This node among the others, and the leases it holds (cluster/; one node: LocalCluster).
     cluster: Cluster = field(default_factory=LocalCluster)
+    # The other nodes: where they are, and the key of requests between them (room_owner.py).
+    nodes: NodeLinks = field(default_factory=NodeLinks)
+    # Sockets of other nodes following rooms of this one: (room, user, node) -> how many.
+    attached_from: dict[tuple[str, str, str], int] = field(default_factory=dict)
     # The last sanction this node has applied to its rooms and sockets (actions/sanctions.py).
     sanctions_seen: int | None = None
     # The last operator action (admin audit log) this node has applied (actions/admin.py).

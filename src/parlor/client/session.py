@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 # Chat lines a RoomSession keeps (the server's history is as long).
 CHAT_KEPT = 100
+# A room whose node died is taken over by another within seconds ("room_moving" until
+# then): subscribing and media are asked for again this often, this many times.
+MOVING_TRIES = 20
+MOVING_RETRY_S = 0.5
 
 
 class ClientError(Exception):
@@ -241,6 +245,10 @@ class ParlorClient:
             for session in self._sessions:
                 if not session.gone:
                     self._spawn(self._resubscribe(session))
+            # Our media may have been on a node that is gone (a cluster): connect it again,
+            # as the web client does on every new socket.
+            for room_id in {s.room_id for s in self._sessions if not s.gone and s.media is not None}:
+                self._restart_media(room_id)
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._run())
 
@@ -312,15 +320,21 @@ class ParlorClient:
             self._subscribing.pop(room_id, None)
 
     async def _resubscribe(self, session: RoomSession) -> None:
-        try:
-            await self._subscribe(session.room_id)
-        except ClientError as exc:
-            if exc.code in ("not_in_room", "room_ended", "room_not_found"):
-                session.gone = True
-            else:
-                logger.warning("subscribing again to %s failed: %s", session.room_id, exc)
-        except (TimeoutError, websockets.ConnectionClosed):
-            pass  # the socket dropped again: the next reconnect tries again
+        for _ in range(MOVING_TRIES):
+            try:
+                await self._subscribe(session.room_id)
+                return
+            except ClientError as exc:
+                if exc.code in ("not_in_room", "room_ended", "room_not_found"):
+                    session.gone = True
+                    return
+                if exc.code != "room_moving":
+                    logger.warning("subscribing again to %s failed: %s", session.room_id, exc)
+                    return
+            except (TimeoutError, websockets.ConnectionClosed):
+                return  # the socket dropped again: the next reconnect tries again
+            # Its node is gone and another takes it over within seconds: ask again.
+            await asyncio.sleep(MOVING_RETRY_S)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -393,7 +407,14 @@ class ParlorClient:
 
                 async def restart(session: RoomSession = session, old: MediaSession = old) -> None:
                     await old.close()
-                    await self.start_media(session, send_wav=old.send_wav, record_rtp=old.record_rtp)
+                    for _ in range(MOVING_TRIES):
+                        try:
+                            await self.start_media(session, send_wav=old.send_wav, record_rtp=old.record_rtp)
+                            return
+                        except ClientError as exc:
+                            if exc.code != "room_moving" or session.gone:
+                                raise
+                        await asyncio.sleep(MOVING_RETRY_S)
 
                 self._spawn(restart())
 

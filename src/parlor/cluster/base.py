@@ -25,6 +25,8 @@ class NodeInfo:
     public_url: str
     ice_hosts: tuple[str, ...] = field(default_factory=tuple)
     started_at: float = 0.0
+    # where the other nodes reach this one (Settings.internal_url)
+    node_url: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "ice_hosts": list(self.ice_hosts)}
@@ -38,6 +40,7 @@ class NodeInfo:
             public_url=str(data.get("public_url", "")),
             ice_hosts=tuple(str(h) for h in data.get("ice_hosts", ())),
             started_at=float(data.get("started_at", 0.0)),
+            node_url=str(data.get("node_url", "")),
         )
 
 

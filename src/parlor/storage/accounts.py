@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlor.domain.sessions import Session
 from parlor.domain.users import User
+from parlor.storage.db import insert_ignore
 from parlor.storage.sanctions import in_force
 from parlor.storage.tables import instance, invites, sessions, users
 
@@ -242,6 +243,12 @@ async def invite_claimable(conn: AsyncConnection, code_hash: str) -> bool:
 async def get_fact(conn: AsyncConnection, key: str) -> str | None:
     row = (await conn.execute(sa.select(instance.c.value).where(instance.c.key == key))).first()
     return row.value if row else None
+
+
+async def fact_or(conn: AsyncConnection, key: str, fresh: str) -> str:
+    """The fact under `key`, made `fresh` the first time (race-free: the first writer wins)."""
+    await conn.execute(insert_ignore(conn, instance, key=key, value=fresh))
+    return str((await conn.execute(sa.select(instance.c.value).where(instance.c.key == key))).scalar_one())
 
 
 async def set_fact(conn: AsyncConnection, key: str, value: str) -> None:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Mount
 
+from parlor.actions.room_owner import OWNER_HEADER, RoomElsewhere
 from parlor.errors import Code, ParlorError
 from parlor.transport.http.body_limit import BodyTooLarge, handle_too_large
 
@@ -48,7 +49,9 @@ def allowed_methods(request: Request) -> list[str]:
 
 async def _parlor_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ParlorError)
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    if isinstance(exc, RoomElsewhere):
+        headers[OWNER_HEADER] = exc.node_url  # forwarded there (node_hop.py), never sent
     # to_dict: some errors carry more than code and message (a suspension's `until`).
     return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
 

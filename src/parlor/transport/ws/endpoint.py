@@ -34,8 +34,9 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from parlor import protocol as p
-from parlor.actions import accounts, chat, e2ee, links, presence, reactions, speaking
+from parlor.actions import accounts, e2ee, links, presence, room_ops, speaking
 from parlor.actions.ids import digest
+from parlor.actions.room_ops import ROOM_MOVED
 from parlor.actions.services import Services
 from parlor.bus.base import HALLWAY, RESYNC, room_channel, user_channel
 from parlor.domain.users import User
@@ -56,6 +57,10 @@ CLOSE_AFTER = 4.0
 # How often (on a ping) a socket asks the database whether its session still exists.
 SESSION_CHECK_S = 300.0
 MAX_BAD_MESSAGES = 20
+# A room taken over by another node: its sockets are counted there, asking again while
+# the new node settles (actions/room_takeover.py).
+MOVED_TRIES = 10
+MOVED_RETRY_S = 0.5
 # At most one audience-only room snapshot per this many seconds per queue and room,
 # and one hallway.changed per queue (DESIGN §3 "Presence at scale").
 AUDIENCE_COALESCE_S = 0.25
@@ -104,6 +109,7 @@ class ClientSocket:
         self.bad_messages = 0
         self.budget = MessageBudget()
         self.said_bye = False
+        self._tasks: set[asyncio.Task[None]] = set()
         # When a frame last came (s.clock), and whether the user's link is marked late for it.
         self.heard_at = s.clock()
         self.late = False
@@ -287,22 +293,13 @@ class ClientSocket:
                 stop = queue.rooms.pop(room_id, None)
                 if stop is not None:
                     stop()
-                    presence.do_detach(self.s, user_id, room_id, self.s.clock())
-            case p.MediaStart(room_id=room_id):
-                sdp = await presence.do_media_start(self.s, user_id, room_id)
-                self.send(p.MediaOffer(room_id=room_id, sdp=sdp))
-            case p.MediaAnswer(room_id=room_id, sdp=sdp):
-                await presence.do_media_answer(self.s, user_id, room_id, sdp)
-            case p.MediaStop(room_id=room_id):
-                await presence.do_media_stop(self.s, user_id, room_id)
-            case p.Link(room_id=room_id, quality=quality):
-                links.do_report(self.s, user_id, room_id, quality)
-            case p.React(room_id=room_id, emoji=emoji):
-                await reactions.do_react(self.s, self.user, room_id, emoji)
-            case p.E2eePublish(room_id=room_id, public_key=public_key):
-                await e2ee.do_publish(self.s, user_id, room_id, public_key)
-            case p.E2eeKeySend(room_id=room_id, to=to, epoch=epoch, wrapped=wrapped):
-                await e2ee.do_send_key(self.s, user_id, room_id, to, epoch, wrapped)
+                    room_ops.do_detach(self.s, user_id, room_id, self.s.clock())
+            case p.MediaStart() | p.MediaAnswer() | p.MediaStop() | p.Link() | p.React() | p.E2eePublish() | (
+                p.E2eeKeySend()
+            ):
+                # answered by the room's node, this one or another (actions/room_ops.py)
+                for text in await room_ops.do_message(self.s, self.user, message):
+                    self.outbox.put_nowait(text)
             case p.Hello():
                 raise ParlorError(400, Code.BAD_MESSAGE, "Already said hello.")
             case _:  # pragma: no cover - parse_client only yields the types above
@@ -363,14 +360,15 @@ class ClientSocket:
 
         queue.other.append(self.s.bus.subscribe(user_channel(queue.user_id), on_user))
 
-    async def subscribe(self, queue: EventQueue, room_id: str) -> None:
-        from parlor.actions.rooms import person_view, room_view
-
-        room = await presence.do_attach(self.s, self.user.id, room_id)
+    async def subscribe(self, queue: EventQueue, room_id: str, moved: bool = False) -> None:
+        """Follow the room's events and send its picture. `moved`: the room went to another
+        node, which counts nobody yet: attach there, with nothing to detach."""
+        items = await room_ops.do_attach(self.s, self.user.id, room_id)
         old = queue.rooms.pop(room_id, None)
         if old is not None:
             old()
-            presence.do_detach(self.s, self.user.id, room_id, self.s.clock())
+            if not moved:
+                room_ops.do_detach(self.s, self.user.id, room_id, self.s.clock())
         user_id = self.user.id
 
         def stop_room() -> None:
@@ -403,26 +401,37 @@ class ClientSocket:
                 if data["user_id"] == user_id:
                     queue.send(p.MediaRestart(room_id=data["room_id"]).to_json())
                 return
+            if name == ROOM_MOVED:  # taken over by another node: be counted there
+                self._spawn(self._follow_moved(queue, room_id))
+                return
             queue.push_event(name, data)
             if name == "room.ended":
                 stop_room()
 
         queue.rooms[room_id] = self.registry.feeds.follow(room_channel(room_id), _room_merge, on_room)
-        queue.push_json("room.state", _compact(room_view(self.s, room)))
-        mine = room.participants.get(user_id)
-        you = {"room_id": room.id, "version": room.version, "participant": person_view(self.s, mine) if mine else None}
-        queue.push_event("room.you", you)
-        history = chat.history_json(self.s, room_id, user_id)
-        if history is not None:
-            queue.push_json("chat.history", history)
-        # `speaking` is sent only when it changes: tell a newcomer who is speaking now.
-        now_speaking = speaking.current_text(self.s, room_id)
-        if now_speaking is not None:
-            queue.send(now_speaking)
-        links.do_socket_late(self.s, user_id, [room_id], False)
-        poor_now = links.current_text(self.s, room_id)
-        if poor_now is not None:
-            queue.send(poor_now)
+        for kind, name, text in items:
+            if kind == "event":
+                queue.push_json(name, text)
+            else:
+                queue.send(text)
+
+    async def _follow_moved(self, queue: EventQueue, room_id: str) -> None:
+        for _ in range(MOVED_TRIES):
+            if room_id not in queue.rooms:
+                return  # unsubscribed meanwhile
+            try:
+                await self.subscribe(queue, room_id, moved=True)
+                return
+            except ParlorError as exc:
+                if exc.code != Code.ROOM_MOVING:
+                    logger.info("following room %s to its new node failed: %s", room_id, exc.code.value)
+                    return
+            await asyncio.sleep(MOVED_RETRY_S)
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
 
 def _room_merge(message: dict[str, Any], followers: int) -> float | None:
