@@ -1,9 +1,11 @@
 """Three `parlor serve` nodes on one PostgreSQL and one Redis, people spread over them:
 a room runs on node A while its listeners and its speaker are on B and C. Their
 requests and socket messages reach A through their own nodes (no load balancer: each
-client talks to one node only), and every listener hears the speaker (packets counted
-by real aiortc peers). Then A is killed with -9: the room lives on on B or C with the
-same stage, and everyone hears the speaker again, with no client doing anything."""
+client talks to one node only); their media is on their own nodes, and C relays the
+speaker's packets to B, which does the last fan-out: every listener hears the speaker
+(packets counted by real aiortc peers). Then A is killed with -9: the room lives on on
+B or C with the same stage, and everyone still hears the speaker, with no client doing
+anything."""
 
 from __future__ import annotations
 
@@ -65,6 +67,12 @@ async def _members(node: Node, names: list[str]) -> dict[str, tuple[httpx.AsyncC
     return out
 
 
+async def _metric(node: Node, name: str) -> int:
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{node.url}/metrics")).text
+    return next(int(float(line.split()[1])) for line in text.splitlines() if line.startswith(name + " "))
+
+
 async def _live(node: Node) -> tuple[int, int]:
     """(live rooms, media peers) on the node."""
     async with httpx.AsyncClient() as http:
@@ -87,19 +95,26 @@ def _stage(view: dict[str, Any]) -> list[tuple[Any, ...]]:
     return sorted((p["username"], p["role"], p["self_muted"], p["mute_locked"]) for p in view["participants"])
 
 
-async def test_a_room_on_one_node_heard_from_two_others_and_again_after_its_node_is_killed(
-    tmp_path: Path, database_url: str, redis: RedisServer
+@pytest.mark.parametrize("workers", [1, 2], ids=["media-relayed-between-nodes", "media-on-the-rooms-node"])
+async def test_a_room_on_one_node_heard_from_two_others_and_after_its_node_is_killed(
+    tmp_path: Path, database_url: str, redis: RedisServer, workers: int
 ) -> None:
-    a = Node(tmp_path, "a", database_url, redis.url, extra_env=GRACE)
+    """With media in the node's process (`--workers 1`), each person's media is on their
+    own node and the nodes relay speakers to each other; with media workers, a room's
+    media is on the room's node (the relay between nodes is built for in-process media
+    only), and after the kill everyone's media connects again to the room's new node."""
+    relayed = workers == 1
+    env = {**GRACE, "PARLOR_WORKERS": str(workers)}
+    a = Node(tmp_path, "a", database_url, redis.url, extra_env=env)
     nodes = [a]
     bots: list[ParlorClient] = []
     http: list[httpx.AsyncClient] = []
     try:
         people = await _members(a, ["ann", "bob", "cat", "dan"])  # a's setup link: before the others start
         http.extend(client for client, _ in people.values())
-        b = Node(tmp_path, "b", database_url, redis.url, extra_env=GRACE)
+        b = Node(tmp_path, "b", database_url, redis.url, extra_env=env)
         nodes.append(b)
-        c = Node(tmp_path, "c", database_url, redis.url, extra_env=GRACE)
+        c = Node(tmp_path, "c", database_url, redis.url, extra_env=env)
         nodes.append(c)
         ann = people["ann"][0]
         rid = (await _ok(await ann.post(f"{a.url}/api/rooms", json={"title": "Across three nodes"})))["id"]
@@ -129,11 +144,20 @@ async def test_a_room_on_one_node_heard_from_two_others_and_again_after_its_node
                 body = {"op": "attach", "user_id": cat_id, "room_id": rid, "node_id": "x", "message": ""}
                 r = await stranger.post(f"{a.url}/internal/room-op", json=body, headers=headers)
                 assert r.status_code == 403, r.text
-        # the room and its media are on A: its peers are the three on B and C
-        assert [await _live(n) for n in (a, b, c)] == [(1, 3), (0, 0), (0, 0)]
         await _eventually(
             lambda: _packets(bob_room.media) > 50 and _packets(dan_room.media) > 50, 15, "listeners on B and C hear C"
         )
+        if relayed:
+            # the room is on A, each person's media on their own node: Bob's on B, Cat's and Dan's on C
+            assert [await _live(n) for n in (a, b, c)] == [(1, 0), (0, 1), (0, 2)]
+            # C sent Cat's packets to B (once each: B is the only other node with peers), B took them
+            assert await _metric(c, "parlor_node_relay_sent_total") > 50
+            assert await _metric(b, "parlor_node_relay_received_total") > 50
+            assert await _metric(a, "parlor_node_relay_sent_total") == 0
+            assert await _metric(b, "parlor_node_relay_refused_total") == 0
+        else:
+            # the room and all its media on A
+            assert [await _live(n) for n in (a, b, c)] == [(1, 3), (0, 0), (0, 0)]
         # The room's node counts every one of them as present (their sockets are on B
         # and C): nobody is removed when the reconnect grace has long passed.
         await asyncio.sleep(6)
@@ -142,20 +166,32 @@ async def test_a_room_on_one_node_heard_from_two_others_and_again_after_its_node
 
         a.kill()
         killed = time.monotonic()
-        old = {id(bob_room.media), id(dan_room.media)}
+        media = (bob_room.media, dan_room.media)
+        at_kill = [_packets(m) for m in media]
 
         def heard_again() -> bool:
-            fresh = [s.media for s in (bob_room, dan_room)]
-            return all(m is not None and id(m) not in old and _packets(m) > 10 for m in fresh)
+            if relayed:  # the same connections hear on
+                return all(_packets(m) > n + 10 for m, n in zip(media, at_kill, strict=True))
+            now = (bob_room.media, dan_room.media)  # new connections, to the room's new node
+            return all(m is not None and m not in media and _packets(m) > 10 for m in now)
 
-        await _eventually(heard_again, 20, "heard again after the kill")
+        await _eventually(heard_again, 20, "heard after the kill")
         heard_in = time.monotonic() - killed
-        after = await _ok(await people["bob"][0].get(f"{b.url}/api/rooms/{rid}"))
-        assert _stage(after) == _stage(before)
-        (rooms_b, peers_b), (rooms_c, peers_c) = await _live(b), await _live(c)
-        assert (rooms_b + rooms_c, peers_b + peers_c) == (1, 3)  # the room and its media moved
-        print(f"heard again {heard_in:.2f} s after the kill")
+        print(f"heard {heard_in:.2f} s after the kill")
         assert heard_in <= HEARD_AGAIN_WITHIN_S, heard_in
+        while (r := await people["bob"][0].get(f"{b.url}/api/rooms/{rid}")).status_code != 200:
+            assert r.json()["error"]["code"] == "room_moving", r.text  # until B or C takes it over
+            assert time.monotonic() - killed < 10, r.text
+            await asyncio.sleep(0.1)
+        print(f"taken over {time.monotonic() - killed:.2f} s after the kill")
+        assert _stage(r.json()) == _stage(before)
+        (rooms_b, peers_b), (rooms_c, peers_c) = await _live(b), await _live(c)
+        assert rooms_b + rooms_c == 1  # the room moved to B or C
+        assert peers_b + peers_c == 3
+        if relayed:  # and its media never stopped: the same connections, hearing Cat on
+            await asyncio.sleep(3)
+            assert (bob_room.media, dan_room.media) == media
+            assert all(_packets(m) > n + 100 for m, n in zip(media, at_kill, strict=True))
     finally:
         for client in bots:
             await client.close()

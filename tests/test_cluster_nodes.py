@@ -50,7 +50,7 @@ class Node:
         self.log = work / f"{name}.log"
         data = work / name
         env = {k: v for k, v in os.environ.items() if not k.startswith("PARLOR_")}
-        env.update(PYTHONPATH=SRC, PARLOR_WORKERS="1", **(extra_env or {}))
+        env.update({"PYTHONPATH": SRC, "PARLOR_WORKERS": "1", **(extra_env or {})})
         args = ["serve", "--port", str(self.port), "--data-dir", str(data), "--public-url", public_url or self.url]
         args += ["--database-url", database_url, "--redis-url", redis_url, "--ice-host", "127.0.0.1"]
         with self.log.open("w") as out:

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parlor import __version__
-from parlor.actions import accounts, admin, events, room_ops, room_owner, room_takeover, rooms, sanctions
+from parlor.actions import accounts, admin, cluster_media, events, room_ops, room_owner, room_takeover, rooms, sanctions
 from parlor.actions.services import Services
 from parlor.bus.base import Bus
 from parlor.cluster.base import Cluster, NodeInfo
@@ -24,6 +24,7 @@ from parlor.errors import Code
 from parlor.limits import policies
 from parlor.limits.base import Limiter
 from parlor.media.base import MediaServer
+from parlor.media.node_relay import NodeRelay
 from parlor.oidc import OidcClient
 from parlor.settings import Settings
 from parlor.storage.db import Database, private_dir
@@ -137,7 +138,10 @@ def _build_limiter(settings: Settings) -> Limiter:
     return MemoryLimiter()
 
 
-def _build_media(settings: Settings, services: Callable[[], Services]) -> MediaServer:
+def _build_media(settings: Settings, services: Callable[[], Services]) -> tuple[MediaServer, NodeRelay | None]:
+    """The media plane, and in a cluster with media in this process, its relay to the
+    other nodes (actions/cluster_media.py; with worker processes a room's media stays on
+    the room's node)."""
     def on_levels(room_id: str, levels: dict[str, float]) -> None:
         rooms.publish_levels(services(), room_id, levels)
 
@@ -147,21 +151,26 @@ def _build_media(settings: Settings, services: Callable[[], Services]) -> MediaS
     if settings.media_engine == "relay":
         from parlor.media.relay_engine import RelayEngine
 
-        return RelayEngine(ice_hosts=settings.ice_hosts, on_levels=on_levels, udp_ports=settings.udp_ports)
+        return RelayEngine(ice_hosts=settings.ice_hosts, on_levels=on_levels, udp_ports=settings.udp_ports), None
     if settings.worker_count > 1:
         from parlor.media.workers import WorkerPool
 
-        return WorkerPool(settings, on_levels=on_levels, on_peer_lost=on_peer_lost)
+        return WorkerPool(settings, on_levels=on_levels, on_peer_lost=on_peer_lost), None
     from parlor.media.sfu import Sfu
 
-    return Sfu(
+    # Speakers' packets go to the other nodes with peers of the room; theirs come in
+    # through `deliver`.
+    relay = NodeRelay(lambda room_id, user_id, rtp: sfu.deliver(room_id, user_id, rtp)) if settings.redis_url else None
+    sfu = Sfu(
         ice_hosts=settings.ice_hosts,
         slots=settings.slots,
         on_levels=on_levels,
+        on_upstream=relay.send if relay is not None else None,
         fanout=settings.fanout,
         udp_ports=settings.udp_ports,
         dtx=settings.opus_dtx,
     )
+    return sfu, relay
 
 
 def _build_oidc(settings: Settings) -> OidcClient | None:
@@ -171,7 +180,7 @@ def _build_oidc(settings: Settings) -> OidcClient | None:
 
 def build_services(settings: Settings) -> Services:
     holder: list[Services] = []
-    media = _build_media(settings, lambda: holder[0])
+    media, relay = _build_media(settings, lambda: holder[0])
     node_id = secrets.token_hex(6)  # this process, among the nodes of a cluster
     s = Services(
         settings=settings,
@@ -182,6 +191,7 @@ def build_services(settings: Settings) -> Services:
         limiter=_build_limiter(settings),
         limits=policies.table(settings.limits, settings.contact_prefix_budget),
         oidc=_build_oidc(settings),
+        node_relay=relay,
     )
     holder.append(s)
     return s
@@ -204,6 +214,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await s.db.migrate()
         await room_owner.do_load_node_key(s)
+        await cluster_media.do_start(s)
         await s.bus.start()
         await s.limiter.start()
         await s.cluster.join(_node_info(s))
@@ -224,6 +235,7 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
                 await _stop(task)
             await room_takeover.do_hand_off_or_end(s)
             await s.media.close()
+            cluster_media.do_stop(s)
             with contextlib.suppress(Exception):  # Redis may be gone: the node's entry expires
                 await s.cluster.leave()
             await s.cluster.close()
@@ -314,6 +326,16 @@ def build_app(settings: Settings, on_ready: ReadyCallback | None = None) -> Fast
             "# TYPE parlor_media_packets_malformed_total counter",
             f"parlor_media_packets_malformed_total {totals.get('malformed', 0)}",
         ]
+        if s.node_relay is not None:  # a cluster's media relay (media/node_relay.py)
+            lines += [
+                "# TYPE parlor_node_relay_sent_total counter",
+                f"parlor_node_relay_sent_total {s.node_relay.sent}",
+                "# TYPE parlor_node_relay_received_total counter",
+                f"parlor_node_relay_received_total {s.node_relay.received}",
+                "# HELP parlor_node_relay_refused_total datagrams at the relay port without the node key's MAC",
+                "# TYPE parlor_node_relay_refused_total counter",
+                f"parlor_node_relay_refused_total {s.node_relay.refused}",
+            ]
         return "\n".join(lines) + "\n"
 
     index = STATIC / "index.html"
@@ -359,6 +381,7 @@ async def _housekeeping(s: Services, registry: QueueRegistry) -> None:
             await rooms.do_renew_leases(s)
             await room_takeover.do_take_over(s)
             await room_ops.do_forget_gone_nodes(s)
+            await cluster_media.do_keep(s)
             await rooms.do_reap_absent(s)
             # Suspensions and bans made by the CLI (another process) take effect here.
             await sanctions.do_enforce_recorded(s)

@@ -90,6 +90,9 @@ class Settings:
     # Where the other nodes of a cluster reach this one (a room's requests go to the node
     # that runs it); empty: http://HOST:PORT, with the first ICE host for a wildcard HOST.
     node_url: str = ""
+    # The UDP port (on node_url's host) where the other nodes send this one their
+    # speakers' packets (media/node_relay.py); 0: any free port.
+    relay_port: int = 0
     # Rate limits: NAME=COUNT/SECONDS overrides of the policies in parlor/limits/policies.py.
     limits: tuple[str, ...] = ()
     # Addresses (or networks) of reverse proxies whose X-Forwarded-For/-Proto are believed;
@@ -185,6 +188,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "event_grace_s": ("PARLOR_EVENT_GRACE_S", float),
     "redis_url": ("PARLOR_REDIS_URL", str),
     "node_url": ("PARLOR_NODE_URL", str),
+    "relay_port": ("PARLOR_RELAY_PORT", int),
     "limits": ("PARLOR_LIMITS", tuple),
     "trusted_proxies": ("PARLOR_TRUSTED_PROXIES", tuple),
     "oidc_issuer": ("PARLOR_OIDC_ISSUER", str),

@@ -22,13 +22,14 @@ from typing import Any
 import httpx
 
 from parlor import protocol as p
-from parlor.actions import chat, e2ee, links, presence, reactions, room_owner, speaking
+from parlor.actions import chat, cluster_media, e2ee, links, presence, reactions, room_owner, speaking
 from parlor.actions.rooms import person_view, room_view
 from parlor.actions.services import Services
 from parlor.cluster import hop
 from parlor.domain.rooms import Room
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
+from parlor.media.base import MediaError
 from parlor.storage import accounts as account_store
 
 logger = logging.getLogger(__name__)
@@ -95,15 +96,44 @@ async def _detach_elsewhere(s: Services, user_id: str, room_id: str) -> None:
 async def do_message(s: Services, user: User, message: p.RoomMessage) -> list[str]:
     """Answer a room message of the socket: here, or on the room's node. The texts to send back."""
     target = await room_owner.owner_url(s, message.room_id)
-    if target is not None:
-        return [str(t) for t in await _call(s, target, user.id, "message", message.room_id, message.to_json())]
-    return await _run(s, user, message)
+    if target is None:
+        return await _run(s, user, message)
+    if cluster_media.relaying(s) and isinstance(message, (p.MediaStart, p.MediaAnswer, p.MediaStop)):
+        return await _media_here(s, target, user, message)
+    return [str(t) for t in await _call(s, target, user.id, "message", message.room_id, message.to_json())]
+
+
+async def _media_here(s: Services, target: str, user: User, message: p.RoomMessage) -> list[str]:
+    """Media of a room another node runs, on this node (actions/cluster_media.py): that
+    node says whether the user may have it, and who may be heard."""
+    room_id = message.room_id
+    try:
+        match message:
+            case p.MediaStart():
+                info = (await _call(s, target, user.id, "media_check", room_id))[0]
+                if info["encrypted"]:
+                    s.media.set_encrypted(room_id, True)
+                sdp = await s.media.open_peer(room_id, user.id)
+                cluster_media.remember_audible(s, room_id, int(info["version"]), frozenset(info["audible"]))
+                await cluster_media.do_peer_opened(s, room_id)
+                return [p.MediaOffer(room_id=room_id, sdp=sdp).to_json()]
+            case p.MediaAnswer(sdp=sdp):
+                try:
+                    await s.media.accept_answer(room_id, user.id, sdp)
+                except MediaError as exc:
+                    raise ParlorError(400, Code.INVALID_SDP, f"The SDP answer was refused: {exc}") from exc
+            case p.MediaStop():
+                await s.media.close_peer(room_id, user.id)
+    except MediaError as exc:
+        raise ParlorError(503, Code.MEDIA_UNAVAILABLE, str(exc)) from exc
+    return []
 
 
 async def _run(s: Services, user: User, message: p.RoomMessage) -> list[str]:
     match message:
         case p.MediaStart(room_id=room_id):
             sdp = await presence.do_media_start(s, user.id, room_id)
+            await cluster_media.do_peer_opened(s, room_id)
             return [p.MediaOffer(room_id=room_id, sdp=sdp).to_json()]
         case p.MediaAnswer(room_id=room_id, sdp=sdp):
             await presence.do_media_answer(s, user.id, room_id, sdp)
@@ -160,6 +190,10 @@ async def do_answer(s: Services, body: bytes, signature: str) -> dict[str, Any]:
             key = (room_id, user_id, node_id)
             s.attached_from[key] = s.attached_from.get(key, 0) + 1
             return {"items": snapshot(s, room, user_id)}
+        if op == "media_check":
+            room = await presence.check_participant(s, user_id, room_id)
+            info = {"version": room.version, "encrypted": room.encrypted, "audible": sorted(room.audible_speakers)}
+            return {"items": [info]}
         if op == "detach":
             key = (room_id, user_id, node_id)
             if s.attached_from.get(key, 0) > 0:

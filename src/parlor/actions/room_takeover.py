@@ -6,8 +6,10 @@ LEASE_TTL_S: the node was killed, its machine lost), the first node whose housek
 sees it takes the lease and brings the room back from the copy: the same stage, hands,
 mutes and moderators. Its people then have the reconnect grace to come back through the
 load balancer, to whichever node; until they do they count as absent. Sockets on the
-other nodes, still open, follow the room to its new node by themselves (room_ops.py),
-and every client is told to connect its media again, there. A node told to
+other nodes, still open, follow the room to its new node by themselves (room_ops.py).
+Media relayed between nodes (cluster_media.py) goes on meanwhile, but for people whose
+media was on the dead node; with media on the room's node, every client is told to
+connect its media again, there. A node told to
 stop (SIGTERM, a drain) lets go of its rooms' leases instead of ending them, so another
 node takes each over at once. One node alone ends its rooms on the way out, as before.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 
-from parlor.actions import rooms
+from parlor.actions import cluster_media, rooms
 from parlor.actions.room_ops import ROOM_MOVED
 from parlor.actions.services import Services
 from parlor.bus.base import room_channel
@@ -52,11 +54,13 @@ async def do_take_over(s: Services) -> list[str]:
         for user_id in room.participants:
             s.live.arrived(room_id, user_id, now)  # absent until their client is back
         await rooms._announce(s, None, room)
-        # Sockets on the other nodes still follow the room: they attach here now. Media
-        # was on the node that died: everyone's client connects it again, here.
+        # Sockets on the other nodes still follow the room: they attach here now. With
+        # media on the room's node (media workers), it was on the node that died:
+        # everyone's client connects it again, here.
         await s.bus.publish(room_channel(room_id), {"name": ROOM_MOVED, "data": {"room_id": room_id}})
-        for user_id in room.participants:
-            rooms.publish_media_restart(s, room_id, user_id)
+        if not cluster_media.relaying(s):  # else media is on the people's own nodes: it goes on
+            for user_id in room.participants:
+                rooms.publish_media_restart(s, room_id, user_id)
         taken.append(room_id)
         logger.info("took over room %s (%d people) from a node that is gone", room_id, len(room.participants))
     return taken

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parlor.actions import limits, notifications, speaking
+from parlor.actions import cluster_media, limits, notifications, speaking
 from parlor.actions.accounts import USERNAME
 from parlor.actions.guest_book import audit_id
 from parlor.actions.ids import looks_like_id, new_id
@@ -193,6 +193,7 @@ async def _announce(s: Services, old: Room | None, new: Room) -> None:
         s.reactions.forget(new.id)
         await s.bus.publish(room_channel(new.id), {"name": "room.ended", "data": {"room_id": new.id}})
         await s.media.close_room(new.id)
+        await cluster_media.publish_close_room(s, new.id)
     else:
         message = {
             "name": "room.state",
@@ -204,9 +205,11 @@ async def _announce(s: Services, old: Room | None, new: Room) -> None:
         audible = media_audible(old, new)
         if audible is not None:
             s.media.set_audible(new.id, audible)
+            await cluster_media.publish_audible(s, new.id, new.version, audible)
         if old is not None:
             for gone in set(old.participants) - set(new.participants):
                 await s.media.close_peer(new.id, gone)
+                await cluster_media.publish_close_peer(s, new.id, gone)
     for user_id, p in _changed_people(old, new):
         you = {"room_id": new.id, "version": new.version, "participant": person_view(s, p) if p else None}
         await s.bus.publish(user_channel(user_id), {"name": "room.you", "data": you})
@@ -657,6 +660,9 @@ def _publish_soon(s: Services, room_id: str, message: dict[str, Any]) -> None:
 def publish_levels(s: Services, room_id: str, changes: dict[str, float]) -> None:
     """Media callback: some speakers' levels changed; `speaking` goes out when the room's
     picture changes, coalesced (actions/speaking.py)."""
+    if room_id not in s.live.rooms and cluster_media.relaying(s):
+        cluster_media.publish_levels(s, room_id, changes)  # the room's node says who speaks
+        return
     speaking.do_levels(s, room_id, changes)
 
 

@@ -18,6 +18,7 @@ from parlor.limits.base import Limiter
 from parlor.limits.memory import MemoryLimiter
 from parlor.limits.policies import DEFAULTS, Rate
 from parlor.media.base import MediaServer
+from parlor.media.node_relay import NodeRelay
 from parlor.oidc import OidcClient
 from parlor.settings import Settings
 from parlor.storage.db import Database
@@ -45,6 +46,11 @@ class Services:
     nodes: NodeLinks = field(default_factory=NodeLinks)
     # Sockets of other nodes following rooms of this one: (room, user, node) -> how many.
     attached_from: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # A cluster's media relay (actions/cluster_media.py; None: media on the room's node),
+    # the rooms this node is a media node of, and their audible sets as their node said.
+    node_relay: NodeRelay | None = None
+    media_rooms: set[str] = field(default_factory=set)
+    media_audible: dict[str, tuple[int, frozenset[str]]] = field(default_factory=dict)
     # The last sanction this node has applied to its rooms and sockets (actions/sanctions.py).
     sanctions_seen: int | None = None
     # The last operator action (admin audit log) this node has applied (actions/admin.py).

@@ -105,6 +105,17 @@ class Cluster(abc.ABC):
         """(room id, state) of rooms kept here whose lease nobody holds: their node died."""
         return []
 
+    async def media_here(self, room_id: str, address: str, ttl_s: float) -> None:  # noqa: B027 - optional hook
+        """This node has media peers of the room; other nodes relay its speakers to
+        `address` ("host:port", media/node_relay.py) for `ttl_s` unless said again."""
+
+    async def media_gone(self, room_id: str) -> None:  # noqa: B027 - optional hook
+        """This node has no media peer of the room any more."""
+
+    async def media_nodes(self, room_id: str) -> dict[str, str]:
+        """node id -> relay address of the nodes with media peers of the room."""
+        return {}
+
     async def heartbeat(self) -> None:  # noqa: B027 - optional hook
         """Say this node is still alive (housekeeping calls it every second)."""
 

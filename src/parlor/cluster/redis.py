@@ -9,6 +9,7 @@ two nodes never both believe they hold a name.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ NODE = "parlor:node:"
 LEASE = "parlor:lease:"
 ROOM = "parlor:room:"
 KEPT = "parlor:kept:"
+MEDIA = "parlor:media:"
 # A node not heard from for this long is gone (a kill -9, a lost machine).
 NODE_TTL_S = 5.0
 
@@ -136,6 +138,30 @@ class RedisCluster(Cluster):
             for room_id, state, holder in zip(room_ids, states, holders, strict=True)
             if holder is None and state is not None
         ]
+
+    # A room's media nodes: a hash of node id -> "expires_at host:port" (wall clock; a
+    # node that stops saying so drops out when its entry expires).
+    async def media_here(self, room_id: str, address: str, ttl_s: float) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(MEDIA + room_id, self.node_id, f"{time.time() + ttl_s:.3f} {address}")
+            pipe.expire(MEDIA + room_id, max(1, round(ttl_s * 4)))
+            await pipe.execute()
+
+    async def media_gone(self, room_id: str) -> None:
+        await self._redis.hdel(MEDIA + room_id, self.node_id)
+
+    async def media_nodes(self, room_id: str) -> dict[str, str]:
+        now = time.time()
+        found = {}
+        for node, value in (await self._redis.hgetall(MEDIA + room_id)).items():
+            node_id = node.decode() if isinstance(node, bytes) else str(node)
+            expires, _, address = (value.decode() if isinstance(value, bytes) else str(value)).partition(" ")
+            try:
+                if float(expires) > now and address:
+                    found[node_id] = address
+            except ValueError:
+                continue
+        return found
 
     async def close(self) -> None:
         await self._redis.aclose()

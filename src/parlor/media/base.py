@@ -56,6 +56,10 @@ class MediaServer(abc.ABC):
     def peer_count(self) -> int:
         """Open peer connections (for health and metrics)."""
 
+    def local_peers(self, room_id: str) -> int:
+        """Peers of the room served here (a cluster's media nodes: actions/cluster_media.py)."""
+        return 0
+
     def totals(self) -> dict[str, int]:
         """Counters for /metrics: packets `forwarded` to listeners, upstream packets `dropped`."""
         return {}
