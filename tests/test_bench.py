@@ -69,3 +69,27 @@ def test_fanout_encrypted_both_reports_plain_and_encrypted_per_packet() -> None:
     assert abs(result["encrypted_vs_plain"] - ratio) < 0.01
     assert result["delivered_ratio"] >= 0.99  # the encrypted frames are forwarded, none dropped
     assert result["packets_dropped_server"] == 0
+
+
+def test_fanout_on_two_nodes_relays_each_packet_once_and_reports_against_one_node() -> None:
+    """Issue 13: a cluster of two nodes (a Redis of its own), listeners split over both,
+    after a one-node run with the same listeners as the baseline of the same run."""
+    out = subprocess.run(
+        [sys.executable, "-m", "parlor.cli", "bench", "fanout",
+         "--nodes", "2", "--listeners", "6", "--speakers", "1", "--seconds", "3", "--json"],
+        capture_output=True, text=True, timeout=180, check=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    assert result["nodes"] == 2
+    # the speaker and 3 listeners on the room's node, 3 listeners on the other
+    assert result["peers_per_node"] == [4, 3]
+    assert result["delivered_ratio"] >= 0.99 and result["srtp_errors"] == 0
+    # each of the speaker's packets sent once to the other node (give or take the
+    # packets in flight as the window opens and closes)
+    assert abs(result["relay_packets"] - result["packets_sent"]) <= 5
+    one = result["one_node"]
+    assert one["delivered_ratio"] >= 0.99 and one["packets_received"] > 0
+    assert result["cpu_per_delivered_vs_one_node"] == pytest.approx(
+        result["server_cpu_us_per_delivered"] / one["server_cpu_us_per_delivered"], abs=0.01
+    )
+    assert result["relay_us_per_packet"] > 0

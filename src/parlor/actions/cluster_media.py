@@ -107,6 +107,8 @@ async def do_keep(s: Services) -> None:
             s.media_audible.pop(room_id, None)
             assert s.node_relay is not None
             s.node_relay.set_targets(room_id, [])
+            if room_id not in s.live.rooms:
+                await s.media.close_room(room_id)  # forget its audible set here too
             await s.cluster.media_gone(room_id)
             await s.bus.publish(CHANNEL, {"name": "nodes", "data": {"room_id": room_id}})
             continue

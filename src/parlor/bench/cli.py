@@ -50,6 +50,13 @@ def add_parser(sub: Any) -> None:
         help="an end-to-end encrypted room: speakers send SFrame frames (on); both: alternate "
         "plain and encrypted windows in the same run and report each and their ratio",
     )
+    fanout.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="nodes of a cluster (a Redis of its own, one database): the room on the first, the listeners "
+        "split over all; above 1, a one-node run with the same listeners goes first, as the baseline",
+    )
     compare = bench_sub.add_parser("compare", help="fanout for each engine and listener count, in one run")
     _fanout_args(compare, "100,250,500,1000")
     compare.add_argument("--engines", default="fast,relay", help="comma-separated")
@@ -126,6 +133,7 @@ def _config(args: argparse.Namespace) -> FanoutConfig:
         keep=args.keep,
         subscribed=args.subscribed,
         encrypted=getattr(args, "encrypted", "off"),
+        nodes=getattr(args, "nodes", 1),
     )
 
 

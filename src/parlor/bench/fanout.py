@@ -24,6 +24,7 @@ Timeline:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -31,7 +32,7 @@ import tempfile
 import time
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from parlor.bench import floor, generator, procs
 from parlor.bench.lean import RxStats, SignalStats, Speaker, connect, hook_receiver
 from parlor.bench.node import Node, metrics
 from parlor.bench.procs import stop_generators
+from parlor.bench.redis_proc import redis_server
 from parlor.bench.seed import Member, migrate, seed_members
 from parlor.e2ee import SFrameSender
 
@@ -53,6 +55,7 @@ FLOOR_S = 3.0
 FORWARDED = "parlor_media_packets_forwarded_total"
 DROPPED = "parlor_media_packets_dropped_total"
 PEERS = "parlor_media_peers"
+RELAYED = "parlor_node_relay_sent_total"
 
 
 @dataclass(frozen=True)
@@ -70,25 +73,84 @@ class FanoutConfig:
     # frames, bench/lean.py) or "both": the window alternates off and on, ROUNDS times
     # each, in the same room with the same listeners, and both are reported
     encrypted: str = "off"
+    # nodes of a cluster (one Redis, the first node's database): the room runs on the
+    # first; listeners are split over all of them, each node's listeners on its own
+    # media (actions/cluster_media.py). Above 1, a one-node run with the same listeners
+    # goes first, as the baseline of the same run.
+    nodes: int = 1
 
 
 def run_fanout(cfg: FanoutConfig) -> dict[str, Any]:
-    if cfg.listeners < 1 or cfg.speakers < 1 or cfg.seconds <= 0:
-        raise ValueError("need at least one listener, one speaker and a positive duration")
+    if cfg.listeners < 1 or cfg.speakers < 1 or cfg.seconds <= 0 or cfg.nodes < 1:
+        raise ValueError("need at least one listener, one speaker, one node and a positive duration")
+    if cfg.nodes == 1:
+        return _run_once(cfg)
+    one = _run_once(replace(cfg, nodes=1))
+    many = _run_once(cfg)
+    return {**many, **_versus_one_node(many, one)}
+
+
+def _versus_one_node(many: dict[str, Any], one: dict[str, Any]) -> dict[str, Any]:
+    """The cluster's figures against the one-node run before it: CPU per delivered packet
+    (all nodes' CPU), and what relaying one packet to one other node costs (bench/floor.py)."""
+    cpu_many, cpu_one = many["server_cpu_us_per_delivered"], one["server_cpu_us_per_delivered"]
+    keys = (
+        "delivered_ratio", "latency_ms_p50", "latency_ms_p99", "server_cpu_us_per_packet",
+        "server_cpu_us_per_delivered", "floor_us_per_packet", "cpu_vs_floor", "packets_received",
+        "server_cpu_pct", "host_loadavg_1m",
+    )
+    return {
+        "one_node": {k: one.get(k) for k in keys},
+        "cpu_per_delivered_vs_one_node": round(cpu_many / cpu_one, 3) if cpu_many and cpu_one else None,
+        # sender's seal and sendto + receiver's recv, MAC check and decoding, per packet
+        # and other node, measured apart (in the runs above it is lost in their spread)
+        "relay_us_per_packet": round(floor.relay_cost(), 2),
+    }
+
+
+def _run_once(cfg: FanoutConfig) -> dict[str, Any]:
     generator.raise_fd_limit()
     data_dir = Path(tempfile.mkdtemp(prefix="parlor-bench-"))
     try:
         migrate(data_dir)
         members = seed_members(data_dir, cfg.speakers + cfg.listeners)
-        node = Node(data_dir, workers=cfg.workers, engine=cfg.engine, long_grace=not cfg.subscribed)
-        try:
-            node.wait_ready()
-            return _run_loop(_orchestrate(cfg, node, members))
-        finally:
-            node.stop()
+        with contextlib.ExitStack() as stack:
+            redis_url = stack.enter_context(redis_server(data_dir / "redis")) if cfg.nodes > 1 else None
+            database_url = f"sqlite+aiosqlite:///{data_dir / 'parlor.db'}" if redis_url else None
+            nodes: list[Node] = []
+            try:
+                for i in range(cfg.nodes):
+                    node_dir = data_dir if i == 0 else data_dir / f"node{i}"
+                    node_dir.mkdir(exist_ok=True)
+                    nodes.append(
+                        Node(
+                            node_dir, workers=cfg.workers, engine=cfg.engine, long_grace=not cfg.subscribed,
+                            database_url=database_url, redis_url=redis_url,
+                        )
+                    )
+                    nodes[-1].wait_ready()  # one at a time: each joins the cluster as it starts
+                return _run_loop(_orchestrate(cfg, nodes, members))
+            finally:
+                for node in nodes:
+                    node.stop()
     finally:
         if not cfg.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def _metrics_all(nodes: list[Node]) -> dict[str, float]:
+    """Every node's /metrics, summed."""
+    total: dict[str, float] = {}
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        for node in nodes:
+            http.base_url = httpx.URL(node.url)
+            for key, value in (await metrics(http)).items():
+                total[key] = total.get(key, 0.0) + value
+    return total
+
+
+def _pids(nodes: list[Node]) -> list[int]:
+    return [pid for node in nodes for pid in procs.descendants(node.pid)]
 
 
 def _run_loop(coro: Any) -> dict[str, Any]:
@@ -216,7 +278,8 @@ async def _windows(
     }
 
 
-async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> dict[str, Any]:
+async def _orchestrate(cfg: FanoutConfig, nodes: list[Node], members: list[Member]) -> dict[str, Any]:
+    node = nodes[0]  # the room's node: the speakers are on it
     speaker_members, listener_members = members[: cfg.speakers], members[cfg.speakers :]
     loop = asyncio.get_running_loop()
     async with httpx.AsyncClient(base_url=node.url, timeout=60.0) as http:
@@ -233,19 +296,21 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
         for i, s in enumerate(speakers):
             s.start(0.02 * i / len(speakers))
         await asyncio.sleep(1.0)
-        rss_before = procs.tree_rss_bytes(node.pid)
+        rss_before = sum(procs.tree_rss_bytes(n.pid) for n in nodes)
 
         # -- listeners join, spread over the generator processes ----------------------
         ctx = multiprocessing.get_context("spawn")
-        shares = [listener_members[g :: cfg.generators] for g in range(cfg.generators)]
+        # each generator's listeners on one node, the nodes taking turns
+        count = max(cfg.generators, len(nodes))
+        shares = [listener_members[g::count] for g in range(count)]
         workers = []
-        for share in shares:
+        for g, share in enumerate(shares):
             if not share:
                 continue
             parent, child = ctx.Pipe()
             proc = ctx.Process(
                 target=generator.run,
-                args=(child, node.url, room_id, share, cfg.concurrency, cfg.subscribed),
+                args=(child, nodes[g % len(nodes)].url, room_id, share, cfg.concurrency, cfg.subscribed),
                 daemon=True,
             )
             proc.start()
@@ -259,14 +324,14 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
                 joined.append(payload)
             join_wall_s = time.monotonic() - join_started
             await asyncio.sleep(SETTLE_S)
-            rss_after = procs.tree_rss_bytes(node.pid)
+            rss_after = sum(procs.tree_rss_bytes(n.pid) for n in nodes)
 
             # -- what N idle peers cost the server: speakers paused ------------------------
             for s in speakers:
                 await s.stop()
             # past the speaking hold (media/levels.py), so "idle" is silence
             await asyncio.sleep(1.5)
-            idle_pids = procs.descendants(node.pid)
+            idle_pids = _pids(nodes)
             sig_idle0 = await _signals(workers)
             idle0, idle_t0 = procs.cpu_seconds(idle_pids), time.monotonic()
             await asyncio.sleep(IDLE_S)
@@ -278,9 +343,9 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
             await asyncio.sleep(1.0)
 
             # -- the measurement window ------------------------------------------------
-            server_pids = procs.descendants(node.pid)
+            server_pids = _pids(nodes)
             gen_pids = [proc.pid for proc, _ in workers if proc.pid is not None]
-            m0 = await metrics(http)
+            m0 = await _metrics_all(nodes)
             sig0 = await _signals(workers)
             (user0, sys0) = procs.cpu_split(server_pids)
             gen0 = procs.cpu_seconds(gen_pids)
@@ -298,8 +363,11 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
             gen1 = procs.cpu_seconds(gen_pids)
             self1 = procs.cpu_seconds([os.getpid()])
             sig1 = await _signals(workers)
-            m1 = await metrics(http)
-            server_pids_end = procs.descendants(node.pid)
+            m1 = await _metrics_all(nodes)
+            server_pids_end = _pids(nodes)
+            peers_per_node = []
+            for n in nodes:
+                peers_per_node.append(int((await http.get(f"{n.url}/healthz")).json()["peers"]))
             speaker_states = [s.peer.pc.connectionState for s in speakers]
 
             reports: list[dict[str, Any]] = []
@@ -349,7 +417,13 @@ async def _orchestrate(cfg: FanoutConfig, node: Node, members: list[Member]) -> 
         "seconds": cfg.seconds,
         "encrypted": cfg.encrypted,
         **by_mode,
+        "nodes": len(nodes),
+        "peers_per_node": peers_per_node,
+        # speakers' packets sent from one node to another (parlor_node_relay_sent_total)
+        "relay_packets": int(m1.get(RELAYED, 0.0) - m0.get(RELAYED, 0.0)),
         "server_cpu_us_per_packet": round(server_cpu * 1e6 / forwarded, 2) if forwarded else None,
+        # all nodes' CPU per packet a listener received
+        "server_cpu_us_per_delivered": round(server_cpu * 1e6 / received, 2) if received else None,
         # of which in the kernel (sendto on loopback also queues the datagram at the receiver)
         "server_sys_us_per_packet": round(server_sys * 1e6 / forwarded, 2) if forwarded else None,
         # SRTP-protect + sendto alone, same sockets, same run (bench/floor.py), and the

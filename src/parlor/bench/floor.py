@@ -119,3 +119,26 @@ def _py_sender(sock: socket.socket, addrs: Sequence[tuple[str, int]], sessions: 
         return len(targets)
 
     return send
+
+
+def relay_cost(count: int = 20_000) -> float:
+    """What one speaker packet costs to relay to one other node, in µs of this thread's
+    CPU: the sender's seal (node key's HMAC) and `sendto`, the receiver's `recvfrom`,
+    MAC check and decoding (media/node_relay.py), on loopback, a Parlor-sized packet.
+    Measured apart from the nodes: in a whole cluster run it is lost in the run-to-run
+    spread (it is paid once per packet and other node, not once per listener)."""
+    from parlor.media import relay_wire
+    from parlor.media.node_relay import open_sealed, seal
+
+    key = os.urandom(32)
+    head = relay_wire.header("r_" + "x" * 16, "u_" + "y" * 16)
+    rtp = _packet(1, 960)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.bind(("127.0.0.1", 0))
+        addr = rx.getsockname()
+        started = time.thread_time()
+        for _ in range(count):
+            tx.sendto(seal(key, head + rtp), addr)
+            body = open_sealed(key, rx.recv(2048))
+            assert body is not None and relay_wire.decode(body) is not None
+        return (time.thread_time() - started) * 1e6 / count

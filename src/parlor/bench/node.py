@@ -36,6 +36,8 @@ class Node:
         engine: str,
         long_grace: bool = True,
         env: dict[str, str] | None = None,
+        database_url: str | None = None,
+        redis_url: str | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
@@ -45,6 +47,10 @@ class Node:
         env.update(PARLOR_LOG_LEVEL="warning")
         if long_grace:
             env.update(PARLOR_RECONNECT_GRACE_S=BENCH_GRACE_S)
+        if database_url:  # a node of a cluster: the first node's database, a shared Redis
+            env.update(PARLOR_DATABASE_URL=database_url)
+        if redis_url:
+            env.update(PARLOR_REDIS_URL=redis_url)
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [
