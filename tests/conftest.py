@@ -7,7 +7,7 @@ import contextlib
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from tests.people import setup_body, signup_body
+from tests.redis_server import RedisServer, redis_process
 
 from parlor.app import build_app
 from parlor.settings import Settings, load
@@ -159,6 +160,20 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     else:
         async with fresh_postgres() as url:
             yield url
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own (tests/redis_server.py), stopped afterwards."""
+    with redis_process(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """An empty PostgreSQL database, for nodes of a cluster to share."""
+    async with fresh_postgres() as url:
+        yield url
 
 
 @contextlib.asynccontextmanager

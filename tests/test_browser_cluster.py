@@ -6,22 +6,18 @@ the listener hears the speaker again, with no reload."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import async_playwright, expect
 from tests.browser_helpers import expect_connected, inbound_delta, launch, new_page, sign_in
-from tests.conftest import fresh_postgres
 from tests.media.media_helpers import write_tone
+from tests.nginx_front import start_nginx
 from tests.people import setup_body, signup_body
-from tests.redis_server import RedisServer, redis_process
+from tests.redis_server import RedisServer
 from tests.test_cluster_nodes import Node, _free_port
 
 from parlor.client import ParlorClient
@@ -29,63 +25,12 @@ from parlor.client import ParlorClient
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    with redis_process(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-async def database_url() -> AsyncIterator[str]:
-    async with fresh_postgres() as url:
-        yield url
-
-
 def _nginx(work: Path, port: int, nodes: list[Node]) -> subprocess.Popen[bytes]:
     """nginx with both nodes active. `ip_hash`: every request of one address goes to
     the same node while it is up (so the test knows the page's node), and to the other
-    once it is down."""
-    temp = " ".join(f"{kind}_temp_path {work / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    once it is down. The Host header keeps the port: the page's Origin has it."""
     servers = "\n".join(f"    server 127.0.0.1:{n.port} max_fails=1 fail_timeout=30s;" for n in nodes)
-    conf = work / "nginx.conf"
-    conf.write_text(f"""
-daemon off;
-pid {work / "nginx.pid"};
-error_log {work / "nginx-error.log"};
-events {{}}
-http {{
-  access_log off;
-  {temp}
-  map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-  upstream parlor {{
-    ip_hash;
-{servers}
-  }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://parlor;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header Host $http_host;  # with the port: the page's Origin has it
-      proxy_read_timeout 1h;
-      proxy_next_upstream error timeout http_502;
-    }}
-  }}
-}}
-""")
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert Path(nginx).exists(), "nginx is not installed (Debian package nginx-light; .ci/run installs it)"
-    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(work)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            break
-        assert proc.poll() is None, (work / "nginx-error.log").read_text()
-        assert time.monotonic() < deadline, "nginx did not start"
-        time.sleep(0.05)
-    return proc
+    return start_nginx(work, port, f"    ip_hash;\n{servers}", host_header="$http_host")
 
 
 async def _node_of(url: str) -> str:
@@ -94,11 +39,11 @@ async def _node_of(url: str) -> str:
 
 
 async def test_behind_nginx_a_page_whose_node_is_killed_hears_the_room_again_without_a_reload(
-    tmp_path: Path, database_url: str, redis: RedisServer
+    tmp_path: Path, postgres_url: str, redis: RedisServer
 ) -> None:
     port = _free_port()
     front = f"http://127.0.0.1:{port}"
-    a = Node(tmp_path, "a", database_url, redis.url, public_url=front)
+    a = Node(tmp_path, "a", postgres_url, redis.url, public_url=front)
     nodes = [a]
     proxy: subprocess.Popen[bytes] | None = None
     speaker: ParlorClient | None = None
@@ -113,7 +58,7 @@ async def test_behind_nginx_a_page_whose_node_is_killed_hears_the_room_again_wit
                     r = await person.post("/api/signup", json=signup_body(code, name))
                     assert r.status_code == 201, r.text
                     tokens[name] = (await person.post("/api/tokens", json={"name": "bot"})).json()["token"]
-        b = Node(tmp_path, "b", database_url, redis.url, public_url=front)
+        b = Node(tmp_path, "b", postgres_url, redis.url, public_url=front)
         nodes.append(b)
         proxy = _nginx(tmp_path, port, nodes)
         page_node = await _node_of(front)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +16,7 @@ import pytest
 import websockets
 from tests.conftest import Person, fresh_postgres, make_settings, running_instance
 from tests.live import live_server, make_member
-from tests.redis_server import RedisServer, redis_process
+from tests.redis_server import RedisServer
 from tests.test_cli import one_line_error, run_parlor
 from tests.test_event_reminders import LEAD, START, kinds, setup_event
 from tests.test_events import drive, listen, notes
@@ -28,12 +28,6 @@ from parlor.cluster.local import LocalCluster
 from parlor.cluster.redis import NODE, RedisCluster
 from parlor.storage import rooms as room_store
 from parlor.storage.db import schema_head
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    with redis_process(tmp_path / "redis") as server:
-        yield server
 
 
 async def until(check: object, timeout: float = 10.0) -> None:

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import fresh_postgres
 from tests.media.media_helpers import write_tone
 from tests.people import setup_body, signup_body
-from tests.redis_server import RedisServer, redis_process
+from tests.redis_server import RedisServer
 from tests.test_cluster_nodes import Node
 
 from parlor.client import ParlorClient
@@ -33,18 +32,6 @@ HEARD_AGAIN_WITHIN_S = 5.0
 # Short, so that the test sees a person whose sockets are all on other nodes stay in
 # the room (counted present by the room's node) well past it.
 GRACE = {"PARLOR_RECONNECT_GRACE_S": "4"}
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    with redis_process(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-async def database_url() -> AsyncIterator[str]:
-    async with fresh_postgres() as url:
-        yield url
 
 
 async def _ok(response: httpx.Response) -> Any:
@@ -97,7 +84,7 @@ def _stage(view: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 @pytest.mark.parametrize("workers", [1, 2], ids=["media-relayed-between-nodes", "media-on-the-rooms-node"])
 async def test_a_room_on_one_node_heard_from_two_others_and_after_its_node_is_killed(
-    tmp_path: Path, database_url: str, redis: RedisServer, workers: int
+    tmp_path: Path, postgres_url: str, redis: RedisServer, workers: int
 ) -> None:
     """With media in the node's process (`--workers 1`), each person's media is on their
     own node and the nodes relay speakers to each other; with media workers, a room's
@@ -105,16 +92,16 @@ async def test_a_room_on_one_node_heard_from_two_others_and_after_its_node_is_ki
     only), and after the kill everyone's media connects again to the room's new node."""
     relayed = workers == 1
     env = {**GRACE, "PARLOR_WORKERS": str(workers)}
-    a = Node(tmp_path, "a", database_url, redis.url, extra_env=env)
+    a = Node(tmp_path, "a", postgres_url, redis.url, extra_env=env)
     nodes = [a]
     bots: list[ParlorClient] = []
     http: list[httpx.AsyncClient] = []
     try:
         people = await _members(a, ["ann", "bob", "cat", "dan"])  # a's setup link: before the others start
         http.extend(client for client, _ in people.values())
-        b = Node(tmp_path, "b", database_url, redis.url, extra_env=env)
+        b = Node(tmp_path, "b", postgres_url, redis.url, extra_env=env)
         nodes.append(b)
-        c = Node(tmp_path, "c", database_url, redis.url, extra_env=env)
+        c = Node(tmp_path, "c", postgres_url, redis.url, extra_env=env)
         nodes.append(c)
         ann = people["ann"][0]
         rid = (await _ok(await ann.post(f"{a.url}/api/rooms", json={"title": "Across three nodes"})))["id"]

@@ -4,24 +4,20 @@ rooms taken over by another node with the same stage, hands, mutes and moderator
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from tests.conftest import fresh_postgres
+from tests.nginx_front import start_nginx
 from tests.people import setup_body, signup_body
-from tests.redis_server import RedisServer, redis_process
+from tests.redis_server import RedisServer
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
 
@@ -78,18 +74,6 @@ class Node:
                 self.proc.kill()  # never leave a node behind; the caller sees -9
                 self.proc.wait(10)
         return int(self.proc.returncode)
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    with redis_process(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-async def database_url() -> AsyncIterator[str]:
-    async with fresh_postgres() as url:
-        yield url
 
 
 async def _people(node: Node) -> dict[str, httpx.AsyncClient]:
@@ -154,15 +138,15 @@ async def _sleep(seconds: float) -> None:
 
 
 async def test_a_killed_nodes_room_lives_on_with_its_stage_on_another_node(
-    tmp_path: Path, database_url: str, redis: RedisServer
+    tmp_path: Path, postgres_url: str, redis: RedisServer
 ) -> None:
-    a = Node(tmp_path, "a", database_url, redis.url)
+    a = Node(tmp_path, "a", postgres_url, redis.url)
     b: Node | None = None
     people: dict[str, httpx.AsyncClient] = {}
     try:
         people = await _people(a)
         rid, before = await _a_busy_room(a, people)
-        b = Node(tmp_path, "b", database_url, redis.url)
+        b = Node(tmp_path, "b", postgres_url, redis.url)
         # b's start left a's room alone; b does not run it while a lives, but answers
         # for it (the request goes on to a)
         async with httpx.AsyncClient() as http:
@@ -186,15 +170,15 @@ async def test_a_killed_nodes_room_lives_on_with_its_stage_on_another_node(
 
 
 async def test_a_node_told_to_stop_hands_its_rooms_over_at_once(
-    tmp_path: Path, database_url: str, redis: RedisServer
+    tmp_path: Path, postgres_url: str, redis: RedisServer
 ) -> None:
-    a = Node(tmp_path, "a", database_url, redis.url)
+    a = Node(tmp_path, "a", postgres_url, redis.url)
     b: Node | None = None
     people: dict[str, httpx.AsyncClient] = {}
     try:
         people = await _people(a)
         rid, before = await _a_busy_room(a, people)
-        b = Node(tmp_path, "b", database_url, redis.url)
+        b = Node(tmp_path, "b", postgres_url, redis.url)
         stopping = time.monotonic()
         assert a.stop() in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has stopped cleanly
         after = await _wait_for_room(b, people["ann"], rid, timeout=10)
@@ -211,58 +195,20 @@ async def test_a_node_told_to_stop_hands_its_rooms_over_at_once(
 
 
 def _nginx(work: Path, primary: Node, standby: Node) -> tuple[subprocess.Popen[bytes], str]:
-    """nginx in front, the README's "Several nodes" configuration: one active node, one
-    standby (`backup`), WebSocket upgrades, failing over when the active one cannot be reached."""
+    """One active node, one standby (`backup`), failing over when the active one cannot
+    be reached."""
     port = _free_port()
-    conf = work / "nginx.conf"
-    temp = " ".join(f"{kind}_temp_path {work / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    conf.write_text(f"""
-daemon off;
-pid {work / "nginx.pid"};
-error_log {work / "nginx-error.log"};
-events {{}}
-http {{
-  access_log off;
-  {temp}
-  map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-  upstream parlor {{
-    server 127.0.0.1:{primary.port} max_fails=1 fail_timeout=5s;
-    server 127.0.0.1:{standby.port} backup;
-  }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://parlor;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_read_timeout 1h;
-      proxy_next_upstream error timeout http_502;
-    }}
-  }}
-}}
-""")
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert Path(nginx).exists(), "nginx is not installed (Debian package nginx-light; .ci/run installs it)"
-    proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(work)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            break
-        assert proc.poll() is None, (work / "nginx-error.log").read_text()
-        assert time.monotonic() < deadline, "nginx did not start"
-        time.sleep(0.05)
-    return proc, f"http://127.0.0.1:{port}"
+    upstream = f"    server 127.0.0.1:{primary.port} max_fails=1 fail_timeout=5s;\n"
+    upstream += f"    server 127.0.0.1:{standby.port} backup;"
+    return start_nginx(work, port, upstream), f"http://127.0.0.1:{port}"
 
 
 async def test_behind_nginx_the_standby_takes_a_killed_nodes_rooms_and_answers_for_them(
-    tmp_path: Path, database_url: str, redis: RedisServer
+    tmp_path: Path, postgres_url: str, redis: RedisServer
 ) -> None:
-    a = Node(tmp_path, "a", database_url, redis.url)
+    a = Node(tmp_path, "a", postgres_url, redis.url)
     people = await _people(a)  # before b starts: a node's start makes a new setup link
-    b = Node(tmp_path, "b", database_url, redis.url)
+    b = Node(tmp_path, "b", postgres_url, redis.url)
     proxy, front = _nginx(tmp_path, a, b)
     try:
         front_node = Front(front)
