@@ -78,6 +78,8 @@ async def test_node_is_ice_lite_and_sends_no_checks(
         assert not connection.ice_controlling
         assert connection._query_consent_task is None
         assert all(pair.task is None for pair in connection._check_list)
+    # once connected, its consent checks are answered at the socket (media/consent.py)
+    assert priv.consent_answered(node_pc.getTransceivers()[0].receiver.transport) >= 5
     frames = listener.frames_received
     await wait_for(lambda: listener.frames_received > frames + 20)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing
 import os
 import shutil
@@ -56,6 +57,8 @@ FORWARDED = "parlor_media_packets_forwarded_total"
 DROPPED = "parlor_media_packets_dropped_total"
 PEERS = "parlor_media_peers"
 RELAYED = "parlor_node_relay_sent_total"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -332,6 +335,7 @@ async def _orchestrate(cfg: FanoutConfig, nodes: list[Node], members: list[Membe
             # past the speaking hold (media/levels.py), so "idle" is silence
             await asyncio.sleep(1.5)
             idle_pids = _pids(nodes)
+            logger.info("idle phase: %s s, speakers paused", IDLE_S)
             sig_idle0 = await _signals(workers)
             idle0, idle_t0 = procs.cpu_seconds(idle_pids), time.monotonic()
             await asyncio.sleep(IDLE_S)
@@ -354,11 +358,14 @@ async def _orchestrate(cfg: FanoutConfig, nodes: list[Node], members: list[Membe
             load_before = os.getloadavg()[0]
             for s in speakers:
                 s.flag = 1
+            # progress on stderr (also what an outside profiler waits for)
+            logger.info("window open: %s s, %d listeners joined", cfg.seconds, sum(j["joined"] for j in joined))
             by_mode = await _windows(cfg, http, speakers, server_pids)
             for s in speakers:
                 await s.stop()
             await asyncio.sleep(DRAIN_S)
             t1 = time.monotonic()
+            logger.info("window closed")
             (user1, sys1) = procs.cpu_split(server_pids)
             gen1 = procs.cpu_seconds(gen_pids)
             self1 = procs.cpu_seconds([os.getpid()])
@@ -379,6 +386,7 @@ async def _orchestrate(cfg: FanoutConfig, nodes: list[Node], members: list[Membe
             # The floor, to the same sockets at the speakers' rate (bench/floor.py),
             # once the listeners' counts are read: they drop what it sends.
             addrs = [tuple(a) for r in reports for a in r["addrs"]]
+            logger.info("floor: %s s to %d sockets", FLOOR_S, len(addrs))
             floor_figures = await loop.run_in_executor(
                 None, floor.measure, addrs, 50.0 * min(cfg.speakers, SLOTS), FLOOR_S
             )

@@ -158,6 +158,8 @@ async def _orchestrate(cfg: IdleConfig, node: Node, members: list[Member]) -> di
             peers0 = (await metrics(http)).get(PEERS, 0.0)
             load_before = os.getloadavg()
             cpu0, gen0, t0 = procs.cpu_seconds(pids), procs.cpu_seconds(gen_pids), time.monotonic()
+            # progress on stderr (also what an outside profiler waits for)
+            logging.getLogger(__name__).info("window open: %s s, %d peers", cfg.seconds, int(peers0))
             await asyncio.sleep(cfg.seconds)
             cpu1, gen1, t1 = procs.cpu_seconds(pids), procs.cpu_seconds(gen_pids), time.monotonic()
             load_after = os.getloadavg()

@@ -39,6 +39,7 @@ from pylibsrtp._binding import ffi as _srtp_ffi
 from pylibsrtp._binding import lib as _srtp_lib
 
 from parlor.media import socket_filter
+from parlor.media.consent import ConsentAnswerer
 
 logger = logging.getLogger(__name__)
 
@@ -346,19 +347,20 @@ def drop_incoming_rtcp(dtls: RTCDtlsTransport) -> None:
     dtls._handle_rtcp_data = _drop_rtcp  # type: ignore[method-assign]
 
 
-def drop_rtcp_datagrams(dtls: RTCDtlsTransport) -> bool:
-    """Drop SRTCP at the nominated ICE pair's socket; False if no pair yet.
+def shortcut_datagrams(dtls: RTCDtlsTransport) -> bool:
+    """At the nominated ICE pair's socket: drop SRTCP, and answer the peer's consent
+    checks there (media/consent.py) on a lite agent's selected pair; False if no pair yet.
 
-    In the kernel first (media/socket_filter.py), then in Python for anything that
-    still gets through.
-
-    Cheaper than `drop_incoming_rtcp` by far: aioice no longer tries to parse it as
-    STUN and queues it, the DTLS transport's task no longer wakes up and decrypts it.
-    It is not authenticated first, which does not matter for a packet nobody reads.
-    STUN, DTLS and RTP still take aioice's path. (RFC 5761: RTCP is the muxed packet
-    whose second byte, the RTCP packet type, is 192–223.)
+    RTCP is dropped in the kernel first (media/socket_filter.py), then in Python for
+    anything that still gets through. Cheaper than `drop_incoming_rtcp` by far: aioice
+    no longer tries to parse it as STUN and queues it, the DTLS transport's task no
+    longer wakes up and decrypts it. It is not authenticated first, which does not
+    matter for a packet nobody reads. (RFC 5761: RTCP is the muxed packet whose second
+    byte, the RTCP packet type, is 192–223.) DTLS, RTP and any STUN the answerer leaves
+    alone still take aioice's path.
     """
-    pair = dtls.transport._connection._nominated.get(1)
+    connection: Any = dtls.transport._connection
+    pair = connection._nominated.get(1)
     if pair is None:
         return False
     protocol: Any = pair.protocol
@@ -367,14 +369,34 @@ def drop_rtcp_datagrams(dtls: RTCDtlsTransport) -> bool:
         # rest (what was queued before the filter, other platforms)
         socket_filter.attach(protocol.transport.get_extra_info("socket"))
     original: Callable[[bytes, Any], None] = protocol.datagram_received
+    peer_addr = pair.remote_addr
+    answerer: ConsentAnswerer | None = None
+    if is_ice_lite(dtls) and connection.remote_username:
+        answerer = ConsentAnswerer(
+            connection.local_username, connection.remote_username, connection.local_password, peer_addr
+        )
+    connection._parlor_consent = answerer
 
     def datagram_received(data: bytes, addr: Any) -> None:
         if len(data) > 1 and 127 < data[0] < 192 and 191 < data[1] < 224:
             return
+        if answerer is not None and data[:1] == b"\x00" and not connection._closing:
+            if addr[0] == peer_addr[0] and addr[1] == peer_addr[1]:
+                response = answerer.answer(data)
+                if response is not None and protocol.transport is not None:
+                    protocol.transport.sendto(response, addr)
+                    connection._parlor_heard = time.monotonic()  # consent (_lite_check_incoming)
+                    return
         original(data, addr)
 
     protocol.datagram_received = datagram_received
     return True
+
+
+def consent_answered(dtls: RTCDtlsTransport) -> int:
+    """How many consent checks `shortcut_datagrams` answered on the transport's pair."""
+    answerer: ConsentAnswerer | None = getattr(dtls.transport._connection, "_parlor_consent", None)
+    return 0 if answerer is None else answerer.answered
 
 
 def outbound_srtp(dtls: RTCDtlsTransport) -> SrtpSession | None:

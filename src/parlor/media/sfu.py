@@ -156,7 +156,7 @@ class _Peer:
     answered: bool = False
     failed: bool = False
     expiring: bool = False  # its consent expired: its ICE connection is being closed
-    rtcp_dropped: bool = False  # off the socket (aiortc_private.drop_rtcp_datagrams)
+    shortcut: bool = False  # RTCP dropped, consent answered at the socket (aiortc_private.shortcut_datagrams)
     payload_type: int = 0
     upstream_pt: int = -1  # the payload type its own packets must carry (negotiated Opus)
     outs: list[_SlotOut] = field(default_factory=list)
@@ -323,7 +323,7 @@ class Sfu(MediaServer):
         @pc.on("connectionstatechange")
         def on_state() -> None:
             if pc.connectionState == "connected":
-                self._drop_rtcp(peer)
+                self._shortcut(peer)
             elif pc.connectionState in ("failed", "closed"):
                 self._drop(peer)
 
@@ -371,7 +371,7 @@ class Sfu(MediaServer):
         if self.fanout == "c":
             self._room(room_id).unrouted[user_id] = peer
         if peer.pc.connectionState == "connected":
-            self._drop_rtcp(peer)
+            self._shortcut(peer)
 
     def set_encrypted(self, room_id: str, encrypted: bool) -> None:
         if encrypted:
@@ -523,11 +523,12 @@ class Sfu(MediaServer):
             task.add_done_callback(self._tasks.discard)
 
     @staticmethod
-    def _drop_rtcp(peer: _Peer) -> None:
-        """Nothing reads a peer's RTCP (its receiver reports of the slots, a speaker's
-        sender reports): once connected, drop it before aioice and aiortc touch it."""
-        if peer.answered and not peer.rtcp_dropped:
-            peer.rtcp_dropped = priv.drop_rtcp_datagrams(peer.upstream.receiver.transport)
+    def _shortcut(peer: _Peer) -> None:
+        """Once connected: nothing reads a peer's RTCP (its receiver reports of the slots,
+        a speaker's sender reports), so drop it before aioice and aiortc touch it; and
+        answer its consent checks without aioice (media/consent.py)."""
+        if peer.answered and not peer.shortcut:
+            peer.shortcut = priv.shortcut_datagrams(peer.upstream.receiver.transport)
 
     def _on_rtp(self, speaker: _Peer, data: bytes) -> None:
         """Admission of a local peer's packet, local fan-out, then the relay hook."""

@@ -10,7 +10,7 @@ The filter sees the datagram from its UDP header (8 bytes) on. It drops what RFC
 (the RTCP packet type) of 192–223. STUN (first byte 0–3), DTLS (20–63) and RTP pass.
 Datagrams under 10 bytes are dropped too (the filter reads past their end), and
 nothing legitimate is that short. Linux only; elsewhere `attach` answers False and
-Python drops RTCP instead (aiortc_private.drop_rtcp_datagrams).
+Python drops RTCP instead (aiortc_private.shortcut_datagrams).
 """
 
 from __future__ import annotations
