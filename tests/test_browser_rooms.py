@@ -181,6 +181,42 @@ async def test_a_removed_and_blocked_listener_cannot_rejoin_and_a_removed_one_ca
     await expect(carl.get_by_text("No live rooms right now. Start one!")).to_be_visible()
 
 
+async def test_chromium_s_consent_checks_are_answered_at_the_socket_and_keep_its_peer(
+    server: LiveServer, browser: Browser, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node answers a connected browser's ICE consent checks itself (media/consent.py),
+    and each answered check keeps the peer alive: with consent expiring after 6 s, a
+    listener that stays 12 s is still there, and hears the speaker."""
+    from parlor.media import aiortc_private as priv
+
+    await people.add("alice")
+    bob_id = (await people.add("bob")).id
+    alice = await page_of(browser, server, "alice")
+    await start_room(alice, "Consent")
+    bob = await page_of(browser, server, "bob")
+    await bob.goto(alice.url)
+    await expect_connected(bob)
+    media = server.app.state.services.media
+    rid = room_id_of(alice)
+    pc = await poll(
+        lambda: asyncio.sleep(0, media.peer_connection(rid, bob_id)), lambda p: p is not None, what="Bob's peer"
+    )
+    transport = pc.getTransceivers()[0].receiver.transport
+    await poll(
+        lambda: asyncio.sleep(0, priv.consent_answered(transport)),
+        lambda n: n >= 1,
+        timeout=20,
+        what="a check answered",
+    )
+    monkeypatch.setattr(priv, "CONSENT_EXPIRY_S", 6.0)
+    answered = priv.consent_answered(transport)
+    await asyncio.sleep(12.0)
+    assert media.peer_connection(rid, bob_id) is pc  # not expired, not replaced
+    assert priv.consent_answered(transport) >= answered + 2
+    await alice.get_by_role("button", name="Unmute", exact=True).click()
+    await poll(lambda: inbound_delta(bob, 1.0), lambda d: d["packetsReceived"] > 20, timeout=20, what="Bob to hear")
+
+
 # -- fix 3: the only moderator leaving -------------------------------------------------------------
 
 
