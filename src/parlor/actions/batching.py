@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
+from parlor.actions import background
 from parlor.bus.base import Message, room_channel
 
 if TYPE_CHECKING:
@@ -34,9 +35,7 @@ def flush(s: Services, room_id: str, board: Board[P], build: Callable[[P], Messa
     loop = asyncio.get_running_loop()
     payload, wait = board.due(room_id, loop.time())
     if payload is not None:
-        task = loop.create_task(s.bus.publish(room_channel(room_id), build(payload)))
-        _pending.add(task)
-        task.add_done_callback(_pending.discard)
+        background.spawn(s.bus.publish(room_channel(room_id), build(payload)))
         return
     room = board.rooms.get(room_id)
     if wait > 0 and room is not None and room.timer is None:
@@ -48,6 +47,3 @@ def flush(s: Services, room_id: str, board: Board[P], build: Callable[[P], Messa
 
         room.timer = loop.call_later(wait, fire)
 
-
-# Publishing tasks, kept so they are not collected while they run.
-_pending: set[asyncio.Task[Any]] = set()

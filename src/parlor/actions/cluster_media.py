@@ -15,12 +15,11 @@ room's media is then on the room's node (actions/room_ops.py carries it there).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from parlor.actions import speaking
+from parlor.actions import background, speaking
 from parlor.actions.services import Services
 
 logger = logging.getLogger(__name__)
@@ -29,7 +28,6 @@ CHANNEL = "cluster.media"
 # A node that stops renewing its entry in a room's media nodes drops out after this.
 ENTRY_TTL_S = 5.0
 
-_pending: set[asyncio.Task[None]] = set()
 
 
 def relaying(s: Services) -> bool:
@@ -84,7 +82,7 @@ def remember_audible(s: Services, room_id: str, version: int, audible: frozenset
 def publish_levels(s: Services, room_id: str, changes: dict[str, float]) -> None:
     """Media callback: levels of speakers whose peers are here, in a room another node runs."""
     data = {"room_id": room_id, "levels": changes}
-    _spawn(s.bus.publish(CHANNEL, {"name": "levels", "data": data}))
+    background.spawn(s.bus.publish(CHANNEL, {"name": "levels", "data": data}))
 
 
 async def do_peer_opened(s: Services, room_id: str) -> None:
@@ -145,21 +143,15 @@ def _on_message(s: Services, message: dict[str, Any]) -> None:
         return
     if name == "nodes":
         if here:
-            _spawn(_refresh_targets(s, room_id))
+            background.spawn(_refresh_targets(s, room_id))
         return
     if not here or owner:
         return  # no peers of it here, or we sent it (the room's node acts on its own)
     if name == "audible":
         remember_audible(s, room_id, int(data["version"]), frozenset(data["user_ids"]))
     elif name == "close_peer":
-        _spawn(s.media.close_peer(room_id, str(data["user_id"])))
+        background.spawn(s.media.close_peer(room_id, str(data["user_id"])))
     elif name == "close_room":
         s.media_rooms.discard(room_id)
         s.media_audible.pop(room_id, None)
-        _spawn(s.media.close_room(room_id))
-
-
-def _spawn(coro: Any) -> None:
-    task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+        background.spawn(s.media.close_room(room_id))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from parlor import protocol as p
+from parlor.actions import background
 from parlor.bus.base import room_channel
 from parlor.domain.rooms import Participant
 from parlor.errors import Code, ParlorError
@@ -143,12 +144,8 @@ def _flush(s: Services, room_id: str) -> None:
             room.timer = loop.call_later(wait, fire)
         return
     room.sent, room.sent_at = poor, loop.time()
-    task = loop.create_task(s.bus.publish(room_channel(room_id), message(room_id, poor)))
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+    background.spawn(s.bus.publish(room_channel(room_id), message(room_id, poor)))
     if not room.reasons and room.timer is None:
         # Nobody poor and the all-clear sent: nothing left to remember for the room.
         s.links.rooms.pop(room_id, None)
 
-
-_pending: set[asyncio.Task[None]] = set()

@@ -14,7 +14,6 @@ attachments with it, and their people then have the reconnect grace to come back
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import httpx
 
 from parlor import protocol as p
-from parlor.actions import chat, cluster_media, e2ee, links, presence, reactions, room_owner, speaking
+from parlor.actions import background, chat, cluster_media, e2ee, links, presence, reactions, room_owner, speaking
 from parlor.actions.rooms import person_view, room_view
 from parlor.actions.services import Services
 from parlor.cluster import hop
@@ -80,7 +79,7 @@ def do_detach(s: Services, user_id: str, room_id: str, since: float) -> None:
     if room_id in s.live.rooms or not s.settings.redis_url:
         presence.do_detach(s, user_id, room_id, since)
         return
-    _spawn(_detach_elsewhere(s, user_id, room_id))
+    background.spawn(_detach_elsewhere(s, user_id, room_id))
 
 
 async def _detach_elsewhere(s: Services, user_id: str, room_id: str) -> None:
@@ -236,10 +235,3 @@ def _compact(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-_pending: set[asyncio.Task[None]] = set()
-
-
-def _spawn(coro: Any) -> None:
-    task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)

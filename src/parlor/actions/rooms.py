@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parlor.actions import cluster_media, limits, notifications, speaking
+from parlor.actions import background, cluster_media, limits, notifications, speaking
 from parlor.actions.accounts import USERNAME
 from parlor.actions.guest_book import audit_id
 from parlor.actions.ids import looks_like_id, new_id
@@ -652,9 +652,7 @@ async def live_anywhere(s: Services, room_id: str) -> bool:
 def _publish_soon(s: Services, room_id: str, message: dict[str, Any]) -> None:
     """Publish from a synchronous media callback. Ephemeral: not queued, not audited."""
     if room_id in s.live.rooms:
-        task = asyncio.get_running_loop().create_task(s.bus.publish(room_channel(room_id), message))
-        _pending.add(task)
-        task.add_done_callback(_pending.discard)
+        background.spawn(s.bus.publish(room_channel(room_id), message))
 
 
 def publish_levels(s: Services, room_id: str, changes: dict[str, float]) -> None:
@@ -671,5 +669,3 @@ def publish_media_restart(s: Services, room_id: str, user_id: str) -> None:
     speaking.do_forget_user(s, room_id, user_id)
     _publish_soon(s, room_id, {"name": "media.restart", "data": {"room_id": room_id, "user_id": user_id}})
 
-
-_pending: set[asyncio.Task[None]] = set()
