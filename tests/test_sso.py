@@ -187,6 +187,24 @@ async def test_the_providers_refusal_sends_a_browser_back_to_the_sign_in_page(ss
     assert await sso.user_count() == 0
 
 
+@pytest.mark.parametrize("sso_extra", [{"limits": ("sso=3/600",)}])
+async def test_sign_ins_started_from_one_address_are_limited(sso: Sso) -> None:
+    """Each start and each return counts (a return asks the provider for a token): past
+    the limit a browser is sent back to the sign-in page with why, and nothing is made."""
+    async with sso.browser() as browser:
+        assert (await sign_in(browser)).status_code == 303  # start and return: 2 of 3
+        authorize = await go_to_provider(browser)  # 3 of 3
+        back = await back_from_provider(browser, authorize)
+        r = await browser.get(back, headers={"accept": "text/html"})
+        assert r.status_code == 303 and r.headers["location"] == "/login?sso_error=rate_limited"
+    async with sso.browser() as other:
+        r = await other.get("/auth/sso/start")
+        assert r.status_code == 429 and error_code(r) == "rate_limited"
+        assert int(r.headers["retry-after"]) > 0
+        assert "Max-Age=0" in r.headers["set-cookie"]  # no sign-in flow left to finish
+    assert await sso.user_count() == 1  # the first sign-in's account, nothing more
+
+
 async def test_a_banned_account_is_refused_through_sso(sso: Sso) -> None:
     sso.op.person = {"sub": "boss", "preferred_username": "boss", "groups": [ADMINS]}
     async with sso.browser() as admin:

@@ -39,6 +39,7 @@ _REFUSALS = {
     "e2ee_key": "You are sending room keys too fast",
     "club_found": "You have founded many clubs today",
     "club_invite": "You have invited or nominated many people to clubs in a short time",
+    "sso": "Many sign-ins with single sign-on were started from your network",
 }
 
 

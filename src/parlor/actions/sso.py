@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from parlor.actions import sign_ins
+from parlor.actions import limits, sign_ins
 from parlor.actions.ids import new_id
 from parlor.actions.services import Services
 from parlor.actions.standing import check_standing
@@ -79,9 +79,10 @@ def safe_next(path: str | None) -> str:
     return "/"
 
 
-async def do_start(s: Services, redirect_uri: str, next_path: str | None) -> Started:
+async def do_start(s: Services, redirect_uri: str, next_path: str | None, address: str | None = None) -> Started:
     """The provider's authorization URL, and the sealed state for the browser's cookie."""
     client = _client(s)
+    await limits.check(s, "sso", address=address)
     made = await client.authorization(redirect_uri)
     flow = {
         "state": made.state,
@@ -100,7 +101,7 @@ def flow_next(s: Services, sealed: str | None) -> str:
 
 
 async def do_finish(
-    s: Services, sealed: str | None, query: dict[str, str], client_label: str | None
+    s: Services, sealed: str | None, query: dict[str, str], client_label: str | None, address: str | None = None
 ) -> User:
     """The account the provider's answer signs in to; raises with nothing changed if the
     answer is refused (bad state, the provider's error, an unverifiable token, a sanction)."""
@@ -116,6 +117,7 @@ async def do_finish(
     code = query.get("code", "")
     if not code or len(code) > 2000:
         raise bad_state()
+    await limits.check(s, "sso", address=address)  # before asking the provider for a token
     claims = await client.id_claims(code, flow["redirect_uri"], flow["verifier"], flow["nonce"])
     subject = claims.get("sub")
     if not isinstance(subject, str) or not 1 <= len(subject) <= _SUBJECT_MAX:

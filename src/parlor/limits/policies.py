@@ -52,6 +52,9 @@ DEFAULTS: Mapping[str, Rate] = {
     "e2ee_key": Rate(600, 60),
     "club_found": Rate(3, 86400),  # clubs founded, per account
     "club_invite": Rate(50, 3600),  # club invitations and nominations, per account
+    # single sign-on starts and returns (each return asks the provider for a token), per
+    # address: generous, as a whole organisation may sign in from one address
+    "sso": Rate(120, 600),
 }
 
 MAX_COUNT = 10_000_000

@@ -18,6 +18,7 @@ from parlor.domain.sessions import client_label
 from parlor.errors import ParlorError
 from parlor.transport.http.accounts import sign_in
 from parlor.transport.http.auth import ServicesDep, served_over_https
+from parlor.transport.http.client_address import ClientAddress
 from parlor.transport.http.errors import error_response
 from parlor.transport.http.openapi import errors
 from parlor.transport.http.pages import wants_html
@@ -42,7 +43,8 @@ def _refused(request: Request, exc: ParlorError) -> Response:
     if wants_html(request):
         response: Response = RedirectResponse("/login?" + urlencode({"sso_error": exc.code.value}), status_code=303)
     else:
-        response = error_response(exc.status, exc.code, exc.message)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        response = error_response(exc.status, exc.code, exc.message, headers)
     response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
     return response
 
@@ -54,14 +56,17 @@ async def methods(s: ServicesDep) -> dict[str, Any]:
     return sign_in_methods.methods(s)
 
 
-@router.get(sign_in_methods.START_PATH, responses={**_REDIRECT, **errors(404, 502)})
+@router.get(sign_in_methods.START_PATH, responses={**_REDIRECT, **errors(404, 429, 502)})
 async def start(
-    request: Request, s: ServicesDep, next_path: str | None = Query(default=None, alias="next", max_length=500)
+    request: Request,
+    s: ServicesDep,
+    address: ClientAddress,
+    next_path: str | None = Query(default=None, alias="next", max_length=500),
 ) -> Response:
     """Start signing in with the identity provider: a redirect to it. `next`: a path
     of this site to land on afterwards."""
     try:
-        started = await sso.do_start(s, _redirect_uri(request, s), next_path)
+        started = await sso.do_start(s, _redirect_uri(request, s), next_path, address)
     except ParlorError as exc:
         return _refused(request, exc)
     response = RedirectResponse(started.url, status_code=303)
@@ -78,10 +83,11 @@ async def start(
     return response
 
 
-@router.get(CALLBACK, responses={**_REDIRECT, **errors(401, 403, 404, 409, 502)})
+@router.get(CALLBACK, responses={**_REDIRECT, **errors(401, 403, 404, 409, 429, 502)})
 async def callback(
     request: Request,
     s: ServicesDep,
+    address: ClientAddress,
     state: str = Query(default="", max_length=500),
     code: str = Query(default="", max_length=2000),
     error: str | None = Query(default=None, max_length=200),
@@ -91,7 +97,7 @@ async def callback(
     sealed = request.cookies.get(FLOW_COOKIE)
     query = {"state": state, "code": code, **({"error": error} if error is not None else {})}
     try:
-        user = await sso.do_finish(s, sealed, query, client_label(request.headers.get("user-agent")))
+        user = await sso.do_finish(s, sealed, query, client_label(request.headers.get("user-agent")), address)
     except ParlorError as exc:
         return _refused(request, exc)
     response = RedirectResponse(sso.flow_next(s, sealed), status_code=303)

@@ -11,6 +11,7 @@ const SSO_ERRORS = {
   sso_provider_error: 'Your organisation did not sign you in. Try again, or ask its administrators.',
   sso_invalid_token: 'The answer from your organisation could not be verified. Try again.',
   sso_off: 'Single sign-on is not set up on this server.',
+  rate_limited: 'Many sign-ins were started from your network just now. Wait a minute, then try again.',
   suspended: 'This account is suspended.',
   banned: 'This account is banned from this server.',
 };
