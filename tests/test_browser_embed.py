@@ -15,6 +15,7 @@ import httpx
 import pytest
 import uvicorn
 from playwright.async_api import Frame, Page, Playwright, async_playwright, expect
+from playwright.async_api import Route as PageRoute
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -158,6 +159,26 @@ async def _embed_scenario(pw: Playwright, tmp_path: Path, server: LiveServer, si
         await frame.get_by_role("button", name="Raise hand").click()
         await poll(lambda: events(page), named("hand"), what="the hand event")
         await expect(a.get_by_role("list", name="Raised hands")).to_contain_text("Bob")
+
+        # Alice invites Bob up; he accepts and at once unmutes, while the acceptance's
+        # answer is still on its way (held back 1.5 s; the socket has already shown him
+        # on stage): the second press waits its turn instead of being lost.
+        released = asyncio.Event()
+
+        async def slow_answer(route: PageRoute) -> None:
+            answer = await route.fetch()
+            await asyncio.sleep(1.5)
+            released.set()
+            await route.fulfill(response=answer)
+
+        await a.get_by_role("list", name="Raised hands").get_by_role("button", name="Invite Bob to speak").click()
+        await page.route("**/speak-invite/accept", slow_answer)
+        await frame.get_by_role("button", name="Accept invitation to speak").click()
+        await frame.get_by_role("button", name="Unmute", exact=True).click()
+        assert not released.is_set(), "the acceptance's answer came back before Unmute was pressed"
+        await expect(frame.get_by_role("button", name="Mute", exact=True)).to_be_visible()
+        assert released.is_set()
+        await expect(a.get_by_role("list", name="Stage")).to_contain_text("Bob")
         await frame.get_by_role("button", name="Leave").click()
         await poll(lambda: events(page), named("left"), what="the left event")
         await expect(a.get_by_role("list", name="Audience")).not_to_contain_text("Bob")

@@ -99,7 +99,10 @@ async function main() {
     h('footer', { class: 'embed-foot' }, openLink), sink));
   titleEl.id = 'embed-title';
 
-  const state = { room: null, mine: null, me: null, joined: false, leaving: false, busy: false, speaking: '' };
+  const state = {
+    room: null, mine: null, me: null, joined: false, leaving: false, speaking: '',
+    actions: Promise.resolve(), pressed: new Set(),
+  };
   const levels = new Map();
   let socket = null;
   let media = null;
@@ -263,21 +266,31 @@ async function main() {
   }
 
   // --- actions ---------------------------------------------------------------
+  // One action at a time, in the order pressed (as on the room page). A second press of a
+  // control whose action is still pending is a double-click and dropped; a press of any
+  // other control waits its turn instead of being lost (accept, then at once unmute).
   async function act(call) {
-    if (state.busy) return null;
-    state.busy = true;
-    alert.clear();
-    try {
-      const snap = await call();
-      if (snap && snap.id === roomId) applySnapshot(snap);
-      return snap;
-    } catch (err) {
-      if (err.code === 'room_ended') ended();
-      else alert.show(err.message);
-      return null;
-    } finally {
-      state.busy = false;
-    }
+    const active = document.activeElement;
+    const key = active instanceof HTMLElement ? active.dataset.key ?? null : null;
+    if (key !== null && state.pressed.has(key)) return null;
+    if (key !== null) state.pressed.add(key);
+    const turn = state.actions.then(async () => {
+      if (!state.joined) return null;
+      alert.clear();
+      try {
+        const snap = await call();
+        if (snap && snap.id === roomId) applySnapshot(snap);
+        return snap;
+      } catch (err) {
+        if (err.code === 'room_ended') ended();
+        else alert.show(err.message);
+        return null;
+      } finally {
+        if (key !== null) state.pressed.delete(key);
+      }
+    });
+    state.actions = turn.catch(() => null);
+    return turn;
   }
 
   async function join(displayName = null) {
