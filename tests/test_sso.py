@@ -205,6 +205,42 @@ async def test_sign_ins_started_from_one_address_are_limited(sso: Sso) -> None:
     assert await sso.user_count() == 1  # the first sign-in's account, nothing more
 
 
+async def test_an_account_made_by_sso_is_deleted_after_a_recent_sign_in(sso: Sso) -> None:
+    """No password to confirm with: a sign-in in the last 10 minutes confirms instead; an
+    older session is told to sign in again, and nothing is deleted until it has."""
+    services = sso.server.app.state.services
+    real = services.clock
+    async with sso.browser() as browser:
+        assert (await sign_in(browser)).status_code == 303
+        me = (await browser.get("/api/me")).json()
+        assert me["password"] is False
+        services.clock = lambda: real() + 11 * 60  # that sign-in is 11 minutes old now
+        try:
+            r = await browser.request("DELETE", "/api/me", json={})
+            assert r.status_code == 403 and error_code(r) == "sign_in_again"
+            assert "Acme" in r.json()["error"]["message"]
+            assert (await browser.get("/api/me")).json()["id"] == me["id"]  # nothing deleted
+            assert await sso.user_count() == 1
+            assert (await sign_in(browser)).status_code == 303  # again, with the provider
+            r = await browser.request("DELETE", "/api/me", json={})
+            assert r.status_code == 204, r.text
+        finally:
+            services.clock = real
+        assert (await browser.get("/api/me")).status_code == 401
+    assert await sso.user_count() == 0 and await sso.identities() == []
+
+
+async def test_a_password_account_still_confirms_with_its_password(sso: Sso) -> None:
+    async with sso.browser() as browser:
+        _, token = await make_member(sso.server, browser, "pat")
+        auth = {"Authorization": f"Bearer {token}"}
+        assert (await browser.get("/api/me", headers=auth)).json()["password"] is True
+        r = await browser.request("DELETE", "/api/me", json={}, headers=auth)  # a fresh token is not enough
+        assert r.status_code == 400
+        r = await browser.request("DELETE", "/api/me", json={"password": MEMBER_PASSWORD}, headers=auth)
+        assert r.status_code == 204, r.text
+
+
 async def test_a_banned_account_is_refused_through_sso(sso: Sso) -> None:
     sso.op.person = {"sub": "boss", "preferred_username": "boss", "groups": [ADMINS]}
     async with sso.browser() as admin:

@@ -107,6 +107,7 @@ class Code(StrEnum):
     # your data (export, deletion)
     WRONG_PASSWORD = "wrong_password"
     LAST_ADMIN = "last_admin"
+    SIGN_IN_AGAIN = "sign_in_again"
     # embedding rooms on other sites
     EMBEDDING_OFF = "embedding_off"
     ROOM_NOT_EMBEDDABLE = "room_not_embeddable"

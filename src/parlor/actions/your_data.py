@@ -15,9 +15,12 @@ from typing import Any
 
 from parlor.actions import accounts, clubs, rooms
 from parlor.actions.services import Services
+from parlor.actions.sso import NO_PASSWORD
 from parlor.bus.base import user_channel
+from parlor.domain.sessions import Session
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError, bad_input
+from parlor.storage import accounts as account_store
 from parlor.storage import rooms as room_store
 from parlor.storage import your_data as store
 
@@ -48,15 +51,36 @@ async def export(s: Services, user: User) -> dict[str, Any]:
     }
 
 
-async def _check_can_delete(s: Services, user: User, password: str) -> None:
-    if not password or len(password) > accounts.PASSWORD_MAX:
+# An account made by single sign-on has no password to confirm its deletion with: a
+# sign-in this recent confirms it instead (the identity provider asked who it is).
+RECENT_SIGN_IN_S = 600.0
+
+
+async def has_password(s: Services, user: User) -> bool:
+    """Whether the account signs in with a password (not one made by single sign-on)."""
+    async with s.db.engine.connect() as conn:
+        password_hash = await account_store.password_hash_of(conn, user.id)
+    return password_hash is not None and password_hash != NO_PASSWORD
+
+
+async def _check_can_delete(s: Services, user: User, password: str, session: Session | None) -> None:
+    if not await has_password(s, user):
+        if session is None or s.clock() - session.created_at > RECENT_SIGN_IN_S:
+            raise ParlorError(
+                403,
+                Code.SIGN_IN_AGAIN,
+                f"Sign in again with {s.settings.oidc_name}, then delete your account within "
+                f"{int(RECENT_SIGN_IN_S // 60)} minutes: nothing was deleted.",
+            )
+    elif not password or len(password) > accounts.PASSWORD_MAX:
         raise bad_input("Enter your password to delete your account.")
-    try:
-        await accounts.do_login(s, user.username, password)
-    except ParlorError as exc:
-        if exc.status == 429:  # the sign-in back-off holds here too
-            raise
-        raise ParlorError(403, Code.WRONG_PASSWORD, "That is not your password: nothing was deleted.") from exc
+    else:
+        try:
+            await accounts.do_login(s, user.username, password)
+        except ParlorError as exc:
+            if exc.status == 429:  # the sign-in back-off holds here too
+                raise
+            raise ParlorError(403, Code.WRONG_PASSWORD, "That is not your password: nothing was deleted.") from exc
     if user.is_admin:
         async with s.db.engine.connect() as conn:
             others = await store.other_admin_exists(conn, user.id)
@@ -64,9 +88,11 @@ async def _check_can_delete(s: Services, user: User, password: str) -> None:
             raise ParlorError(409, Code.LAST_ADMIN, "You are the only admin: make someone else admin first.")
 
 
-async def do_delete_account(s: Services, user: User, password: str) -> None:
-    """Delete `user` for good. Rooms they were in go on; history shows "a former member"."""
-    await _check_can_delete(s, user, password)
+async def do_delete_account(s: Services, user: User, password: str, session: Session | None = None) -> None:
+    """Delete `user` for good. Rooms they were in go on; history shows "a former member".
+    Confirmed by the password, or for an account without one by `session` (the one asking)
+    being a recent sign-in."""
+    await _check_can_delete(s, user, password, session)
     async with s.db.engine.begin() as conn:
         await store.end_sessions(conn, user.id)
     for room in list(s.live.rooms.values()):

@@ -97,6 +97,11 @@ async def credentials(conn: AsyncConnection, username: str) -> tuple[User, str] 
     return (_user(row), row.password_hash) if row else None
 
 
+async def password_hash_of(conn: AsyncConnection, user_id: str) -> str | None:
+    row = (await conn.execute(sa.select(users.c.password_hash).where(users.c.id == user_id))).first()
+    return str(row.password_hash) if row else None
+
+
 async def set_password_hash(conn: AsyncConnection, user_id: str, password_hash: str) -> None:
     await conn.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from parlor.actions import accounts, growth, sign_ins
+from parlor.actions import accounts, growth, sign_ins, your_data
 from parlor.domain.sessions import TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX, client_label
 from parlor.domain.users import User
 from parlor.transport.http.auth import (
@@ -107,8 +107,10 @@ async def logout(request: Request, _user: MaybeUser, s: ServicesDep) -> Response
 
 
 @router.get("/me")
-async def me(user: CurrentUser) -> dict[str, Any]:
-    return user.to_dict()
+async def me(user: CurrentUser, s: ServicesDep) -> dict[str, Any]:
+    """You, and `password`: whether you sign in with one (false for an account made by
+    single sign-on)."""
+    return {**user.to_dict(), "password": await your_data.has_password(s, user)}
 
 
 @router.post("/tokens", status_code=201)

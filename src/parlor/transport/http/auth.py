@@ -9,6 +9,7 @@ from fastapi import Depends, Request, Response
 
 from parlor.actions import accounts
 from parlor.actions.services import Services
+from parlor.domain.sessions import Session
 from parlor.domain.users import User
 from parlor.errors import Code, ParlorError
 
@@ -77,6 +78,16 @@ async def optional_user(request: Request, s: ServicesDep) -> User | None:
     if user is not None:
         check_same_origin(request)
     return user
+
+
+async def current_session(request: Request, s: Services) -> Session | None:
+    """The session or token this request is authenticated with (as optional_user finds it)."""
+    token = bearer(request)
+    secret = token or request.cookies.get(COOKIE) or request.cookies.get(EMBED_COOKIE)
+    if not secret:
+        return None
+    found = await accounts.authenticate_session(s, secret, "bearer" if token else "cookie")
+    return found[1] if found else None
 
 
 async def require_user(user: Annotated[User | None, Depends(optional_user)]) -> User:

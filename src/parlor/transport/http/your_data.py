@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from parlor.actions import your_data
-from parlor.transport.http.auth import COOKIE, CurrentUser, ServicesDep, served_over_https
+from parlor.transport.http.auth import COOKIE, CurrentUser, ServicesDep, current_session, served_over_https
 from parlor.transport.http.openapi import errors
 
 router = APIRouter(prefix="/api", tags=["your_data"])
@@ -31,12 +31,13 @@ async def export(user: CurrentUser, s: ServicesDep) -> Response:
 class DeleteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    password: str = Field(max_length=1000)
+    # empty for an account made by single sign-on: a recent sign-in confirms it instead
+    password: str = Field(default="", max_length=1000)
 
 
-@router.delete("/me", status_code=204, response_class=Response, responses=errors(409))
+@router.delete("/me", status_code=204, response_class=Response, responses=errors(403, 409))
 async def delete_account(body: DeleteBody, request: Request, user: CurrentUser, s: ServicesDep) -> Response:
-    await your_data.do_delete_account(s, user, body.password)
+    await your_data.do_delete_account(s, user, body.password, await current_session(request, s))
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=served_over_https(request))
     return response

@@ -142,13 +142,22 @@ export async function settingsView({ outlet, signal }) {
   });
 
   // -- delete --------------------------------------------------------------------------------
+  // Confirmed by the password; an account made by single sign-on has none, and confirms
+  // by having signed in again with its provider in the last few minutes.
   const deleteAlert = alertBox();
+  const withPassword = me.password !== false;
+  const sso = withPassword ? null : (await api('GET', '/auth/methods').catch(() => ({ sso: null }))).sso;
+  const again = sso
+    ? h('a', { href: `${sso.start}?next=${encodeURIComponent('/settings#settings-delete')}` }, `Sign in again with ${sso.name}`)
+    : null;
   const password = field('Password', { name: 'password', type: 'password', autocomplete: 'current-password' });
   const sure = checkbox('I understand this cannot be undone', { id: 'settings-delete-sure', name: 'sure' });
   const deleteButton = h('button', { type: 'submit', class: 'btn btn-danger' }, 'Delete my account');
   const deleteForm = h('form', { class: 'stack', novalidate: true },
     h('p', {}, 'Your profile, avatar, follows, invites, sessions and notifications are deleted. Rooms you started stay, by "a former member".'),
-    password.field,
+    withPassword ? password.field : h('p', {},
+      'You sign in with your organisation, so there is no password to confirm with: ',
+      'if you signed in more than 10 minutes ago, sign in again first. ', again),
     sure.field,
     deleteAlert.el, deleteButton);
   deleteForm.addEventListener('submit', async (event) => {
@@ -160,7 +169,7 @@ export async function settingsView({ outlet, signal }) {
     }
     deleteButton.disabled = true;
     try {
-      await api('DELETE', '/me', { password: password.input.value });
+      await api('DELETE', '/me', withPassword ? { password: password.input.value } : {});
       await loadMe(true);
       navigate('/', { replace: true });
     } catch (err) {
