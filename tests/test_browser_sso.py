@@ -98,6 +98,18 @@ async def test_sso_only_offers_just_the_organisation(tmp_path: Path, pw: Playwri
                 await page.keyboard.press("Enter")
                 await page.wait_for_url(f"{server.url}/")
                 assert (await signed_in_as(page, server))["username"] == "bob"
+                # Deleting the account: no password to give; the page offers signing in
+                # again (back to the same place), then deletes.
+                await page.goto(f"{server.url}/settings")
+                delete = page.get_by_role("region", name="Delete your account")
+                await expect(delete.get_by_role("button", name="Delete my account")).to_be_visible()
+                await expect(delete.get_by_label("Password")).to_have_count(0)
+                await delete.get_by_role("link", name="Sign in again with Acme").click()
+                await page.wait_for_url(f"{server.url}/settings#settings-delete")
+                await delete.get_by_label("I understand this cannot be undone").check()
+                await delete.get_by_role("button", name="Delete my account").click()
+                await page.wait_for_url(f"{server.url}/")
+                assert (await page.request.get(f"{server.url}/api/me")).status == 401
                 # A refused sign-in comes back to the page, which says why.
                 op.error = "access_denied"
                 await page.request.post(f"{server.url}/api/logout")
