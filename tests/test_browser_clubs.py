@@ -125,6 +125,18 @@ async def test_found_join_and_meet_in_a_members_only_club_room(server: LiveServe
             await carl_page.goto(room_url)
             await expect(carl_page.get_by_role("heading", name="Cannot join this room")).to_be_visible()
             await expect(carl_page.get_by_text(REFUSAL)).to_be_visible()
+
+            # Alice invites him: his inbox says so and leads to the club, where he accepts.
+            club_id = club_url.rsplit("/", 1)[1]
+            r = await alice.post(f"/api/clubs/{club_id}/invites", json={"username": "carl"})
+            assert r.status_code == 200, r.text
+            await carl_page.goto(f"{server.url}/inbox")
+            item = carl_page.get_by_role("listitem").filter(has_text="invited you to join the club")
+            await expect(item).to_contain_text("Alice invited you to join the club “Night Owls”")
+            await item.get_by_role("link", name="See the club Night Owls").click()
+            await carl_page.wait_for_url(club_url)
+            await carl_page.get_by_role("button", name="Accept invitation").click()
+            await expect(carl_page.get_by_role("status")).to_have_text("You joined the club.")
         finally:
             await browser.close()
 

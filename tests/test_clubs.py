@@ -181,6 +181,42 @@ async def test_membership_modes(inst: Instance) -> None:
     assert club["you"]["role"] is None
 
 
+async def test_a_club_invitation_reaches_the_inbox_and_goes_with_the_club(inst: Instance) -> None:
+    await let_members_found(inst)
+    admin = await inst.admin()
+    ann, bob, cat, dan = [await inst.member(n) for n in ("ann", "bob", "cat", "dan")]
+    club = await found(ann, "Back Room", "invite")
+
+    async def invitations(person: Person) -> list[dict[str, Any]]:
+        inbox = await ok(await person.http.get("/api/notifications"))
+        return [n for n in inbox["notifications"] if n["kind"] == "club_invite"]
+
+    await ok(await ann.post(f"/api/clubs/{club}/invites", json={"username": "bob"}))
+    [note] = await invitations(bob)
+    assert note["club"] == {"id": club, "name": "Back Room"}
+    assert note["actor"]["username"] == "ann" and note["read"] is False
+    assert (await ok(await bob.http.get("/api/notifications")))["unread_count"] == 1
+
+    # muted: neither stored nor delivered
+    settings = await ok(await cat.http.put("/api/notifications/settings", json={"muted": {"club_invite": True}}))
+    assert settings["muted"]["club_invite"] is True
+    await ok(await ann.post(f"/api/clubs/{club}/invites", json={"username": "cat"}))
+    assert await invitations(cat) == []
+
+    # a nomination is not an invitation yet; once an admin approves it, it is (from them)
+    await ok(await bob.post(f"/api/clubs/{club}/invitation/accept"))
+    await ok(await bob.post(f"/api/clubs/{club}/nominations", json={"username": "dan"}))
+    assert await invitations(dan) == []
+    [nomination] = (await page(ann, club))["waiting"]
+    await ok(await ann.post(f"/api/clubs/{club}/requests/{nomination['id']}/approve"))
+    [note] = await invitations(dan)
+    assert note["actor"]["username"] == "ann" and note["club"]["name"] == "Back Room"
+
+    # the club removed: its invitations leave the inbox with it
+    await ok(await admin.post(f"/api/admin/clubs/{club}/remove", json={"reason": "Gone"}))
+    assert await invitations(bob) == [] and await invitations(dan) == []
+
+
 async def test_roles_and_the_last_admin(inst: Instance) -> None:
     await let_members_found(inst)
     ann, bob, cat = [await inst.member(n) for n in ("ann", "bob", "cat")]

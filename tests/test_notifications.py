@@ -187,11 +187,15 @@ async def test_a_muted_kind_is_not_stored(instance: Instance, muted: str) -> Non
     assert settings == {"muted": {kind: kind == muted for kind in KINDS}}
     assert (await ann.http.get("/api/notifications/settings")).json() == settings
     await produce_every_kind(instance, ann, bob)
+    # (a real club invitation: tests/test_clubs.py)
+    await notifications.notify(instance.services, ann.id, "club_invite", actor_id=bob.id)
     body = await inbox(ann)
     assert [n["kind"] for n in body["notifications"]] == [
-        k for k in ("room_invite", "waitlist_joined", "ping", "room_started", "new_follower") if k != muted
+        k
+        for k in ("club_invite", "room_invite", "waitlist_joined", "ping", "room_started", "new_follower")
+        if k != muted
     ]
-    assert body["unread_count"] == 4
+    assert body["unread_count"] == 5
     # unmuted: stored again
     assert (await set_muted(ann, **{muted: False}))["muted"][muted] is False
     await notifications.notify(instance.services, ann.id, muted, actor_id=bob.id)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from parlor.actions import limits
+from parlor.actions import limits, notifications
 from parlor.actions.accounts import USERNAME
 from parlor.actions.clubs import check_club, page
 from parlor.actions.ids import looks_like_id, new_id
@@ -122,6 +122,8 @@ async def do_invite(s: Services, user: User, club_id: str, username: str) -> dic
             await store.become_member(conn, club.id, target.id, ClubRole.MEMBER, now)
         else:
             await store.add_request(conn, store.Request(new_id("cq"), club.id, target.id, Pending.INVITE, user.id, now))
+    if outcome != "member":  # an invitation waits for them: their inbox says so
+        await notifications.notify(s, target.id, "club_invite", actor_id=user.id, club_id=club.id)
     return await page(s, user, club.id)
 
 
@@ -159,6 +161,8 @@ async def do_answer(s: Services, user: User, club_id: str, request_id: str, appr
             await store.become_member(conn, club.id, request.user_id, ClubRole.MEMBER, now)
         else:
             await store.turn_into_invite(conn, request.id, now)
+    if approve and request.kind is Pending.NOMINATION:  # now an invitation: their inbox says so
+        await notifications.notify(s, request.user_id, "club_invite", actor_id=user.id, club_id=club.id)
     return await page(s, user, club.id)
 
 

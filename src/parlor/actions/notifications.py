@@ -3,7 +3,8 @@
 Kinds: `ping` (a member in a live room asks one of their followers to join them),
 `room_started` (someone you follow started a room), `new_follower`,
 `waitlist_joined` (someone you let in from the waitlist finished signing up),
-`room_invite` (a moderator invited you into a social or closed room),
+`room_invite` (a moderator invited you into a social or closed room), `club_invite`
+(an admin or leader of a club invited you into it: `club` names it),
 `report_handled` (a report you made was handled: its outcome, never who handled it
 nor what happened to anyone) and `warned` (an admin's warning, with their message as
 `text`). The last two cannot be muted. The `event_*` kinds (EVENT_KINDS, actions/events.py)
@@ -36,7 +37,7 @@ from parlor.storage import social as social_store
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("ping", "room_started", "new_follower", "waitlist_joined", "room_invite")
+KINDS = ("ping", "room_started", "new_follower", "waitlist_joined", "room_invite", "club_invite")
 # Kinds nobody can mute: what the instance's admins and moderators have to tell a member.
 UNMUTABLE = ("report_handled", "warned")
 # About one event, to the people who asked to be told (actions/events.py): reminders before
@@ -72,6 +73,8 @@ def item(row: store.Row, s: Services) -> dict[str, Any]:
     }
     if row.kind == "report_handled":
         out["report"] = _report_ref(row)
+    if row.club_id is not None:
+        out["club"] = {"id": row.club_id, "name": row.club_name or ""}
     if row.event_id is not None:
         out["event"] = {
             "id": row.event_id,
@@ -110,6 +113,7 @@ async def notify(
     room_id: str | None = None,
     report_id: str | None = None,
     text: str | None = None,
+    club_id: str | None = None,
 ) -> None:
     """Tell `user_id` something: store it in their inbox and deliver it live.
 
@@ -132,6 +136,7 @@ async def notify(
             once_unread=kind == "new_follower",
             report_id=report_id,
             text=text,
+            club_id=club_id,
         )
         row = await store.get(conn, user_id, notification_id) if notification_id is not None else None
     if row is not None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from parlor.storage.db import insert_ignore
 from parlor.storage.tables import (
+    clubs,
     event_subscriptions,
     events,
     follows,
@@ -54,6 +55,9 @@ class Row:
     event_title: str | None = None
     event_starts_at: float | None = None
     event_state: str | None = None
+    # `club_invite`: the club (None for other kinds, and gone with the club)
+    club_id: str | None = None
+    club_name: str | None = None
 
 
 def _blocked_either_way(a: Any, b: Any) -> sa.ColumnElement[bool]:
@@ -89,6 +93,7 @@ async def insert(
     report_id: str | None = None,
     text: str | None = None,
     event_id: str | None = None,
+    club_id: str | None = None,
 ) -> int | None:
     """Store one notification unless the kind is muted or the actor is blocked either way.
 
@@ -117,10 +122,12 @@ async def insert(
         sa.literal(report_id, sa.String),
         sa.literal(text, sa.String),
         sa.literal(event_id, sa.String),
+        sa.literal(club_id, sa.String),
     ).where(*conditions)
+    columns = ["user_id", "kind", "actor_id", "room_id", "created_at", "report_id", "text", "event_id", "club_id"]
     statement = (
         notifications.insert()
-        .from_select(["user_id", "kind", "actor_id", "room_id", "created_at", "report_id", "text", "event_id"], source)
+        .from_select(columns, source)
         .returning(notifications.c.id)
     )
     row = (await conn.execute(statement)).first()
@@ -234,12 +241,15 @@ def _rows_query(user_id: str) -> sa.Select[Any]:
             events.c.title.label("event_title"),
             events.c.starts_at.label("event_starts_at"),
             events.c.state.label("event_state"),
+            notifications.c.club_id,
+            clubs.c.name.label("club_name"),
         )
         .select_from(
             notifications.outerjoin(actor, actor.c.id == notifications.c.actor_id)
             .outerjoin(rooms, rooms.c.id == notifications.c.room_id)
             .outerjoin(reports, reports.c.id == notifications.c.report_id)
             .outerjoin(events, events.c.id == notifications.c.event_id)
+            .outerjoin(clubs, clubs.c.id == notifications.c.club_id)
         )
         .where(notifications.c.user_id == user_id, _visible(user_id))
     )
@@ -266,6 +276,8 @@ def _row(row: Any) -> Row:
         event_title=row.event_title,
         event_starts_at=None if row.event_starts_at is None else float(row.event_starts_at),
         event_state=row.event_state,
+        club_id=row.club_id,
+        club_name=row.club_name,
     )
 
 

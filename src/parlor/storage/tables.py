@@ -208,7 +208,7 @@ notifications = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
-    # "ping" | "room_started" | "new_follower" | "waitlist_joined" | "room_invite" | "report_handled"
+    # "ping" | "room_started" | "new_follower" | "waitlist_joined" | "room_invite" | "club_invite" | "report_handled"
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("actor_id", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
     sa.Column("room_id", sa.String(32), sa.ForeignKey("rooms.id"), nullable=True),
@@ -229,6 +229,13 @@ notifications = sa.Table(
         "event_id",
         sa.String(32),
         sa.ForeignKey("events.id", ondelete="CASCADE", name="fk_notifications_event_id"),
+        nullable=True,
+    ),
+    # added by migration 0016: the club a `club_invite` is about; goes with it
+    sa.Column(
+        "club_id",
+        sa.String(32),
+        sa.ForeignKey("clubs.id", ondelete="CASCADE", name="fk_notifications_club_id"),
         nullable=True,
     ),
     # one user's inbox, newest first, and their unread count

@@ -14,6 +14,7 @@ const KIND_LABELS = {
   new_follower: 'Mute new followers',
   waitlist_joined: 'Mute sign-ups of people you let in',
   room_invite: 'Mute invitations into rooms',
+  club_invite: 'Mute invitations into clubs',
 };
 
 export const Notes = {
@@ -45,6 +46,7 @@ export function describe(n) {
     case 'new_follower': return `${who} followed you`;
     case 'waitlist_joined': return `${who}, whom you let in, has joined`;
     case 'room_invite': return `${who} invited you into ${title}`;
+    case 'club_invite': return `${who} invited you to join the club ${n.club && n.club.name ? `“${n.club.name}”` : ''}`.trimEnd();
     case 'report_handled': return reportHandled(n.report);
     case 'event_reminder': return `Reminder: ${eventTitle(n)} starts ${n.event && n.event.starts_at ? `at ${new Date(n.event.starts_at * 1000).toLocaleTimeString(undefined, { timeStyle: 'short' })}` : 'soon'}${late(n)}`;
     case 'event_starting': return `${eventTitle(n)} is starting now${late(n)}`;
@@ -204,7 +206,12 @@ export async function inboxView({ outlet, signal, onCleanup }) {
           class: 'btn btn-small',
           href: `/events/${encodeURIComponent(n.event.id)}`,
           'aria-label': `See event ${n.event.title}`,
-        }, 'See event') : null, mark)));
+        }, 'See event') : null, n.club ? h('a', {
+          class: 'btn btn-small',
+          href: `/clubs/${encodeURIComponent(n.club.id)}`,
+          'aria-label': `See the club ${n.club.name}`,
+          onclick: () => { if (!n.read) markRead(n); },
+        }, 'See the club') : null, mark)));
   }
 
   async function markRead(n) {
