@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from PIL import Image
 from tests.conftest import Instance, Person, error_code, running_instance
 from tests.people import MEMBER_PASSWORD
 
-from parlor.storage import tables
+from parlor.storage import accounts, tables
+from parlor.storage.db import Database, _alembic_config
 
 
 @pytest.fixture
@@ -570,3 +572,39 @@ async def test_club_events_are_scheduled_by_its_leaders_and_shown_on_its_page(in
     admin = await inst.admin()
     await ok(await admin.post(f"/api/admin/clubs/{club}/remove", json={"reason": "test"}))
     assert (await ok(await ann.http.get(f"/api/events/{e2['id']}")))["club_id"] is None
+
+
+async def test_migration_0016_goes_down_and_up(database_url: str) -> None:
+    """Down, a club invitation's notification goes (nothing older can show it); the others
+    stay. Up again, the column is back, empty."""
+    db = Database(database_url)
+    try:
+        await db.migrate()
+        async with db.engine.begin() as conn:
+            await accounts.insert_user(
+                conn, user_id="u_ann", username="ann", display_name="Ann", password_hash="x",
+                is_admin=False, invited_by=None, now=1.0,
+            )
+            await conn.execute(
+                tables.clubs.insert().values(
+                    id="c_1", name="Owls", name_key="owls", description="", rules="", mode="open", topics="",
+                    created_by="u_ann", created_at=1.0,
+                )
+            )
+            for kind, club_id in (("club_invite", "c_1"), ("new_follower", None)):
+                await conn.execute(
+                    tables.notifications.insert().values(user_id="u_ann", kind=kind, created_at=1.0, club_id=club_id)
+                )
+        async with db.engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(_alembic_config(c), "0015"))
+        async with db.engine.connect() as conn:
+            columns = await conn.run_sync(lambda c: {x["name"] for x in sa.inspect(c).get_columns("notifications")})
+            assert "club_id" not in columns
+            kinds = (await conn.execute(sa.text("select kind from notifications"))).scalars().all()
+            assert kinds == ["new_follower"]
+        await db.migrate()
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(tables.notifications.c.kind, tables.notifications.c.club_id))).all()
+            assert [tuple(r) for r in rows] == [("new_follower", None)]
+    finally:
+        await db.close()
