@@ -99,3 +99,14 @@ def test_what_aioice_must_judge_is_left_to_it() -> None:
         assert answerer.answer(data) is None, data
     assert answerer.answered == 0
     assert answerer.answer(good) is not None
+
+
+def test_a_scoped_ipv6_address_is_answered_without_its_scope() -> None:
+    data, request = _check()
+    answer = ConsentAnswerer(LOCAL, REMOTE, PASSWORD, ("fe80::1%lo", 5000)).answer(data)
+    assert answer == _aioice_answer(request, ("fe80::1", 5000))
+
+
+def test_an_address_that_is_not_an_ip_is_refused_at_once() -> None:
+    with pytest.raises(ValueError):
+        ConsentAnswerer(LOCAL, REMOTE, PASSWORD, ("localhost", 5000))

@@ -372,9 +372,12 @@ def shortcut_datagrams(dtls: RTCDtlsTransport) -> bool:
     peer_addr = pair.remote_addr
     answerer: ConsentAnswerer | None = None
     if is_ice_lite(dtls) and connection.remote_username:
-        answerer = ConsentAnswerer(
-            connection.local_username, connection.remote_username, connection.local_password, peer_addr
-        )
+        try:
+            answerer = ConsentAnswerer(
+                connection.local_username, connection.remote_username, connection.local_password, peer_addr
+            )
+        except ValueError:  # an address it cannot answer for: aioice answers, as before
+            answerer = None
     connection._parlor_consent = answerer
 
     def datagram_received(data: bytes, addr: Any) -> None:

@@ -41,11 +41,14 @@ class ConsentAnswerer:
     def __init__(self, local_username: str, remote_username: str, password: str, addr: tuple[str, int]) -> None:
         self._key = password.encode("utf8")
         self._username = f"{local_username}:{remote_username}".encode()
-        host, port = addr[0], addr[1]
+        host, port = addr[0].split("%", 1)[0], addr[1]  # an IPv6 scope is not in the answer
         try:
             packed, self._family = socket.inet_pton(socket.AF_INET, host), 1
         except OSError:
-            packed, self._family = socket.inet_pton(socket.AF_INET6, host), 2
+            try:
+                packed, self._family = socket.inet_pton(socket.AF_INET6, host), 2
+            except OSError as exc:
+                raise ValueError(f"not an IP address: {host!r}") from exc
         self._xport = (port ^ 0x2112).to_bytes(2, "big")
         # IPv4 is XORed with the magic cookie alone: the same for every answer
         self._xaddr = packed if self._family == 2 else _xor(packed, _COOKIE)
