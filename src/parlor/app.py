@@ -168,6 +168,7 @@ def _build_media(settings: Settings, services: Callable[[], Services]) -> tuple[
         on_upstream=relay.send if relay is not None else None,
         fanout=settings.fanout,
         udp_ports=settings.udp_ports,
+        udp_mux=settings.udp_mux,
         dtx=settings.opus_dtx,
     )
     return sfu, relay

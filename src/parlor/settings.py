@@ -39,6 +39,9 @@ class Settings:
     # UDP ports media peers bind to, (first, last) inclusive; None: any ephemeral port.
     # One port per peer connection and ICE host address (docs/DEPLOY.md).
     udp_ports: tuple[int, int] | None = None
+    # One UDP socket per ICE host address for all of a media process's peers (one port
+    # of udp_ports, if set); off: a socket per peer connection (media/udp_mux.py).
+    udp_mux: bool = True
     # TURN for clients behind strict NATs: turn:/turns: URLs handed to clients with
     # short-lived credentials made from the shared secret (coturn's static-auth-secret).
     turn_urls: tuple[str, ...] = ()
@@ -164,6 +167,7 @@ _ENV: dict[str, tuple[str, type]] = {
     "public_url": ("PARLOR_PUBLIC_URL", str),
     "ice_hosts": ("PARLOR_ICE_HOSTS", tuple),
     "udp_ports": ("PARLOR_UDP_PORTS", range),
+    "udp_mux": ("PARLOR_UDP_MUX", bool),
     "turn_urls": ("PARLOR_TURN_URLS", tuple),
     "turn_secret": ("PARLOR_TURN_SECRET", str),
     "turn_ttl_s": ("PARLOR_TURN_TTL_S", int),

@@ -187,7 +187,8 @@ async def test_media_peers_bind_inside_the_udp_port_range_and_still_connect(tone
         first = probe.getsockname()[1]
     busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     busy.bind(("127.0.0.1", first + 1))
-    sfu = Sfu(ice_hosts=LOOPBACK, udp_ports=(first, first + 3))
+    # a socket per peer (PARLOR_UDP_MUX=0); tests/media/test_udp_mux.py has the shared one
+    sfu = Sfu(ice_hosts=LOOPBACK, udp_ports=(first, first + 3), udp_mux=False)
     clients: list = []
     try:
         sfu.set_audible("room-1", frozenset({"speaker"}))

@@ -15,6 +15,7 @@ from parlor.client.media import MediaSession
 from parlor.media import aiortc_private as priv
 from parlor.media.base import MediaError
 from parlor.media.sfu import Sfu
+from parlor.media.udp_mux import MuxProtocol
 
 pytestmark = pytest.mark.media
 
@@ -127,9 +128,12 @@ def _opus_rtp(seq: int, ts: int) -> bytes:
     return header + extension + b"\x01" * 80
 
 
+@pytest.mark.parametrize("udp_mux", [True, False], ids=["one-socket", "socket-per-peer"])
 async def test_vanished_listener_does_not_stop_delivery(
-    sfu: Sfu, clients: list[MediaSession], tone_wav: str, caplog: pytest.LogCaptureFixture
+    sfu: Sfu, clients: list[MediaSession], tone_wav: str, caplog: pytest.LogCaptureFixture, udp_mux: bool
 ) -> None:
+    if not udp_mux:  # as Sfu(udp_mux=False) makes it (PARLOR_UDP_MUX=0)
+        sfu._muxes = None
     sfu.set_audible(ROOM, frozenset({"speaker"}))
     speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
     broken = await join(sfu, clients, "broken")
@@ -161,19 +165,26 @@ async def test_vanished_listener_does_not_stop_delivery(
     # "gone" vanishes: its socket closes without any goodbye
     gone_dtls = gone.pc.getTransceivers()[0].receiver.transport
     gone_dtls.transport._connection._nominated[1].protocol.transport.close()
-    # the server's own socket for "expired" closes (as when aioice's consent expires):
-    # asyncio would drop every write with a warning; the fan-out must drop the listener
+    # the server's own side of "expired" closes (as when aioice's consent expires): on
+    # the shared socket (media/udp_mux.py) the peer's protocol, which the fan-out must
+    # see at once; on a socket of its own (PARLOR_UDP_MUX=0) that socket, which asyncio
+    # would go on accepting writes for, dropping each with a warning
     expired_peer = sfu._peer(ROOM, "expired")
     assert expired_peer is not None
     expired_dtls = expired_peer.upstream.receiver.transport
-    expired_dtls.transport._connection._nominated[1].protocol.transport.close()
+    expired_protocol = expired_dtls.transport._connection._nominated[1].protocol
+    muxed = isinstance(expired_protocol, MuxProtocol)
+    if muxed:
+        await expired_protocol.close()
+    else:
+        expired_protocol.transport.close()
     # ... before aiortc has noticed anything: the Python fan-out at the very next packet
     # (one packet of a speaker on another worker: it takes a slot of its own, so the
     # listeners' stream from "speaker" goes on undisturbed); the C fan-out, which sends
     # on its own copy of the socket, when the socket's close reaches aioice's protocol
     sfu.set_audible(ROOM, frozenset({"speaker", "relayed"}))
     sfu.deliver(ROOM, "relayed", _opus_rtp(seq=1, ts=960))
-    if sfu.fanout == "c":
+    if sfu.fanout == "c" and not muxed:
         assert sfu._peer(ROOM, "expired") is not None
         await asyncio.sleep(0)
     assert sfu._peer(ROOM, "expired") is None

@@ -40,6 +40,7 @@ from pylibsrtp._binding import lib as _srtp_lib
 
 from parlor.media import socket_filter
 from parlor.media.consent import ConsentAnswerer
+from parlor.media.udp_mux import MuxProtocol, UdpMuxes
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +167,8 @@ async def _bind_in_range(
 
 
 def _install_port_range() -> None:
-    """Wrap aioice's Connection.get_component_candidates once (see above)."""
+    """Wrap aioice's Connection.get_component_candidates once (see above, and
+    `udp_mux` below)."""
     global _ports_installed
     if _ports_installed:
         return
@@ -175,11 +177,15 @@ def _install_port_range() -> None:
     async def get_component_candidates(
         self: Any, component: int, addresses: list[str], timeout: int = 5
     ) -> list[Any]:
-        ports = _port_range.get()
-        if ports is None:
+        ports, muxes = _port_range.get(), _muxes.get()
+        if ports is None and muxes is None:
             result: list[Any] = await original(self, component, addresses, timeout)
             return result
-        protocols = [p for p in [await _bind_in_range(self, component, a, ports) for a in addresses] if p]
+        if muxes is not None:
+            made = [await muxes.protocol(self, component, a) for a in addresses]
+        else:
+            made = [await _bind_in_range(self, component, a, ports) for a in addresses]  # type: ignore[arg-type]
+        protocols = [p for p in made if p]
         self._protocols += protocols
         rest: list[Any] = await original(self, component, [], timeout)
         return [p.local_candidate for p in protocols] + rest
@@ -200,6 +206,27 @@ def udp_port_range(ports: tuple[int, int] | None) -> Iterator[None]:
         yield
     finally:
         _port_range.reset(token)
+
+
+# --- one socket for all peers (media/udp_mux.py) -----------------------------------
+
+_muxes: contextvars.ContextVar[UdpMuxes | None] = contextvars.ContextVar("parlor_media_udp_mux", default=None)
+
+
+@contextlib.contextmanager
+def udp_mux(muxes: UdpMuxes | None) -> Iterator[None]:
+    """Within this block, ICE host candidates are on `muxes`' shared sockets (if given),
+    one per address, instead of a socket of their own. For lite agents (`ice_lite`):
+    an authenticated check is what claims a browser's address on the shared socket."""
+    if muxes is None:
+        yield
+        return
+    _install_port_range()
+    token = _muxes.set(muxes)
+    try:
+        yield
+    finally:
+        _muxes.reset(token)
 
 
 # --- ICE-lite (RFC 8445 §2.5) -------------------------------------------------------
@@ -273,6 +300,8 @@ def _lite_check_incoming(self: Any, message: Any, addr: tuple[str, int], protoco
     after that only checks on it count as consent (RFC 7675 is per pair).
     """
     component = protocol.local_candidate.component
+    if isinstance(protocol, MuxProtocol):  # its DTLS and RTP will come from there
+        protocol.mux.claim(protocol, addr)
     selected = self._nominated.get(component)
     if selected is not None:
         if selected.protocol is protocol and selected.remote_addr == addr:
@@ -495,10 +524,14 @@ def nominated_sendto(dtls: RTCDtlsTransport) -> Nominated | None:
     pair = dtls.transport._connection._nominated.get(1)
     if pair is None:
         return None
-    transport = pair.protocol.transport
+    protocol: Any = pair.protocol
+    transport = protocol.transport
     if transport is None:
         return None
-    return Nominated(transport.sendto, pair.remote_addr, transport.is_closing, transport.get_extra_info("socket"))
+    is_closing: Callable[[], bool] = transport.is_closing
+    if isinstance(protocol, MuxProtocol):  # the shared socket stays open: is the peer's side?
+        is_closing = lambda: protocol.closed or transport.is_closing()  # noqa: E731
+    return Nominated(transport.sendto, pair.remote_addr, is_closing, transport.get_extra_info("socket"))
 
 
 def nominated_local_addr(dtls: RTCDtlsTransport) -> tuple[str, int] | None:

@@ -72,6 +72,7 @@ from parlor.media.rtp import (
 )
 from parlor.media.sdp import OPUS_FMTP, OPUS_FMTP_NO_DTX, answer_problem, with_opus_fmtp
 from parlor.media.slots import ACTIVE_BELOW_LEVEL, DEFAULT_IDLE_S, SILENT_LEVEL, SlotRouter
+from parlor.media.udp_mux import UdpMuxes
 
 try:  # the C inner loop (media/_fanout.c); the Python loop below does the same, slower
     from parlor.media import _fanout as c_fanout
@@ -259,6 +260,7 @@ class Sfu(MediaServer):
         fanout: str = "auto",
         udp_ports: tuple[int, int] | None = None,
         dtx: bool = True,
+        udp_mux: bool = True,
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be >= 1")
@@ -271,6 +273,8 @@ class Sfu(MediaServer):
         self.fanout = "c" if use_c else "python"
         self._ice_hosts = ice_hosts
         self._udp_ports = udp_ports
+        # one UDP socket per ICE host address for every peer (media/udp_mux.py)
+        self._muxes = UdpMuxes(udp_ports) if udp_mux else None
         self._slots = slots
         self._opus_fmtp = OPUS_FMTP if dtx else OPUS_FMTP_NO_DTX
         self._slot_idle_s = slot_idle_s
@@ -309,7 +313,11 @@ class Sfu(MediaServer):
             # the browser checks and keeps consent; the node answers (cheaper per peer)
             priv.ice_lite(pc)
             offer = await pc.createOffer()
-            with priv.advertise_hosts(self._ice_hosts), priv.udp_port_range(self._udp_ports):
+            with (
+                priv.advertise_hosts(self._ice_hosts),
+                priv.udp_port_range(self._udp_ports),
+                priv.udp_mux(self._muxes),
+            ):
                 await pc.setLocalDescription(
                     RTCSessionDescription(sdp=with_opus_fmtp(offer.sdp, self._opus_fmtp), type="offer")
                 )
@@ -419,6 +427,8 @@ class Sfu(MediaServer):
             await self.close_room(room_id)
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._muxes is not None:
+            self._muxes.close()
 
     def peer_count(self) -> int:
         return sum(len(room.peers) for room in self._rooms.values())

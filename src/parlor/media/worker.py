@@ -128,6 +128,7 @@ class Worker:
             slots=int(self._config.get("slots", 3)),
             fanout=str(self._config.get("fanout", "auto")),
             udp_ports=_port_range(self._config.get("udp_ports")),
+            udp_mux=bool(self._config.get("udp_mux", True)),
             dtx=bool(self._config.get("dtx", True)),
             on_levels=self._on_levels,
             on_upstream=self.sender,

@@ -142,6 +142,7 @@ class WorkerPool(MediaServer):
             "dtx": self._settings.opus_dtx,
             "ice_hosts": list(self._settings.ice_hosts),
             "udp_ports": list(self._settings.udp_ports) if self._settings.udp_ports else None,
+            "udp_mux": self._settings.udp_mux,
             "log_level": self._settings.log_level,
         }
         env = dict(os.environ)
