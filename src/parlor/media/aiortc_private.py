@@ -166,7 +166,7 @@ async def _bind_in_range(
     return None
 
 
-def _install_port_range() -> None:
+def _install_gathering() -> None:
     """Wrap aioice's Connection.get_component_candidates once (see above, and
     `udp_mux` below)."""
     global _ports_installed
@@ -190,6 +190,7 @@ def _install_port_range() -> None:
         rest: list[Any] = await original(self, component, [], timeout)
         return [p.local_candidate for p in protocols] + rest
 
+    get_component_candidates.__wrapped__ = original  # type: ignore[attr-defined]  # inspect finds aioice's
     aioice.ice.Connection.get_component_candidates = get_component_candidates  # type: ignore[method-assign]
     _ports_installed = True
 
@@ -200,7 +201,7 @@ def udp_port_range(ports: tuple[int, int] | None) -> Iterator[None]:
     if ports is None:
         yield
         return
-    _install_port_range()
+    _install_gathering()
     token = _port_range.set(ports)
     try:
         yield
@@ -221,7 +222,7 @@ def udp_mux(muxes: UdpMuxes | None) -> Iterator[None]:
     if muxes is None:
         yield
         return
-    _install_port_range()
+    _install_gathering()
     token = _muxes.set(muxes)
     try:
         yield

@@ -171,10 +171,6 @@ class UdpMux(asyncio.DatagramProtocol):
         if self._by_ufrag.get(protocol.ufrag) is protocol:
             del self._by_ufrag[protocol.ufrag]
 
-    @property
-    def peers(self) -> int:
-        return len(self._by_ufrag)
-
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         addr = (addr[0], addr[1])
         ufrag = stun_ufrag(data) if data[:1] in (b"\x00", b"\x01") else None
@@ -223,9 +219,6 @@ class UdpMuxes:
 
     def sockets(self) -> list[tuple[str, int]]:
         return [(m.host, m.port) for m in self._muxes.values()]
-
-    def unrouted(self) -> int:
-        return sum(m.unrouted for m in self._muxes.values())
 
     def close(self) -> None:
         for mux in self._muxes.values():
