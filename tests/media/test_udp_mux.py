@@ -59,15 +59,21 @@ def _offer_ports(sdp: str) -> set[int]:
     return {int(line.split()[5]) for line in sdp.splitlines() if line.startswith("a=candidate:")}
 
 
+async def _speaker_heard_by(sfu: Sfu, clients: list[MediaSession], tone_wav: str, n: int) -> list[MediaSession]:
+    """An audible "speaker" and `n` listeners, connected and hearing it."""
+    sfu.set_audible(ROOM, frozenset({"speaker"}))
+    speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
+    listeners = [await join(sfu, clients, f"listener-{i}") for i in range(n)]
+    await connected(speaker, *listeners)
+    await wait_for(lambda: all(c.packets_received > 20 for c in listeners))
+    return listeners
+
+
 async def test_every_peer_is_on_one_socket_and_hears_the_speaker(tone_wav: str) -> None:
     sfu = Sfu(ice_hosts=LOOPBACK)
     clients: list[MediaSession] = []
     try:
-        sfu.set_audible(ROOM, frozenset({"speaker"}))
-        speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
-        listeners = [await join(sfu, clients, f"listener-{n}") for n in range(4)]
-        await connected(speaker, *listeners)
-        await wait_for(lambda: all(c.packets_received > 20 for c in listeners))
+        listeners = await _speaker_heard_by(sfu, clients, tone_wav, 4)
         assert sfu._muxes is not None
         [(host, port)] = sfu._muxes.sockets()
         assert host == "127.0.0.1"
@@ -115,12 +121,8 @@ async def test_one_port_of_the_range_serves_every_peer(tone_wav: str) -> None:
     sfu = Sfu(ice_hosts=LOOPBACK, udp_ports=(first, first + 1))
     clients: list[MediaSession] = []
     try:
-        sfu.set_audible(ROOM, frozenset({"speaker"}))
-        speaker = await join(sfu, clients, "speaker", send_wav=tone_wav)
-        listeners = [await join(sfu, clients, f"listener-{n}") for n in range(3)]
-        await connected(speaker, *listeners)
-        await wait_for(lambda: all(c.packets_received > 20 for c in listeners))
-        # two ports in the range, one taken: five peers (more than the range) on the other
+        await _speaker_heard_by(sfu, clients, tone_wav, 3)
+        # two ports in the range, one taken: four peers (more than the range) on the other
         assert _sfu_ports(sfu) == {first + 1}
     finally:
         busy.close()
